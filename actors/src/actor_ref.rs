@@ -1,0 +1,253 @@
+//! [`ActorRef`], the per-actor header it points to, and the atomic state
+//! machine that makes [`ActorRef::wake`] exact.
+//!
+//! Every actor is one `Arc<Header>`: an atomic state, its registry slot, a
+//! weak pointer to its scheduler and the boxed actor. Queues, the registry
+//! and user handles all hold that same `Arc` (an `ActorRef`).
+//!
+//! # States and transitions
+//!
+//! ```text
+//!            spawn
+//!              │
+//!              ▼          pop by a worker
+//!  ┌──────► SCHEDULED ───────────────────► RUNNING ──── wake ───► NOTIFIED
+//!  │           ▲                           │  │  │                  │  │
+//!  │ wake      │ run returned Yield        │  │  │ run returned     │  │
+//!  │ (push)    └───────────────────────────┘  │  │ Park             │  │
+//!  │           ▲   (push)                     │  ▼                  │  │
+//! IDLE ◄───────┼──────────────────────────────┘ (RUNNING → IDLE)    │  │
+//!              │ run returned Yield or Park (push)                  │  │
+//!              └────────────────────────────────────────────────────┘  │
+//!   run returned Done (from RUNNING or NOTIFIED), or shutdown ──► DONE ◄┘
+//! ```
+//!
+//! * `wake`: IDLE → SCHEDULED *and the waker pushes the actor on a queue*;
+//!   RUNNING → NOTIFIED (no push: the running worker will requeue it);
+//!   SCHEDULED, NOTIFIED, DONE → unchanged (the pending run, or nothing for a
+//!   finished actor, already covers this wake).
+//! * A worker that pops an actor does SCHEDULED → RUNNING and is then the only
+//!   thread allowed to run it.
+//! * After `run`: `Yield` → SCHEDULED and push; `Park` → CAS RUNNING → IDLE,
+//!   and if that fails the state is NOTIFIED, so → SCHEDULED and push;
+//!   `Done` → DONE and the actor is dropped.
+//!
+//! Invariants: an actor is pushed on a queue only by the thread that moved it
+//! into SCHEDULED, so it is in at most one queue slot at a time and is never
+//! run by two workers at once. Every wake is followed by a run that starts
+//! after it: it either finds the actor IDLE and queues it, or SCHEDULED (a
+//! run that has not started yet is pending), or RUNNING/NOTIFIED (the
+//! worker requeues it when the run returns), so no wake is lost and none
+//! causes a second queue entry.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use crate::actor::Actor;
+use crate::scheduler::Shared;
+use crate::worker;
+
+const IDLE: u8 = 0;
+const SCHEDULED: u8 = 1;
+const RUNNING: u8 = 2;
+const NOTIFIED: u8 = 3;
+const DONE: u8 = 4;
+
+/// The shared part of one actor.
+pub(crate) struct Header {
+    state: AtomicU8,
+    /// Registry shard this actor was registered in (fixed at spawn).
+    pub(crate) shard: usize,
+    /// Index inside the shard; written and read only under the shard lock.
+    pub(crate) slot: AtomicUsize,
+    /// Weak, so that actors parked in queues or held by stray handles never
+    /// keep a shut-down scheduler alive (no reference cycle).
+    scheduler: Weak<Shared>,
+    /// The actor itself; `None` once it is done. The state machine already
+    /// guarantees exclusive access, so this lock is never contended: it only
+    /// lets us hand out `&mut dyn Actor` without `unsafe`.
+    actor: Mutex<Option<Box<dyn Actor>>>,
+}
+
+/// A handle to an actor: cheap to clone, `Send + Sync`.
+///
+/// Holding an `ActorRef` keeps the actor's small header alive, not the
+/// scheduler; waking an actor whose scheduler is gone does nothing.
+#[derive(Clone)]
+pub struct ActorRef(pub(crate) Arc<Header>);
+
+impl ActorRef {
+    /// A new actor in state SCHEDULED (its spawner pushes it next) with no
+    /// actor installed yet (see [`ActorRef::install`]).
+    pub(crate) fn new(scheduler: Weak<Shared>, shard: usize) -> Self {
+        ActorRef(Arc::new(Header {
+            state: AtomicU8::new(SCHEDULED),
+            shard,
+            slot: AtomicUsize::new(0),
+            scheduler,
+            actor: Mutex::new(None),
+        }))
+    }
+
+    /// Makes the actor runnable if it is parked.
+    ///
+    /// Exactly-once semantics: if the actor is parked it is queued once; if it
+    /// is running, it is run again after its current run returns (even if it
+    /// returns [`Poll::Park`](crate::Poll::Park)); if it is already queued or
+    /// done, nothing happens. Callable from any thread, including from inside
+    /// actors (then the actor goes to the current worker's local queue).
+    pub fn wake(&self) {
+        let mut current = self.0.state.load(Ordering::Acquire);
+        loop {
+            let next = match current {
+                IDLE => SCHEDULED,
+                RUNNING => NOTIFIED,
+                _ => return, // SCHEDULED, NOTIFIED or DONE: already covered.
+            };
+            match self.0.state.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    if next == SCHEDULED {
+                        // We won IDLE → SCHEDULED: we alone push it.
+                        worker::schedule(self.clone());
+                    }
+                    return;
+                }
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// The scheduler this actor belongs to.
+    pub(crate) fn scheduler(&self) -> &Weak<Shared> {
+        &self.0.scheduler
+    }
+
+    /// Puts the actor in place before it is first queued.
+    pub(crate) fn install(&self, actor: Box<dyn Actor>) {
+        *self.lock_actor() = Some(actor);
+    }
+
+    /// Locks the actor slot. Poisoning cannot carry a broken invariant here
+    /// (the slot is just an `Option` and panics in `run` are caught outside
+    /// the lock's critical section), so a poisoned guard is simply recovered.
+    pub(crate) fn lock_actor(&self) -> MutexGuard<'_, Option<Box<dyn Actor>>> {
+        self.0.actor.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// SCHEDULED → RUNNING, by the worker that popped the actor.
+    pub(crate) fn start_run(&self) {
+        let previous = self.0.state.swap(RUNNING, Ordering::AcqRel);
+        debug_assert_eq!(previous, SCHEDULED, "popped an actor that was not scheduled");
+    }
+
+    /// After `run` returned `Yield`: → SCHEDULED (a NOTIFIED wake is subsumed
+    /// by the requeue). The caller pushes the actor.
+    pub(crate) fn yielded(&self) {
+        self.0.state.store(SCHEDULED, Ordering::Release);
+    }
+
+    /// After `run` returned `Park`: RUNNING → IDLE. Returns `true` if a wake
+    /// arrived during the run (state NOTIFIED): then the state becomes
+    /// SCHEDULED and the caller must push the actor.
+    pub(crate) fn parked(&self) -> bool {
+        match self.0.state.compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => false,
+            Err(_notified) => {
+                self.0.state.store(SCHEDULED, Ordering::Release);
+                true
+            }
+        }
+    }
+
+    /// → DONE, and takes the actor out so the caller can drop it (outside
+    /// the lock: dropping may wake or message other actors). Later wakes are
+    /// no-ops.
+    pub(crate) fn finish(&self) -> Option<Box<dyn Actor>> {
+        self.0.state.store(DONE, Ordering::Release);
+        self.lock_actor().take()
+    }
+
+    fn state_name(&self) -> &'static str {
+        match self.0.state.load(Ordering::Acquire) {
+            IDLE => "parked",
+            SCHEDULED => "scheduled",
+            RUNNING => "running",
+            NOTIFIED => "running (notified)",
+            _ => "done",
+        }
+    }
+}
+
+impl fmt::Debug for ActorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorRef").field("id", &Arc::as_ptr(&self.0)).field("state", &self.state_name()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(actor: &ActorRef) -> u8 {
+        actor.0.state.load(Ordering::Acquire)
+    }
+
+    /// A handle without a scheduler: `wake` makes the transitions but has
+    /// nowhere to push, which is exactly what we need to check the state
+    /// machine in isolation.
+    fn detached() -> ActorRef {
+        ActorRef::new(Weak::new(), 0)
+    }
+
+    #[test]
+    fn wake_while_scheduled_is_absorbed() {
+        let a = detached();
+        a.wake();
+        a.wake();
+        assert_eq!(state(&a), SCHEDULED);
+    }
+
+    #[test]
+    fn wake_while_running_is_remembered_across_park() {
+        let a = detached();
+        a.start_run();
+        a.wake();
+        assert_eq!(state(&a), NOTIFIED);
+        a.wake(); // coalesced
+        assert_eq!(state(&a), NOTIFIED);
+        assert!(a.parked(), "a wake during the run must requeue");
+        assert_eq!(state(&a), SCHEDULED);
+    }
+
+    #[test]
+    fn park_without_wake_goes_idle_and_next_wake_schedules() {
+        let a = detached();
+        a.start_run();
+        assert!(!a.parked());
+        assert_eq!(state(&a), IDLE);
+        a.wake();
+        assert_eq!(state(&a), SCHEDULED);
+    }
+
+    #[test]
+    fn yield_subsumes_notification() {
+        let a = detached();
+        a.start_run();
+        a.wake();
+        a.yielded();
+        assert_eq!(state(&a), SCHEDULED);
+    }
+
+    #[test]
+    fn done_ignores_wakes_and_drops_actor() {
+        let a = detached();
+        a.install(Box::new(|_: &mut crate::Context<'_>| crate::Poll::Done));
+        a.start_run();
+        assert!(a.finish().is_some());
+        a.wake();
+        assert_eq!(state(&a), DONE);
+        assert!(a.finish().is_none());
+        assert!(format!("{a:?}").contains("done"));
+    }
+}

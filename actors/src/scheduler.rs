@@ -1,0 +1,221 @@
+//! The [`Scheduler`]: its configuration, the state shared by all workers
+//! (global injector, peers' stealers, sleep protocol, registry), spawning
+//! from outside, and shutdown.
+//!
+//! Invariants:
+//! * Every live actor is in the registry from spawn until it is done or the
+//!   scheduler shuts down, so `live_actors()` is exact and shutdown can drop
+//!   every actor, even parked ones in reference cycles.
+//! * After [`Scheduler::shutdown`] returns, no worker thread runs, every
+//!   queue is empty and every actor has been dropped (later wakes are
+//!   no-ops).
+
+use std::io;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+
+use crate::actor::Actor;
+use crate::actor_ref::ActorRef;
+use crate::registry::Registry;
+use crate::sleep::{IdleHook, Sleep};
+use crate::worker::{self, WorkerLocal};
+
+/// Scheduler settings. `Config::default()` means one worker per core and no
+/// idle hook.
+#[derive(Clone, Default)]
+pub struct Config {
+    /// Number of worker threads; 0 means one per core
+    /// (`std::thread::available_parallelism`).
+    pub workers: usize,
+    /// Polled by an idle worker instead of parking (see [`IdleHook`]).
+    pub idle_hook: Option<Arc<dyn IdleHook>>,
+}
+
+/// State shared by the workers, the [`Scheduler`] handle and (weakly) every
+/// actor.
+pub(crate) struct Shared {
+    pub(crate) injector: Injector<ActorRef>,
+    /// One per worker, indexed by worker number.
+    pub(crate) stealers: Box<[Stealer<ActorRef>]>,
+    pub(crate) sleep: Sleep,
+    registry: Registry,
+}
+
+impl Shared {
+    /// Creates and registers a new actor (state SCHEDULED); the caller pushes
+    /// it on a queue. `shard` picks the registry shard.
+    pub(crate) fn new_actor(
+        self: &Arc<Self>,
+        shard: usize,
+        make: impl FnOnce(&ActorRef) -> Box<dyn Actor>,
+    ) -> ActorRef {
+        let actor = ActorRef::new(Arc::downgrade(self), shard);
+        actor.install(make(&actor));
+        self.registry.insert(&actor);
+        actor
+    }
+
+    /// Pushes a runnable actor on the global queue (used by threads that are
+    /// not workers of this scheduler) and wakes an idle worker.
+    pub(crate) fn inject(&self, actor: ActorRef) {
+        self.injector.push(actor);
+        self.sleep.notify();
+    }
+
+    /// Retires an actor whose run returned `Done` (or panicked).
+    pub(crate) fn finish(&self, actor: &ActorRef) {
+        let boxed = actor.finish();
+        let registered = self.registry.remove(actor);
+        // Dropped last and outside every lock: the actor's destructor may
+        // wake or message other actors.
+        drop(registered);
+        drop(boxed);
+    }
+}
+
+/// A pool of worker threads running [`Actor`]s.
+///
+/// Dropping the scheduler shuts it down like [`Scheduler::shutdown`].
+pub struct Scheduler {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Scheduler {
+    /// Starts the worker threads.
+    ///
+    /// Errors only if a thread cannot be spawned (the workers already started
+    /// are stopped again).
+    pub fn new(config: Config) -> io::Result<Scheduler> {
+        let count = match config.workers {
+            0 => thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            n => n,
+        };
+        // FIFO local queues: an actor that yields goes behind the actors
+        // already queued on its worker, so a worker round-robins over its
+        // runnable actors and none can starve the others. (A LIFO queue
+        // would favour the most recently woken actor: two actors waking each
+        // other could then monopolise a worker.)
+        let queues: Vec<Worker<ActorRef>> = (0..count).map(|_| Worker::new_fifo()).collect();
+        let shared = Arc::new(Shared {
+            injector: Injector::new(),
+            stealers: queues.iter().map(Worker::stealer).collect(),
+            sleep: Sleep::new(config.idle_hook),
+            // One shard per worker, plus one for spawns from outside.
+            registry: Registry::new(count + 1),
+        });
+        let mut scheduler = Scheduler { shared: shared.clone(), threads: Vec::with_capacity(count) };
+        for (index, queue) in queues.into_iter().enumerate() {
+            let shared = shared.clone();
+            let handle = thread::Builder::new()
+                .name(format!("rco-worker-{index}"))
+                .spawn(move || worker::run(WorkerLocal::new(index, queue, shared)))?;
+            scheduler.threads.push(handle);
+        }
+        Ok(scheduler)
+    }
+
+    /// Spawns an actor from outside the workers (it goes to the global
+    /// queue). Inside an actor, prefer [`Context::spawn`](crate::Context::spawn).
+    pub fn spawn(&self, actor: Box<dyn Actor>) -> ActorRef {
+        self.spawn_with(|_| actor)
+    }
+
+    /// Like [`Scheduler::spawn`], but the actor is built by `make`, which gets
+    /// the new actor's own [`ActorRef`] first (e.g. to create its
+    /// [`Mailbox`](crate::Mailbox) and keep a sender).
+    pub fn spawn_with(&self, make: impl FnOnce(&ActorRef) -> Box<dyn Actor>) -> ActorRef {
+        let actor = self.shared.new_actor(self.threads.len(), make);
+        self.shared.inject(actor.clone());
+        actor
+    }
+
+    /// Number of actors spawned and not yet done.
+    pub fn live_actors(&self) -> usize {
+        self.shared.registry.len()
+    }
+
+    /// Number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// Stops and joins the workers (each finishes the run slice it is in),
+    /// then drops every actor still alive, parked or runnable. Returns how
+    /// many actors were still alive.
+    pub fn shutdown(mut self) -> usize {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> usize {
+        self.shared.sleep.shutdown();
+        for handle in self.threads.drain(..) {
+            // A worker thread can only have died from a panicking idle hook;
+            // there is nothing left to clean up for it.
+            let _ = handle.join();
+        }
+        // Workers emptied their local queues on exit; empty the global one.
+        loop {
+            match self.shared.injector.steal() {
+                Steal::Success(actor) => drop(actor),
+                Steal::Empty => break,
+                Steal::Retry => {}
+            }
+        }
+        let alive = self.shared.registry.drain();
+        let count = alive.len();
+        for actor in alive {
+            // Dropping the actor breaks any cycle of handles through it.
+            drop(actor.finish());
+        }
+        count
+    }
+
+    /// A weak handle to the shared state, for tests that check teardown.
+    #[cfg(test)]
+    fn shared_weak(&self) -> std::sync::Weak<Shared> {
+        Arc::downgrade(&self.shared)
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Context, Poll};
+
+    #[test]
+    fn shutdown_frees_shared_state_even_with_self_referencing_actor() {
+        let sched = Scheduler::new(Config { workers: 2, idle_hook: None }).expect("threads");
+        assert_eq!(sched.workers(), 2);
+        let weak = sched.shared_weak();
+        // An actor that keeps its own handle: a cycle only shutdown breaks.
+        let ran = crate::Completion::new();
+        let signal = ran.clone();
+        let mut me: Option<ActorRef> = None;
+        sched.spawn(Box::new(move |cx: &mut Context<'_>| {
+            me.get_or_insert_with(|| cx.self_ref());
+            signal.complete();
+            Poll::Park
+        }));
+        ran.wait();
+        assert_eq!(sched.shutdown(), 1);
+        assert!(weak.upgrade().is_none(), "shared state leaked");
+    }
+
+    #[test]
+    fn default_config_uses_available_parallelism() {
+        let sched = Scheduler::new(Config::default()).expect("threads");
+        let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        assert_eq!(sched.workers(), cores);
+        assert_eq!(sched.live_actors(), 0);
+    }
+}

@@ -1,0 +1,182 @@
+//! A worker thread: its local queue, the find-task loop with its fairness
+//! rule, running one actor slice, and routing wakes/spawns made on a worker
+//! thread to that worker's local queue.
+//!
+//! Invariants:
+//! * Only the worker thread pushes to or pops from its own local queue
+//!   (peers only steal through `Shared::stealers`).
+//! * Every push of new work (spawn or wake) is followed by
+//!   `Sleep::notify`, so idle peers can come and steal it. Requeueing a
+//!   yielded actor does not notify: its worker comes back to it anyway.
+//! * On exit a worker empties its local queue, so that no actor handle
+//!   outlives the scheduler in a queue buffer.
+
+use std::cell::RefCell;
+use std::hint;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crossbeam_deque::{Steal, Worker};
+
+use crate::actor::{Actor, Context, Poll};
+use crate::actor_ref::ActorRef;
+use crate::scheduler::Shared;
+
+/// Every `FAIRNESS_INTERVAL`-th pick looks at the global queue before the
+/// local one, and polls the idle hook without blocking, so that neither
+/// injected work nor I/O is starved by a worker whose local queue never runs
+/// dry. (61, a prime, as in Go and Tokio: it avoids resonating with
+/// periodic workloads.)
+const FAIRNESS_INTERVAL: u32 = 61;
+
+thread_local! {
+    /// The worker running on this thread, if any.
+    static CURRENT: RefCell<Option<Rc<WorkerLocal>>> = const { RefCell::new(None) };
+}
+
+pub(crate) struct WorkerLocal {
+    index: usize,
+    queue: Worker<ActorRef>,
+    shared: Arc<Shared>,
+}
+
+/// Queues an actor that just became SCHEDULED through a wake: on the current
+/// worker's local queue if this thread is a worker of the actor's scheduler,
+/// otherwise on that scheduler's global queue. If the scheduler is gone, the
+/// actor was already dropped by shutdown and there is nothing to do.
+pub(crate) fn schedule(actor: ActorRef) {
+    // `try_with` fails only while thread-local storage is being torn down,
+    // which no worker thread is doing while it runs actors.
+    let current = CURRENT.try_with(|current| current.borrow().clone()).ok().flatten();
+    match current {
+        Some(worker) if ptr::eq(Arc::as_ptr(&worker.shared), actor.scheduler().as_ptr()) => {
+            worker.push(actor);
+        }
+        _ => {
+            if let Some(shared) = actor.scheduler().upgrade() {
+                shared.inject(actor);
+            }
+        }
+    }
+}
+
+/// The body of a worker thread.
+pub(crate) fn run(local: WorkerLocal) {
+    let local = Rc::new(local);
+    CURRENT.with(|current| *current.borrow_mut() = Some(local.clone()));
+    local.main_loop();
+    CURRENT.with(|current| *current.borrow_mut() = None);
+    while local.queue.pop().is_some() {}
+}
+
+impl WorkerLocal {
+    pub(crate) fn new(index: usize, queue: Worker<ActorRef>, shared: Arc<Shared>) -> Self {
+        WorkerLocal { index, queue, shared }
+    }
+
+    /// Pushes new work on the local queue and tells idle peers about it.
+    fn push(&self, actor: ActorRef) {
+        self.queue.push(actor);
+        self.shared.sleep.notify();
+    }
+
+    /// `Context::spawn_with`: the new actor goes on this worker's queue and
+    /// in this worker's registry shard.
+    pub(crate) fn spawn_local(&self, make: impl FnOnce(&ActorRef) -> Box<dyn Actor>) -> ActorRef {
+        let actor = self.shared.new_actor(self.index, make);
+        self.push(actor.clone());
+        actor
+    }
+
+    fn main_loop(&self) {
+        let sleep = &self.shared.sleep;
+        let mut until_fairness_tick = FAIRNESS_INTERVAL;
+        while !sleep.is_shutdown() {
+            until_fairness_tick -= 1;
+            let fairness_tick = until_fairness_tick == 0;
+            if fairness_tick {
+                until_fairness_tick = FAIRNESS_INTERVAL;
+                sleep.poll_now();
+            }
+            let found = self.find_task(fairness_tick).or_else(|| sleep.idle(|| self.find_task(false)));
+            if let Some(actor) = found {
+                self.run_actor(actor);
+            }
+        }
+    }
+
+    /// Local queue, then a batch from the global queue, then a batch stolen
+    /// from a peer; with `global_first`, the global queue comes first.
+    fn find_task(&self, global_first: bool) -> Option<ActorRef> {
+        if global_first {
+            if let Some(actor) = self.steal_global() {
+                return Some(actor);
+            }
+        }
+        self.queue.pop().or_else(|| self.steal_global()).or_else(|| self.steal_peers())
+    }
+
+    fn steal_global(&self) -> Option<ActorRef> {
+        loop {
+            match self.shared.injector.steal_batch_and_pop(&self.queue) {
+                Steal::Success(actor) => return Some(actor),
+                Steal::Empty => return None,
+                Steal::Retry => hint::spin_loop(),
+            }
+        }
+    }
+
+    /// Tries every peer, starting with the next one, until one yields work or
+    /// all are definitely empty (a `Retry` means a race: try again).
+    fn steal_peers(&self) -> Option<ActorRef> {
+        let stealers = &self.shared.stealers;
+        loop {
+            let mut retry = false;
+            for offset in 1..stealers.len() {
+                let peer = &stealers[(self.index + offset) % stealers.len()];
+                match peer.steal_batch_and_pop(&self.queue) {
+                    Steal::Success(actor) => return Some(actor),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+            hint::spin_loop();
+        }
+    }
+
+    /// Runs one slice of `actor` and applies the state transition for its
+    /// result (see `actor_ref`).
+    fn run_actor(&self, actor: ActorRef) {
+        actor.start_run();
+        let outcome = {
+            let mut slot = actor.lock_actor();
+            let Some(boxed) = slot.as_mut() else {
+                // Unreachable in practice: only shutdown empties the slot of a
+                // live actor, and it does so after joining the workers.
+                return;
+            };
+            let mut cx = Context::new(&actor, self);
+            // A panicking actor is retired like a finished one instead of
+            // killing this worker. The actor is not used after a panic (it is
+            // dropped), so no broken invariant of it can be observed.
+            panic::catch_unwind(AssertUnwindSafe(|| boxed.run(&mut cx))).unwrap_or(Poll::Done)
+        }; // The actor lock is released before the actor can be requeued.
+        match outcome {
+            Poll::Yield => {
+                actor.yielded();
+                self.queue.push(actor);
+            }
+            Poll::Park => {
+                if actor.parked() {
+                    self.push(actor);
+                }
+            }
+            Poll::Done => self.shared.finish(&actor),
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! `Compiler`: the syntax tree to bytecode chunks (REFERENCE-LANGUAGE §2.6).
+//!
+//! Invariants: chunk 0 is the top level; a block or function body is a
+//! chunk of its own (a new code unit, so `break`/`continue` never cross
+//! one); a bare word right before a pairing word compiles to the name
+//! (fused into `GetVar`/`SetVar`/`Declare` when the pair is complete);
+//! fixed-table words are resolved here, everything else at run time.
+
+use crate::ast::{Expr, Item, Stmt};
+use crate::chunk::{Chunk, ChunkKind, Program, Span};
+use crate::diagnostic::CompileError;
+use crate::lexer::Lexer;
+use crate::op::{Decl, Op};
+use crate::parser::Parser;
+use crate::symbol::Symbol;
+use crate::word::{is_pairing_word, Word};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Compiles a source file; every error found, in any phase, is returned.
+pub fn compile(file: &str, source: &str) -> Result<Program, Vec<CompileError>> {
+    let (tokens, mut errors) = Lexer::tokenize(source);
+    let arena = bumpalo::Bump::new();
+    let mut parser = Parser::new(&arena, &tokens);
+    let items = parser.parse_program();
+    errors.append(&mut parser.errors);
+    let mut compiler = Compiler { chunks: Vec::new(), strings: Vec::new(), string_ids: HashMap::new(), errors };
+    compiler.chunks.push(Chunk { kind: ChunkKind::Main, ops: Vec::new(), spans: Vec::new() });
+    let mut unit = Unit { chunk: 0, loops: Vec::new() };
+    for item in items {
+        match item {
+            Item::Stmt(stmt) => compiler.stmt(&mut unit, stmt),
+            Item::Function { name, inputs, body, span } => {
+                let kind = ChunkKind::Function { name: Symbol::intern(name), inputs: *inputs };
+                let chunk = compiler.unit(kind, body, *span);
+                compiler.emit(&unit, Op::DefineFunction(chunk), *span);
+            }
+        }
+    }
+    let end = Span::new(source.len(), source.len());
+    compiler.emit(&unit, Op::End, end);
+    if !compiler.errors.is_empty() {
+        compiler.errors.sort_by_key(|e| e.span.start);
+        return Err(compiler.errors);
+    }
+    Ok(Program {
+        file: file.to_string(),
+        source: source.to_string(),
+        chunks: compiler.chunks,
+        strings: compiler.strings,
+    })
+}
+
+struct Compiler {
+    chunks: Vec<Chunk>,
+    strings: Vec<Arc<str>>,
+    string_ids: HashMap<String, u32>,
+    errors: Vec<CompileError>,
+}
+
+/// The code unit being compiled and its open loops.
+struct Unit {
+    chunk: u32,
+    loops: Vec<Loop>,
+}
+
+struct Loop {
+    start: u32,
+    breaks: Vec<usize>,
+}
+
+impl Compiler {
+    fn emit(&mut self, unit: &Unit, op: Op, span: Span) -> usize {
+        let chunk = &mut self.chunks[unit.chunk as usize];
+        chunk.ops.push(op);
+        chunk.spans.push(span);
+        chunk.ops.len() - 1
+    }
+
+    fn here(&self, unit: &Unit) -> u32 {
+        self.chunks[unit.chunk as usize].ops.len() as u32
+    }
+
+    fn patch(&mut self, unit: &Unit, at: usize, target: u32) {
+        match &mut self.chunks[unit.chunk as usize].ops[at] {
+            Op::Jump(t) | Op::JumpIfFalse(t) => *t = target,
+            _ => unreachable!("only jumps are patched"),
+        }
+    }
+
+    fn error(&mut self, message: String, span: Span, help: Option<&str>) {
+        self.errors.push(CompileError::new(message, span, help.map(str::to_string)));
+    }
+
+    fn string(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.string_ids.get(s) {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        self.strings.push(Arc::from(s));
+        self.string_ids.insert(s.to_string(), id);
+        id
+    }
+
+    /// Compiles a body into a new chunk and returns its index.
+    fn unit(&mut self, kind: ChunkKind, body: &[Stmt<'_>], end_span: Span) -> u32 {
+        let chunk = self.chunks.len() as u32;
+        self.chunks.push(Chunk { kind, ops: Vec::new(), spans: Vec::new() });
+        let mut unit = Unit { chunk, loops: Vec::new() };
+        for stmt in body {
+            self.stmt(&mut unit, stmt);
+        }
+        self.emit(&unit, Op::End, end_span);
+        chunk
+    }
+
+    fn stmts(&mut self, unit: &mut Unit, stmts: &[Stmt<'_>]) {
+        for stmt in stmts {
+            self.stmt(unit, stmt);
+        }
+    }
+
+    fn stmt(&mut self, unit: &mut Unit, exprs: &[Expr<'_>]) {
+        let pair_at = |i: usize| matches!(exprs.get(i), Some(Expr::Word(w, _)) if is_pairing_word(w));
+        let is_name = |i: usize| matches!(exprs.get(i), Some(Expr::Word(..))) && pair_at(i + 1);
+        let mut i = 0;
+        while i < exprs.len() {
+            if is_name(i) {
+                let (Expr::Word(name, name_span), Some(Expr::Word(pair, pair_span))) = (&exprs[i], exprs.get(i + 1))
+                else {
+                    unreachable!("is_name checked both words")
+                };
+                if is_name(i + 1) {
+                    // `x map var`: `x` is a name, and so is `map`.
+                    let id = self.string(name);
+                    self.emit(unit, Op::PushStr(id), *name_span);
+                    i += 1;
+                    continue;
+                }
+                let sym = Symbol::intern(name);
+                let op = match *pair {
+                    "get" => Op::GetVar(sym),
+                    "set" => Op::SetVar(sym),
+                    "var" => Op::Declare(sym, Decl::Var),
+                    "array" | "Array" => Op::Declare(sym, Decl::Array),
+                    "list" | "List" => Op::Declare(sym, Decl::List),
+                    "map" | "Map" => Op::Declare(sym, Decl::Map),
+                    _ => Op::Declare(sym, Decl::Set),
+                };
+                self.emit(unit, op, *pair_span);
+                i += 2;
+                continue;
+            }
+            self.expr(unit, &exprs[i]);
+            i += 1;
+        }
+    }
+
+    fn expr(&mut self, unit: &mut Unit, expr: &Expr<'_>) {
+        match expr {
+            Expr::Int(n, span) => {
+                self.emit(unit, Op::PushInt(*n), *span);
+            }
+            Expr::Float(f, span) => {
+                self.emit(unit, Op::PushFloat(*f), *span);
+            }
+            Expr::Str(s, span) => {
+                let id = self.string(s);
+                self.emit(unit, Op::PushStr(id), *span);
+            }
+            Expr::Ref(name, span) => {
+                self.emit(unit, Op::GetVar(Symbol::intern(name)), *span);
+            }
+            Expr::Word(w, span) => self.word(unit, w, *span),
+            Expr::DotWord(w, span) => self.error(
+                format!("unsupported compiler feature: leading-dot method syntax {w:?}"),
+                *span,
+                Some("use postfix selectors"),
+            ),
+            Expr::Args(span) => self.error("unsupported compiler feature: argument declarations".into(), *span, None),
+            Expr::Block { body, span } => {
+                let chunk = self.unit(
+                    ChunkKind::Block { span: *span },
+                    body,
+                    Span::new(span.end as usize - 1, span.end as usize),
+                );
+                self.emit(unit, Op::PushBlock(chunk), *span);
+            }
+            Expr::If { then, els, span } => {
+                let jump_else = self.emit(unit, Op::JumpIfFalse(0), *span);
+                self.stmts(unit, then);
+                match els {
+                    Some(els) => {
+                        let jump_end = self.emit(unit, Op::Jump(0), *span);
+                        let else_start = self.here(unit);
+                        self.patch(unit, jump_else, else_start);
+                        self.stmts(unit, els);
+                        let end = self.here(unit);
+                        self.patch(unit, jump_end, end);
+                    }
+                    None => {
+                        let end = self.here(unit);
+                        self.patch(unit, jump_else, end);
+                    }
+                }
+            }
+            Expr::While { cond, body, span } => {
+                let start = self.here(unit);
+                self.stmt(unit, cond);
+                let exit = self.emit(unit, Op::JumpIfFalse(0), *span);
+                unit.loops.push(Loop { start, breaks: Vec::new() });
+                self.stmts(unit, body);
+                self.emit(unit, Op::Jump(start), *span);
+                let end = self.here(unit);
+                self.patch(unit, exit, end);
+                if let Some(l) = unit.loops.pop() {
+                    for b in l.breaks {
+                        self.patch(unit, b, end);
+                    }
+                }
+            }
+        }
+    }
+
+    fn word(&mut self, unit: &mut Unit, w: &str, span: Span) {
+        let op = match w {
+            "nil" => Op::PushNil,
+            "true" => Op::PushTrue,
+            "false" => Op::PushFalse,
+            "return" => Op::Return,
+            "break" | "continue" => {
+                let Some(l) = unit.loops.last() else {
+                    self.error(format!("{w} can only be used inside a loop"), span, None);
+                    return;
+                };
+                if w == "continue" {
+                    Op::Jump(l.start)
+                } else {
+                    let at = self.emit(unit, Op::Jump(0), span);
+                    if let Some(l) = unit.loops.last_mut() {
+                        l.breaks.push(at);
+                    }
+                    return;
+                }
+            }
+            _ => match Word::from_name(w) {
+                Some(word) if !word.is_method() => Op::Word(word),
+                method => Op::Call(Symbol::intern(w), method),
+            },
+        };
+        self.emit(unit, op, span);
+    }
+}

@@ -1,0 +1,58 @@
+//! `Host`: the effects the VM asks of whoever runs it.
+//!
+//! The language knows nothing of threads, files or sockets. Effects that
+//! answer at once (writing output, reading a line, spawning a task, asking
+//! about a task) are `Host` calls; effects that must wait (an `await`, a
+//! `sleep`) make `Vm::run` return `Outcome::Blocked` and are answered later
+//! with `Vm::resume`.
+
+use crate::value::Value;
+use crate::vm::Vm;
+
+/// Where output goes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// What a task is doing, as the task words report it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TaskState {
+    Running,
+    Completed,
+    Failed,
+    /// Released, or never existed.
+    Consumed,
+}
+
+/// An effect the VM cannot perform alone.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Wait for task `.0` to finish; resume with its result.
+    Await(u64),
+    /// Wait `.0` milliseconds; resume with nothing.
+    Sleep(u64),
+}
+
+/// The services a running program uses.
+pub trait Host {
+    /// Writes text as the program prints it (one call is one `print`).
+    fn write(&mut self, stream: Stream, text: &str);
+    /// One line of standard input with its newline; `None` at end of input.
+    fn read_line(&mut self) -> Option<String>;
+    /// The script's arguments.
+    fn args(&self) -> Vec<String>;
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+    /// The `runtime_capabilities` map.
+    fn runtime_capabilities(&mut self) -> Value;
+    /// Starts `task` as a new task; its id, or the reason it cannot run.
+    fn spawn(&mut self, task: Vm) -> Result<u64, String>;
+    /// The state of task `id`.
+    fn task_state(&mut self, id: u64) -> TaskState;
+    /// Releases a finished task: `Ok(true)` released, `Ok(false)` unknown.
+    fn release_task(&mut self, id: u64) -> Result<bool, String>;
+    /// Ids of the tasks still running, in id order.
+    fn running_tasks(&mut self) -> Vec<u64>;
+}

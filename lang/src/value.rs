@@ -1,0 +1,280 @@
+//! `Value`: every runtime value of the language, with equality and truthiness.
+//!
+//! Invariants: strings are immutable and cheaply shared (`Arc<str>`);
+//! arrays, lists, sets and maps are shared mutable references
+//! (`Rc<RefCell<..>>`, REFERENCE-LANGUAGE §3.2) and never leave the VM that
+//! owns them: values cross to another task only through `deep_copy`, which
+//! rebuilds every collection, so no `Rc` is ever shared between tasks.
+//! Map keys stay sorted byte-wise (`BTreeMap<Arc<str>, _>`); sets keep
+//! insertion order and hold no two equal elements.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// A shared, mutable sequence (array, list or set).
+pub type Seq = Rc<RefCell<Vec<Value>>>;
+/// A shared, mutable map with byte-wise sorted string keys.
+pub type MapRef = Rc<RefCell<BTreeMap<Arc<str>, Value>>>;
+
+/// A compiled block: the index of its chunk in the program.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct BlockId(pub u32);
+
+/// An ok or error Result (REFERENCE-LANGUAGE §7.8).
+#[derive(Clone, Debug)]
+pub enum ResultValue {
+    Ok(Value),
+    Err { kind: Arc<str>, message: Arc<str> },
+}
+
+/// A Ricochet value.
+#[derive(Clone, Debug, Default)]
+pub enum Value {
+    #[default]
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Arc<str>),
+    Array(Seq),
+    List(Seq),
+    Set(Seq),
+    Map(MapRef),
+    Block(BlockId),
+    Task(u64),
+    Result(Rc<ResultValue>),
+    /// A built-in class value (`Array`, `Set`, ... pushed without a name).
+    Class(&'static str),
+}
+
+impl Value {
+    pub fn str(s: &str) -> Value {
+        Value::Str(Arc::from(s))
+    }
+
+    pub fn array(items: Vec<Value>) -> Value {
+        Value::Array(Rc::new(RefCell::new(items)))
+    }
+
+    pub fn map(entries: BTreeMap<Arc<str>, Value>) -> Value {
+        Value::Map(Rc::new(RefCell::new(entries)))
+    }
+
+    pub fn ok(v: Value) -> Value {
+        Value::Result(Rc::new(ResultValue::Ok(v)))
+    }
+
+    pub fn err(kind: &str, message: &str) -> Value {
+        Value::Result(Rc::new(ResultValue::Err { kind: Arc::from(kind), message: Arc::from(message) }))
+    }
+
+    /// The kind name `type` reports (REFERENCE-LANGUAGE §3.1).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Nil => "nil",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "number",
+            Value::Float(_) => "float",
+            Value::Str(_) => "string",
+            Value::Array(_) => "array",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::Map(_) => "map",
+            Value::Block(_) => "block",
+            Value::Task(_) => "task",
+            Value::Result(_) => "result",
+            Value::Class(_) => "class",
+        }
+    }
+
+    /// The class name `class_of` reports.
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "Nil",
+            Value::Bool(_) => "Bool",
+            Value::Int(_) => "Number",
+            Value::Float(_) => "Float",
+            Value::Str(_) => "String",
+            Value::Array(_) => "Array",
+            Value::List(_) => "List",
+            Value::Set(_) => "Set",
+            Value::Map(_) => "Map",
+            Value::Block(_) => "Block",
+            Value::Task(_) => "Task",
+            Value::Result(_) => "Result",
+            Value::Class(_) => "Class",
+        }
+    }
+
+    /// Truthiness (§3.3); `None` for a Result, which is neither.
+    pub fn truthy(&self) -> Option<bool> {
+        Some(match self {
+            Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Int(n) => *n != 0,
+            Value::Float(f) => !(*f == 0.0 || f.is_nan()),
+            Value::Str(s) => !s.is_empty(),
+            Value::Array(s) | Value::List(s) | Value::Set(s) => !s.borrow().is_empty(),
+            Value::Map(m) => !m.borrow().is_empty(),
+            Value::Result(_) => return None,
+            Value::Block(_) | Value::Task(_) | Value::Class(_) => true,
+        })
+    }
+
+    /// The sequence behind an array, list or set.
+    pub fn as_seq(&self) -> Option<&Seq> {
+        match self {
+            Value::Array(s) | Value::List(s) | Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A new sequence of the same kind (array, list or set) as `self`.
+    pub fn same_kind_seq(&self, items: Vec<Value>) -> Value {
+        let seq = Rc::new(RefCell::new(items));
+        match self {
+            Value::List(_) => Value::List(seq),
+            Value::Set(_) => Value::Set(seq),
+            _ => Value::Array(seq),
+        }
+    }
+
+    /// `=` (§3.4): numbers compare by exact value across int and float;
+    /// everything else structurally.
+    pub fn equals(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => int_eq_float(*a, *b),
+            _ => structural_eq(self, other, 0),
+        }
+    }
+
+    /// A copy that shares nothing mutable with `self` (for handing a value to
+    /// another task). Sharing and cycles inside the value are preserved.
+    pub fn deep_copy(&self) -> Value {
+        self.deep_copy_in(&mut CopyMemo::default())
+    }
+
+    /// `deep_copy` sharing one memo across several values, so that two
+    /// bindings of one collection still share their copy.
+    pub fn deep_copy_in(&self, memo: &mut CopyMemo) -> Value {
+        deep_copy(self, &mut memo.0)
+    }
+}
+
+/// The collections already copied by a deep copy, by address.
+#[derive(Default)]
+pub struct CopyMemo(HashMap<usize, Value>);
+
+/// Exact comparison of an integer with a float (2^53+1 != 2^53 as float).
+pub fn int_eq_float(a: i64, b: f64) -> bool {
+    b.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(&b) && (b as i64) == a
+}
+
+/// 2^63: the floats in `-TWO_POW_63..TWO_POW_63` convert to `i64` exactly.
+pub const TWO_POW_63: f64 = (1u64 << 63) as f64;
+
+/// Exact ordering of an integer against a float; `None` for NaN.
+pub fn cmp_int_float(a: i64, b: f64) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering;
+    if b.is_nan() {
+        return None;
+    }
+    if b >= TWO_POW_63 {
+        return Some(Ordering::Less);
+    }
+    if b < -TWO_POW_63 {
+        return Some(Ordering::Greater);
+    }
+    let t = b.trunc();
+    let ti = t as i64;
+    Some(match a.cmp(&ti) {
+        Ordering::Equal => 0.0_f64.partial_cmp(&(b - t)).unwrap_or(Ordering::Equal),
+        o => o,
+    })
+}
+
+const MAX_EQ_DEPTH: usize = 512;
+
+fn structural_eq(a: &Value, b: &Value, depth: usize) -> bool {
+    if depth > MAX_EQ_DEPTH {
+        return false;
+    }
+    match (a, b) {
+        (Value::Nil, Value::Nil) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Float(x), Value::Float(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Array(x), Value::Array(y)) | (Value::List(x), Value::List(y)) => {
+            if Rc::ptr_eq(x, y) {
+                return true;
+            }
+            let (x, y) = (x.borrow(), y.borrow());
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| structural_eq(p, q, depth + 1))
+        }
+        (Value::Set(x), Value::Set(y)) => {
+            if Rc::ptr_eq(x, y) {
+                return true;
+            }
+            let (x, y) = (x.borrow(), y.borrow());
+            x.len() == y.len() && x.iter().all(|p| y.iter().any(|q| structural_eq(p, q, depth + 1)))
+        }
+        (Value::Map(x), Value::Map(y)) => {
+            if Rc::ptr_eq(x, y) {
+                return true;
+            }
+            let (x, y) = (x.borrow(), y.borrow());
+            x.len() == y.len()
+                && x.iter().zip(y.iter()).all(|((k1, v1), (k2, v2))| k1 == k2 && structural_eq(v1, v2, depth + 1))
+        }
+        (Value::Block(x), Value::Block(y)) => x == y,
+        (Value::Task(x), Value::Task(y)) => x == y,
+        (Value::Class(x), Value::Class(y)) => x == y,
+        (Value::Result(x), Value::Result(y)) => match (&**x, &**y) {
+            (ResultValue::Ok(p), ResultValue::Ok(q)) => structural_eq(p, q, depth + 1),
+            (ResultValue::Err { kind: k1, message: m1 }, ResultValue::Err { kind: k2, message: m2 }) => {
+                k1 == k2 && m1 == m2
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn deep_copy(v: &Value, seen: &mut HashMap<usize, Value>) -> Value {
+    fn seq(s: &Seq, seen: &mut HashMap<usize, Value>, wrap: fn(Seq) -> Value) -> Value {
+        let key = Rc::as_ptr(s) as usize;
+        if let Some(done) = seen.get(&key) {
+            return done.clone();
+        }
+        let fresh: Seq = Rc::new(RefCell::new(Vec::new()));
+        seen.insert(key, wrap(fresh.clone()));
+        let items: Vec<Value> = s.borrow().iter().map(|i| deep_copy(i, seen)).collect();
+        *fresh.borrow_mut() = items;
+        wrap(fresh)
+    }
+    match v {
+        Value::Array(s) => seq(s, seen, Value::Array),
+        Value::List(s) => seq(s, seen, Value::List),
+        Value::Set(s) => seq(s, seen, Value::Set),
+        Value::Map(m) => {
+            let key = Rc::as_ptr(m) as usize;
+            if let Some(done) = seen.get(&key) {
+                return done.clone();
+            }
+            let fresh: MapRef = Rc::new(RefCell::new(BTreeMap::new()));
+            seen.insert(key, Value::Map(fresh.clone()));
+            let entries: BTreeMap<Arc<str>, Value> =
+                m.borrow().iter().map(|(k, v)| (k.clone(), deep_copy(v, seen))).collect();
+            *fresh.borrow_mut() = entries;
+            Value::Map(fresh)
+        }
+        Value::Result(r) => Value::Result(Rc::new(match &**r {
+            ResultValue::Ok(inner) => ResultValue::Ok(deep_copy(inner, seen)),
+            e @ ResultValue::Err { .. } => e.clone(),
+        })),
+        other => other.clone(),
+    }
+}
