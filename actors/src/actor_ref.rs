@@ -1,8 +1,8 @@
 //! [`ActorRef`], the per-actor header it points to, and the atomic state
 //! machine that makes [`ActorRef::wake`] exact.
 //!
-//! Every actor is one `Arc<Header>`: an atomic state, its registry slot, a
-//! weak pointer to its scheduler and the boxed actor. Queues, the registry
+//! Every actor is one `Arc<Header>`: an atomic state, a weak pointer to its
+//! scheduler and the boxed actor. Queues, the registry
 //! and user handles all hold that same `Arc` (an `ActorRef`).
 //!
 //! # States and transitions
@@ -41,7 +41,7 @@
 //! causes a second queue entry.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use crate::actor::Actor;
@@ -57,10 +57,6 @@ const DONE: u8 = 4;
 /// The shared part of one actor.
 pub(crate) struct Header {
     state: AtomicU8,
-    /// Registry shard this actor was registered in (fixed at spawn).
-    pub(crate) shard: usize,
-    /// Index inside the shard; written and read only under the shard lock.
-    pub(crate) slot: AtomicUsize,
     /// Weak, so that actors parked in queues or held by stray handles never
     /// keep a shut-down scheduler alive (no reference cycle).
     scheduler: Weak<Shared>,
@@ -80,14 +76,8 @@ pub struct ActorRef(pub(crate) Arc<Header>);
 impl ActorRef {
     /// A new actor in state SCHEDULED (its spawner pushes it next) with no
     /// actor installed yet (see [`ActorRef::install`]).
-    pub(crate) fn new(scheduler: Weak<Shared>, shard: usize) -> Self {
-        ActorRef(Arc::new(Header {
-            state: AtomicU8::new(SCHEDULED),
-            shard,
-            slot: AtomicUsize::new(0),
-            scheduler,
-            actor: Mutex::new(None),
-        }))
+    pub(crate) fn new(scheduler: Weak<Shared>) -> Self {
+        ActorRef(Arc::new(Header { state: AtomicU8::new(SCHEDULED), scheduler, actor: Mutex::new(None) }))
     }
 
     /// Makes the actor runnable if it is parked.
@@ -168,6 +158,11 @@ impl ActorRef {
         self.lock_actor().take()
     }
 
+    /// Whether the actor has finished (or was dropped by shutdown).
+    pub(crate) fn is_done(&self) -> bool {
+        self.0.state.load(Ordering::Acquire) == DONE
+    }
+
     fn state_name(&self) -> &'static str {
         match self.0.state.load(Ordering::Acquire) {
             IDLE => "parked",
@@ -197,7 +192,7 @@ mod tests {
     /// nowhere to push, which is exactly what we need to check the state
     /// machine in isolation.
     fn detached() -> ActorRef {
-        ActorRef::new(Weak::new(), 0)
+        ActorRef::new(Weak::new())
     }
 
     #[test]

@@ -151,7 +151,7 @@ mod tests {
 
     #[test]
     fn fifo_order_and_send_after_close_returns_message() {
-        let mailbox = Mailbox::new(ActorRef::new(Weak::new(), 0));
+        let mailbox = Mailbox::new(ActorRef::new(Weak::new()));
         let tx = mailbox.sender();
         assert!(mailbox.is_empty());
         for i in 0..3 {

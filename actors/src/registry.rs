@@ -1,91 +1,98 @@
-//! The registry of live actors: every actor from spawn until it is done.
+//! The registry of live actors and the live-actor count.
 //!
-//! It exists so that `Scheduler::shutdown` can drop actors that are parked
-//! (in no queue) and whose handles form cycles (e.g. two actors holding each
-//! other's `MailboxSender`), and so that the live count is exact.
+//! The registry exists so that `Scheduler::shutdown` can drop every actor
+//! that is still alive, including parked ones (in no queue) whose handles
+//! form cycles (e.g. two actors holding each other's `MailboxSender`).
 //!
-//! Invariants: an actor is in exactly one slot of the shard named by its
-//! header from spawn until `remove` or `drain`; `Header::slot` is only read
-//! or written under that shard's lock. Sharding (one shard per worker plus
-//! one for spawns from outside) keeps the lock uncontended in the common
-//! case where an actor is spawned and finishes on the same worker.
+//! Design, driven by the cost of spawn + complete (the hot path):
+//! * Each worker owns a [`Shard`] (no lock: only that thread touches it) in
+//!   which it registers the actors it spawns; spawns from outside go to one
+//!   shared, locked shard.
+//! * Finishing an actor does not touch the registry at all: finished actors
+//!   are swept out lazily, when the shard's vector is full or when the
+//!   worker goes idle, at an amortized O(1) cost per spawn.
+//! * The live count is kept in per-worker [`Tally`] counters (each written
+//!   by one worker, so never contended) and summed on demand.
+//!
+//! Invariants: every actor that is not done is in exactly one shard, so it
+//! stays alive (an actor is only ever dropped when it finishes or at
+//! shutdown, never behind the scheduler's back); a shard holds a finished
+//! actor's small header (its boxed actor is already dropped) at most until
+//! the next sweep.
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::actor_ref::ActorRef;
 
-pub(crate) struct Registry {
-    shards: Box<[Mutex<Shard>]>,
-}
-
+/// Actors registered by one spawner.
 #[derive(Default)]
-struct Shard {
-    slots: Vec<Option<ActorRef>>,
-    /// Indices of empty slots, reused before growing `slots`.
-    free: Vec<usize>,
-    live: usize,
+pub(crate) struct Shard {
+    actors: Vec<ActorRef>,
+    inserted_since_sweep: usize,
 }
 
-impl Registry {
-    pub(crate) fn new(shards: usize) -> Self {
-        Registry { shards: (0..shards.max(1)).map(|_| Mutex::default()).collect() }
-    }
-
-    /// Each critical section below leaves the shard consistent before
-    /// anything can panic (no user code runs under the lock), so a poisoned
-    /// lock is recovered rather than propagated.
-    fn lock(&self, shard: usize) -> MutexGuard<'_, Shard> {
-        self.shards[shard % self.shards.len()].lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn insert(&self, actor: &ActorRef) {
-        let mut shard = self.lock(actor.0.shard);
-        let index = match shard.free.pop() {
-            Some(index) => index,
-            None => {
-                shard.slots.push(None);
-                shard.slots.len() - 1
-            }
-        };
-        shard.slots[index] = Some(actor.clone());
-        shard.live += 1;
-        actor.0.slot.store(index, Ordering::Relaxed);
-    }
-
-    /// Removes a finished actor; returns the registry's handle so the caller
-    /// drops it outside the lock.
-    pub(crate) fn remove(&self, actor: &ActorRef) -> Option<ActorRef> {
-        let mut shard = self.lock(actor.0.shard);
-        let index = actor.0.slot.load(Ordering::Relaxed);
-        // Check identity so that a stale call can never evict another actor
-        // that reuses the slot.
-        let removed = shard
-            .slots
-            .get_mut(index)
-            .filter(|slot| slot.as_ref().is_some_and(|a| Arc::ptr_eq(&a.0, &actor.0)))
-            .and_then(Option::take);
-        if removed.is_some() {
-            shard.free.push(index);
-            shard.live -= 1;
+impl Shard {
+    pub(crate) fn insert(&mut self, actor: ActorRef) {
+        if self.actors.len() == self.actors.capacity() {
+            self.sweep();
         }
-        removed
+        self.actors.push(actor);
+        self.inserted_since_sweep += 1;
     }
 
-    /// Number of registered (live) actors.
-    pub(crate) fn len(&self) -> usize {
-        (0..self.shards.len()).map(|i| self.lock(i).live).sum()
-    }
-
-    /// Empties the registry, returning every actor still in it.
-    pub(crate) fn drain(&self) -> Vec<ActorRef> {
-        let mut all = Vec::new();
-        for i in 0..self.shards.len() {
-            let shard = std::mem::take(&mut *self.lock(i));
-            all.extend(shard.slots.into_iter().flatten());
+    /// Sweeps if at least half as many actors were inserted since the last
+    /// sweep as the shard holds, so that the sweep's cost is paid by them.
+    pub(crate) fn sweep_if_worthwhile(&mut self) {
+        if self.inserted_since_sweep > 0 && self.inserted_since_sweep * 2 >= self.actors.len() {
+            self.sweep();
         }
-        all
     }
+
+    /// Drops finished actors. Leaves room for at least half as many inserts
+    /// as survivors before the next full-vector sweep (amortization), and
+    /// gives memory back when most actors are gone.
+    fn sweep(&mut self) {
+        self.actors.retain(|actor| !actor.is_done());
+        self.inserted_since_sweep = 0;
+        let len = self.actors.len();
+        if len < self.actors.capacity() / 4 {
+            self.actors.shrink_to(2 * len);
+        }
+        self.actors.reserve(len / 2 + 1);
+    }
+
+    /// All registered actors (some possibly finished), emptying the shard.
+    pub(crate) fn take_all(&mut self) -> Vec<ActorRef> {
+        self.inserted_since_sweep = 0;
+        std::mem::take(&mut self.actors)
+    }
+}
+
+/// Spawn and finish counts of one worker (or of all outside spawners),
+/// padded to a cache line pair so that workers never share one.
+#[derive(Default)]
+#[repr(align(128))]
+pub(crate) struct Tally {
+    spawned: AtomicUsize,
+    finished: AtomicUsize,
+}
+
+impl Tally {
+    pub(crate) fn spawned(&self) {
+        self.spawned.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn finished(&self) {
+        self.finished.fetch_add(1, Relaxed);
+    }
+}
+
+/// Number of live actors: spawned minus finished. Every finish is counted
+/// after its spawn, so reading all `finished` first never underflows.
+pub(crate) fn live(tallies: &[Tally]) -> usize {
+    let finished: usize = tallies.iter().map(|t| t.finished.load(Relaxed)).sum();
+    let spawned: usize = tallies.iter().map(|t| t.spawned.load(Relaxed)).sum();
+    spawned.saturating_sub(finished)
 }
 
 #[cfg(test)]
@@ -93,19 +100,36 @@ mod tests {
     use super::*;
     use std::sync::Weak;
 
+    fn finished_actor() -> ActorRef {
+        let actor = ActorRef::new(Weak::new());
+        actor.finish();
+        actor
+    }
+
     #[test]
-    fn insert_remove_reuses_slots_and_drain_returns_rest() {
-        let registry = Registry::new(2);
-        let actors: Vec<_> = (0..4).map(|i| ActorRef::new(Weak::new(), i % 2)).collect();
-        actors.iter().for_each(|a| registry.insert(a));
-        assert_eq!(registry.len(), 4);
-        assert!(registry.remove(&actors[0]).is_some());
-        assert!(registry.remove(&actors[0]).is_none(), "removed twice");
-        assert_eq!(registry.len(), 3);
-        let again = ActorRef::new(Weak::new(), 0);
-        registry.insert(&again);
-        assert_eq!(again.0.slot.load(Ordering::Relaxed), 0, "slot reused");
-        assert_eq!(registry.drain().len(), 4);
-        assert_eq!(registry.len(), 0);
+    fn sweeps_drop_finished_actors_only() {
+        let mut shard = Shard::default();
+        let live: Vec<_> = (0..10).map(|_| ActorRef::new(Weak::new())).collect();
+        live.iter().for_each(|a| shard.insert(a.clone()));
+        for _ in 0..10_000 {
+            shard.insert(finished_actor());
+        }
+        assert!(shard.actors.len() < 10_000, "full-vector sweeps bound growth");
+        shard.sweep_if_worthwhile();
+        assert_eq!(shard.actors.len(), 10);
+        assert!(shard.actors.capacity() < 1_000, "memory given back");
+        shard.sweep_if_worthwhile(); // nothing inserted: no-op
+        assert_eq!(shard.take_all().len(), 10);
+        assert!(shard.actors.is_empty());
+    }
+
+    #[test]
+    fn live_count_is_spawned_minus_finished() {
+        let tallies: Vec<Tally> = (0..3).map(|_| Tally::default()).collect();
+        (0..5).for_each(|_| tallies[0].spawned());
+        tallies[2].spawned();
+        tallies[1].finished();
+        tallies[1].finished();
+        assert_eq!(live(&tallies), 4);
     }
 }

@@ -1,25 +1,25 @@
 //! The [`Scheduler`]: its configuration, the state shared by all workers
-//! (global injector, peers' stealers, sleep protocol, registry), spawning
-//! from outside, and shutdown.
+//! (global injector, peers' stealers, sleep protocol, live-actor tallies,
+//! registry shard for outside spawns), spawning from outside, and shutdown.
 //!
 //! Invariants:
-//! * Every live actor is in the registry from spawn until it is done or the
-//!   scheduler shuts down, so `live_actors()` is exact and shutdown can drop
-//!   every actor, even parked ones in reference cycles.
+//! * Every actor that is not done is registered (see `registry`) from its
+//!   spawn on, so shutdown can drop every live actor, even parked ones in
+//!   reference cycles, and the tallies give an exact live count.
 //! * After [`Scheduler::shutdown`] returns, no worker thread runs, every
 //!   queue is empty and every actor has been dropped (later wakes are
 //!   no-ops).
 
 use std::io;
 use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
-use crate::registry::Registry;
+use crate::registry::{self, Shard, Tally};
 use crate::sleep::{IdleHook, Sleep};
 use crate::worker::{self, WorkerLocal};
 
@@ -41,20 +41,18 @@ pub(crate) struct Shared {
     /// One per worker, indexed by worker number.
     pub(crate) stealers: Box<[Stealer<ActorRef>]>,
     pub(crate) sleep: Sleep,
-    registry: Registry,
+    /// One per worker, indexed by worker number, then one for outside spawns.
+    pub(crate) tallies: Box<[Tally]>,
+    /// Registry shard for actors spawned from outside the workers.
+    outside: Mutex<Shard>,
 }
 
 impl Shared {
-    /// Creates and registers a new actor (state SCHEDULED); the caller pushes
-    /// it on a queue. `shard` picks the registry shard.
-    pub(crate) fn new_actor(
-        self: &Arc<Self>,
-        shard: usize,
-        make: impl FnOnce(&ActorRef) -> Box<dyn Actor>,
-    ) -> ActorRef {
-        let actor = ActorRef::new(Arc::downgrade(self), shard);
+    /// Creates a new actor in state SCHEDULED; the caller registers it and
+    /// pushes it on a queue.
+    pub(crate) fn new_actor(self: &Arc<Self>, make: impl FnOnce(&ActorRef) -> Box<dyn Actor>) -> ActorRef {
+        let actor = ActorRef::new(Arc::downgrade(self));
         actor.install(make(&actor));
-        self.registry.insert(&actor);
         actor
     }
 
@@ -65,14 +63,10 @@ impl Shared {
         self.sleep.notify();
     }
 
-    /// Retires an actor whose run returned `Done` (or panicked).
-    pub(crate) fn finish(&self, actor: &ActorRef) {
-        let boxed = actor.finish();
-        let registered = self.registry.remove(actor);
-        // Dropped last and outside every lock: the actor's destructor may
-        // wake or message other actors.
-        drop(registered);
-        drop(boxed);
+    /// The outside shard only ever holds a `Vec` that is consistent between
+    /// operations, so a poisoned lock is recovered.
+    fn outside(&self) -> std::sync::MutexGuard<'_, Shard> {
+        self.outside.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -81,7 +75,8 @@ impl Shared {
 /// Dropping the scheduler shuts it down like [`Scheduler::shutdown`].
 pub struct Scheduler {
     shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
+    /// Each worker hands back its registry shard when it exits.
+    threads: Vec<JoinHandle<Vec<ActorRef>>>,
 }
 
 impl Scheduler {
@@ -104,8 +99,8 @@ impl Scheduler {
             injector: Injector::new(),
             stealers: queues.iter().map(Worker::stealer).collect(),
             sleep: Sleep::new(config.idle_hook),
-            // One shard per worker, plus one for spawns from outside.
-            registry: Registry::new(count + 1),
+            tallies: (0..=count).map(|_| Tally::default()).collect(),
+            outside: Mutex::default(),
         });
         let mut scheduler = Scheduler { shared: shared.clone(), threads: Vec::with_capacity(count) };
         for (index, queue) in queues.into_iter().enumerate() {
@@ -128,14 +123,16 @@ impl Scheduler {
     /// the new actor's own [`ActorRef`] first (e.g. to create its
     /// [`Mailbox`](crate::Mailbox) and keep a sender).
     pub fn spawn_with(&self, make: impl FnOnce(&ActorRef) -> Box<dyn Actor>) -> ActorRef {
-        let actor = self.shared.new_actor(self.threads.len(), make);
+        let actor = self.shared.new_actor(make);
+        self.shared.outside().insert(actor.clone());
+        self.shared.tallies[self.threads.len()].spawned();
         self.shared.inject(actor.clone());
         actor
     }
 
     /// Number of actors spawned and not yet done.
     pub fn live_actors(&self) -> usize {
-        self.shared.registry.len()
+        registry::live(&self.shared.tallies)
     }
 
     /// Number of worker threads.
@@ -152,32 +149,43 @@ impl Scheduler {
 
     fn stop(&mut self) -> usize {
         self.shared.sleep.shutdown();
+        let mut registered = Vec::new();
         for handle in self.threads.drain(..) {
             // A worker thread can only have died from a panicking idle hook;
-            // there is nothing left to clean up for it.
-            let _ = handle.join();
-        }
-        // Workers emptied their local queues on exit; empty the global one.
-        loop {
-            match self.shared.injector.steal() {
-                Steal::Success(actor) => drop(actor),
-                Steal::Empty => break,
-                Steal::Retry => {}
+            // the actors it registered are then dropped with their last
+            // handle instead.
+            if let Ok(shard) = handle.join() {
+                registered.extend(shard);
             }
         }
-        let alive = self.shared.registry.drain();
-        let count = alive.len();
-        for actor in alive {
-            // Dropping the actor breaks any cycle of handles through it.
-            drop(actor.finish());
+        registered.extend(self.shared.outside().take_all());
+        // Dropping each live actor (outside every lock) also breaks any cycle
+        // of handles through it. Its destructor may wake other actors: they
+        // land in the queues, which are emptied next.
+        let alive = registered.iter().filter_map(ActorRef::finish).count();
+        drop(registered);
+        for stealer in self.shared.stealers.iter() {
+            drain(|| stealer.steal());
         }
-        count
+        drain(|| self.shared.injector.steal());
+        alive
     }
 
     /// A weak handle to the shared state, for tests that check teardown.
     #[cfg(test)]
     fn shared_weak(&self) -> std::sync::Weak<Shared> {
         Arc::downgrade(&self.shared)
+    }
+}
+
+/// Steals (and drops) until the queue is empty.
+fn drain(mut steal: impl FnMut() -> Steal<ActorRef>) {
+    loop {
+        match steal() {
+            Steal::Success(actor) => drop(actor),
+            Steal::Empty => return,
+            Steal::Retry => {}
+        }
     }
 }
 

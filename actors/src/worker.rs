@@ -1,6 +1,6 @@
-//! A worker thread: its local queue, the find-task loop with its fairness
-//! rule, running one actor slice, and routing wakes/spawns made on a worker
-//! thread to that worker's local queue.
+//! A worker thread: its local queue and registry shard, the find-task loop
+//! with its fairness rule, running one actor slice, and routing wakes/spawns
+//! made on a worker thread to that worker's local queue.
 //!
 //! Invariants:
 //! * Only the worker thread pushes to or pops from its own local queue
@@ -8,8 +8,8 @@
 //! * Every push of new work (spawn or wake) is followed by
 //!   `Sleep::notify`, so idle peers can come and steal it. Requeueing a
 //!   yielded actor does not notify: its worker comes back to it anyway.
-//! * On exit a worker empties its local queue, so that no actor handle
-//!   outlives the scheduler in a queue buffer.
+//! * The worker thread alone touches its registry shard; it hands the shard
+//!   back to `Scheduler::shutdown` when it exits.
 
 use std::cell::RefCell;
 use std::hint;
@@ -22,6 +22,7 @@ use crossbeam_deque::{Steal, Worker};
 
 use crate::actor::{Actor, Context, Poll};
 use crate::actor_ref::ActorRef;
+use crate::registry::Shard;
 use crate::scheduler::Shared;
 
 /// Every `FAIRNESS_INTERVAL`-th pick looks at the global queue before the
@@ -40,6 +41,8 @@ pub(crate) struct WorkerLocal {
     index: usize,
     queue: Worker<ActorRef>,
     shared: Arc<Shared>,
+    /// The actors this worker spawned (see `registry`).
+    registry: RefCell<Shard>,
 }
 
 /// Queues an actor that just became SCHEDULED through a wake: on the current
@@ -62,18 +65,20 @@ pub(crate) fn schedule(actor: ActorRef) {
     }
 }
 
-/// The body of a worker thread.
-pub(crate) fn run(local: WorkerLocal) {
+/// The body of a worker thread; returns the actors it registered. (Actors
+/// left in its queue are drained by shutdown through the stealers.)
+pub(crate) fn run(local: WorkerLocal) -> Vec<ActorRef> {
     let local = Rc::new(local);
     CURRENT.with(|current| *current.borrow_mut() = Some(local.clone()));
     local.main_loop();
     CURRENT.with(|current| *current.borrow_mut() = None);
-    while local.queue.pop().is_some() {}
+    let registered = local.registry.borrow_mut().take_all();
+    registered
 }
 
 impl WorkerLocal {
     pub(crate) fn new(index: usize, queue: Worker<ActorRef>, shared: Arc<Shared>) -> Self {
-        WorkerLocal { index, queue, shared }
+        WorkerLocal { index, queue, shared, registry: RefCell::default() }
     }
 
     /// Pushes new work on the local queue and tells idle peers about it.
@@ -85,7 +90,9 @@ impl WorkerLocal {
     /// `Context::spawn_with`: the new actor goes on this worker's queue and
     /// in this worker's registry shard.
     pub(crate) fn spawn_local(&self, make: impl FnOnce(&ActorRef) -> Box<dyn Actor>) -> ActorRef {
-        let actor = self.shared.new_actor(self.index, make);
+        let actor = self.shared.new_actor(make);
+        self.registry.borrow_mut().insert(actor.clone());
+        self.shared.tallies[self.index].spawned();
         self.push(actor.clone());
         actor
     }
@@ -100,7 +107,11 @@ impl WorkerLocal {
                 until_fairness_tick = FAIRNESS_INTERVAL;
                 sleep.poll_now();
             }
-            let found = self.find_task(fairness_tick).or_else(|| sleep.idle(|| self.find_task(false)));
+            let found = self.find_task(fairness_tick).or_else(|| {
+                // Nothing to run: a good time to sweep finished actors.
+                self.registry.borrow_mut().sweep_if_worthwhile();
+                sleep.idle(|| self.find_task(false))
+            });
             if let Some(actor) = found {
                 self.run_actor(actor);
             }
@@ -176,7 +187,12 @@ impl WorkerLocal {
                     self.push(actor);
                 }
             }
-            Poll::Done => self.shared.finish(&actor),
+            Poll::Done => {
+                let boxed = actor.finish();
+                self.shared.tallies[self.index].finished();
+                // Dropped last: the destructor may wake or message others.
+                drop(boxed);
+            }
         }
     }
 }

@@ -6,11 +6,9 @@
 
 #![forbid(unsafe_code)]
 
-mod capabilities;
-mod runtime;
-
-use capabilities::CapabilityFlags;
 use clap::{Parser, Subcommand};
+use rco::capabilities::CapabilityFlags;
+use rco::runtime;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -70,8 +68,7 @@ pub fn main() -> ExitCode {
                 max_tasks: run.max_tasks,
                 max_sockets: run.max_sockets,
             };
-            let code = runtime::run(program, config);
-            ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1))
+            runtime::run(program, config)
         }
         Command::Check { file } => match load(&file) {
             Some(_) => {

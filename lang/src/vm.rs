@@ -71,12 +71,6 @@ impl Failure {
         };
         diagnostic::render(&program.file, &program.source, &self.error.message, self.span, Some(&help))
     }
-
-    /// `task#N at FILE:LINE:COL`, for the `await` that re-raises it.
-    pub fn origin(&self, program: &Program) -> String {
-        let (line, col) = program.line_col(self.span.start);
-        format!("{} at {}:{line}:{col}", self.place.trim_start_matches("in "), program.file)
-    }
 }
 
 /// The answer to an `Effect`.

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Language benchmark: an integer loop and naive recursive fib, rco against
+# CPython 3 and Lua 5.4. See docs/BENCHMARKS.md, "Language: integer loop and fib".
+#
+# Usage: bench/lang/run.sh            (from anywhere)
+#
+# Environment:
+#   RUNS=3            timed runs per program (median is reported); runs alternate
+#                     implementations: rco, python, lua, rco, python, lua, ...
+#   PYTHON=python3    the CPython to compare with
+#   LUA=lua5.4        the Lua to compare with (installed with apt-get if missing)
+#   SKIP_BUILD=1      do not run `cargo build --release -p rco-cli` first
+#   CALLGRIND=1       also count instructions (Ir) under valgrind's callgrind, on
+#                     smaller sizes: LOOP_SMALL (default 1000000) and FIB_SMALL
+#                     (default 22). Each program is also run with size 0 and the
+#                     difference ("net Ir") removes interpreter start-up.
+#   BUDGET=1          also measure the cost of the VM's reduction-budget check:
+#                     copies the workspace to a scratch directory (the tree is
+#                     not touched), builds it as is and with the check removed
+#                     from `Vm::execute`, and compares Ir (needs valgrind) and
+#                     wall time of the two binaries.
+#   BUDGET_DIR=/tmp/rco-budget   scratch directory for BUDGET=1
+#
+# Every program prints its result; the script checks it against the expected
+# value, so a wrong answer never produces a time.
+set -euo pipefail
+export LC_ALL=C
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+RUNS=${RUNS:-3}
+PYTHON=${PYTHON:-python3}
+LUA=${LUA:-lua5.4}
+LOOP_SMALL=${LOOP_SMALL:-1000000}
+FIB_SMALL=${FIB_SMALL:-22}
+RCO="$ROOT/target/release/rco"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+log() { echo "$*" >&2; }
+
+# ---------------------------------------------------------------- set-up
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+  log "building rco (release)..."
+  (cd "$ROOT" && cargo build --release -p rco-cli >&2)
+fi
+[[ -x "$RCO" ]] || { log "error: $RCO not found"; exit 1; }
+
+if ! command -v "$LUA" >/dev/null 2>&1; then
+  if [[ "$LUA" == lua5.4 && $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "lua5.4 missing: installing the Debian package lua5.4..."
+    apt-get update -qq >&2 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lua5.4 >&2
+  fi
+  command -v "$LUA" >/dev/null 2>&1 || { log "error: $LUA not found (apt-get install lua5.4)"; exit 1; }
+fi
+command -v "$PYTHON" >/dev/null 2>&1 || { log "error: $PYTHON not found"; exit 1; }
+# the real interpreter, not a wrapper such as a pyenv shim (a shell script
+# that would add its start-up to every run and hide python from valgrind)
+PYTHON=$("$PYTHON" -c 'import sys; print(sys.executable)')
+LUA=$(readlink -f "$(command -v "$LUA")")
+
+# expected output for a benchmark at a size
+expected() {
+  case $1 in
+    loop) echo $(($2 * ($2 - 1) / 2)) ;;
+    fib) local a=0 b=1 i t
+      for ((i = 0; i < $2; i++)); do t=$((a + b)); a=$b; b=$t; done
+      echo $a ;;
+  esac
+}
+
+# the command line of implementation $1 for benchmark $2 (size $3, optional)
+command_for() {
+  local impl=$1 bench=$2 size=${3:-}
+  case $impl in
+    rco) echo "$RCO run $HERE/$bench.rco $size" ;;
+    python) echo "$PYTHON $HERE/$bench.py $size" ;;
+    lua) echo "$LUA $HERE/$bench.lua $size" ;;
+    *) echo "$impl run $HERE/$bench.rco $size" ;; # a path to another rco binary
+  esac
+}
+
+# run once and print the wall time in seconds; checks the output
+time_once() {
+  local impl=$1 bench=$2 want=$3 start end out
+  start=$EPOCHREALTIME
+  out=$($(command_for "$impl" "$bench"))
+  end=$EPOCHREALTIME
+  if [[ "$out" != "$want" ]]; then
+    log "error: $impl $bench printed '$out', expected '$want'"
+    exit 1
+  fi
+  awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\n", e - s }'
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+echo "Machine: $(nproc) cores, $cpu; $(uname -sr)"
+echo "Versions: $("$PYTHON" --version 2>&1) ($PYTHON), $("$LUA" -v 2>&1 | awk '{print $1, $2}') ($LUA), rco $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && [[ -n $(git status --porcelain lang cli 2>/dev/null) ]] && echo ' (lang/ or cli/ modified)')"
+echo "Runs: $RUNS per program, median wall time"
+echo
+
+# ---------------------------------------------------------------- wall time
+declare -A T
+for bench in loop fib; do
+  case $bench in loop) size=30000000 ;; fib) size=32 ;; esac
+  want=$(expected $bench $size)
+  for impl in rco python lua; do : >"$TMP/$bench.$impl"; done
+  for ((r = 1; r <= RUNS; r++)); do
+    for impl in rco python lua; do
+      t=$(time_once $impl $bench "$want")
+      log "  $bench $impl run $r: $t s"
+      echo "$t" >>"$TMP/$bench.$impl"
+    done
+  done
+  for impl in rco python lua; do T[$bench.$impl]=$(median <"$TMP/$bench.$impl"); done
+done
+
+echo "| benchmark | rco (s) | CPython (s) | Lua 5.4 (s) | rco/CPython | rco/Lua |"
+echo "|---|---:|---:|---:|---:|---:|"
+for bench in loop fib; do
+  case $bench in loop) label="loop (30,000,000 iterations)" ;; fib) label="fib 32 (7,049,155 calls)" ;; esac
+  echo "| $label | ${T[$bench.rco]} | ${T[$bench.python]} | ${T[$bench.lua]} | $(ratio "${T[$bench.rco]}" "${T[$bench.python]}") | $(ratio "${T[$bench.rco]}" "${T[$bench.lua]}") |"
+done
+echo
+echo "Targets: rco/CPython <= 0.50 (2x faster than CPython); rco/Lua <= 1.50."
+
+# ---------------------------------------------------------------- callgrind
+# Ir of one run: implementation, benchmark, size
+ir_of() {
+  local out="$TMP/cg.out" got
+  rm -f "$out"
+  # shellcheck disable=SC2046
+  got=$(valgrind --tool=callgrind --callgrind-out-file="$out" $(command_for "$1" "$2" "$3") 2>/dev/null)
+  if [[ "$got" != "$(expected "$2" "$3")" ]]; then
+    log "error: under callgrind, $1 $2 $3 printed '$got'"
+    exit 1
+  fi
+  awk '/^(summary|totals):/ { print $2; exit }' "$out"
+}
+
+per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
+fib_calls() { local a=0 b=1 i t; for ((i = 0; i <= $1; i++)); do t=$((a + b)); a=$b; b=$t; done; echo $((2 * a - 1)); }
+
+if [[ "${CALLGRIND:-0}" == 1 ]]; then
+  if ! command -v valgrind >/dev/null 2>&1; then
+    echo
+    echo "CALLGRIND=1 but valgrind is not installed (apt-get install valgrind): skipped."
+  else
+    echo
+    echo "Instruction counts (valgrind --tool=callgrind, Ir). Net = Ir(size) - Ir(size 0), i.e. without start-up."
+    echo
+    echo "| benchmark | Ir rco | Ir CPython | Ir Lua 5.4 | net Ir rco | net Ir CPython | net Ir Lua 5.4 | net rco/CPython | net rco/Lua | rco Ir per unit |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for bench in loop fib; do
+      case $bench in
+        loop) size=$LOOP_SMALL; units=$LOOP_SMALL; label="loop $LOOP_SMALL"; unit=iteration ;;
+        fib) size=$FIB_SMALL; units=$(fib_calls "$FIB_SMALL"); label="fib $FIB_SMALL"; unit=call ;;
+      esac
+      declare -A I N
+      for impl in rco python lua; do
+        log "  callgrind $bench $impl..."
+        I[$impl]=$(ir_of $impl $bench "$size")
+        N[$impl]=$((I[$impl] - $(ir_of $impl $bench 0)))
+      done
+      echo "| $label | ${I[rco]} | ${I[python]} | ${I[lua]} | ${N[rco]} | ${N[python]} | ${N[lua]} | $(ratio "${N[rco]}" "${N[python]}") | $(ratio "${N[rco]}" "${N[lua]}") | $(per "${N[rco]}" "$units") per $unit |"
+    done
+  fi
+fi
+
+# ---------------------------------------------------------------- budget check
+# Removes `if remaining == 0 { save_ip!(); return Outcome::Yielded; } remaining -= 1;`
+# from the dispatch loop of a *copy* of the workspace and compares.
+if [[ "${BUDGET:-0}" == 1 ]]; then
+  B=${BUDGET_DIR:-/tmp/rco-budget}
+  mkdir -p "$B"
+  log "budget: copying the workspace to $B/src..."
+  rm -rf "$B/src"
+  mkdir -p "$B/src"
+  (cd "$ROOT" && tar --exclude=./target --exclude=./.git --exclude=./fuzz -cf - .) | (cd "$B/src" && tar -xf -)
+  build_copy() {
+    (cd "$B/src" && CARGO_TARGET_DIR="$B/target" cargo build --release -p rco-cli >&2)
+    cp "$B/target/release/rco" "$1"
+  }
+  log "budget: building the copy as is..."
+  build_copy "$B/rco-with-check"
+  perl -0pi -e 's/\n(\s*)if remaining == 0 \{\s*save_ip!\(\);\s*return Outcome::Yielded;\s*\}\s*remaining -= 1;/\n$1\/\/ budget check removed by bench\/lang\/run.sh (BUDGET=1)/ or exit 3' "$B/src/lang/src/vm.rs" || {
+    echo
+    echo "Budget check: the check was not found in lang/src/vm.rs (the VM changed); not measured."
+    exit 0
+  }
+  log "budget: building the copy without the check..."
+  build_copy "$B/rco-without-check"
+  echo
+  echo "Budget check: the same source built with and without the check in Vm::execute."
+  echo
+  if command -v valgrind >/dev/null 2>&1; then
+    echo "| benchmark | Ir with check | Ir without check | check cost (Ir) |"
+    echo "|---|---:|---:|---:|"
+    for bench in loop fib; do
+      case $bench in loop) size=$LOOP_SMALL ;; fib) size=$FIB_SMALL ;; esac
+      a=$(ir_of "$B/rco-with-check" $bench "$size")
+      b=$(ir_of "$B/rco-without-check" $bench "$size")
+      echo "| $bench $size | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%+.1f%%", (a - b) * 100 / b }') |"
+    done
+    echo
+  fi
+  echo "| benchmark | wall with check (s) | wall without check (s) | check cost (wall) |"
+  echo "|---|---:|---:|---:|"
+  for bench in loop fib; do
+    case $bench in loop) size=30000000 ;; fib) size=32 ;; esac
+    want=$(expected $bench $size)
+    : >"$TMP/with"; : >"$TMP/without"
+    for ((r = 1; r <= RUNS; r++)); do
+      time_once "$B/rco-with-check" $bench "$want" >>"$TMP/with"
+      time_once "$B/rco-without-check" $bench "$want" >>"$TMP/without"
+    done
+    a=$(median <"$TMP/with"); b=$(median <"$TMP/without")
+    echo "| $bench | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%+.1f%%", (a - b) * 100 / b }') |"
+  done
+fi

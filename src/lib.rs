@@ -1,0 +1,12 @@
+//! The glue runtime: wires the language (`rco-lang`), the actor scheduler
+//! (`rco-actors`) and the reactor (`rco-reactor`), which know nothing of
+//! one another.
+//!
+//! Every Ricochet task, the main program included, is an actor that runs
+//! its VM slice by slice; an effect the VM cannot perform alone (`await`,
+//! `sleep`) parks the actor until its answer arrives as a message.
+
+pub mod capabilities;
+pub mod runtime;
+mod send;
+mod task_table;
