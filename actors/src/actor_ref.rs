@@ -2,35 +2,29 @@
 //! machine that makes [`ActorRef::wake`] exact.
 //!
 //! Every actor is one `Arc<Header>`: an atomic state, a weak pointer to its
-//! scheduler and the boxed actor. Queues, the registry
-//! and user handles all hold that same `Arc` (an `ActorRef`).
+//! scheduler and the boxed actor. Queues, the registry and user handles all
+//! hold that same `Arc` (an `ActorRef`).
 //!
 //! # States and transitions
 //!
 //! ```text
-//!            spawn
-//!              │
-//!              ▼          pop by a worker
-//!  ┌──────► SCHEDULED ───────────────────► RUNNING ──── wake ───► NOTIFIED
-//!  │           ▲                           │  │  │                  │  │
-//!  │ wake      │ run returned Yield        │  │  │ run returned     │  │
-//!  │ (push)    └───────────────────────────┘  │  │ Park             │  │
-//!  │           ▲   (push)                     │  ▼                  │  │
-//! IDLE ◄───────┼──────────────────────────────┘ (RUNNING → IDLE)    │  │
-//!              │ run returned Yield or Park (push)                  │  │
-//!              └────────────────────────────────────────────────────┘  │
-//!   run returned Done (from RUNNING or NOTIFIED), or shutdown ──► DONE ◄┘
+//! from       event                          to         who pushes it on a queue
+//! ---------  -----------------------------  ---------  ------------------------
+//! (spawn)    created                        SCHEDULED  the spawner
+//! IDLE       wake                           SCHEDULED  the waker
+//! SCHEDULED  popped by a worker             RUNNING    -
+//! RUNNING    wake                           NOTIFIED   - (remembered)
+//! RUNNING    run returned Park              IDLE       - (waits for a wake)
+//! NOTIFIED   run returned Park              SCHEDULED  the running worker
+//! RUNNING/
+//! NOTIFIED   run returned Yield             SCHEDULED  the running worker
+//! RUNNING/
+//! NOTIFIED   run returned Done (or panic)   DONE       - (actor dropped)
+//! any        scheduler shut down            DONE       - (actor dropped)
+//! SCHEDULED/
+//! NOTIFIED/
+//! DONE       wake                           unchanged  - (already covered)
 //! ```
-//!
-//! * `wake`: IDLE → SCHEDULED *and the waker pushes the actor on a queue*;
-//!   RUNNING → NOTIFIED (no push: the running worker will requeue it);
-//!   SCHEDULED, NOTIFIED, DONE → unchanged (the pending run, or nothing for a
-//!   finished actor, already covers this wake).
-//! * A worker that pops an actor does SCHEDULED → RUNNING and is then the only
-//!   thread allowed to run it.
-//! * After `run`: `Yield` → SCHEDULED and push; `Park` → CAS RUNNING → IDLE,
-//!   and if that fails the state is NOTIFIED, so → SCHEDULED and push;
-//!   `Done` → DONE and the actor is dropped.
 //!
 //! Invariants: an actor is pushed on a queue only by the thread that moved it
 //! into SCHEDULED, so it is in at most one queue slot at a time and is never
@@ -93,11 +87,17 @@ impl ActorRef {
             let next = match current {
                 IDLE => SCHEDULED,
                 RUNNING => NOTIFIED,
-                _ => return, // SCHEDULED, NOTIFIED or DONE: already covered.
+                DONE => return,
+                // SCHEDULED or NOTIFIED: a run after this wake is already
+                // due. We still write the (same) state with a release RMW,
+                // so that the worker's next acquiring RMW of the state (at
+                // the start of that run, or when the current run returns)
+                // sees everything the waker wrote before waking.
+                covered => covered,
             };
             match self.0.state.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
-                    if next == SCHEDULED {
+                    if current == IDLE {
                         // We won IDLE → SCHEDULED: we alone push it.
                         worker::schedule(self.clone());
                     }
@@ -132,9 +132,10 @@ impl ActorRef {
     }
 
     /// After `run` returned `Yield`: → SCHEDULED (a NOTIFIED wake is subsumed
-    /// by the requeue). The caller pushes the actor.
+    /// by the requeue). The caller pushes the actor. (A swap rather than a
+    /// store, so that it acquires what a NOTIFIED waker published.)
     pub(crate) fn yielded(&self) {
-        self.0.state.store(SCHEDULED, Ordering::Release);
+        self.0.state.swap(SCHEDULED, Ordering::AcqRel);
     }
 
     /// After `run` returned `Park`: RUNNING → IDLE. Returns `true` if a wake
@@ -144,7 +145,8 @@ impl ActorRef {
         match self.0.state.compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => false,
             Err(_notified) => {
-                self.0.state.store(SCHEDULED, Ordering::Release);
+                // A swap, to also acquire from wakers that came since the CAS.
+                self.0.state.swap(SCHEDULED, Ordering::AcqRel);
                 true
             }
         }

@@ -18,6 +18,24 @@
 //! * [`IdleHook`] — lets an idle worker poll an I/O reactor instead of
 //!   parking, so no dedicated reactor thread is needed.
 //!
+//! # Design in brief
+//!
+//! * Queues are FIFO: a yielding actor goes behind the other runnable actors
+//!   of its worker, so a worker round-robins and nothing starves.
+//! * A worker looks for work in its local queue, then takes a batch from the
+//!   global injector, then steals a batch from a peer; every 61st pick it
+//!   looks at the global injector first and polls the idle hook without
+//!   blocking, so injected work and I/O are never starved by busy workers.
+//! * An actor is one `Arc`'d header (atomic state + boxed actor). Its state
+//!   machine (IDLE/SCHEDULED/RUNNING/NOTIFIED/DONE) guarantees that a wake is
+//!   neither lost nor duplicated and that an actor never runs on two workers
+//!   at once.
+//! * Idle workers park on a condvar (or block in the idle hook) with an
+//!   announce-recheck-sleep protocol that loses no wake-up; while all
+//!   workers are busy, pushing work costs one fence and one atomic load.
+//! * An actor lives until it returns [`Poll::Done`] (or panics), or until the
+//!   scheduler shuts down, which drops every actor still alive.
+//!
 //! # Example
 //!
 //! A counter actor that sums the numbers it receives and signals completion
@@ -66,6 +84,8 @@
 //! assert_eq!(sched.shutdown(), 0); // no actor was left alive
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod actor;
 mod actor_ref;
 mod completion;
@@ -81,3 +101,17 @@ pub use completion::Completion;
 pub use mailbox::{Mailbox, MailboxSender, SendError};
 pub use scheduler::{Config, Scheduler};
 pub use sleep::IdleHook;
+
+#[cfg(test)]
+mod tests {
+    /// The handles are meant to be shared across threads.
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<crate::ActorRef>();
+        assert_send_sync::<crate::MailboxSender<String>>();
+        assert_send_sync::<crate::Completion>();
+        assert_send_sync::<crate::Scheduler>();
+        assert_send_sync::<crate::Config>();
+    }
+}

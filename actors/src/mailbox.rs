@@ -38,9 +38,10 @@ impl<M> Shared<M> {
 }
 
 /// The receiving end of an actor's message queue. Keep it inside the actor
-/// and drain it with [`try_recv`](Mailbox::try_recv) in [`Actor::run`]
-/// (crate::Actor::run), returning [`Poll::Park`](crate::Poll::Park) when it
-/// is empty.
+/// and drain it with [`try_recv`](Mailbox::try_recv) in
+/// [`Actor::run`](crate::Actor::run), returning
+/// [`Poll::Park`](crate::Poll::Park) once it is empty. Dropping it (when the
+/// actor is done) closes it: later sends fail and hand the message back.
 pub struct Mailbox<M> {
     shared: Arc<Shared<M>>,
 }

@@ -114,13 +114,25 @@ mod tests {
         for _ in 0..10_000 {
             shard.insert(finished_actor());
         }
-        assert!(shard.actors.len() < 10_000, "full-vector sweeps bound growth");
-        shard.sweep_if_worthwhile();
+        assert!(shard.actors.len() < 100, "full-vector sweeps bound growth");
+        shard.sweep();
         assert_eq!(shard.actors.len(), 10);
-        assert!(shard.actors.capacity() < 1_000, "memory given back");
-        shard.sweep_if_worthwhile(); // nothing inserted: no-op
+        assert!(shard.actors.capacity() < 100, "memory given back");
         assert_eq!(shard.take_all().len(), 10);
         assert!(shard.actors.is_empty());
+    }
+
+    #[test]
+    fn idle_sweep_only_when_amortized() {
+        let mut shard = Shard::default();
+        (0..2).for_each(|_| shard.insert(ActorRef::new(Weak::new())));
+        shard.sweep(); // 2 live, room for 2 more, nothing inserted since
+        shard.insert(finished_actor());
+        shard.sweep_if_worthwhile(); // 1 insert does not pay for scanning 3
+        assert_eq!(shard.actors.len(), 3);
+        shard.insert(finished_actor());
+        shard.sweep_if_worthwhile(); // 2 inserts pay for scanning 4
+        assert_eq!(shard.actors.len(), 2);
     }
 
     #[test]

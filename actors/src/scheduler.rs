@@ -63,6 +63,16 @@ impl Shared {
         self.sleep.notify();
     }
 
+    /// Sweeps finished actors out of the outside shard when worthwhile (see
+    /// `Shard::sweep_if_worthwhile`). Called by idle workers, so that actors
+    /// spawned from outside are swept even if no more are spawned; skipped
+    /// if an outside spawner holds the lock.
+    pub(crate) fn sweep_outside(&self) {
+        if let Ok(mut shard) = self.outside.try_lock() {
+            shard.sweep_if_worthwhile();
+        }
+    }
+
     /// The outside shard only ever holds a `Vec` that is consistent between
     /// operations, so a poisoned lock is recovered.
     fn outside(&self) -> std::sync::MutexGuard<'_, Shard> {
@@ -217,6 +227,20 @@ mod tests {
         ran.wait();
         assert_eq!(sched.shutdown(), 1);
         assert!(weak.upgrade().is_none(), "shared state leaked");
+    }
+
+    #[test]
+    fn panicking_actor_is_retired_and_worker_survives() {
+        let sched = Scheduler::new(Config { workers: 1, idle_hook: None }).expect("threads");
+        sched.spawn(Box::new(|_: &mut Context<'_>| -> Poll { panic!("actor bug (expected by this test)") }));
+        let done = crate::Completion::new();
+        let signal = done.clone();
+        sched.spawn(Box::new(move |_: &mut Context<'_>| {
+            signal.complete();
+            Poll::Done
+        }));
+        assert!(done.wait_timeout(std::time::Duration::from_secs(20)), "worker died");
+        assert_eq!(sched.shutdown(), 0);
     }
 
     #[test]

@@ -36,10 +36,13 @@
 //!   step 2, W's step-2 lock acquisition happens after P, so W's re-search
 //!   sees P. If it falls between W's steps 2 and 4, W sees the bumped epoch
 //!   at step 4 and goes back to searching. If it comes after W's step 4, W is
-//!   either a sleeper (N grants it a token; tokens never exceed sleepers, so
-//!   a sleeper without one always exists when N checks) or the blocking
-//!   poller (N interrupts it; interrupts are sticky, so it does not matter
-//!   whether `poll` has started blocking yet).
+//!   either a sleeper or the blocking poller. A sleeper: N grants a token if
+//!   some sleeper lacks one; otherwise at least one token is outstanding,
+//!   and it is consumed after N (under the lock), so some worker wakes and
+//!   searches after P either way. The poller: N interrupts it
+//!   (interrupts are sticky, so it does not matter whether `poll` has
+//!   started blocking yet), unless N runs inside that very poll, which
+//!   returns by itself after dispatching.
 //!
 //! A worker leaves the condvar only by consuming a token (spurious wake-ups
 //! loop), so `sleepers` and `tokens` stay exact. A sleeper stays asleep while
@@ -60,10 +63,13 @@ use std::time::Duration;
 /// `poll(Some(Duration::ZERO))` so that I/O is not starved while all workers
 /// are busy.
 pub trait IdleHook: Send + Sync + 'static {
-    /// Waits for I/O (and the reactor's own timers) and wakes the actors
-    /// whose events are ready, via [`ActorRef::wake`](crate::ActorRef::wake).
-    /// `None`: block until some event or [`interrupt`](IdleHook::interrupt);
-    /// `Some(d)`: block at most `d`. Must not panic.
+    /// Waits for I/O (and the reactor's own timers), wakes the actors whose
+    /// events are ready (via [`ActorRef::wake`](crate::ActorRef::wake)), and
+    /// returns. `None`: block until some event or
+    /// [`interrupt`](IdleHook::interrupt); `Some(d)`: block at most `d`
+    /// (the scheduler only passes `Duration::ZERO`). Must return once it has
+    /// woken actors (they run on this worker after it returns) and must not
+    /// panic.
     fn poll(&self, timeout: Option<Duration>);
 
     /// Makes the current `poll`, or the next one if none is in progress,

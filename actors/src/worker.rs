@@ -110,6 +110,7 @@ impl WorkerLocal {
             let found = self.find_task(fairness_tick).or_else(|| {
                 // Nothing to run: a good time to sweep finished actors.
                 self.registry.borrow_mut().sweep_if_worthwhile();
+                self.shared.sweep_outside();
                 sleep.idle(|| self.find_task(false))
             });
             if let Some(actor) = found {

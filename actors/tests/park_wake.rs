@@ -53,7 +53,7 @@ impl Probe {
 
 const ACTORS: usize = 64;
 const WAKER_THREADS: usize = 3;
-const WAKES_PER_THREAD: usize = 20_000;
+const WAKES_PER_THREAD: usize = 50_000;
 
 #[test]
 fn concurrent_wakes_are_exact() {
