@@ -69,6 +69,12 @@ pub struct TaskCounts {
     pub max_running: usize,
 }
 
+/// Retained socket counts for the `sockets` entry.
+pub struct SocketCounts {
+    pub tcp_connections: usize,
+    pub tcp_listeners: usize,
+}
+
 fn entry(pairs: Vec<(&str, Value)>) -> Value {
     Value::map(pairs.into_iter().map(|(k, v)| (Arc::<str>::from(k), v)).collect::<BTreeMap<_, _>>())
 }
@@ -79,7 +85,7 @@ fn enabled(on: bool) -> Value {
 
 impl Capabilities {
     /// The `runtime_capabilities` map.
-    pub fn map(&self, tasks: TaskCounts) -> Value {
+    pub fn map(&self, tasks: TaskCounts, sockets: SocketCounts) -> Value {
         let n = |x: usize| Value::Int(x as i64);
         let hosts = match &self.allowed_hosts {
             None => Value::Nil,
@@ -113,8 +119,8 @@ impl Capabilities {
                 entry(vec![
                     ("enabled", Value::Bool(self.sockets)),
                     ("allowed_hosts", hosts),
-                    ("tcp_connections", n(0)),
-                    ("tcp_listeners", n(0)),
+                    ("tcp_connections", n(sockets.tcp_connections)),
+                    ("tcp_listeners", n(sockets.tcp_listeners)),
                     ("websocket_connections", n(0)),
                     ("websocket_listeners", n(0)),
                 ]),

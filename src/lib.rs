@@ -9,4 +9,5 @@
 pub mod capabilities;
 pub mod runtime;
 mod send;
+mod sockets;
 mod task_table;

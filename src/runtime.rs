@@ -12,7 +12,7 @@
 //!   points 3 and 6 go to stderr, and the process exits: tasks still running
 //!   are stopped.
 
-use crate::capabilities::{Capabilities, TaskCounts};
+use crate::capabilities::{Capabilities, SocketCounts, TaskCounts};
 use crate::send::{SendValue, SendVm};
 use crate::task_table::{AwaitState, Ending, TaskTable};
 use rco_actors::{Actor, Completion, Context, Mailbox, MailboxSender, Poll, Scheduler};
@@ -76,6 +76,7 @@ impl Runtime {
 enum Msg {
     Slept,
     TaskDone(u64),
+    Socket(rco_reactor::Reply),
 }
 
 /// A Ricochet task (or the main program) as an actor.
@@ -119,6 +120,14 @@ impl TaskActor {
             Effect::Await(id) => self.await_task(id),
             Effect::Sleep(_) if !self.rt.config.capabilities.sleep => {
                 Some(Resume::Error(VmError::host("sleep", "sleep capability is not enabled")))
+            }
+            Effect::Socket(request) => {
+                let sender = self.inbox.sender();
+                let reply = Box::new(move |r| {
+                    let _ = sender.send(Msg::Socket(r));
+                });
+                crate::sockets::perform(&self.rt.reactor, request, reply)
+                    .map(|r| Resume::Value(crate::sockets::to_value(r)))
             }
             Effect::Sleep(ms) => {
                 let sender = self.inbox.sender();
@@ -168,6 +177,7 @@ impl Actor for TaskActor {
             let answer = match msg {
                 Msg::Slept => Some(Resume::Done),
                 Msg::TaskDone(id) => self.await_task(id),
+                Msg::Socket(reply) => Some(Resume::Value(crate::sockets::to_value(reply))),
             };
             let Some(answer) = answer else {
                 self.waiting = true;
@@ -240,7 +250,8 @@ impl Host for TaskHost<'_, '_> {
         let t = self.rt.tasks();
         let counts = TaskCounts { known: t.known(), running: t.running(), max_running: t.max_running() };
         drop(t);
-        self.rt.config.capabilities.map(counts)
+        let (tcp_connections, tcp_listeners) = self.rt.reactor.tcp_counts();
+        self.rt.config.capabilities.map(counts, SocketCounts { tcp_connections, tcp_listeners })
     }
 
     fn spawn(&mut self, mut task: Vm) -> Result<u64, String> {
@@ -263,6 +274,10 @@ impl Host for TaskHost<'_, '_> {
     fn running_tasks(&mut self) -> Vec<u64> {
         self.rt.tasks().running_ids()
     }
+
+    fn sockets_enabled(&self) -> bool {
+        self.rt.config.capabilities.sockets
+    }
 }
 
 /// Runs `program` to its end, writes the closing notes, and exits the
@@ -279,7 +294,8 @@ pub fn run(program: Arc<Program>, config: Config) -> ! {
 }
 
 fn start(program: Arc<Program>, config: Config) -> std::io::Result<i32> {
-    let reactor = Reactor::start()?;
+    let policy = rco_reactor::Policy::new(config.capabilities.allowed_hosts.clone());
+    let reactor = Reactor::start(policy, config.max_sockets)?;
     let scheduler = Scheduler::new(rco_actors::Config::default())?;
     let rt = Arc::new(Runtime {
         tasks: Mutex::new(TaskTable::new(config.max_tasks)),
@@ -315,6 +331,9 @@ fn start(program: Arc<Program>, config: Config) -> std::io::Result<i32> {
         Some(MainEnd::Exited(code)) => code,
         None => 1,
     };
+    let retained = rt.reactor.close_all();
+    leak_note(&mut stderr, "TCP listener", &retained.tcp_listeners);
+    leak_note(&mut stderr, "TCP connection", &retained.tcp_connections);
     match running {
         0 => {}
         1 => {
@@ -327,4 +346,14 @@ fn start(program: Arc<Program>, config: Config) -> std::io::Result<i32> {
     let _ = stderr.flush();
     let _ = stdout.flush();
     Ok(code)
+}
+
+/// `note: 2 TCP listeners were never released (ids 0, 1)` (DIALECT 13).
+fn leak_note(out: &mut impl Write, what: &str, ids: &[u64]) {
+    let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    let _ = match ids.len() {
+        0 => Ok(()),
+        1 => writeln!(out, "note: 1 {what} was never released (id {list})"),
+        n => writeln!(out, "note: {n} {what}s were never released (ids {list})"),
+    };
 }

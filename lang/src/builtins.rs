@@ -1098,6 +1098,10 @@ impl Vm {
                 let r = host.release_task(id).map_err(|m| VmError::host(name, m))?;
                 return self.replace(1, Value::Bool(r));
             }
+            TcpListen | TcpListeners | TcpListener | TcpAccept | TcpListenerClose | TcpListenerRelease | TcpConnect
+            | TcpConnections | TcpConnection | TcpWrite | TcpRead | TcpClose | TcpRelease | WsListen | WsListeners
+            | WsListener | WsAccept | WsListenerClose | WsListenerRelease | WsConnect | WsConnections
+            | WsConnection | WsSend | WsRead | WsClose | WsRelease => return self.socket_word(word, name, host),
             Tasks => {
                 let infos = host.running_tasks().into_iter().map(|id| info_map(id, TaskState::Running)).collect();
                 self.stack.push(Value::array(infos));

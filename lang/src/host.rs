@@ -6,6 +6,7 @@
 //! `sleep`) make `Vm::run` return `Outcome::Blocked` and are answered later
 //! with `Vm::resume`.
 
+use crate::sockets::SocketRequest;
 use crate::value::Value;
 use crate::vm::Vm;
 
@@ -33,6 +34,8 @@ pub enum Effect {
     Await(u64),
     /// Wait `.0` milliseconds; resume with nothing.
     Sleep(u64),
+    /// A socket request; resume with the word's result (usually a Result).
+    Socket(SocketRequest),
 }
 
 /// The services a running program uses.
@@ -55,4 +58,6 @@ pub trait Host {
     fn release_task(&mut self, id: u64) -> Result<bool, String>;
     /// Ids of the tasks still running, in id order.
     fn running_tasks(&mut self) -> Vec<u64>;
+    /// Whether the socket capability is on (the socket gate).
+    fn sockets_enabled(&self) -> bool;
 }

@@ -20,6 +20,7 @@ pub mod lexer;
 pub mod op;
 pub mod parser;
 pub mod render;
+pub mod sockets;
 pub mod symbol;
 pub mod value;
 pub mod vm;

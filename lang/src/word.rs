@@ -105,6 +105,54 @@ words! {
     // tasks
     Spawn fixed ["spawn"], Await fixed ["await"], AwaitAll fixed ["await_all"],
     ReleaseTask fixed ["release_task"], Tasks fixed ["tasks"],
+    // TCP sockets
+    TcpListen fixed ["tcp_listen"], TcpListeners fixed ["tcp_listeners"], TcpListener fixed ["tcp_listener"],
+    TcpAccept fixed ["tcp_accept"], TcpListenerClose fixed ["tcp_listener_close"],
+    TcpListenerRelease fixed ["tcp_listener_release"], TcpConnect fixed ["tcp_connect"],
+    TcpConnections fixed ["tcp_connections"], TcpConnection fixed ["tcp_connection"], TcpWrite fixed ["tcp_write"],
+    TcpRead fixed ["tcp_read"], TcpClose fixed ["tcp_close"], TcpRelease fixed ["tcp_release"],
+    // WebSockets
+    WsListen fixed ["ws_listen"], WsListeners fixed ["ws_listeners"], WsListener fixed ["ws_listener"],
+    WsAccept fixed ["ws_accept"], WsListenerClose fixed ["ws_listener_close"],
+    WsListenerRelease fixed ["ws_listener_release"], WsConnect fixed ["ws_connect"],
+    WsConnections fixed ["ws_connections"], WsConnection fixed ["ws_connection"], WsSend fixed ["ws_send"],
+    WsRead fixed ["ws_read"], WsClose fixed ["ws_close"], WsRelease fixed ["ws_release"],
+}
+
+impl Word {
+    /// Whether this is one of the 26 socket words (behind the socket gate).
+    pub fn is_socket(self) -> bool {
+        use Word::*;
+        matches!(
+            self,
+            TcpListen
+                | TcpListeners
+                | TcpListener
+                | TcpAccept
+                | TcpListenerClose
+                | TcpListenerRelease
+                | TcpConnect
+                | TcpConnections
+                | TcpConnection
+                | TcpWrite
+                | TcpRead
+                | TcpClose
+                | TcpRelease
+                | WsListen
+                | WsListeners
+                | WsListener
+                | WsAccept
+                | WsListenerClose
+                | WsListenerRelease
+                | WsConnect
+                | WsConnections
+                | WsConnection
+                | WsSend
+                | WsRead
+                | WsClose
+                | WsRelease
+        )
+    }
 }
 
 /// The words that turn the bare word before them into a name

@@ -44,4 +44,7 @@ impl Host for TestHost {
     fn running_tasks(&mut self) -> Vec<u64> {
         Vec::new()
     }
+    fn sockets_enabled(&self) -> bool {
+        false
+    }
 }

@@ -1,110 +1,194 @@
-//! The reactor: one event loop that owns every timer (and, with the socket
-//! issue, every socket), built on `polling` (epoll on Linux, kqueue on BSD
-//! and macOS).
+//! The reactor: one event loop that owns every socket and every timer,
+//! built on `polling` (epoll on Linux, kqueue on BSD and macOS).
 //!
-//! It knows nothing of the language or of actors: requests arrive through a
-//! `ReactorHandle` and are answered by running the callback given with
-//! them (the glue's callbacks post a message to the requesting actor).
+//! It knows nothing of the language or of actors. Requests are method calls
+//! on a `ReactorHandle` from any thread: what can be answered at once is
+//! answered at once; otherwise the request is queued on its socket with a
+//! timeout and answered later, on the reactor thread, through the `ReplyFn`
+//! given with it (the glue's reply posts a message to the waiting actor).
+//! Every bind and connect is checked against the host allow-list here.
 //!
-//! Invariants: the loop never blocks on anything but `Poller::wait`; every
-//! request is registered before the loop is notified, so a request made
-//! while the loop sleeps wakes it (no lost wake-up); callbacks run on the
-//! reactor thread outside every lock.
+//! Invariants: the loop blocks only in `Poller::wait`; anything that adds a
+//! timer or interest notifies the poller after registering it, so no
+//! request is missed while the loop sleeps; replies and timer callbacks run
+//! outside the state lock.
 
+pub mod policy;
+mod registered;
+mod tcp;
 pub mod timer;
+pub mod types;
 
 use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use policy::Policy;
 pub use timer::{Callback, Timers};
+pub use types::{ConnInfo, ListenerInfo, Reply, ReplyFn, SocketError, Status};
 
-struct Shared {
-    poller: polling::Poller,
-    state: Mutex<State>,
+/// Poller keys carry the registry in their low two bits and the id above.
+pub(crate) const KIND_TCP_LISTENER: usize = 0;
+pub(crate) const KIND_TCP_CONN: usize = 1;
+
+/// Replies ready to be delivered once the state lock is released.
+pub(crate) type Completed = Vec<(ReplyFn, Reply)>;
+
+/// What a timer does when it fires.
+pub(crate) enum Action {
+    /// Run a callback (`sleep`).
+    Call(Callback),
+    /// A waiter's timeout: answer it if it is still waiting.
+    Expire { kind: usize, id: u64, token: u64 },
 }
 
+/// Everything the reactor owns, behind one lock.
 #[derive(Default)]
-struct State {
-    timers: Timers,
+pub(crate) struct State {
+    pub(crate) timers: Timers<Action>,
+    pub(crate) tcp: tcp::Tcp,
+    pub(crate) next_token: u64,
     stopping: bool,
 }
 
-/// A cheap, cloneable handle for making requests to the reactor.
-#[derive(Clone)]
-pub struct ReactorHandle {
-    shared: Arc<Shared>,
+/// The reactor's shared core.
+pub struct Net {
+    pub(crate) poller: Arc<polling::Poller>,
+    state: Mutex<State>,
+    pub(crate) policy: Policy,
+    pub(crate) max_sockets: usize,
 }
+
+/// What the registries still hold, for the leak notes at exit.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Retained {
+    pub tcp_listeners: Vec<u64>,
+    pub tcp_connections: Vec<u64>,
+}
+
+impl Net {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // Every critical section leaves the registries consistent (entries
+        // are inserted or removed whole); recover from a poisoned lock.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `callback` on the reactor thread once `delay` has passed.
+    pub fn after(&self, delay: Duration, callback: Callback) {
+        self.lock().timers.insert(Instant::now() + delay, Action::Call(callback));
+        let _ = self.poller.notify();
+    }
+
+    /// The host allow-list this reactor enforces.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Retained (TCP connections, TCP listeners).
+    pub fn tcp_counts(&self) -> (usize, usize) {
+        self.lock().tcp.counts()
+    }
+
+    /// Closes every socket and reports what was still retained.
+    pub fn close_all(&self) -> Retained {
+        let mut done = Completed::new();
+        let (tcp_listeners, tcp_connections) = self.lock().tcp.close_all(&mut done);
+        for (reply, value) in done {
+            reply(value);
+        }
+        Retained { tcp_listeners, tcp_connections }
+    }
+
+    fn handle_events(&self, events: &polling::Events) -> Completed {
+        let mut done = Completed::new();
+        let mut state = self.lock();
+        for ev in events.iter() {
+            let (kind, id) = (ev.key & 3, (ev.key >> 2) as u64);
+            match kind {
+                KIND_TCP_LISTENER | KIND_TCP_CONN => {
+                    state.tcp.on_event(self, kind, id, ev.readable, ev.writable, &mut done)
+                }
+                _ => {}
+            }
+        }
+        done
+    }
+
+    fn expire(&self) -> (Completed, Vec<Callback>) {
+        let mut done = Completed::new();
+        let mut calls = Vec::new();
+        let mut state = self.lock();
+        for action in state.timers.expire(Instant::now()) {
+            match action {
+                Action::Call(cb) => calls.push(cb),
+                Action::Expire { kind, id, token } => state.tcp.on_timeout(kind, id, token, &mut done),
+            }
+        }
+        (done, calls)
+    }
+}
+
+/// A cheap, cloneable handle for making requests to the reactor.
+pub type ReactorHandle = Arc<Net>;
 
 /// The running reactor; dropping it stops and joins its thread.
 pub struct Reactor {
-    handle: ReactorHandle,
+    net: Arc<Net>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Reactor {
-    /// Starts the reactor on a thread of its own.
-    pub fn start() -> io::Result<Reactor> {
-        let shared = Arc::new(Shared { poller: polling::Poller::new()?, state: Mutex::new(State::default()) });
-        let looped = shared.clone();
+    /// Starts the reactor on a thread of its own, with the allow-list policy
+    /// and the per-registry cap.
+    pub fn start(policy: Policy, max_sockets: usize) -> io::Result<Reactor> {
+        let net = Arc::new(Net {
+            poller: Arc::new(polling::Poller::new()?),
+            state: Mutex::new(State::default()),
+            policy,
+            max_sockets,
+        });
+        let looped = net.clone();
         let thread = std::thread::Builder::new().name("rco-reactor".into()).spawn(move || event_loop(&looped))?;
-        Ok(Reactor { handle: ReactorHandle { shared }, thread: Some(thread) })
+        Ok(Reactor { net, thread: Some(thread) })
     }
 
     /// A handle for making requests.
     pub fn handle(&self) -> ReactorHandle {
-        self.handle.clone()
+        self.net.clone()
     }
 }
 
 impl Drop for Reactor {
     fn drop(&mut self) {
-        self.handle.lock().stopping = true;
-        let _ = self.handle.shared.poller.notify();
+        self.net.lock().stopping = true;
+        let _ = self.net.poller.notify();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-impl ReactorHandle {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // Critical sections only push to or pop from the timer heap, which
-        // cannot be left half-updated; recover from poisoning.
-        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Runs `callback` on the reactor thread once `delay` has passed.
-    pub fn after(&self, delay: Duration, callback: Callback) {
-        let deadline = Instant::now() + delay;
-        self.lock().timers.insert(deadline, callback);
-        // Wake the loop so it recomputes its timeout.
-        let _ = self.shared.poller.notify();
-    }
-
-    /// Number of timers not yet fired.
-    pub fn pending_timers(&self) -> usize {
-        self.lock().timers.len()
-    }
-}
-
-fn event_loop(shared: &Shared) {
+fn event_loop(net: &Net) {
     let mut events = polling::Events::new();
     loop {
         let timeout = {
-            let state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let state = net.lock();
             if state.stopping {
                 return;
             }
             state.timers.timeout(Instant::now())
         };
         events.clear();
-        // An error here (EINTR) only shortens the wait; the loop re-checks.
-        let _ = shared.poller.wait(&mut events, timeout);
-        let due = shared.state.lock().unwrap_or_else(PoisonError::into_inner).timers.expire(Instant::now());
-        for callback in due {
-            callback();
+        // An error (EINTR) only shortens the wait; the loop re-checks.
+        let _ = net.poller.wait(&mut events, timeout);
+        let done = net.handle_events(&events);
+        let (expired, calls) = net.expire();
+        for (reply, value) in done.into_iter().chain(expired) {
+            reply(value);
+        }
+        for call in calls {
+            call();
         }
     }
 }
@@ -116,7 +200,7 @@ mod tests {
 
     #[test]
     fn timers_fire_in_order_and_wake_a_sleeping_loop() {
-        let reactor = Reactor::start().expect("reactor");
+        let reactor = Reactor::start(Policy::default(), 10).expect("reactor");
         let (tx, rx) = mpsc::channel();
         let h = reactor.handle();
         let start = Instant::now();
@@ -127,6 +211,5 @@ mod tests {
         let got: Vec<u64> = (0..3).map(|_| rx.recv_timeout(Duration::from_secs(5)).expect("fired")).collect();
         assert_eq!(got, vec![10, 30, 50]);
         assert!(start.elapsed() >= Duration::from_millis(50));
-        assert_eq!(h.pending_timers(), 0);
     }
 }

@@ -1,0 +1,408 @@
+//! The 26 socket words, language side: the socket gate, argument popping
+//! (raised errors) and option validation (`SocketRequestError` Results),
+//! in the order of REFERENCE-SOCKETS §2.5 and §5. What survives becomes a
+//! `SocketRequest` effect that the host performs (allow-list, registries,
+//! I/O); the host resumes the VM with the word's result.
+//!
+//! Invariants: the gate is checked before the stack is touched; a raised
+//! error leaves the stack as it was (single-id words pop first, as the
+//! reference does); a request error consumes the arguments and pushes an
+//! error Result; a request carries only plain data, so it can cross threads.
+
+use crate::error::VmError;
+use crate::host::{Effect, Host};
+use crate::value::Value;
+use crate::vm::{Flow, Vm};
+use crate::word::Word;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A validated socket request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SocketRequest {
+    TcpListen {
+        host: String,
+        port: u16,
+        nodelay: bool,
+    },
+    TcpListeners,
+    TcpListener(u64),
+    TcpAccept {
+        id: u64,
+        timeout_ms: u64,
+    },
+    TcpListenerClose(u64),
+    TcpListenerRelease(u64),
+    TcpConnect {
+        host: String,
+        port: u16,
+        timeout_ms: u64,
+        nodelay: bool,
+    },
+    TcpConnections,
+    TcpConnection(u64),
+    TcpWrite {
+        id: u64,
+        data: String,
+    },
+    TcpRead {
+        id: u64,
+        timeout_ms: u64,
+        max_bytes: usize,
+    },
+    TcpClose(u64),
+    TcpRelease(u64),
+    WsListen {
+        host: String,
+        port: u16,
+        allowed_origins: Vec<String>,
+    },
+    WsListeners,
+    WsListener(u64),
+    WsAccept {
+        id: u64,
+        timeout_ms: u64,
+    },
+    WsListenerClose(u64),
+    WsListenerRelease(u64),
+    /// `url` as given; `host` lower-cased; `port` explicit or the scheme's.
+    WsConnect {
+        url: String,
+        host: String,
+        port: u16,
+        timeout_ms: u64,
+    },
+    WsConnections,
+    WsConnection(u64),
+    WsSend {
+        id: u64,
+        message: String,
+    },
+    WsRead {
+        id: u64,
+        timeout_ms: u64,
+        max_bytes: usize,
+    },
+    WsClose(u64),
+    WsRelease(u64),
+}
+
+const DEFAULT_TIMEOUT_MS: i64 = 10_000;
+const MAX_TIMEOUT_MS: i64 = 300_000;
+const MAX_READ_BYTES: i64 = 16_777_216;
+
+/// An options map being validated: known keys are taken out one by one.
+struct Options {
+    entries: BTreeMap<Arc<str>, Value>,
+}
+
+impl Options {
+    /// The options argument, or `<Label> options must be a map, got <kind>`.
+    fn new(label: &str, v: &Value) -> Result<Options, String> {
+        match v {
+            Value::Map(m) => Ok(Options {
+                entries: m
+                    .borrow()
+                    .iter()
+                    .filter(|(_, v)| !matches!(v, Value::Nil))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            }),
+            other => Err(format!("{label} options must be a map, got {}", other.kind())),
+        }
+    }
+
+    fn timeout(&mut self) -> Result<u64, String> {
+        match self.entries.remove("timeout_ms") {
+            None => Ok(DEFAULT_TIMEOUT_MS as u64),
+            Some(Value::Int(n)) if n <= 0 => Err(format!("socket option timeout_ms must be positive, got {n}")),
+            Some(Value::Int(n)) if n > MAX_TIMEOUT_MS => {
+                Err(format!("socket option timeout_ms must be at most {MAX_TIMEOUT_MS}"))
+            }
+            Some(Value::Int(n)) => Ok(n as u64),
+            Some(other) => Err(format!("socket option timeout_ms must be a number, got {}", other.kind())),
+        }
+    }
+
+    fn max_bytes(&mut self, label: &str, default: usize) -> Result<usize, String> {
+        match self.entries.remove("max_bytes") {
+            None => Ok(default),
+            Some(Value::Int(n)) if n <= 0 => Err(format!("{label} read option max_bytes must be positive, got {n}")),
+            Some(Value::Int(n)) if n > MAX_READ_BYTES => {
+                Err(format!("{label} read option max_bytes must be at most {MAX_READ_BYTES}"))
+            }
+            Some(Value::Int(n)) => Ok(n as usize),
+            Some(other) => Err(format!("{label} read option max_bytes must be a number, got {}", other.kind())),
+        }
+    }
+
+    fn nodelay(&mut self, label: &str) -> Result<bool, String> {
+        match self.entries.remove("nodelay") {
+            None => Ok(true),
+            Some(Value::Bool(b)) => Ok(b),
+            Some(other) => Err(format!("{label} option nodelay must be a bool, got {}", other.kind())),
+        }
+    }
+
+    fn allowed_origins(&mut self) -> Result<Vec<String>, String> {
+        let Some(v) = self.entries.remove("allowed_origins") else { return Ok(Vec::new()) };
+        let items = match &v {
+            Value::Array(s) | Value::List(s) => s.borrow().clone(),
+            other => {
+                return Err(format!("socket option allowed_origins must be an array or list, got {}", other.kind()))
+            }
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::Str(s) if s.is_empty() => Err(format!("socket option allowed_origins[{i}] must not be empty")),
+                Value::Str(s) => Ok(s.to_string()),
+                other => Err(format!("socket option allowed_origins[{i}] must be a string, got {}", other.kind())),
+            })
+            .collect()
+    }
+
+    /// After the known keys: `unknown <what>: <smallest leftover key>`.
+    fn finish(self, what: &str) -> Result<(), String> {
+        match self.entries.keys().next() {
+            Some(k) => Err(format!("unknown {what}: {k}")),
+            None => Ok(()),
+        }
+    }
+}
+
+fn port_in(label: &str, port: i64, min: i64) -> Result<u16, String> {
+    if port < min || port > 65535 {
+        return Err(format!("{label} port must be between {min} and 65535, got {port}"));
+    }
+    Ok(port as u16)
+}
+
+fn host_in(label: &str, host: &str) -> Result<(), String> {
+    if host.trim().is_empty() {
+        return Err(format!("{label} host must not be empty"));
+    }
+    Ok(())
+}
+
+/// Parses a `ws://` / `wss://` URL: its lower-cased host and its port.
+pub fn parse_ws_url(url: &str) -> Result<(String, u16), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("invalid WebSocket URL: relative URL without a base".into());
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+        return Err("invalid WebSocket URL: relative URL without a base".into());
+    }
+    if scheme != "ws" && scheme != "wss" {
+        return Err(format!("WebSocket URL scheme must be ws or wss, got {scheme}"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let Some((h, after)) = v6.split_once(']') else {
+            return Err("invalid WebSocket URL: invalid IPv6 address".into());
+        };
+        (format!("[{h}]"), after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (authority.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err("WebSocket URL must include a host".into());
+    }
+    let port = match port {
+        Some("") | None => {
+            if scheme == "ws" {
+                80
+            } else {
+                443
+            }
+        }
+        Some(p) => p.parse::<u16>().map_err(|_| "invalid WebSocket URL: invalid port number".to_string())?,
+    };
+    Ok((host.to_ascii_lowercase(), port))
+}
+
+impl Vm {
+    /// Pops a socket id: negative ids and non-numbers raise.
+    fn pop_id(&mut self, name: &str) -> Result<u64, VmError> {
+        self.need_args(name, 1)?;
+        let v = self.stack.pop().unwrap_or(Value::Nil);
+        match v {
+            Value::Int(n) if n < 0 => Err(VmError::invalid(name, format!("socket id cannot be negative: {n}"))),
+            Value::Int(n) => Ok(n as u64),
+            other => Err(VmError::type_error(name, "number", other.kind())),
+        }
+    }
+
+    fn need_args(&self, name: &str, n: usize) -> Result<(), VmError> {
+        if self.stack.len() < n {
+            return Err(VmError::underflow(name, n, self.stack.len()));
+        }
+        Ok(())
+    }
+
+    /// The id `i` places below the top, checked without popping.
+    fn peek_id(&self, name: &str, i: usize) -> Result<u64, VmError> {
+        match &self.stack[self.stack.len() - 1 - i] {
+            Value::Int(n) if *n < 0 => Err(VmError::invalid(name, format!("socket id cannot be negative: {n}"))),
+            Value::Int(n) => Ok(*n as u64),
+            other => Err(VmError::type_error(name, "number", other.kind())),
+        }
+    }
+
+    fn peek_int(&self, name: &str, i: usize) -> Result<i64, VmError> {
+        match &self.stack[self.stack.len() - 1 - i] {
+            Value::Int(n) => Ok(*n),
+            other => Err(VmError::type_error(name, "number", other.kind())),
+        }
+    }
+
+    fn peek_string(&self, name: &str, i: usize, expected: &str) -> Result<String, VmError> {
+        match &self.stack[self.stack.len() - 1 - i] {
+            Value::Str(s) => Ok(s.to_string()),
+            other => Err(VmError::type_error(name, expected, other.kind())),
+        }
+    }
+
+    /// Runs a socket word: the gate, the arguments, the request.
+    pub(crate) fn socket_word(&mut self, word: Word, name: &str, host: &mut dyn Host) -> Result<Flow, VmError> {
+        use SocketRequest as Q;
+        if !host.sockets_enabled() {
+            return Err(VmError::host(name, "socket capability is not enabled"));
+        }
+        let request: Result<SocketRequest, String> = match word {
+            Word::TcpListeners => Ok(Q::TcpListeners),
+            Word::TcpConnections => Ok(Q::TcpConnections),
+            Word::WsListeners => Ok(Q::WsListeners),
+            Word::WsConnections => Ok(Q::WsConnections),
+            Word::TcpListener => Ok(Q::TcpListener(self.pop_id(name)?)),
+            Word::TcpListenerClose => Ok(Q::TcpListenerClose(self.pop_id(name)?)),
+            Word::TcpListenerRelease => Ok(Q::TcpListenerRelease(self.pop_id(name)?)),
+            Word::TcpConnection => Ok(Q::TcpConnection(self.pop_id(name)?)),
+            Word::TcpClose => Ok(Q::TcpClose(self.pop_id(name)?)),
+            Word::TcpRelease => Ok(Q::TcpRelease(self.pop_id(name)?)),
+            Word::WsListener => Ok(Q::WsListener(self.pop_id(name)?)),
+            Word::WsListenerClose => Ok(Q::WsListenerClose(self.pop_id(name)?)),
+            Word::WsListenerRelease => Ok(Q::WsListenerRelease(self.pop_id(name)?)),
+            Word::WsConnection => Ok(Q::WsConnection(self.pop_id(name)?)),
+            Word::WsClose => Ok(Q::WsClose(self.pop_id(name)?)),
+            Word::WsRelease => Ok(Q::WsRelease(self.pop_id(name)?)),
+            Word::TcpListen | Word::TcpConnect | Word::WsListen => {
+                self.need_args(name, 3)?;
+                let port = self.peek_int(name, 1)?;
+                let host_name = self.peek_string(name, 2, "string")?;
+                let options = self.stack[self.stack.len() - 1].clone();
+                self.stack.truncate(self.stack.len() - 3);
+                match word {
+                    Word::TcpListen => (|| {
+                        host_in("TCP listener", &host_name)?;
+                        let port = port_in("TCP listener", port, 0)?;
+                        let mut o = Options::new("TCP listener", &options)?;
+                        let nodelay = o.nodelay("TCP listener")?;
+                        o.finish("TCP listener option")?;
+                        Ok(Q::TcpListen { host: host_name, port, nodelay })
+                    })(),
+                    Word::TcpConnect => (|| {
+                        host_in("TCP", &host_name)?;
+                        let port = port_in("TCP", port, 1)?;
+                        let mut o = Options::new("TCP", &options)?;
+                        let timeout_ms = o.timeout()?;
+                        let nodelay = o.nodelay("TCP")?;
+                        o.finish("TCP option")?;
+                        Ok(Q::TcpConnect { host: host_name, port, timeout_ms, nodelay })
+                    })(),
+                    _ => (|| {
+                        host_in("WebSocket listener", &host_name)?;
+                        let port = port_in("WebSocket listener", port, 0)?;
+                        let mut o = Options::new("WebSocket listener", &options)?;
+                        let allowed_origins = o.allowed_origins()?;
+                        o.finish("WebSocket listener option")?;
+                        Ok(Q::WsListen { host: host_name, port, allowed_origins })
+                    })(),
+                }
+            }
+            Word::WsConnect => {
+                self.need_args(name, 2)?;
+                let url = self.peek_string(name, 1, "WebSocket URL string")?;
+                let options = self.stack[self.stack.len() - 1].clone();
+                self.stack.truncate(self.stack.len() - 2);
+                (|| {
+                    let (host_name, port) = parse_ws_url(&url)?;
+                    let mut o = Options::new("WebSocket", &options)?;
+                    let timeout_ms = o.timeout()?;
+                    o.finish("WebSocket option")?;
+                    Ok(Q::WsConnect { url: url.clone(), host: host_name, port, timeout_ms })
+                })()
+            }
+            Word::TcpAccept | Word::WsAccept | Word::TcpRead | Word::WsRead => {
+                self.need_args(name, 2)?;
+                let id = self.peek_id(name, 1)?;
+                let options = self.stack[self.stack.len() - 1].clone();
+                self.stack.truncate(self.stack.len() - 2);
+                match word {
+                    Word::TcpAccept | Word::WsAccept => (|| {
+                        let label = if word == Word::TcpAccept { "TCP accept" } else { "WebSocket accept" };
+                        let mut o = Options::new(label, &options)?;
+                        let timeout_ms = o.timeout()?;
+                        o.finish("socket option")?;
+                        Ok(if word == Word::TcpAccept {
+                            Q::TcpAccept { id, timeout_ms }
+                        } else {
+                            Q::WsAccept { id, timeout_ms }
+                        })
+                    })(),
+                    Word::TcpRead => (|| {
+                        let mut o = Options::new("TCP read", &options)?;
+                        let timeout_ms = o.timeout()?;
+                        let max_bytes = o.max_bytes("TCP", 65_536)?;
+                        o.finish("TCP read option")?;
+                        Ok(Q::TcpRead { id, timeout_ms, max_bytes })
+                    })(),
+                    _ => (|| {
+                        let mut o = Options::new("WebSocket read", &options)?;
+                        let timeout_ms = o.timeout()?;
+                        let max_bytes = o.max_bytes("WebSocket", 1_048_576)?;
+                        o.finish("WebSocket read option")?;
+                        Ok(Q::WsRead { id, timeout_ms, max_bytes })
+                    })(),
+                }
+            }
+            Word::TcpWrite | Word::WsSend => {
+                self.need_args(name, 2)?;
+                let expected = if word == Word::TcpWrite { "TCP data string" } else { "WebSocket message string" };
+                let data = self.peek_string(name, 0, expected)?;
+                let id = self.peek_id(name, 1)?;
+                self.stack.truncate(self.stack.len() - 2);
+                Ok(if word == Word::TcpWrite { Q::TcpWrite { id, data } } else { Q::WsSend { id, message: data } })
+            }
+            _ => return Err(VmError::unknown_word(name)),
+        };
+        match request {
+            Ok(request) => Ok(Flow::Block(Effect::Socket(request))),
+            Err(message) => {
+                self.stack.push(Value::err("SocketRequestError", &message));
+                Ok(Flow::Next)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ws_url;
+
+    #[test]
+    fn ws_urls() {
+        assert_eq!(parse_ws_url("ws://Example.ORG:8080/chat"), Ok(("example.org".into(), 8080)));
+        assert_eq!(parse_ws_url("wss://host/x"), Ok(("host".into(), 443)));
+        assert_eq!(parse_ws_url("ws://[::1]:9/"), Ok(("[::1]".into(), 9)));
+        assert!(parse_ws_url("http://h").is_err_and(|e| e.contains("scheme must be ws or wss, got http")));
+        assert!(parse_ws_url("ws://:80").is_err());
+        assert!(parse_ws_url("nonsense").is_err());
+    }
+}

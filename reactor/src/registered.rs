@@ -1,0 +1,52 @@
+//! `Registered`: a socket registered with the poller, deregistered on drop.
+//!
+//! Invariant (the safety contract of `polling::Poller::add`): a registered
+//! socket is deleted from the poller before it is closed. Every socket the
+//! reactor registers lives in a `Registered`, whose `Drop` deletes it first.
+
+use polling::{Event, Poller};
+use std::io;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+/// A socket and the poller it is registered with.
+pub struct Registered<S: AsFd> {
+    socket: S,
+    poller: Arc<Poller>,
+    key: usize,
+}
+
+impl<S: AsFd> Registered<S> {
+    /// Registers `socket` under `key`, with no interest yet.
+    pub fn new(socket: S, poller: Arc<Poller>, key: usize) -> io::Result<Registered<S>> {
+        // SAFETY: the socket is moved into the returned `Registered`, whose
+        // `Drop` deletes it from the poller before the socket is dropped, so
+        // the poller never holds a closed descriptor.
+        unsafe { poller.add(&socket.as_fd(), Event::none(key))? };
+        Ok(Registered { socket, poller, key })
+    }
+
+    /// The socket itself.
+    pub fn get(&self) -> &S {
+        &self.socket
+    }
+
+    /// Sets the (one-shot) interest: readable, writable, both or none.
+    pub fn interest(&self, readable: bool, writable: bool) {
+        let event = match (readable, writable) {
+            (true, true) => Event::all(self.key),
+            (true, false) => Event::readable(self.key),
+            (false, true) => Event::writable(self.key),
+            (false, false) => Event::none(self.key),
+        };
+        // Modifying a registered descriptor only fails if the kernel is out
+        // of memory; the waiters then time out instead of hanging.
+        let _ = self.poller.modify(self.socket.as_fd(), event);
+    }
+}
+
+impl<S: AsFd> Drop for Registered<S> {
+    fn drop(&mut self) {
+        let _ = self.poller.delete(self.socket.as_fd());
+    }
+}

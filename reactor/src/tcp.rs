@@ -1,0 +1,712 @@
+//! TCP listeners and connections, owned by the reactor (REFERENCE-SOCKETS
+//! §3-§6 with DIALECT points 7, 8 and 13).
+//!
+//! Invariants:
+//! * Ids come from one counter per registry, are taken after the
+//!   allow-list and cap checks and before resolving or connecting, and are
+//!   never reused; the cap counts retained entries plus starts in flight.
+//! * Sockets are non-blocking. An operation that cannot complete at once
+//!   queues a waiter (with a timeout timer) on its socket and arms one-shot
+//!   interest; waiters are served in arrival order when the poller reports
+//!   readiness; a read performs exactly one OS read.
+//! * Closing a socket (by the script, by end of stream or by an error)
+//!   drops it from the poller and answers every waiter at once: readers and
+//!   writers get `TcpSocketClosed`, accepters `TcpListenerClosed`.
+//! * Nothing here blocks while holding the state lock: resolution, binding
+//!   and connecting happen outside it (connects on a helper thread).
+
+use crate::registered::Registered;
+use crate::types::{now_ms, ConnInfo, ListenerInfo, Reply, ReplyFn, SocketError, Status};
+use crate::{Action, Completed, Net, State, KIND_TCP_CONN, KIND_TCP_LISTENER};
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The fixed write timeout of `tcp_write`.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Accepter {
+    token: u64,
+    timeout_ms: u64,
+    reply: ReplyFn,
+}
+
+struct Reader {
+    token: u64,
+    max_bytes: usize,
+    reply: ReplyFn,
+}
+
+struct Writer {
+    token: u64,
+    data: Vec<u8>,
+    written: usize,
+    reply: ReplyFn,
+}
+
+pub(crate) struct Listener {
+    id: u64,
+    host: String,
+    port: u16,
+    started_at_ms: i64,
+    status: Status,
+    local_addr: Option<SocketAddr>,
+    error: Option<String>,
+    accepted: u64,
+    nodelay: bool,
+    socket: Option<Registered<TcpListener>>,
+    accepters: VecDeque<Accepter>,
+}
+
+pub(crate) struct Conn {
+    id: u64,
+    host: String,
+    port: u16,
+    started_at_ms: i64,
+    status: Status,
+    local_addr: Option<SocketAddr>,
+    peer_addr: Option<SocketAddr>,
+    error: Option<String>,
+    bytes_read: u64,
+    bytes_written: u64,
+    stream: Option<Registered<TcpStream>>,
+    readers: VecDeque<Reader>,
+    writers: VecDeque<Writer>,
+}
+
+/// The TCP registries.
+#[derive(Default)]
+pub(crate) struct Tcp {
+    listeners: BTreeMap<u64, Listener>,
+    conns: BTreeMap<u64, Conn>,
+    next_listener: u64,
+    next_conn: u64,
+    listeners_in_flight: usize,
+    conns_in_flight: usize,
+}
+
+fn err(kind: &'static str, message: impl Into<String>) -> Reply {
+    Reply::Error(SocketError::new(kind, message))
+}
+
+fn unknown_conn(id: u64) -> Reply {
+    err("UnknownTcpSocket", format!("unknown TCP socket: {id}"))
+}
+
+fn unknown_listener(id: u64) -> Reply {
+    err("UnknownTcpListener", format!("unknown TCP listener: {id}"))
+}
+
+fn closed_read() -> Reply {
+    err("TcpSocketClosed", "cannot read from a closed TCP socket")
+}
+
+fn closed_write() -> Reply {
+    err("TcpSocketClosed", "cannot write to a closed TCP socket")
+}
+
+fn listener_closed() -> Reply {
+    err("TcpListenerClosed", "cannot accept from a closed TCP listener")
+}
+
+fn conn_full(max: usize) -> Reply {
+    err(
+        "RegistryFull",
+        format!(
+            "TCP socket registry retained connection limit of {max} reached; release closed TCP sockets before starting another connection"
+        ),
+    )
+}
+
+fn key(id: u64, kind: usize) -> usize {
+    ((id as usize) << 2) | kind
+}
+
+impl Listener {
+    fn info(&self) -> ListenerInfo {
+        ListenerInfo {
+            id: self.id,
+            host: self.host.clone(),
+            port: self.port,
+            started_at_ms: self.started_at_ms,
+            status: self.status,
+            local_addr: self.local_addr.map(|a| a.to_string()),
+            error: self.error.clone(),
+            accepted_connections: self.accepted,
+        }
+    }
+
+    fn rearm(&self) {
+        if let Some(s) = &self.socket {
+            s.interest(!self.accepters.is_empty(), false);
+        }
+    }
+
+    /// Closes the listener and answers every accepter.
+    fn close(&mut self, done: &mut Completed) {
+        self.socket = None;
+        self.status = Status::Closed;
+        for a in self.accepters.drain(..) {
+            done.push((a.reply, listener_closed()));
+        }
+    }
+}
+
+impl Conn {
+    fn info(&self) -> ConnInfo {
+        ConnInfo {
+            id: self.id,
+            host: self.host.clone(),
+            port: self.port,
+            started_at_ms: self.started_at_ms,
+            status: self.status,
+            local_addr: self.local_addr.map(|a| a.to_string()),
+            peer_addr: self.peer_addr.map(|a| a.to_string()),
+            error: self.error.clone(),
+            bytes_read: self.bytes_read,
+            bytes_written: self.bytes_written,
+        }
+    }
+
+    fn rearm(&self) {
+        if let Some(s) = &self.stream {
+            s.interest(!self.readers.is_empty(), !self.writers.is_empty());
+        }
+    }
+
+    /// Drops the stream with `status` and answers every waiter.
+    fn end(&mut self, status: Status, error: Option<String>, done: &mut Completed) {
+        if let Some(s) = self.stream.take() {
+            let _ = s.get().shutdown(Shutdown::Both);
+        }
+        self.status = status;
+        if error.is_some() {
+            self.error = error;
+        }
+        for r in self.readers.drain(..) {
+            done.push((r.reply, closed_read()));
+        }
+        for w in self.writers.drain(..) {
+            done.push((w.reply, closed_write()));
+        }
+    }
+
+    /// One OS read for the first reader; `false` if it would block.
+    fn read_once(&mut self, done: &mut Completed) -> bool {
+        let Some(reader) = self.readers.front() else { return true };
+        let Some(stream) = &self.stream else { return true };
+        let mut buf = vec![0u8; reader.max_bytes];
+        match stream.get().read(&mut buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
+            Ok(0) => {
+                let reader = self.readers.pop_front().map(|r| r.reply);
+                self.stream = None;
+                self.status = Status::Closed;
+                if let Some(reply) = reader {
+                    done.push((reply, Reply::Read(self.info(), Vec::new())));
+                }
+                self.end(Status::Closed, None, done);
+                true
+            }
+            Ok(n) => {
+                buf.truncate(n);
+                self.bytes_read += n as u64;
+                if let Some(r) = self.readers.pop_front() {
+                    done.push((r.reply, Reply::Read(self.info(), buf)));
+                }
+                true
+            }
+            Err(e) => {
+                let message = e.to_string();
+                if let Some(r) = self.readers.pop_front() {
+                    done.push((r.reply, err("TcpSocketError", message.clone())));
+                }
+                self.end(Status::Failed, Some(message), done);
+                true
+            }
+        }
+    }
+
+    /// Writes as much as the socket takes for the first writer; `false` if
+    /// it would block before the writer is done.
+    fn write_some(&mut self, done: &mut Completed) -> bool {
+        let Some(stream) = &self.stream else { return true };
+        let Some(w) = self.writers.front_mut() else { return true };
+        while w.written < w.data.len() {
+            match stream.get().write(&w.data[w.written..]) {
+                Ok(0) => break,
+                Ok(n) => w.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let message = e.to_string();
+                    if let Some(w) = self.writers.pop_front() {
+                        done.push((w.reply, err("TcpSocketError", message.clone())));
+                    }
+                    self.end(Status::Failed, Some(message), done);
+                    return true;
+                }
+            }
+        }
+        if let Some(w) = self.writers.pop_front() {
+            self.bytes_written += w.data.len() as u64;
+            done.push((w.reply, Reply::Conn(self.info())));
+        }
+        true
+    }
+
+    /// Serves readers, then writers, as far as the socket allows.
+    fn pump(&mut self, readable: bool, writable: bool, done: &mut Completed) {
+        if readable {
+            while !self.readers.is_empty() && self.stream.is_some() && self.read_once(done) {}
+        }
+        if writable {
+            while !self.writers.is_empty() && self.stream.is_some() && self.write_some(done) {}
+        }
+        self.rearm();
+    }
+}
+
+impl Tcp {
+    /// Retained TCP connections and listeners.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        (self.conns.len(), self.listeners.len())
+    }
+
+    /// Closes everything; the retained ids, listeners first.
+    pub(crate) fn close_all(&mut self, done: &mut Completed) -> (Vec<u64>, Vec<u64>) {
+        let listeners: Vec<u64> = self.listeners.keys().copied().collect();
+        let conns: Vec<u64> = self.conns.keys().copied().collect();
+        for l in self.listeners.values_mut() {
+            l.close(done);
+        }
+        for c in self.conns.values_mut() {
+            c.end(Status::Closed, None, done);
+        }
+        self.listeners.clear();
+        self.conns.clear();
+        (listeners, conns)
+    }
+
+    /// Readiness reported by the poller for `id`.
+    pub(crate) fn on_event(
+        &mut self,
+        net: &Net,
+        kind: usize,
+        id: u64,
+        readable: bool,
+        writable: bool,
+        done: &mut Completed,
+    ) {
+        if kind == KIND_TCP_LISTENER {
+            if readable {
+                self.serve_accepters(net, id, done);
+            }
+        } else if let Some(c) = self.conns.get_mut(&id) {
+            c.pump(readable, writable, done);
+        }
+    }
+
+    /// A waiter's timer expired: answer it if it still waits.
+    pub(crate) fn on_timeout(&mut self, kind: usize, id: u64, token: u64, done: &mut Completed) {
+        if kind == KIND_TCP_LISTENER {
+            let Some(l) = self.listeners.get_mut(&id) else { return };
+            if let Some(i) = l.accepters.iter().position(|a| a.token == token) {
+                if let Some(a) = l.accepters.remove(i) {
+                    done.push((
+                        a.reply,
+                        err(
+                            "SocketAcceptTimeout",
+                            format!("timed out after {} ms waiting for socket connection", a.timeout_ms),
+                        ),
+                    ));
+                }
+                l.rearm();
+            }
+            return;
+        }
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        if let Some(i) = c.readers.iter().position(|r| r.token == token) {
+            if let Some(r) = c.readers.remove(i) {
+                done.push((r.reply, Reply::Read(c.info(), Vec::new())));
+            }
+            c.rearm();
+        } else if let Some(i) = c.writers.iter().position(|w| w.token == token) {
+            if let Some(w) = c.writers.remove(i) {
+                done.push((w.reply, err("TcpSocketError", "timed out writing to TCP socket")));
+            }
+            c.end(Status::Failed, Some("timed out writing to TCP socket".into()), done);
+        }
+    }
+
+    fn serve_accepters(&mut self, net: &Net, id: u64, done: &mut Completed) {
+        loop {
+            let Some(l) = self.listeners.get_mut(&id) else { return };
+            if l.accepters.is_empty() {
+                l.rearm();
+                return;
+            }
+            let Some(socket) = &l.socket else { return };
+            match socket.get().accept() {
+                Ok((stream, peer)) => {
+                    let Some(a) = l.accepters.pop_front() else { return };
+                    let reply = self.adopt(net, id, stream, peer);
+                    done.push((a.reply, reply));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    l.rearm();
+                    return;
+                }
+                Err(e) => {
+                    if let Some(a) = l.accepters.pop_front() {
+                        done.push((a.reply, err("SocketAcceptError", e.to_string())));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Retains an accepted stream as a new connection.
+    fn adopt(&mut self, net: &Net, listener: u64, stream: TcpStream, peer: SocketAddr) -> Reply {
+        if self.conns.len() + self.conns_in_flight >= net.max_sockets {
+            return conn_full(net.max_sockets);
+        }
+        let nodelay = self.listeners.get(&listener).is_some_and(|l| l.nodelay);
+        let id = self.next_conn;
+        let configured = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(nodelay));
+        if let Err(e) = configured {
+            return err("TcpListenerError", e.to_string());
+        }
+        let local = stream.local_addr().ok();
+        let stream = match Registered::new(stream, net.poller.clone(), key(id, KIND_TCP_CONN)) {
+            Ok(s) => s,
+            Err(e) => return err("TcpListenerError", e.to_string()),
+        };
+        self.next_conn += 1;
+        if let Some(l) = self.listeners.get_mut(&listener) {
+            l.accepted += 1;
+        }
+        let conn = Conn {
+            id,
+            host: peer.ip().to_string(),
+            port: peer.port(),
+            started_at_ms: now_ms(),
+            status: Status::Connected,
+            local_addr: local,
+            peer_addr: Some(peer),
+            error: None,
+            bytes_read: 0,
+            bytes_written: 0,
+            stream: Some(stream),
+            readers: VecDeque::new(),
+            writers: VecDeque::new(),
+        };
+        let info = conn.info();
+        self.conns.insert(id, conn);
+        Reply::Conn(info)
+    }
+}
+
+/// Finishes a request under the lock, then runs the completed replies.
+fn with_state<R>(net: &Net, f: impl FnOnce(&mut State, &mut Completed) -> R) -> R {
+    let mut done = Completed::new();
+    let r = {
+        let mut state = net.lock();
+        f(&mut state, &mut done)
+    };
+    for (reply, value) in done {
+        reply(value);
+    }
+    r
+}
+
+impl Net {
+    /// `tcp_listen`.
+    pub fn tcp_listen(&self, host: &str, port: u16, nodelay: bool) -> Reply {
+        if let Err(denied) = self.policy.check(host, port) {
+            return err(
+                "PermissionError",
+                format!("host operation failed in tcp_listen: socket host is not allowed: {denied}"),
+            );
+        }
+        let id = {
+            let mut state = self.lock();
+            let tcp = &mut state.tcp;
+            if tcp.listeners.len() + tcp.listeners_in_flight >= self.max_sockets {
+                return err(
+                    "RegistryFull",
+                    format!(
+                        "TCP listener registry retained listener limit of {} reached; release closed TCP listeners before starting another listener",
+                        self.max_sockets
+                    ),
+                );
+            }
+            tcp.listeners_in_flight += 1;
+            tcp.next_listener += 1;
+            tcp.next_listener - 1
+        };
+        let bound = self.policy.resolve(host, port).and_then(|addrs| {
+            let mut last = None;
+            for addr in addrs {
+                match TcpListener::bind(addr) {
+                    Ok(l) => return Ok(l),
+                    Err(e) => last = Some(e.to_string()),
+                }
+            }
+            Err(last.unwrap_or_else(|| format!("failed to bind socket listener for {host}:{port}")))
+        });
+        let registered = bound.and_then(|l| {
+            l.set_nonblocking(true).map_err(|e| e.to_string())?;
+            Registered::new(l, self.poller.clone(), key(id, KIND_TCP_LISTENER)).map_err(|e| e.to_string())
+        });
+        let mut state = self.lock();
+        state.tcp.listeners_in_flight -= 1;
+        match registered {
+            Err(message) => err("TcpListenerError", message),
+            Ok(socket) => {
+                let local = socket.get().local_addr().ok();
+                let listener = Listener {
+                    id,
+                    host: host.to_string(),
+                    port: local.map_or(port, |a| a.port()),
+                    started_at_ms: now_ms(),
+                    status: Status::Listening,
+                    local_addr: local,
+                    error: None,
+                    accepted: 0,
+                    nodelay,
+                    socket: Some(socket),
+                    accepters: VecDeque::new(),
+                };
+                let info = listener.info();
+                state.tcp.listeners.insert(id, listener);
+                Reply::Listener(info)
+            }
+        }
+    }
+
+    /// `tcp_listeners`.
+    pub fn tcp_listeners(&self) -> Reply {
+        Reply::Listeners(self.lock().tcp.listeners.values().map(Listener::info).collect())
+    }
+
+    /// `tcp_listener`.
+    pub fn tcp_listener(&self, id: u64) -> Reply {
+        self.lock().tcp.listeners.get(&id).map_or_else(|| unknown_listener(id), |l| Reply::Listener(l.info()))
+    }
+
+    /// `tcp_accept`: the reply now, or `None` when `reply` will get it.
+    pub fn tcp_accept(self: &Arc<Self>, id: u64, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+        with_state(self, |state, done| {
+            let Some(l) = state.tcp.listeners.get_mut(&id) else { return Some((reply, unknown_listener(id))) };
+            if l.status != Status::Listening {
+                return Some((reply, listener_closed()));
+            }
+            let token = {
+                state.next_token += 1;
+                state.next_token
+            };
+            if let Some(l) = state.tcp.listeners.get_mut(&id) {
+                l.accepters.push_back(Accepter { token, timeout_ms, reply });
+            }
+            state.tcp.serve_accepters(self, id, done);
+            let still_waiting =
+                state.tcp.listeners.get(&id).is_some_and(|l| l.accepters.iter().any(|a| a.token == token));
+            if still_waiting {
+                self.arm_timer(state, KIND_TCP_LISTENER, id, token, Duration::from_millis(timeout_ms));
+            }
+            None
+        })
+    }
+
+    /// `tcp_listener_close`.
+    pub fn tcp_listener_close(&self, id: u64) -> Reply {
+        with_state(self, |state, done| match state.tcp.listeners.get_mut(&id) {
+            None => unknown_listener(id),
+            Some(l) => {
+                l.close(done);
+                Reply::Listener(l.info())
+            }
+        })
+    }
+
+    /// `tcp_listener_release`.
+    pub fn tcp_listener_release(&self, id: u64) -> Reply {
+        let mut state = self.lock();
+        match state.tcp.listeners.get(&id) {
+            None => unknown_listener(id),
+            Some(l) if l.status == Status::Listening => err(
+                "TcpListenerOpen",
+                format!("TCP listener {id} is still listening; close it before tcp_listener_release"),
+            ),
+            Some(_) => {
+                state.tcp.listeners.remove(&id);
+                Reply::Released
+            }
+        }
+    }
+
+    /// `tcp_connect`: resolves and connects on a helper thread, so neither
+    /// the caller nor the reactor blocks; the reply comes from that thread.
+    pub fn tcp_connect(
+        self: &Arc<Self>,
+        host: &str,
+        port: u16,
+        timeout_ms: u64,
+        nodelay: bool,
+        reply: ReplyFn,
+    ) -> Option<(ReplyFn, Reply)> {
+        if let Err(denied) = self.policy.check(host, port) {
+            let denial = err(
+                "PermissionError",
+                format!("host operation failed in tcp_connect: socket host is not allowed: {denied}"),
+            );
+            return Some((reply, denial));
+        }
+        let id = {
+            let mut state = self.lock();
+            let tcp = &mut state.tcp;
+            if tcp.conns.len() + tcp.conns_in_flight >= self.max_sockets {
+                return Some((reply, conn_full(self.max_sockets)));
+            }
+            tcp.conns_in_flight += 1;
+            tcp.next_conn += 1;
+            tcp.next_conn - 1
+        };
+        let net = self.clone();
+        let host = host.to_string();
+        let spawned = std::thread::Builder::new().name("rco-connect".into()).spawn(move || {
+            let connected = net.policy.resolve(&host, port).and_then(|addrs| {
+                let mut last = None;
+                for addr in addrs {
+                    match TcpStream::connect_timeout(&addr, Duration::from_millis(timeout_ms)) {
+                        Ok(s) => return Ok(s),
+                        Err(e) => last = Some(e.to_string()),
+                    }
+                }
+                Err(last.unwrap_or_else(|| "TCP connection failed".into()))
+            });
+            let registered = connected.and_then(|s| {
+                s.set_nodelay(nodelay).and_then(|()| s.set_nonblocking(true)).map_err(|e| e.to_string())?;
+                Registered::new(s, net.poller.clone(), key(id, KIND_TCP_CONN)).map_err(|e| e.to_string())
+            });
+            let answer = {
+                let mut state = net.lock();
+                state.tcp.conns_in_flight -= 1;
+                match registered {
+                    Err(message) => err("TcpSocketError", message),
+                    Ok(stream) => {
+                        let conn = Conn {
+                            id,
+                            host,
+                            port,
+                            started_at_ms: now_ms(),
+                            status: Status::Connected,
+                            local_addr: stream.get().local_addr().ok(),
+                            peer_addr: stream.get().peer_addr().ok(),
+                            error: None,
+                            bytes_read: 0,
+                            bytes_written: 0,
+                            stream: Some(stream),
+                            readers: VecDeque::new(),
+                            writers: VecDeque::new(),
+                        };
+                        let info = conn.info();
+                        state.tcp.conns.insert(id, conn);
+                        Reply::Conn(info)
+                    }
+                }
+            };
+            reply(answer);
+        });
+        if let Err(e) = spawned {
+            self.lock().tcp.conns_in_flight -= 1;
+            // The reply moved into the closure that failed to start; the
+            // error surfaces through the thread-spawn failure itself.
+            let _ = e;
+        }
+        None
+    }
+
+    /// `tcp_connections`.
+    pub fn tcp_connections(&self) -> Reply {
+        Reply::Conns(self.lock().tcp.conns.values().map(Conn::info).collect())
+    }
+
+    /// `tcp_connection`.
+    pub fn tcp_connection(&self, id: u64) -> Reply {
+        self.lock().tcp.conns.get(&id).map_or_else(|| unknown_conn(id), |c| Reply::Conn(c.info()))
+    }
+
+    /// `tcp_write`: all of `data`, or an error; waits for writability.
+    pub fn tcp_write(&self, id: u64, data: Vec<u8>, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+        with_state(self, |state, done| {
+            let Some(c) = state.tcp.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
+            if c.stream.is_none() {
+                return Some((reply, closed_write()));
+            }
+            state.next_token += 1;
+            let token = state.next_token;
+            c.writers.push_back(Writer { token, data, written: 0, reply });
+            c.pump(false, true, done);
+            if c.writers.iter().any(|w| w.token == token) {
+                self.arm_timer(state, KIND_TCP_CONN, id, token, WRITE_TIMEOUT);
+            }
+            None
+        })
+    }
+
+    /// `tcp_read`: one OS read of at most `max_bytes`, waiting up to
+    /// `timeout_ms` for data.
+    pub fn tcp_read(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+        with_state(self, |state, done| {
+            let Some(c) = state.tcp.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
+            if c.stream.is_none() {
+                return Some((reply, closed_read()));
+            }
+            state.next_token += 1;
+            let token = state.next_token;
+            c.readers.push_back(Reader { token, max_bytes, reply });
+            c.pump(true, false, done);
+            if c.readers.iter().any(|r| r.token == token) {
+                self.arm_timer(state, KIND_TCP_CONN, id, token, Duration::from_millis(timeout_ms));
+            }
+            None
+        })
+    }
+
+    /// Arms the timeout of waiter `token` on socket `id`.
+    fn arm_timer(&self, state: &mut State, kind: usize, id: u64, token: u64, timeout: Duration) {
+        state.timers.insert(Instant::now() + timeout, Action::Expire { kind, id, token });
+        let _ = self.poller.notify();
+    }
+
+    /// `tcp_close`.
+    pub fn tcp_close(&self, id: u64) -> Reply {
+        with_state(self, |state, done| match state.tcp.conns.get_mut(&id) {
+            None => unknown_conn(id),
+            Some(c) => {
+                c.end(Status::Closed, None, done);
+                Reply::Conn(c.info())
+            }
+        })
+    }
+
+    /// `tcp_release`.
+    pub fn tcp_release(&self, id: u64) -> Reply {
+        let mut state = self.lock();
+        match state.tcp.conns.get(&id) {
+            None => unknown_conn(id),
+            Some(c) if c.status == Status::Connected => {
+                err("TcpSocketOpen", format!("TCP socket {id} is still connected; close it before tcp_release"))
+            }
+            Some(_) => {
+                state.tcp.conns.remove(&id);
+                Reply::Released
+            }
+        }
+    }
+}

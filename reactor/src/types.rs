@@ -1,0 +1,89 @@
+//! What the reactor answers: snapshots of listeners and connections, and
+//! socket errors with their stable kinds (REFERENCE-SOCKETS §4, §11).
+
+/// Lifecycle of a listener or connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Listening,
+    Connected,
+    Closed,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Listening => "listening",
+            Status::Connected => "connected",
+            Status::Closed => "closed",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// A listener snapshot (§4.2).
+#[derive(Clone, Debug)]
+pub struct ListenerInfo {
+    pub id: u64,
+    pub host: String,
+    pub port: u16,
+    pub started_at_ms: i64,
+    pub status: Status,
+    pub local_addr: Option<String>,
+    pub error: Option<String>,
+    pub accepted_connections: u64,
+}
+
+/// A TCP connection snapshot (§4.1).
+#[derive(Clone, Debug)]
+pub struct ConnInfo {
+    pub id: u64,
+    pub host: String,
+    pub port: u16,
+    pub started_at_ms: i64,
+    pub status: Status,
+    pub local_addr: Option<String>,
+    pub peer_addr: Option<String>,
+    pub error: Option<String>,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+}
+
+/// A socket error Result: its kind (`TcpSocketError`, ...) and message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketError {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl SocketError {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> SocketError {
+        SocketError { kind, message: message.into() }
+    }
+}
+
+/// The answer to a socket request.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    Listener(ListenerInfo),
+    Listeners(Vec<ListenerInfo>),
+    Conn(ConnInfo),
+    Conns(Vec<ConnInfo>),
+    /// A read: the snapshot after it and the bytes read (empty on timeout
+    /// or end of stream).
+    Read(ConnInfo, Vec<u8>),
+    /// A release succeeded.
+    Released,
+    Error(SocketError),
+}
+
+/// Where a reply goes: run once, on whichever thread completes the request.
+pub type ReplyFn = Box<dyn FnOnce(Reply) + Send>;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
