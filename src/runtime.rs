@@ -293,7 +293,20 @@ pub fn run(program: Arc<Program>, config: Config) -> ! {
     std::process::exit(code)
 }
 
+/// Raises the soft open-file limit to the hard limit (DIALECT point 7), so
+/// one script can hold thousands of connections.
+fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        // Failing leaves the old limit; sockets beyond it then fail with the
+        // OS error, which the socket words report as Results.
+        let _ = setrlimit(Resource::Nofile, Rlimit { current: limit.maximum, maximum: limit.maximum });
+    }
+}
+
 fn start(program: Arc<Program>, config: Config) -> std::io::Result<i32> {
+    raise_fd_limit();
     let policy = rco_reactor::Policy::new(config.capabilities.allowed_hosts.clone());
     let reactor = Reactor::start(policy, config.max_sockets)?;
     let scheduler = Scheduler::new(rco_actors::Config::default())?;
