@@ -7,18 +7,26 @@
 # Environment:
 #   RUNS=3            timed runs per program (median is reported); runs alternate
 #                     implementations: rco, python, lua, rco, python, lua, ...
-#   PYTHON=python3    the CPython to compare with
+#   PYTHON=...        the CPython to compare with: default Debian's
+#                     /usr/bin/python3 if present (on this machine it is faster
+#                     than the pyenv python3 on PATH, so the stronger peer), else
+#                     python3
 #   LUA=lua5.4        the Lua to compare with (installed with apt-get if missing)
 #   SKIP_BUILD=1      do not run `cargo build --release -p rco-cli` first
+#   RCO=PATH          benchmark this rco binary instead (implies SKIP_BUILD=1),
+#                     e.g. the BUDGET=1 build of the last commit,
+#                     $BUDGET_DIR/rco-with-check
+#   WALL=0            skip the wall-time table (e.g. to run only CALLGRIND=1)
 #   CALLGRIND=1       also count instructions (Ir) under valgrind's callgrind, on
 #                     smaller sizes: LOOP_SMALL (default 1000000) and FIB_SMALL
 #                     (default 22). Each program is also run with size 0 and the
 #                     difference ("net Ir") removes interpreter start-up.
 #   BUDGET=1          also measure the cost of the VM's reduction-budget check:
-#                     copies the workspace to a scratch directory (the tree is
-#                     not touched), builds it as is and with the check removed
-#                     from `Vm::execute`, and compares Ir (needs valgrind) and
-#                     wall time of the two binaries.
+#                     exports the last commit (BUDGET_SOURCE=worktree: copies
+#                     the work tree instead) to a scratch directory (the tree
+#                     is not touched), builds it as is and with the check
+#                     removed from `Vm::execute`, and compares Ir (needs
+#                     valgrind) and wall and CPU time of the two binaries.
 #   BUDGET_DIR=/tmp/rco-budget   scratch directory for BUDGET=1
 #
 # Every program prints its result; the script checks it against the expected
@@ -29,11 +37,19 @@ export LC_ALL=C
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 RUNS=${RUNS:-3}
-PYTHON=${PYTHON:-python3}
+if [[ -z "${PYTHON:-}" ]]; then
+  if [[ -x /usr/bin/python3 ]]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
+fi
 LUA=${LUA:-lua5.4}
 LOOP_SMALL=${LOOP_SMALL:-1000000}
 FIB_SMALL=${FIB_SMALL:-22}
-RCO="$ROOT/target/release/rco"
+if [[ -n "${RCO:-}" ]]; then
+  SKIP_BUILD=1
+  RCO_DESC="$RCO"
+else
+  RCO="$ROOT/target/release/rco"
+  RCO_DESC="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && [[ -n $(git status --porcelain lang cli src 2>/dev/null) ]] && echo ' plus uncommitted changes in lang/, cli/ or src/')"
+fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -42,7 +58,13 @@ log() { echo "$*" >&2; }
 # ---------------------------------------------------------------- set-up
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   log "building rco (release)..."
-  (cd "$ROOT" && cargo build --release -p rco-cli >&2)
+  # the tree is shared: a failed build may be someone else's edit in progress
+  for try in 1 2 3; do
+    (cd "$ROOT" && cargo build --release -p rco-cli >&2) && break
+    [[ $try == 3 ]] && { log "error: the build failed 3 times"; exit 1; }
+    log "build failed; retrying in 60 s..."
+    sleep 60
+  done
 fi
 [[ -x "$RCO" ]] || { log "error: $RCO not found"; exit 1; }
 
@@ -81,30 +103,36 @@ command_for() {
   esac
 }
 
-# run once and print the wall time in seconds; checks the output
+# run once and print "wall cpu" in seconds (cpu = user + sys); checks the output
 time_once() {
-  local impl=$1 bench=$2 want=$3 start end out
-  start=$EPOCHREALTIME
-  out=$($(command_for "$impl" "$bench"))
-  end=$EPOCHREALTIME
+  local impl=$1 bench=$2 want=$3 out t
+  local TIMEFORMAT='%3R %3U %3S'
+  # shellcheck disable=SC2046
+  { time $(command_for "$impl" "$bench") >"$TMP/out" 2>"$TMP/err"; } 2>"$TMP/time" || {
+    log "error: $impl $bench failed: $(cat "$TMP/err")"
+    exit 1
+  }
+  out=$(cat "$TMP/out")
   if [[ "$out" != "$want" ]]; then
     log "error: $impl $bench printed '$out', expected '$want'"
     exit 1
   fi
-  awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\n", e - s }'
+  awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' "$TMP/time"
 }
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f%%", (a - b) * 100 / b }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 echo "Machine: $(nproc) cores, $cpu; $(uname -sr)"
-echo "Versions: $("$PYTHON" --version 2>&1) ($PYTHON), $("$LUA" -v 2>&1 | awk '{print $1, $2}') ($LUA), rco $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && [[ -n $(git status --porcelain lang cli 2>/dev/null) ]] && echo ' (lang/ or cli/ modified)')"
-echo "Runs: $RUNS per program, median wall time"
+echo "Versions: $("$PYTHON" --version 2>&1) ($PYTHON), $("$LUA" -v 2>&1 | awk '{print $1, $2}') ($LUA), rco $RCO_DESC"
+echo "Runs: $RUNS per program (alternating implementations), median"
 echo
 
 # ---------------------------------------------------------------- wall time
-declare -A T
+declare -A T C
+[[ "${WALL:-1}" == 0 ]] || {
 for bench in loop fib; do
   case $bench in loop) size=30000000 ;; fib) size=32 ;; esac
   want=$(expected $bench $size)
@@ -112,21 +140,37 @@ for bench in loop fib; do
   for ((r = 1; r <= RUNS; r++)); do
     for impl in rco python lua; do
       t=$(time_once $impl $bench "$want")
-      log "  $bench $impl run $r: $t s"
+      log "  $bench $impl run $r: wall, cpu $t s"
       echo "$t" >>"$TMP/$bench.$impl"
     done
   done
-  for impl in rco python lua; do T[$bench.$impl]=$(median <"$TMP/$bench.$impl"); done
+  for impl in rco python lua; do
+    T[$bench.$impl]=$(awk '{ print $1 }' "$TMP/$bench.$impl" | median)
+    C[$bench.$impl]=$(awk '{ print $2 }' "$TMP/$bench.$impl" | median)
+  done
 done
 
+label_of() {
+  case $1 in loop) echo "loop (30,000,000 iterations)" ;; fib) echo "fib 32 (7,049,155 calls)" ;; esac
+}
+echo "Wall time (median of $RUNS; ratios are what we report):"
+echo
 echo "| benchmark | rco (s) | CPython (s) | Lua 5.4 (s) | rco/CPython | rco/Lua |"
 echo "|---|---:|---:|---:|---:|---:|"
 for bench in loop fib; do
-  case $bench in loop) label="loop (30,000,000 iterations)" ;; fib) label="fib 32 (7,049,155 calls)" ;; esac
-  echo "| $label | ${T[$bench.rco]} | ${T[$bench.python]} | ${T[$bench.lua]} | $(ratio "${T[$bench.rco]}" "${T[$bench.python]}") | $(ratio "${T[$bench.rco]}" "${T[$bench.lua]}") |"
+  echo "| $(label_of $bench) | ${T[$bench.rco]} | ${T[$bench.python]} | ${T[$bench.lua]} | $(ratio "${T[$bench.rco]}" "${T[$bench.python]}") | $(ratio "${T[$bench.rco]}" "${T[$bench.lua]}") |"
+done
+echo
+echo "CPU time, user + sys (median of $RUNS; less sensitive to other load on the machine):"
+echo
+echo "| benchmark | rco (s) | CPython (s) | Lua 5.4 (s) | rco/CPython | rco/Lua |"
+echo "|---|---:|---:|---:|---:|---:|"
+for bench in loop fib; do
+  echo "| $(label_of $bench) | ${C[$bench.rco]} | ${C[$bench.python]} | ${C[$bench.lua]} | $(ratio "${C[$bench.rco]}" "${C[$bench.python]}") | $(ratio "${C[$bench.rco]}" "${C[$bench.lua]}") |"
 done
 echo
 echo "Targets: rco/CPython <= 0.50 (2x faster than CPython); rco/Lua <= 1.50."
+}
 
 # ---------------------------------------------------------------- callgrind
 # Ir of one run: implementation, benchmark, size
@@ -177,10 +221,16 @@ fi
 if [[ "${BUDGET:-0}" == 1 ]]; then
   B=${BUDGET_DIR:-/tmp/rco-budget}
   mkdir -p "$B"
-  log "budget: copying the workspace to $B/src..."
   rm -rf "$B/src"
   mkdir -p "$B/src"
-  (cd "$ROOT" && tar --exclude=./target --exclude=./.git --exclude=./fuzz -cf - .) | (cd "$B/src" && tar -xf -)
+  # tar -m: fresh mtimes, or cargo would reuse the stale build of the last run
+  if [[ "${BUDGET_SOURCE:-head}" == worktree ]]; then
+    log "budget: copying the work tree to $B/src..."
+    (cd "$ROOT" && tar --exclude=./target --exclude=./.git --exclude=./fuzz -cf - .) | (cd "$B/src" && tar -xmf -)
+  else
+    log "budget: exporting the last commit ($(git -C "$ROOT" rev-parse --short HEAD)) to $B/src..."
+    git -C "$ROOT" archive --format=tar HEAD | (cd "$B/src" && tar -xmf -)
+  fi
   build_copy() {
     (cd "$B/src" && CARGO_TARGET_DIR="$B/target" cargo build --release -p rco-cli >&2)
     cp "$B/target/release/rco" "$1"
@@ -204,12 +254,12 @@ if [[ "${BUDGET:-0}" == 1 ]]; then
       case $bench in loop) size=$LOOP_SMALL ;; fib) size=$FIB_SMALL ;; esac
       a=$(ir_of "$B/rco-with-check" $bench "$size")
       b=$(ir_of "$B/rco-without-check" $bench "$size")
-      echo "| $bench $size | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%+.1f%%", (a - b) * 100 / b }') |"
+      echo "| $bench $size | $a | $b | $(pct "$a" "$b") |"
     done
     echo
   fi
-  echo "| benchmark | wall with check (s) | wall without check (s) | check cost (wall) |"
-  echo "|---|---:|---:|---:|"
+  echo "| benchmark | wall with check (s) | wall without check (s) | check cost (wall) | cpu with check (s) | cpu without check (s) | check cost (cpu) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
   for bench in loop fib; do
     case $bench in loop) size=30000000 ;; fib) size=32 ;; esac
     want=$(expected $bench $size)
@@ -218,7 +268,8 @@ if [[ "${BUDGET:-0}" == 1 ]]; then
       time_once "$B/rco-with-check" $bench "$want" >>"$TMP/with"
       time_once "$B/rco-without-check" $bench "$want" >>"$TMP/without"
     done
-    a=$(median <"$TMP/with"); b=$(median <"$TMP/without")
-    echo "| $bench | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%+.1f%%", (a - b) * 100 / b }') |"
+    a=$(awk '{ print $1 }' "$TMP/with" | median); b=$(awk '{ print $1 }' "$TMP/without" | median)
+    c=$(awk '{ print $2 }' "$TMP/with" | median); d=$(awk '{ print $2 }' "$TMP/without" | median)
+    echo "| $bench | $a | $b | $(pct "$a" "$b") | $c | $d | $(pct "$c" "$d") |"
   done
 fi
