@@ -73,6 +73,8 @@ pub struct TaskCounts {
 pub struct SocketCounts {
     pub tcp_connections: usize,
     pub tcp_listeners: usize,
+    pub websocket_connections: usize,
+    pub websocket_listeners: usize,
 }
 
 fn entry(pairs: Vec<(&str, Value)>) -> Value {
@@ -121,8 +123,8 @@ impl Capabilities {
                     ("allowed_hosts", hosts),
                     ("tcp_connections", n(sockets.tcp_connections)),
                     ("tcp_listeners", n(sockets.tcp_listeners)),
-                    ("websocket_connections", n(0)),
-                    ("websocket_listeners", n(0)),
+                    ("websocket_connections", n(sockets.websocket_connections)),
+                    ("websocket_listeners", n(sockets.websocket_listeners)),
                 ]),
             ),
             (

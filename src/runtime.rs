@@ -251,7 +251,9 @@ impl Host for TaskHost<'_, '_> {
         let counts = TaskCounts { known: t.known(), running: t.running(), max_running: t.max_running() };
         drop(t);
         let (tcp_connections, tcp_listeners) = self.rt.reactor.tcp_counts();
-        self.rt.config.capabilities.map(counts, SocketCounts { tcp_connections, tcp_listeners })
+        let (websocket_connections, websocket_listeners) = self.rt.reactor.ws_counts();
+        let sockets = SocketCounts { tcp_connections, tcp_listeners, websocket_connections, websocket_listeners };
+        self.rt.config.capabilities.map(counts, sockets)
     }
 
     fn spawn(&mut self, mut task: Vm) -> Result<u64, String> {
@@ -347,6 +349,8 @@ fn start(program: Arc<Program>, config: Config) -> std::io::Result<i32> {
     let retained = rt.reactor.close_all();
     leak_note(&mut stderr, "TCP listener", &retained.tcp_listeners);
     leak_note(&mut stderr, "TCP connection", &retained.tcp_connections);
+    leak_note(&mut stderr, "WebSocket listener", &retained.ws_listeners);
+    leak_note(&mut stderr, "WebSocket connection", &retained.ws_connections);
     match running {
         0 => {}
         1 => {

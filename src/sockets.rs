@@ -8,7 +8,7 @@
 
 use rco_lang::sockets::SocketRequest;
 use rco_lang::Value;
-use rco_reactor::{ConnInfo, ListenerInfo, Net, Reply, ReplyFn, SocketError};
+use rco_reactor::{ConnInfo, ListenerInfo, Net, Reply, ReplyFn, WsConnInfo};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -33,26 +33,19 @@ pub fn perform(net: &Arc<Net>, request: SocketRequest, reply: ReplyFn) -> Option
         Q::TcpRead { id, timeout_ms, max_bytes } => later(net.tcp_read(id, max_bytes, timeout_ms, reply)),
         Q::TcpClose(id) => now(net.tcp_close(id)),
         Q::TcpRelease(id) => now(net.tcp_release(id)),
-        Q::WsListeners | Q::WsConnections => now(Reply::Listeners(Vec::new())),
-        Q::WsListen { host, port, .. } => now(ws_unavailable(net, "ws_listen", &host, port, "WebSocketListenerError")),
-        Q::WsConnect { host, port, .. } => now(ws_unavailable(net, "ws_connect", &host, port, "WebSocketError")),
-        Q::WsListener(id) | Q::WsAccept { id, .. } | Q::WsListenerClose(id) | Q::WsListenerRelease(id) => {
-            now(Reply::Error(SocketError::new("UnknownWebSocketListener", format!("unknown WebSocket listener: {id}"))))
-        }
-        Q::WsConnection(id) | Q::WsSend { id, .. } | Q::WsRead { id, .. } | Q::WsClose(id) | Q::WsRelease(id) => {
-            now(Reply::Error(SocketError::new("UnknownWebSocket", format!("unknown WebSocket: {id}"))))
-        }
-    }
-}
-
-/// WebSockets are not built yet: the allow-list still answers first.
-fn ws_unavailable(net: &Net, word: &str, host: &str, port: u16, kind: &'static str) -> Reply {
-    match net.policy().check(host, port) {
-        Err(denied) => Reply::Error(SocketError::new(
-            "PermissionError",
-            format!("host operation failed in {word}: socket host is not allowed: {denied}"),
-        )),
-        Ok(()) => Reply::Error(SocketError::new(kind, "WebSockets are not supported by this build yet")),
+        Q::WsListen { host, port, allowed_origins } => now(net.ws_listen(&host, port, allowed_origins)),
+        Q::WsListeners => now(net.ws_listeners()),
+        Q::WsListener(id) => now(net.ws_listener(id)),
+        Q::WsAccept { id, timeout_ms } => later(net.ws_accept(id, timeout_ms, reply)),
+        Q::WsListenerClose(id) => now(net.ws_listener_close(id)),
+        Q::WsListenerRelease(id) => now(net.ws_listener_release(id)),
+        Q::WsConnect { url, host, port, timeout_ms } => later(net.ws_connect(&url, &host, port, timeout_ms, reply)),
+        Q::WsConnections => now(net.ws_connections()),
+        Q::WsConnection(id) => now(net.ws_connection(id)),
+        Q::WsSend { id, message } => later(net.ws_send(id, message, reply)),
+        Q::WsRead { id, timeout_ms, max_bytes } => later(net.ws_read(id, max_bytes, timeout_ms, reply)),
+        Q::WsClose(id) => now(net.ws_close(id)),
+        Q::WsRelease(id) => now(net.ws_release(id)),
     }
 }
 
@@ -100,6 +93,24 @@ fn conn_entries(c: &ConnInfo) -> Vec<(&'static str, Value)> {
     ]
 }
 
+fn ws_entries(c: &WsConnInfo) -> Vec<(&'static str, Value)> {
+    let headers = c.response_headers.iter().map(|(k, v)| (Arc::<str>::from(k.as_str()), Value::str(v))).collect();
+    vec![
+        ("closed", Value::Bool(c.status == rco_reactor::Status::Closed)),
+        ("connected", Value::Bool(c.status == rco_reactor::Status::Connected)),
+        ("error", opt(&c.error)),
+        ("host", Value::str(&c.host)),
+        ("id", int(c.id)),
+        ("messages_received", int(c.messages_received)),
+        ("messages_sent", int(c.messages_sent)),
+        ("response_headers", Value::map(headers)),
+        ("response_status", Value::Int(i64::from(c.response_status))),
+        ("started_at_ms", Value::Int(c.started_at_ms)),
+        ("status", Value::str(c.status.as_str())),
+        ("url", Value::str(&c.url)),
+    ]
+}
+
 /// The value a socket word pushes for `reply`.
 pub fn to_value(reply: Reply) -> Value {
     match reply {
@@ -111,6 +122,15 @@ pub fn to_value(reply: Reply) -> Value {
             let mut entries = conn_entries(&c);
             entries.push(("bytes", int(bytes.len() as u64)));
             entries.push(("data", Value::str(&String::from_utf8_lossy(&bytes))));
+            Value::ok(map(entries))
+        }
+        Reply::WsConn(c) => Value::ok(map(ws_entries(&c))),
+        Reply::WsConns(cs) => Value::array(cs.iter().map(|c| map(ws_entries(c))).collect()),
+        Reply::WsRead(c, m) => {
+            let mut entries = ws_entries(&c);
+            entries.push(("bytes", int(m.bytes as u64)));
+            entries.push(("message", Value::str(&m.text)));
+            entries.push(("message_type", Value::str(m.kind)));
             Value::ok(map(entries))
         }
         Reply::Released => Value::ok(Value::Bool(true)),

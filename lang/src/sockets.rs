@@ -212,7 +212,7 @@ pub fn parse_ws_url(url: &str) -> Result<(String, u16), String> {
         }
     };
     if host.is_empty() {
-        return Err("WebSocket URL must include a host".into());
+        return Err("invalid WebSocket URL: empty host".into());
     }
     let port = match port {
         Some("") | None => {
@@ -374,7 +374,7 @@ impl Vm {
             }
             Word::TcpWrite | Word::WsSend => {
                 self.need_args(name, 2)?;
-                let expected = if word == Word::TcpWrite { "TCP data string" } else { "WebSocket message string" };
+                let expected = if word == Word::TcpWrite { "TCP data string" } else { "WebSocket text message string" };
                 let data = self.peek_string(name, 0, expected)?;
                 let id = self.peek_id(name, 1)?;
                 self.stack.truncate(self.stack.len() - 2);

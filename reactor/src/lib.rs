@@ -18,6 +18,7 @@ mod registered;
 mod tcp;
 pub mod timer;
 pub mod types;
+mod ws;
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -26,11 +27,13 @@ use std::time::{Duration, Instant};
 
 pub use policy::Policy;
 pub use timer::{Callback, Timers};
-pub use types::{ConnInfo, ListenerInfo, Reply, ReplyFn, SocketError, Status};
+pub use types::{ConnInfo, ListenerInfo, Reply, ReplyFn, SocketError, Status, WsConnInfo, WsMessage};
 
 /// Poller keys carry the registry in their low two bits and the id above.
 pub(crate) const KIND_TCP_LISTENER: usize = 0;
 pub(crate) const KIND_TCP_CONN: usize = 1;
+pub(crate) const KIND_WS_LISTENER: usize = 2;
+pub(crate) const KIND_WS_CONN: usize = 3;
 
 /// Replies ready to be delivered once the state lock is released.
 pub(crate) type Completed = Vec<(ReplyFn, Reply)>;
@@ -48,8 +51,19 @@ pub(crate) enum Action {
 pub(crate) struct State {
     pub(crate) timers: Timers<Action>,
     pub(crate) tcp: tcp::Tcp,
+    pub(crate) ws: ws::Ws,
     pub(crate) next_token: u64,
     stopping: bool,
+}
+
+impl State {
+    /// Moves the handshake deadlines the WebSocket registry asked for into
+    /// the timer heap.
+    pub(crate) fn arm_deadlines(&mut self) {
+        for (at, action) in self.ws.deadlines.drain(..) {
+            self.timers.insert(at, action);
+        }
+    }
 }
 
 /// The reactor's shared core.
@@ -65,6 +79,8 @@ pub struct Net {
 pub struct Retained {
     pub tcp_listeners: Vec<u64>,
     pub tcp_connections: Vec<u64>,
+    pub ws_listeners: Vec<u64>,
+    pub ws_connections: Vec<u64>,
 }
 
 impl Net {
@@ -90,14 +106,23 @@ impl Net {
         self.lock().tcp.counts()
     }
 
+    /// Retained (WebSocket connections, WebSocket listeners).
+    pub fn ws_counts(&self) -> (usize, usize) {
+        self.lock().ws.counts()
+    }
+
     /// Closes every socket and reports what was still retained.
     pub fn close_all(&self) -> Retained {
         let mut done = Completed::new();
-        let (tcp_listeners, tcp_connections) = self.lock().tcp.close_all(&mut done);
+        let ((tcp_listeners, tcp_connections), (ws_listeners, ws_connections)) = {
+            let mut state = self.lock();
+            let tcp = state.tcp.close_all(&mut done);
+            (tcp, state.ws.close_all(&mut done))
+        };
         for (reply, value) in done {
             reply(value);
         }
-        Retained { tcp_listeners, tcp_connections }
+        Retained { tcp_listeners, tcp_connections, ws_listeners, ws_connections }
     }
 
     fn handle_events(&self, events: &polling::Events) -> Completed {
@@ -109,9 +134,10 @@ impl Net {
                 KIND_TCP_LISTENER | KIND_TCP_CONN => {
                     state.tcp.on_event(self, kind, id, ev.readable, ev.writable, &mut done)
                 }
-                _ => {}
+                _ => state.ws.on_event(self, kind, id, ev.readable, ev.writable, &mut done),
             }
         }
+        state.arm_deadlines();
         done
     }
 
@@ -122,7 +148,10 @@ impl Net {
         for action in state.timers.expire(Instant::now()) {
             match action {
                 Action::Call(cb) => calls.push(cb),
-                Action::Expire { kind, id, token } => state.tcp.on_timeout(kind, id, token, &mut done),
+                Action::Expire { kind, id, token } if kind <= KIND_TCP_CONN => {
+                    state.tcp.on_timeout(kind, id, token, &mut done)
+                }
+                Action::Expire { kind, id, token } => state.ws.on_timeout(kind, id, token, &mut done),
             }
         }
         (done, calls)

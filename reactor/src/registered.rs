@@ -50,3 +50,21 @@ impl<S: AsFd> Drop for Registered<S> {
         let _ = self.poller.delete(self.socket.as_fd());
     }
 }
+
+/// A registered stream reads and writes through the socket, so a
+/// WebSocket can own its registration.
+impl io::Read for Registered<std::net::TcpStream> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&self.socket).read(buf)
+    }
+}
+
+impl io::Write for Registered<std::net::TcpStream> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&self.socket).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&self.socket).flush()
+    }
+}

@@ -448,20 +448,7 @@ impl Net {
             tcp.next_listener += 1;
             tcp.next_listener - 1
         };
-        let bound = self.policy.resolve(host, port).and_then(|addrs| {
-            let mut last = None;
-            for addr in addrs {
-                match TcpListener::bind(addr) {
-                    Ok(l) => return Ok(l),
-                    Err(e) => last = Some(e.to_string()),
-                }
-            }
-            Err(last.unwrap_or_else(|| format!("failed to bind socket listener for {host}:{port}")))
-        });
-        let registered = bound.and_then(|l| {
-            l.set_nonblocking(true).map_err(|e| e.to_string())?;
-            Registered::new(l, self.poller.clone(), key(id, KIND_TCP_LISTENER)).map_err(|e| e.to_string())
-        });
+        let registered = self.bind(host, port, key(id, KIND_TCP_LISTENER));
         let mut state = self.lock();
         state.tcp.listeners_in_flight -= 1;
         match registered {

@@ -49,6 +49,31 @@ pub struct ConnInfo {
     pub bytes_written: u64,
 }
 
+/// A WebSocket connection snapshot (§4.3).
+#[derive(Clone, Debug)]
+pub struct WsConnInfo {
+    pub id: u64,
+    pub url: String,
+    pub host: String,
+    pub started_at_ms: i64,
+    pub status: Status,
+    pub response_status: u16,
+    /// Lower-cased names, sorted.
+    pub response_headers: Vec<(String, String)>,
+    pub error: Option<String>,
+    pub messages_sent: u64,
+    pub messages_received: u64,
+}
+
+/// One message `ws_read` returns.
+#[derive(Clone, Debug)]
+pub struct WsMessage {
+    /// `text`, `binary`, `ping`, `pong`, `close`, `frame` or `none`.
+    pub kind: &'static str,
+    pub text: String,
+    pub bytes: usize,
+}
+
 /// A socket error Result: its kind (`TcpSocketError`, ...) and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SocketError {
@@ -72,6 +97,10 @@ pub enum Reply {
     /// A read: the snapshot after it and the bytes read (empty on timeout
     /// or end of stream).
     Read(ConnInfo, Vec<u8>),
+    WsConn(WsConnInfo),
+    WsConns(Vec<WsConnInfo>),
+    /// A WebSocket read: the snapshot after it and the message.
+    WsRead(WsConnInfo, WsMessage),
     /// A release succeeded.
     Released,
     Error(SocketError),
