@@ -16,7 +16,7 @@ conformance=${RCO_CONFORMANCE:-../shared/conformance}
 if [ -x "$conformance/run.sh" ]; then
   for area in "${AREAS[@]}"; do
     echo "== conformance: $area"
-    "$conformance/run.sh" target/release/rco "$area"
+    "$conformance/run.sh" "${CARGO_TARGET_DIR:-target}/release/rco" "$area"
   done
 else
   echo "note: $conformance/run.sh not found; conformance areas skipped"
