@@ -35,6 +35,21 @@ pub(crate) const KIND_TCP_CONN: usize = 1;
 pub(crate) const KIND_WS_LISTENER: usize = 2;
 pub(crate) const KIND_WS_CONN: usize = 3;
 
+/// The poller key of socket `id` in registry `kind`.
+pub(crate) fn key(id: u64, kind: usize) -> usize {
+    ((id as usize) << 2) | kind
+}
+
+/// An error reply.
+pub(crate) fn err(kind: &'static str, message: impl Into<String>) -> Reply {
+    Reply::Error(SocketError::new(kind, message))
+}
+
+/// The allow-list denial of `word` (a `PermissionError` Result).
+pub(crate) fn denied(word: &str, host: &str) -> Reply {
+    err("PermissionError", format!("host operation failed in {word}: socket host is not allowed: {host}"))
+}
+
 /// Replies ready to be delivered once the state lock is released.
 pub(crate) type Completed = Vec<(ReplyFn, Reply)>;
 
@@ -88,6 +103,22 @@ impl Net {
         // Every critical section leaves the registries consistent (entries
         // are inserted or removed whole); recover from a poisoned lock.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` under the state lock, then delivers the replies it completed.
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State, &mut Completed) -> R) -> R {
+        let mut done = Completed::new();
+        let r = f(&mut self.lock(), &mut done);
+        for (reply, value) in done {
+            reply(value);
+        }
+        r
+    }
+
+    /// Arms the timeout of waiter `token` on socket `id` of registry `kind`.
+    pub(crate) fn arm_timer(&self, state: &mut State, kind: usize, id: u64, token: u64, timeout: Duration) {
+        state.timers.insert(Instant::now() + timeout, Action::Expire { kind, id, token });
+        let _ = self.poller.notify();
     }
 
     /// Runs `callback` on the reactor thread once `delay` has passed.

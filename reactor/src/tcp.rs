@@ -16,13 +16,13 @@
 //!   and connecting happen outside it (connects on a helper thread).
 
 use crate::registered::Registered;
-use crate::types::{now_ms, ConnInfo, ListenerInfo, Reply, ReplyFn, SocketError, Status};
-use crate::{Action, Completed, Net, State, KIND_TCP_CONN, KIND_TCP_LISTENER};
+use crate::types::{now_ms, ConnInfo, ListenerInfo, Reply, ReplyFn, Status};
+use crate::{err, key, Completed, Net, KIND_TCP_CONN, KIND_TCP_LISTENER};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The fixed write timeout of `tcp_write`.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -87,10 +87,6 @@ pub(crate) struct Tcp {
     conns_in_flight: usize,
 }
 
-fn err(kind: &'static str, message: impl Into<String>) -> Reply {
-    Reply::Error(SocketError::new(kind, message))
-}
-
 fn unknown_conn(id: u64) -> Reply {
     err("UnknownTcpSocket", format!("unknown TCP socket: {id}"))
 }
@@ -118,10 +114,6 @@ fn conn_full(max: usize) -> Reply {
             "TCP socket registry retained connection limit of {max} reached; release closed TCP sockets before starting another connection"
         ),
     )
-}
-
-fn key(id: u64, kind: usize) -> usize {
-    ((id as usize) << 2) | kind
 }
 
 impl Listener {
@@ -155,6 +147,25 @@ impl Listener {
 }
 
 impl Conn {
+    /// A connected connection around a registered stream.
+    fn new(id: u64, host: String, port: u16, stream: Registered<TcpStream>) -> Conn {
+        Conn {
+            id,
+            host,
+            port,
+            started_at_ms: now_ms(),
+            status: Status::Connected,
+            local_addr: stream.get().local_addr().ok(),
+            peer_addr: stream.get().peer_addr().ok(),
+            error: None,
+            bytes_read: 0,
+            bytes_written: 0,
+            stream: Some(stream),
+            readers: VecDeque::new(),
+            writers: VecDeque::new(),
+        }
+    }
+
     fn info(&self) -> ConnInfo {
         ConnInfo {
             id: self.id,
@@ -380,7 +391,6 @@ impl Tcp {
         if let Err(e) = configured {
             return err("TcpListenerError", e.to_string());
         }
-        let local = stream.local_addr().ok();
         let stream = match Registered::new(stream, net.poller.clone(), key(id, KIND_TCP_CONN)) {
             Ok(s) => s,
             Err(e) => return err("TcpListenerError", e.to_string()),
@@ -389,48 +399,18 @@ impl Tcp {
         if let Some(l) = self.listeners.get_mut(&listener) {
             l.accepted += 1;
         }
-        let conn = Conn {
-            id,
-            host: peer.ip().to_string(),
-            port: peer.port(),
-            started_at_ms: now_ms(),
-            status: Status::Connected,
-            local_addr: local,
-            peer_addr: Some(peer),
-            error: None,
-            bytes_read: 0,
-            bytes_written: 0,
-            stream: Some(stream),
-            readers: VecDeque::new(),
-            writers: VecDeque::new(),
-        };
+        let conn = Conn::new(id, peer.ip().to_string(), peer.port(), stream);
         let info = conn.info();
         self.conns.insert(id, conn);
         Reply::Conn(info)
     }
 }
 
-/// Finishes a request under the lock, then runs the completed replies.
-fn with_state<R>(net: &Net, f: impl FnOnce(&mut State, &mut Completed) -> R) -> R {
-    let mut done = Completed::new();
-    let r = {
-        let mut state = net.lock();
-        f(&mut state, &mut done)
-    };
-    for (reply, value) in done {
-        reply(value);
-    }
-    r
-}
-
 impl Net {
     /// `tcp_listen`.
     pub fn tcp_listen(&self, host: &str, port: u16, nodelay: bool) -> Reply {
         if let Err(denied) = self.policy.check(host, port) {
-            return err(
-                "PermissionError",
-                format!("host operation failed in tcp_listen: socket host is not allowed: {denied}"),
-            );
+            return crate::denied("tcp_listen", &denied);
         }
         let id = {
             let mut state = self.lock();
@@ -487,7 +467,7 @@ impl Net {
 
     /// `tcp_accept`: the reply now, or `None` when `reply` will get it.
     pub fn tcp_accept(self: &Arc<Self>, id: u64, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
-        with_state(self, |state, done| {
+        self.with_state(|state, done| {
             let Some(l) = state.tcp.listeners.get_mut(&id) else { return Some((reply, unknown_listener(id))) };
             if l.status != Status::Listening {
                 return Some((reply, listener_closed()));
@@ -511,7 +491,7 @@ impl Net {
 
     /// `tcp_listener_close`.
     pub fn tcp_listener_close(&self, id: u64) -> Reply {
-        with_state(self, |state, done| match state.tcp.listeners.get_mut(&id) {
+        self.with_state(|state, done| match state.tcp.listeners.get_mut(&id) {
             None => unknown_listener(id),
             Some(l) => {
                 l.close(done);
@@ -547,11 +527,7 @@ impl Net {
         reply: ReplyFn,
     ) -> Option<(ReplyFn, Reply)> {
         if let Err(denied) = self.policy.check(host, port) {
-            let denial = err(
-                "PermissionError",
-                format!("host operation failed in tcp_connect: socket host is not allowed: {denied}"),
-            );
-            return Some((reply, denial));
+            return Some((reply, crate::denied("tcp_connect", &denied)));
         }
         let id = {
             let mut state = self.lock();
@@ -566,16 +542,7 @@ impl Net {
         let net = self.clone();
         let host = host.to_string();
         let spawned = std::thread::Builder::new().name("rco-connect".into()).spawn(move || {
-            let connected = net.policy.resolve(&host, port).and_then(|addrs| {
-                let mut last = None;
-                for addr in addrs {
-                    match TcpStream::connect_timeout(&addr, Duration::from_millis(timeout_ms)) {
-                        Ok(s) => return Ok(s),
-                        Err(e) => last = Some(e.to_string()),
-                    }
-                }
-                Err(last.unwrap_or_else(|| "TCP connection failed".into()))
-            });
+            let connected = net.policy.connect(&host, port, Duration::from_millis(timeout_ms), "TCP connection failed");
             let registered = connected.and_then(|s| {
                 s.set_nodelay(nodelay).and_then(|()| s.set_nonblocking(true)).map_err(|e| e.to_string())?;
                 Registered::new(s, net.poller.clone(), key(id, KIND_TCP_CONN)).map_err(|e| e.to_string())
@@ -586,21 +553,7 @@ impl Net {
                 match registered {
                     Err(message) => err("TcpSocketError", message),
                     Ok(stream) => {
-                        let conn = Conn {
-                            id,
-                            host,
-                            port,
-                            started_at_ms: now_ms(),
-                            status: Status::Connected,
-                            local_addr: stream.get().local_addr().ok(),
-                            peer_addr: stream.get().peer_addr().ok(),
-                            error: None,
-                            bytes_read: 0,
-                            bytes_written: 0,
-                            stream: Some(stream),
-                            readers: VecDeque::new(),
-                            writers: VecDeque::new(),
-                        };
+                        let conn = Conn::new(id, host, port, stream);
                         let info = conn.info();
                         state.tcp.conns.insert(id, conn);
                         Reply::Conn(info)
@@ -630,7 +583,7 @@ impl Net {
 
     /// `tcp_write`: all of `data`, or an error; waits for writability.
     pub fn tcp_write(&self, id: u64, data: Vec<u8>, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
-        with_state(self, |state, done| {
+        self.with_state(|state, done| {
             let Some(c) = state.tcp.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
             if c.stream.is_none() {
                 return Some((reply, closed_write()));
@@ -649,7 +602,7 @@ impl Net {
     /// `tcp_read`: one OS read of at most `max_bytes`, waiting up to
     /// `timeout_ms` for data.
     pub fn tcp_read(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
-        with_state(self, |state, done| {
+        self.with_state(|state, done| {
             let Some(c) = state.tcp.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
             if c.stream.is_none() {
                 return Some((reply, closed_read()));
@@ -665,15 +618,9 @@ impl Net {
         })
     }
 
-    /// Arms the timeout of waiter `token` on socket `id`.
-    fn arm_timer(&self, state: &mut State, kind: usize, id: u64, token: u64, timeout: Duration) {
-        state.timers.insert(Instant::now() + timeout, Action::Expire { kind, id, token });
-        let _ = self.poller.notify();
-    }
-
     /// `tcp_close`.
     pub fn tcp_close(&self, id: u64) -> Reply {
-        with_state(self, |state, done| match state.tcp.conns.get_mut(&id) {
+        self.with_state(|state, done| match state.tcp.conns.get_mut(&id) {
             None => unknown_conn(id),
             Some(c) => {
                 c.end(Status::Closed, None, done);

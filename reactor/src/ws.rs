@@ -14,8 +14,8 @@
 //!   `WebSocketListenerClosed`).
 
 use crate::registered::Registered;
-use crate::types::{now_ms, Reply, ReplyFn, SocketError, Status, WsConnInfo, WsMessage};
-use crate::{Action, Completed, Net, State, KIND_WS_CONN, KIND_WS_LISTENER};
+use crate::types::{now_ms, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
+use crate::{err, key, Action, Completed, Net, KIND_WS_CONN, KIND_WS_LISTENER};
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -69,10 +69,6 @@ impl Callback for OriginGuard {
     }
 }
 
-fn err(kind: &'static str, message: impl Into<String>) -> Reply {
-    Reply::Error(SocketError::new(kind, message))
-}
-
 fn unknown_conn(id: u64) -> Reply {
     err("UnknownWebSocket", format!("unknown WebSocket: {id}"))
 }
@@ -100,10 +96,6 @@ fn conn_full(max: usize) -> Reply {
             "WebSocket registry retained connection limit of {max} reached; release closed WebSockets before starting another connection"
         ),
     )
-}
-
-fn key(id: u64, kind: usize) -> usize {
-    ((id as usize) << 2) | kind
 }
 
 fn would_block(e: &tungstenite::Error) -> bool {
@@ -501,31 +493,11 @@ impl Ws {
     }
 }
 
-fn with_state<R>(net: &Net, f: impl FnOnce(&mut State, &mut Completed) -> R) -> R {
-    let mut done = Completed::new();
-    let r = {
-        let mut state = net.lock();
-        f(&mut state, &mut done)
-    };
-    for (reply, value) in done {
-        reply(value);
-    }
-    r
-}
-
 impl Net {
-    fn ws_timer(&self, state: &mut State, kind: usize, id: u64, token: u64, timeout: Duration) {
-        state.timers.insert(Instant::now() + timeout, Action::Expire { kind, id, token });
-        let _ = self.poller.notify();
-    }
-
     /// `ws_listen`.
     pub fn ws_listen(&self, host: &str, port: u16, allowed_origins: Vec<String>) -> Reply {
         if let Err(denied) = self.policy.check(host, port) {
-            return err(
-                "PermissionError",
-                format!("host operation failed in ws_listen: socket host is not allowed: {denied}"),
-            );
+            return crate::denied("ws_listen", &denied);
         }
         let id = {
             let mut state = self.lock();
@@ -585,7 +557,7 @@ impl Net {
 
     /// `ws_accept`: waits for a connection, then its server handshake.
     pub fn ws_accept(&self, id: u64, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
-        with_state(self, |state, done| {
+        self.with_state(|state, done| {
             let Some(l) = state.ws.listeners.get_mut(&id) else { return Some((reply, unknown_listener(id))) };
             if l.info.status != Status::Listening {
                 return Some((reply, listener_closed()));
@@ -597,7 +569,7 @@ impl Net {
             state.arm_deadlines();
             let waiting = state.ws.listeners.get(&id).is_some_and(|l| l.accepters.iter().any(|a| a.token == token));
             if waiting {
-                self.ws_timer(state, KIND_WS_LISTENER, id, token, Duration::from_millis(timeout_ms));
+                self.arm_timer(state, KIND_WS_LISTENER, id, token, Duration::from_millis(timeout_ms));
             }
             None
         })
@@ -605,7 +577,7 @@ impl Net {
 
     /// `ws_listener_close`.
     pub fn ws_listener_close(&self, id: u64) -> Reply {
-        with_state(self, |state, done| match state.ws.listeners.get_mut(&id) {
+        self.with_state(|state, done| match state.ws.listeners.get_mut(&id) {
             None => unknown_listener(id),
             Some(l) => {
                 l.close(done);
@@ -641,11 +613,7 @@ impl Net {
         reply: ReplyFn,
     ) -> Option<(ReplyFn, Reply)> {
         if let Err(denied) = self.policy.check(host, port) {
-            let denial = err(
-                "PermissionError",
-                format!("host operation failed in ws_connect: socket host is not allowed: {denied}"),
-            );
-            return Some((reply, denial));
+            return Some((reply, crate::denied("ws_connect", &denied)));
         }
         let id = {
             let mut state = self.lock();
@@ -662,16 +630,7 @@ impl Net {
         let resolve_host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         let job = move || {
             let timeout = Duration::from_millis(timeout_ms);
-            let connected = net.policy.resolve(&resolve_host, port).and_then(|addrs| {
-                let mut last = None;
-                for addr in addrs {
-                    match TcpStream::connect_timeout(&addr, timeout) {
-                        Ok(s) => return Ok(s),
-                        Err(e) => last = Some(e.to_string()),
-                    }
-                }
-                Err(last.unwrap_or_else(|| "WebSocket connection failed".into()))
-            });
+            let connected = net.policy.connect(&resolve_host, port, timeout, "WebSocket connection failed");
             let shaken = connected.and_then(|s| {
                 s.set_nodelay(true).map_err(|e| e.to_string())?;
                 s.set_read_timeout(Some(timeout))
@@ -743,7 +702,7 @@ impl Net {
 
     /// `ws_send`: one text message.
     pub fn ws_send(&self, id: u64, message: String, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
-        with_state(self, |state, done| {
+        self.with_state(|state, done| {
             let Some(c) = state.ws.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
             let Some(ws) = c.socket.as_mut() else { return Some((reply, closed_send())) };
             match ws.write(Message::Text(message)) {
@@ -763,7 +722,7 @@ impl Net {
             let waiting = c.senders.iter().any(|s| s.token == token);
             c.rearm();
             if waiting {
-                self.ws_timer(state, KIND_WS_CONN, id, token, SEND_TIMEOUT);
+                self.arm_timer(state, KIND_WS_CONN, id, token, SEND_TIMEOUT);
             }
             None
         })
@@ -771,7 +730,7 @@ impl Net {
 
     /// `ws_read`: one message, waiting up to `timeout_ms`.
     pub fn ws_read(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
-        with_state(self, |state, done| {
+        self.with_state(|state, done| {
             let Some(c) = state.ws.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
             if c.socket.is_none() {
                 return Some((reply, closed_read()));
@@ -781,7 +740,7 @@ impl Net {
             c.readers.push_back(Reader { token, max_bytes, reply });
             c.pump(true, false, done);
             if c.readers.iter().any(|r| r.token == token) {
-                self.ws_timer(state, KIND_WS_CONN, id, token, Duration::from_millis(timeout_ms));
+                self.arm_timer(state, KIND_WS_CONN, id, token, Duration::from_millis(timeout_ms));
             }
             None
         })
@@ -789,7 +748,7 @@ impl Net {
 
     /// `ws_close`.
     pub fn ws_close(&self, id: u64) -> Reply {
-        with_state(self, |state, done| match state.ws.conns.get_mut(&id) {
+        self.with_state(|state, done| match state.ws.conns.get_mut(&id) {
             None => unknown_conn(id),
             Some(c) => {
                 c.end(Status::Closed, None, done);
