@@ -2,7 +2,9 @@
 //!
 //! Invariants: a `Program` is immutable once compiled and shared (`Arc`) by
 //! every task running it; chunk 0 is the top level; `ops` and `spans` have
-//! the same length; spans are byte offsets into `source`.
+//! the same length (a superinstruction keeps the span of its first part,
+//! and its other parts keep theirs, see `op.rs`); spans are byte offsets
+//! into `source`.
 
 use crate::op::Op;
 use crate::symbol::Symbol;

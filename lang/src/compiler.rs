@@ -4,13 +4,15 @@
 //! chunk of its own (a new code unit, so `break`/`continue` never cross
 //! one); a bare word right before a pairing word compiles to the name
 //! (fused into `GetVar`/`SetVar`/`Declare` when the pair is complete);
-//! fixed-table words are resolved here, everything else at run time.
+//! fixed-table words are resolved here, everything else at run time;
+//! superinstructions are written over finished chunks only (`fuse`), when
+//! every jump target is final.
 
 use crate::ast::{Expr, Item, Stmt};
 use crate::chunk::{Chunk, ChunkKind, Program, Span};
 use crate::diagnostic::CompileError;
 use crate::lexer::Lexer;
-use crate::op::{Decl, Op};
+use crate::op::{fusable_word, Decl, Op, Then};
 use crate::parser::Parser;
 use crate::symbol::Symbol;
 use crate::word::{is_pairing_word, Word};
@@ -42,6 +44,9 @@ pub fn compile(file: &str, source: &str) -> Result<Program, Vec<CompileError>> {
     if !compiler.errors.is_empty() {
         compiler.errors.sort_by_key(|e| e.span.start);
         return Err(compiler.errors);
+    }
+    for chunk in &mut compiler.chunks {
+        fuse(&mut chunk.ops);
     }
     Ok(Program {
         file: file.to_string(),
@@ -249,5 +254,43 @@ impl Compiler {
             },
         };
         self.emit(unit, op, span);
+    }
+}
+
+/// Writes a superinstruction over the first op of each common sequence
+/// (`op.rs` explains why the other ops of the sequence stay in place).
+fn fuse(ops: &mut [Op]) {
+    let then_of = |rest: &[Op]| match rest.first() {
+        Some(Op::SetVar(s)) => Then::Set(*s),
+        Some(Op::JumpIfFalse(t)) => Then::JumpIfFalse(*t),
+        _ => Then::Push,
+    };
+    let small = |k: i64| i32::try_from(k).is_ok();
+    let mut i = 0;
+    while i < ops.len() {
+        let (fused, parts) = match ops[i..] {
+            [Op::GetVar(a), Op::GetVar(b), Op::Word(w), ref rest @ ..] if fusable_word(w) => {
+                let then = then_of(rest);
+                (Op::VarVar(a, b, w, then), 3 + then.parts())
+            }
+            [Op::GetVar(a), Op::PushInt(k), Op::Word(w), ref rest @ ..] if fusable_word(w) && small(k) => {
+                let then = then_of(rest);
+                (Op::VarInt(a, k as i32, w, then), 3 + then.parts())
+            }
+            [Op::Word(Word::Dup), Op::PushInt(k), Op::Word(w), ref rest @ ..] if fusable_word(w) && small(k) => {
+                let then = then_of(rest);
+                (Op::DupInt(k as i32, w, then), 3 + then.parts())
+            }
+            [Op::PushInt(k), Op::Word(w), ref rest @ ..] if fusable_word(w) && small(k) => {
+                let then = then_of(rest);
+                (Op::TopInt(k as i32, w, then), 2 + then.parts())
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        ops[i] = fused;
+        i += parts;
     }
 }

@@ -4,9 +4,19 @@
 //! Invariants: an `Op` is `Copy` and at most 16 bytes; jump targets are
 //! absolute indexes into the same chunk's code; every op has exactly one
 //! span in `Chunk::spans` (the token a diagnostic points at).
+//!
+//! Superinstructions (`VarVar`, `VarInt`, `TopInt`, `DupInt`) are written by the
+//! compiler over the first op of a common sequence of plain ops; the other
+//! ops of the sequence stay in place after it. A superinstruction either
+//! runs its whole sequence (every operand an integer, nothing fails) and
+//! skips the parts, or runs only its first part, exactly as the plain op,
+//! and lets the parts that follow run one by one. So it never reports an
+//! error of its own: errors, their messages and spans, and jumps into the
+//! middle of a sequence are the same as without fusion.
 
 use crate::chunk::{ChunkKind, Program};
 use crate::symbol::Symbol;
+use crate::value::Value;
 use crate::word::Word;
 use std::fmt::Write as _;
 
@@ -25,8 +35,32 @@ pub enum Decl {
     Set,
 }
 
-/// One instruction.
+/// What a superinstruction does with the value its word computed: the last
+/// part of the fused sequence.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Then {
+    /// Nothing fused: the value is pushed (the sequence ends at the word).
+    Push,
+    /// A fused `SetVar`: the value is assigned to the name.
+    Set(Symbol),
+    /// A fused `JumpIfFalse`: continue at `.0` when the value is falsey.
+    JumpIfFalse(u32),
+}
+
+impl Then {
+    /// How many plain ops this part stands for.
+    pub fn parts(self) -> usize {
+        match self {
+            Then::Push => 0,
+            Then::Set(_) | Then::JumpIfFalse(_) => 1,
+        }
+    }
+}
+
+/// One instruction. `repr(u8)`: the dispatch reads a plain tag byte
+/// rather than decoding one hidden in a field's spare values.
 #[derive(Clone, Copy, Debug)]
+#[repr(u8)]
 pub enum Op {
     /// `( -- n )` push an integer literal.
     PushInt(i64),
@@ -64,6 +98,49 @@ pub enum Op {
     Return,
     /// End of a chunk: like `Return`, and at top level the program ends.
     End,
+    /// Superinstruction for `GetVar a; GetVar b; Word w` followed by the
+    /// part `.3`: `( -- r )` with `Then::Push`, `( -- )` otherwise.
+    /// First part: `GetVar a`.
+    VarVar(Symbol, Symbol, Word, Then),
+    /// Superinstruction for `GetVar a; PushInt k; Word w` followed by the
+    /// part `.3` (`k` fits in 32 bits): `( -- r )` with `Then::Push`,
+    /// `( -- )` otherwise. First part: `GetVar a`.
+    VarInt(Symbol, i32, Word, Then),
+    /// Superinstruction for `PushInt k; Word w` followed by the part `.2`
+    /// (`k` fits in 32 bits): `( x -- r )` with `Then::Push`, `( x -- )`
+    /// otherwise. First part: `PushInt k`.
+    TopInt(i32, Word, Then),
+    /// Superinstruction for `Word dup; PushInt k; Word w` followed by the
+    /// part `.2` (`k` fits in 32 bits): `( x -- x r )` with `Then::Push`,
+    /// `( x -- x )` otherwise. First part: `Word dup`.
+    DupInt(i32, Word, Then),
+}
+
+// The dispatch loop copies an op per instruction: keep it small.
+const _: () = assert!(std::mem::size_of::<Op>() <= 24);
+
+/// The words a superinstruction may fuse: integer operations that cannot
+/// fail on two integers except by overflow (`Div` and `Mod` can).
+pub fn fusable_word(word: Word) -> bool {
+    matches!(word, Word::Add | Word::Sub | Word::Mul | Word::Lt | Word::Gt | Word::Le | Word::Ge | Word::Eq | Word::Ne)
+}
+
+/// A fusable word on two integers, as the word itself computes it; `None`
+/// on overflow (the plain word then reports it) or for another word.
+#[inline(always)]
+pub fn int_word(word: Word, a: i64, b: i64) -> Option<Value> {
+    Some(match word {
+        Word::Add => Value::Int(a.checked_add(b)?),
+        Word::Sub => Value::Int(a.checked_sub(b)?),
+        Word::Mul => Value::Int(a.checked_mul(b)?),
+        Word::Lt => Value::Bool(a < b),
+        Word::Gt => Value::Bool(a > b),
+        Word::Le => Value::Bool(a <= b),
+        Word::Ge => Value::Bool(a >= b),
+        Word::Eq => Value::Bool(a == b),
+        Word::Ne => Value::Bool(a != b),
+        _ => return None,
+    })
 }
 
 impl Program {
@@ -90,11 +167,27 @@ impl Program {
                     Op::Call(s, _) => format!("Call {}", s.as_str()),
                     Op::PushBlock(c) => format!("PushBlock chunk {c}"),
                     Op::DefineFunction(c) => format!("DefineFunction chunk {c}"),
+                    Op::VarVar(a, b, w, then) => {
+                        format!("VarVar {} {} {}{}", a.as_str(), b.as_str(), w.name(), then_text(then))
+                    }
+                    Op::VarInt(a, k, w, then) => format!("VarInt {} {k} {}{}", a.as_str(), w.name(), then_text(then)),
+                    Op::TopInt(k, w, then) => format!("TopInt {k} {}{}", w.name(), then_text(then)),
+                    Op::DupInt(k, w, then) => format!("DupInt {k} {}{}", w.name(), then_text(then)),
                     other => format!("{other:?}"),
                 };
                 let _ = writeln!(out, "  {ip:04}  {line:>4}:{col:<3}  {text}");
             }
         }
         out
+    }
+}
+
+/// The fused last part of a superinstruction, for the disassembler (the
+/// parts are also listed as the plain ops after it).
+fn then_text(then: Then) -> String {
+    match then {
+        Then::Push => String::new(),
+        Then::Set(s) => format!(" Set {}", s.as_str()),
+        Then::JumpIfFalse(t) => format!(" JumpIfFalse {t}"),
     }
 }

@@ -8,6 +8,11 @@
 //! out of budget (call `run` again), or blocked on an `Effect` (answer it
 //! with `resume`, then call `run` again).
 //!
+//! Speed: `execute` runs the hot ops (literals, variables, jumps, integer
+//! fast paths of words, superinstructions, calls and returns) in one
+//! match and everything else in `step`; a function call creates its
+//! variable frame only when it first declares a variable.
+//!
 //! Invariants: a `CodeFrame`'s `base` never exceeds the stack length at the
 //! time it was pushed; the result of every function or block call follows
 //! the base rule (§6.1): the top value above `base` or nil, and the stack
@@ -18,7 +23,7 @@ use crate::chunk::{ChunkKind, Program, Span};
 use crate::diagnostic;
 use crate::error::{ErrorKind, VmError};
 use crate::host::{Effect, Host};
-use crate::op::{Decl, Op};
+use crate::op::{int_word, Decl, Op, Then};
 use crate::symbol::Symbol;
 use crate::value::{ResultValue, Value};
 use crate::word::Word;
@@ -33,6 +38,8 @@ pub const MAX_CALL_DEPTH: usize = 100_000;
 pub const MAX_STACK: usize = 50_000_000;
 
 const NO_FUNCTION: u32 = u32::MAX;
+/// `Vm::scope` outside every function call.
+const NO_SCOPE: u32 = u32::MAX;
 
 /// Why `run` returned.
 #[derive(Debug)]
@@ -104,6 +111,9 @@ pub(crate) struct CodeFrame {
     pub chunk: u32,
     pub ip: u32,
     pub base: u32,
+    /// For a function call: the caller's `Vm::scope`, restored on return
+    /// (`NO_SCOPE` for other frames).
+    pub caller_scope: u32,
     pub kind: FrameKind,
 }
 
@@ -158,8 +168,15 @@ pub struct Vm {
     pub(crate) program: Arc<Program>,
     pub(crate) stack: Vec<Value>,
     pub(crate) frames: Vec<Frame>,
-    /// Variable frames, one per function call, innermost last.
+    /// Variable frames, one per function call that declared a variable,
+    /// innermost last. A call's frame is created by its first declaration
+    /// (most calls declare nothing), at index `scope`.
     pub(crate) vars: Vec<Vec<(Symbol, Value)>>,
+    /// Where the variable frame of the innermost function call is or will
+    /// be: `vars.len()` is `scope` or `scope + 1`. `NO_SCOPE` outside every
+    /// call (then `vars` is empty, or it is a task's copy of its parent's
+    /// frames and `scope` is the last one).
+    scope: u32,
     pub(crate) globals: Vec<Option<Value>>,
     /// Chunk of each user function, indexed by its symbol.
     pub(crate) functions: Vec<u32>,
@@ -173,6 +190,16 @@ impl std::fmt::Debug for Vm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vm").field("stack", &self.stack.len()).field("frames", &self.frames.len()).finish()
     }
+}
+
+/// How `Vm::step` leaves the dispatch loop of `Vm::execute`.
+enum Step {
+    /// Go on at this instruction of the same frame.
+    Next(usize),
+    /// Frames changed: re-read the current frame.
+    Frames,
+    /// Return this outcome.
+    Stop(Outcome),
 }
 
 /// What a word did to the control flow.
@@ -197,8 +224,15 @@ impl Vm {
         Vm {
             program,
             stack: Vec::with_capacity(64),
-            frames: vec![Frame::Code(CodeFrame { chunk: 0, ip: 0, base: 0, kind: FrameKind::Main })],
+            frames: vec![Frame::Code(CodeFrame {
+                chunk: 0,
+                ip: 0,
+                base: 0,
+                caller_scope: NO_SCOPE,
+                kind: FrameKind::Main,
+            })],
             vars: Vec::new(),
+            scope: NO_SCOPE,
             globals: Vec::new(),
             functions: Vec::new(),
             rng: seed | 1,
@@ -216,11 +250,26 @@ impl Vm {
     /// bindings visible now (DIALECT point 6) and an empty stack.
     pub(crate) fn fork(&self, block: u32, task: u64) -> Vm {
         let mut memo = crate::value::CopyMemo::default();
+        let mut vars: Vec<Vec<(Symbol, Value)>> =
+            self.vars.iter().map(|f| f.iter().map(|(k, v)| (*k, v.deep_copy_in(&mut memo))).collect()).collect();
+        if self.scope != NO_SCOPE && vars.len() == self.scope as usize {
+            // The frame the innermost call would create: the task declares
+            // into it, as it would have if the frame had been created.
+            vars.push(Vec::new());
+        }
+        let scope = vars.len().checked_sub(1).map_or(NO_SCOPE, |last| last as u32);
         Vm {
             program: self.program.clone(),
             stack: Vec::new(),
-            frames: vec![Frame::Code(CodeFrame { chunk: block, ip: 0, base: 0, kind: FrameKind::Task(task) })],
-            vars: self.vars.iter().map(|f| f.iter().map(|(k, v)| (*k, v.deep_copy_in(&mut memo))).collect()).collect(),
+            frames: vec![Frame::Code(CodeFrame {
+                chunk: block,
+                ip: 0,
+                base: 0,
+                caller_scope: NO_SCOPE,
+                kind: FrameKind::Task(task),
+            })],
+            vars,
+            scope,
             globals: self.globals.iter().map(|g| g.as_ref().map(|v| v.deep_copy_in(&mut memo))).collect(),
             functions: self.functions.clone(),
             rng: self.rng.wrapping_mul(6364136223846793005).wrapping_add(task | 1) | 1,
@@ -323,175 +372,380 @@ impl Vm {
                     return Outcome::Finished(vec![result]);
                 }
             };
-            let chunk = &prog.chunks[chunk_index as usize];
-            let ops = &chunk.ops[..];
-            macro_rules! save_ip {
-                () => {
-                    if let Some(Frame::Code(f)) = self.frames.last_mut() {
-                        f.ip = ip as u32;
-                    }
+            let ops = &prog.chunks[chunk_index as usize].ops[..];
+            macro_rules! fail {
+                ($e:expr) => {
+                    return self.fail_at(chunk_index, ip, $e)
                 };
             }
-            macro_rules! fail {
-                ($e:expr) => {{
-                    save_ip!();
-                    return Outcome::Failed(Box::new(self.failure_at((chunk_index, ip as u32 - 1), $e)));
-                }};
-            }
-            loop {
+            // The hot ops run here; every other op, and every slow path
+            // that is not an error, leaves the match for the one call of
+            // `step` below it (one copy of the rare code keeps the hot arms
+            // compact; measured with callgrind).
+            'ops: loop {
                 if remaining == 0 {
-                    save_ip!();
+                    self.save_ip(ip);
                     return Outcome::Yielded;
                 }
                 remaining -= 1;
                 let op = ops[ip];
                 ip += 1;
-                match op {
-                    Op::PushInt(n) => self.stack.push(Value::Int(n)),
-                    Op::PushFloat(f) => self.stack.push(Value::Float(f)),
-                    Op::PushStr(i) => self.stack.push(Value::Str(prog.strings[i as usize].clone())),
-                    Op::PushNil => self.stack.push(Value::Nil),
-                    Op::PushTrue => self.stack.push(Value::Bool(true)),
-                    Op::PushFalse => self.stack.push(Value::Bool(false)),
-                    Op::PushBlock(c) => self.stack.push(Value::Block(crate::value::BlockId(c))),
-                    Op::GetVar(sym) => match self.lookup(sym) {
-                        Some(v) => {
-                            let v = v.clone();
-                            self.stack.push(v);
+                'fast: {
+                    match op {
+                        Op::PushInt(n) => self.stack.push(Value::Int(n)),
+                        Op::GetVar(sym) => {
+                            if let Err(e) = self.push_var(sym) {
+                                fail!(e)
+                            }
                         }
-                        None => fail!(VmError::unknown_variable(sym.as_str())),
-                    },
-                    Op::SetVar(sym) => {
-                        let Some(v) = self.stack.pop() else { fail!(VmError::underflow("set", 1, 0)) };
-                        if let Err(v) = self.assign(sym, v) {
-                            self.stack.push(v);
-                            fail!(VmError::unknown_variable(sym.as_str()));
-                        }
-                    }
-                    Op::Declare(sym, decl) => {
-                        let v = match decl {
-                            Decl::Var => self.stack.pop().unwrap_or(Value::Nil),
-                            Decl::Array => Value::array(Vec::new()),
-                            Decl::List => Value::List(Rc::new(RefCell::new(Vec::new()))),
-                            Decl::Set => Value::Set(Rc::new(RefCell::new(Vec::new()))),
-                            Decl::Map => Value::map(BTreeMap::new()),
-                        };
-                        self.declare(sym, v);
-                    }
-                    Op::Jump(t) => ip = t as usize,
-                    Op::JumpIfFalse(t) => {
-                        let Some(v) = self.stack.pop() else {
-                            let word = if matches!(prog.text(chunk.spans[ip - 1]), "while") { "while" } else { "if" };
-                            fail!(VmError::underflow(word, 1, 0))
-                        };
-                        match v.truthy() {
-                            Some(true) => {}
-                            Some(false) => ip = t as usize,
-                            None => {
+                        Op::SetVar(sym) => {
+                            let Some(v) = self.stack.pop() else { fail!(VmError::underflow("set", 1, 0)) };
+                            if let Err(v) = self.assign(sym, v) {
                                 self.stack.push(v);
-                                fail!(VmError::result_condition())
+                                fail!(VmError::unknown_variable(sym.as_str()));
                             }
                         }
+                        Op::Jump(t) => ip = t as usize,
+                        Op::JumpIfFalse(t) => match self.stack.last().map(Value::truthy) {
+                            Some(Some(truthy)) => {
+                                self.pop_discard(1);
+                                if !truthy {
+                                    ip = t as usize;
+                                }
+                            }
+                            _ => break 'fast,
+                        },
+                        Op::Word(word) if self.fast_word(word) => {}
+                        Op::Call(sym, _) if self.functions.get(sym.index()).is_some_and(|&c| c != NO_FUNCTION) => {
+                            self.save_ip(ip);
+                            let chunk = self.functions[sym.index()];
+                            if let Err(e) = self.call_function(sym, chunk) {
+                                fail!(e)
+                            }
+                            continue 'frames;
+                        }
+                        Op::End if !matches!(self.frames.last(), Some(Frame::Code(f)) if matches!(f.kind, FrameKind::Main)) =>
+                        {
+                            if let Err((site, e)) = self.return_from_frame() {
+                                return Outcome::Failed(Box::new(self.failure_at(site, e)));
+                            }
+                            continue 'frames;
+                        }
+                        // Superinstructions: the whole sequence, or else only
+                        // the first part, as the plain op (see `op.rs`).
+                        Op::VarVar(a, b, word, then) => {
+                            if let (Some(&Value::Int(x)), Some(&Value::Int(y))) = (self.lookup(a), self.lookup(b)) {
+                                if let Some(next) =
+                                    int_word(word, x, y).and_then(|r| self.finish_fused(r, then, ip + 2, 0))
+                                {
+                                    ip = next;
+                                    continue 'ops;
+                                }
+                            }
+                            if let Err(e) = self.push_var(a) {
+                                fail!(e)
+                            }
+                        }
+                        Op::VarInt(a, k, word, then) => {
+                            if let Some(&Value::Int(x)) = self.lookup(a) {
+                                if let Some(next) =
+                                    int_word(word, x, k.into()).and_then(|r| self.finish_fused(r, then, ip + 2, 0))
+                                {
+                                    ip = next;
+                                    continue 'ops;
+                                }
+                            }
+                            if let Err(e) = self.push_var(a) {
+                                fail!(e)
+                            }
+                        }
+                        Op::TopInt(k, word, then) => {
+                            if let Some(&Value::Int(x)) = self.stack.last() {
+                                if let Some(next) =
+                                    int_word(word, x, k.into()).and_then(|r| self.finish_fused(r, then, ip + 1, 1))
+                                {
+                                    ip = next;
+                                    continue 'ops;
+                                }
+                            }
+                            self.stack.push(Value::Int(k.into()));
+                        }
+                        Op::DupInt(k, word, then) => {
+                            if let Some(&Value::Int(x)) = self.stack.last() {
+                                if let Some(next) =
+                                    int_word(word, x, k.into()).and_then(|r| self.finish_fused(r, then, ip + 2, 0))
+                                {
+                                    ip = next;
+                                    continue 'ops;
+                                }
+                            }
+                            if !self.fast_word(Word::Dup) {
+                                break 'fast;
+                            }
+                        }
+                        _ => break 'fast,
                     }
-                    Op::Word(word) => {
-                        if let Some(done) = self.fast_word(word) {
-                            if done {
-                                continue;
-                            }
-                        }
-                        save_ip!();
-                        let name = prog.text(chunk.spans[ip - 1]);
-                        match self.exec_word(word, name, host, (chunk_index, ip as u32 - 1)) {
-                            Ok(Flow::Next) => {}
-                            Ok(Flow::Jumped) => continue 'frames,
-                            Ok(Flow::Block(effect)) => {
-                                self.blocked_site = (chunk_index, ip as u32 - 1);
-                                return Outcome::Blocked(effect);
-                            }
-                            Ok(Flow::Exit(code)) => return Outcome::Exited(code),
-                            Err(e) => fail!(e),
-                        }
-                    }
-                    Op::Call(sym, method) => {
-                        save_ip!();
-                        let site = (chunk_index, ip as u32 - 1);
-                        let result = match self.functions.get(sym.index()) {
-                            Some(&c) if c != NO_FUNCTION => self.call_function(sym, c),
-                            _ => match method {
-                                Some(word) if self.supports(word) => self.exec_word(word, sym.as_str(), host, site),
-                                _ => Err(VmError::unknown_word(sym.as_str())),
-                            },
-                        };
-                        match result {
-                            Ok(Flow::Next) => {}
-                            Ok(Flow::Jumped) => continue 'frames,
-                            Ok(Flow::Block(effect)) => {
-                                self.blocked_site = site;
-                                return Outcome::Blocked(effect);
-                            }
-                            Ok(Flow::Exit(code)) => return Outcome::Exited(code),
-                            Err(e) => fail!(e),
-                        }
-                    }
-                    Op::DefineFunction(c) => {
-                        if let ChunkKind::Function { name, .. } = prog.chunks[c as usize].kind {
-                            let i = name.index();
-                            if self.functions.len() <= i {
-                                self.functions.resize(i + 1, NO_FUNCTION);
-                            }
-                            self.functions[i] = c;
-                        }
-                    }
-                    Op::Return | Op::End => {
-                        let top_level =
-                            matches!(self.frames.last(), Some(Frame::Code(f)) if matches!(f.kind, FrameKind::Main));
-                        if top_level {
-                            if matches!(op, Op::Return) {
-                                fail!(VmError::new(ErrorKind::Unsupported, "unsupported opcode: Return"));
-                            }
-                            save_ip!();
-                            return Outcome::Finished(std::mem::take(&mut self.stack));
-                        }
-                        save_ip!();
-                        if let Err((site, e)) = self.return_from_frame() {
-                            return Outcome::Failed(Box::new(self.failure_at(site, e)));
-                        }
-                        continue 'frames;
-                    }
+                    continue 'ops;
+                }
+                match self.step(&prog, chunk_index, ip, host) {
+                    Step::Next(next) => ip = next,
+                    Step::Frames => continue 'frames,
+                    Step::Stop(outcome) => return outcome,
                 }
             }
         }
     }
 
-    /// Integer fast paths of hot words; `Some(true)` when handled.
-    #[inline]
-    fn fast_word(&mut self, word: Word) -> Option<bool> {
-        let n = self.stack.len();
-        if n < 2 {
-            return None;
+    /// Runs the op before `ip` when `execute` does not: the rare ops, the
+    /// general path of words and conditions, calls and returns.
+    #[inline(always)]
+    fn step(&mut self, prog: &Program, chunk_index: u32, mut ip: usize, host: &mut dyn Host) -> Step {
+        macro_rules! fail {
+            ($e:expr) => {
+                return Step::Stop(self.fail_at(chunk_index, ip, $e))
+            };
         }
-        let (Value::Int(a), Value::Int(b)) = (&self.stack[n - 2], &self.stack[n - 1]) else {
-            return None;
+        let site = (chunk_index, ip as u32 - 1);
+        let op = prog.chunks[chunk_index as usize].ops[ip - 1];
+        let flow = match op {
+            Op::PushInt(n) => {
+                self.stack.push(Value::Int(n));
+                Ok(Flow::Next)
+            }
+            Op::PushFloat(f) => {
+                self.stack.push(Value::Float(f));
+                Ok(Flow::Next)
+            }
+            Op::PushStr(i) => {
+                self.stack.push(Value::Str(prog.strings[i as usize].clone()));
+                Ok(Flow::Next)
+            }
+            Op::PushNil => {
+                self.stack.push(Value::Nil);
+                Ok(Flow::Next)
+            }
+            Op::PushTrue => {
+                self.stack.push(Value::Bool(true));
+                Ok(Flow::Next)
+            }
+            Op::PushFalse => {
+                self.stack.push(Value::Bool(false));
+                Ok(Flow::Next)
+            }
+            Op::PushBlock(c) => {
+                self.stack.push(Value::Block(crate::value::BlockId(c)));
+                Ok(Flow::Next)
+            }
+            Op::Declare(sym, decl) => {
+                let v = match decl {
+                    Decl::Var => self.stack.pop().unwrap_or(Value::Nil),
+                    Decl::Array => Value::array(Vec::new()),
+                    Decl::List => Value::List(Rc::new(RefCell::new(Vec::new()))),
+                    Decl::Set => Value::Set(Rc::new(RefCell::new(Vec::new()))),
+                    Decl::Map => Value::map(BTreeMap::new()),
+                };
+                self.declare(sym, v);
+                Ok(Flow::Next)
+            }
+            Op::JumpIfFalse(t) => {
+                let Some(v) = self.stack.pop() else {
+                    let spans = &prog.chunks[chunk_index as usize].spans;
+                    let word = if matches!(prog.text(spans[ip - 1]), "while") { "while" } else { "if" };
+                    fail!(VmError::underflow(word, 1, 0))
+                };
+                match v.truthy() {
+                    Some(true) => {}
+                    Some(false) => ip = t as usize,
+                    None => {
+                        self.stack.push(v);
+                        fail!(VmError::result_condition())
+                    }
+                }
+                Ok(Flow::Next)
+            }
+            Op::Word(_) | Op::DupInt(..) => {
+                // The first part of a `DupInt` is `dup`.
+                let word = if let Op::Word(word) = op { word } else { Word::Dup };
+                self.save_ip(ip);
+                let name = prog.text(prog.chunks[chunk_index as usize].spans[ip - 1]);
+                self.exec_word(word, name, host, site)
+            }
+            Op::Call(sym, method) => {
+                self.save_ip(ip);
+                match self.functions.get(sym.index()) {
+                    Some(&c) if c != NO_FUNCTION => self.call_function(sym, c).map(|()| Flow::Jumped),
+                    _ => match method {
+                        Some(word) if self.supports(word) => self.exec_word(word, sym.as_str(), host, site),
+                        _ => Err(VmError::unknown_word(sym.as_str())),
+                    },
+                }
+            }
+            Op::DefineFunction(c) => {
+                if let ChunkKind::Function { name, .. } = prog.chunks[c as usize].kind {
+                    let i = name.index();
+                    if self.functions.len() <= i {
+                        self.functions.resize(i + 1, NO_FUNCTION);
+                    }
+                    self.functions[i] = c;
+                }
+                Ok(Flow::Next)
+            }
+            Op::Return | Op::End => {
+                let top_level = matches!(self.frames.last(), Some(Frame::Code(f)) if matches!(f.kind, FrameKind::Main));
+                if top_level {
+                    if matches!(op, Op::Return) {
+                        fail!(VmError::new(ErrorKind::Unsupported, "unsupported opcode: Return"));
+                    }
+                    self.save_ip(ip);
+                    return Step::Stop(Outcome::Finished(std::mem::take(&mut self.stack)));
+                }
+                self.save_ip(ip);
+                if let Err((site, e)) = self.return_from_frame() {
+                    return Step::Stop(Outcome::Failed(Box::new(self.failure_at(site, e))));
+                }
+                return Step::Frames;
+            }
+            // `execute` runs these itself (a superinstruction off its fast
+            // path as its first part); `step` runs them the same way, so
+            // that it can run any op.
+            Op::GetVar(sym) | Op::VarVar(sym, ..) | Op::VarInt(sym, ..) => self.push_var(sym).map(|()| Flow::Next),
+            Op::TopInt(k, ..) => {
+                self.stack.push(Value::Int(k.into()));
+                Ok(Flow::Next)
+            }
+            Op::SetVar(sym) => {
+                let Some(v) = self.stack.pop() else { fail!(VmError::underflow("set", 1, 0)) };
+                match self.assign(sym, v) {
+                    Ok(()) => Ok(Flow::Next),
+                    Err(v) => {
+                        self.stack.push(v);
+                        Err(VmError::unknown_variable(sym.as_str()))
+                    }
+                }
+            }
+            Op::Jump(t) => {
+                ip = t as usize;
+                Ok(Flow::Next)
+            }
         };
-        let (a, b) = (*a, *b);
-        let r = match word {
-            Word::Add => Value::Int(a.checked_add(b)?),
-            Word::Sub => Value::Int(a.checked_sub(b)?),
-            Word::Mul => Value::Int(a.checked_mul(b)?),
-            Word::Lt => Value::Bool(a < b),
-            Word::Gt => Value::Bool(a > b),
-            Word::Le => Value::Bool(a <= b),
-            Word::Ge => Value::Bool(a >= b),
-            Word::Eq => Value::Bool(a == b),
-            _ => return None,
-        };
-        self.stack.truncate(n - 2);
-        self.stack.push(r);
-        Some(true)
+        match flow {
+            Ok(Flow::Next) => Step::Next(ip),
+            Ok(Flow::Jumped) => Step::Frames,
+            Ok(Flow::Block(effect)) => {
+                self.blocked_site = site;
+                Step::Stop(Outcome::Blocked(effect))
+            }
+            Ok(Flow::Exit(code)) => Step::Stop(Outcome::Exited(code)),
+            Err(e) => fail!(e),
+        }
+    }
+
+    /// Records `ip` as the instruction pointer of the current code frame.
+    fn save_ip(&mut self, ip: usize) {
+        if let Some(Frame::Code(f)) = self.frames.last_mut() {
+            f.ip = ip as u32;
+        }
+    }
+
+    /// The outcome of an error at the op before `ip`.
+    #[cold]
+    #[inline(never)]
+    fn fail_at(&mut self, chunk_index: u32, ip: usize, e: VmError) -> Outcome {
+        self.save_ip(ip);
+        Outcome::Failed(Box::new(self.failure_at((chunk_index, ip as u32 - 1), e)))
+    }
+
+    /// The last part of a superinstruction whose word computed `r` (an
+    /// integer or a bool), replacing the `consumed` values on top of the
+    /// stack: where to continue (`after` is the op after the word), or
+    /// `None`, with nothing changed, when the part would fail.
+    #[inline(always)]
+    fn finish_fused(&mut self, r: Value, then: Then, after: usize, consumed: usize) -> Option<usize> {
+        match then {
+            Then::Push => {
+                self.pop_discard(consumed);
+                self.stack.push(r);
+                Some(after)
+            }
+            Then::Set(sym) => {
+                self.assign(sym, r).ok()?;
+                self.pop_discard(consumed);
+                Some(after + 1)
+            }
+            Then::JumpIfFalse(target) => {
+                self.pop_discard(consumed);
+                let falsey = matches!(r, Value::Bool(false) | Value::Int(0));
+                r.discard();
+                Some(if falsey { target as usize } else { after + 1 })
+            }
+        }
+    }
+
+    /// Pops `n` values (cheaply when they are numbers or bools).
+    #[inline(always)]
+    fn pop_discard(&mut self, n: usize) {
+        for _ in 0..n {
+            if let Some(v) = self.stack.pop() {
+                v.discard();
+            }
+        }
+    }
+
+    /// `GetVar`: pushes the value of a variable.
+    #[inline(always)]
+    fn push_var(&mut self, sym: Symbol) -> Result<(), VmError> {
+        match self.lookup(sym) {
+            Some(v) => {
+                let v = v.fast_clone();
+                self.stack.push(v);
+                Ok(())
+            }
+            None => Err(VmError::unknown_variable(sym.as_str())),
+        }
+    }
+
+    /// Fast paths of hot words: stack shuffles and integer arithmetic. True
+    /// when handled; otherwise (an error to report, another kind of value)
+    /// `exec_word` runs the word.
+    #[inline(always)]
+    fn fast_word(&mut self, word: Word) -> bool {
+        let n = self.stack.len();
+        match word {
+            Word::Dup if n >= 1 => {
+                let v = self.stack[n - 1].fast_clone();
+                self.stack.push(v);
+                true
+            }
+            Word::Swap if n >= 2 => {
+                self.stack.swap(n - 1, n - 2);
+                true
+            }
+            Word::Over if n >= 2 => {
+                let v = self.stack[n - 2].fast_clone();
+                self.stack.push(v);
+                true
+            }
+            Word::Drop if n >= 1 => {
+                self.pop_discard(1);
+                true
+            }
+            _ if n >= 2 => {
+                let (Value::Int(a), Value::Int(b)) = (&self.stack[n - 2], &self.stack[n - 1]) else {
+                    return false;
+                };
+                let Some(r) = int_word(word, *a, *b) else {
+                    return false;
+                };
+                self.pop_discard(1);
+                std::mem::replace(&mut self.stack[n - 2], r).discard();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Starts a user function call (§6.1).
-    fn call_function(&mut self, sym: Symbol, chunk: u32) -> Result<Flow, VmError> {
+    fn call_function(&mut self, sym: Symbol, chunk: u32) -> Result<(), VmError> {
         let inputs = match self.program.chunks[chunk as usize].kind {
             ChunkKind::Function { inputs, .. } => inputs,
             _ => 0,
@@ -501,16 +755,22 @@ impl Vm {
         }
         self.check_depth()?;
         let base = (self.stack.len() - inputs) as u32;
-        self.vars.push(Vec::new());
-        self.frames.push(Frame::Code(CodeFrame { chunk, ip: 0, base, kind: FrameKind::Function(sym) }));
-        Ok(Flow::Jumped)
+        let caller_scope = std::mem::replace(&mut self.scope, self.vars.len() as u32);
+        self.frames.push(Frame::Code(CodeFrame { chunk, ip: 0, base, caller_scope, kind: FrameKind::Function(sym) }));
+        Ok(())
     }
 
     /// Starts a block call with `args` values already on the stack.
     pub(crate) fn call_block(&mut self, block: u32, args: usize, runner: Word) -> Result<(), VmError> {
         self.check_depth()?;
         let base = (self.stack.len() - args) as u32;
-        self.frames.push(Frame::Code(CodeFrame { chunk: block, ip: 0, base, kind: FrameKind::Block(runner) }));
+        self.frames.push(Frame::Code(CodeFrame {
+            chunk: block,
+            ip: 0,
+            base,
+            caller_scope: NO_SCOPE,
+            kind: FrameKind::Block(runner),
+        }));
         Ok(())
     }
 
@@ -529,15 +789,22 @@ impl Vm {
 
     /// Ends the current code frame with the base rule and hands the result
     /// to the frame below.
+    #[inline]
     fn return_from_frame(&mut self) -> Result<(), ((u32, u32), VmError)> {
-        let Some(Frame::Code(f)) = self.frames.pop() else {
+        let Some(&Frame::Code(f)) = self.frames.last() else {
             return Ok(());
         };
+        self.frames.pop();
         let base = f.base as usize;
-        let result = if self.stack.len() > base { self.stack.pop().unwrap_or(Value::Nil) } else { Value::Nil };
-        self.stack.truncate(base);
+        let result = if self.stack.len() > base { self.stack.pop().unwrap_or_default() } else { Value::Nil };
+        if self.stack.len() > base {
+            self.stack.truncate(base);
+        }
         if let FrameKind::Function(_) = f.kind {
-            self.vars.pop();
+            if self.vars.len() > self.scope as usize {
+                self.vars.truncate(self.scope as usize);
+            }
+            self.scope = f.caller_scope;
         }
         match self.frames.last_mut() {
             None => self.stack.push(result),
@@ -562,13 +829,13 @@ impl Vm {
     pub(crate) fn assign(&mut self, sym: Symbol, v: Value) -> Result<(), Value> {
         for frame in self.vars.iter_mut().rev() {
             if let Some(slot) = frame.iter_mut().find(|(k, _)| *k == sym) {
-                slot.1 = v;
+                std::mem::replace(&mut slot.1, v).discard();
                 return Ok(());
             }
         }
         match self.globals.get_mut(sym.index()) {
             Some(Some(slot)) => {
-                *slot = v;
+                std::mem::replace(slot, v).discard();
                 Ok(())
             }
             _ => Err(v),
@@ -577,7 +844,12 @@ impl Vm {
 
     /// `var`: (re)binds in the current scope (DIALECT point 5).
     pub(crate) fn declare(&mut self, sym: Symbol, v: Value) {
-        if let Some(frame) = self.vars.last_mut() {
+        if self.scope != NO_SCOPE {
+            let scope = self.scope as usize;
+            if self.vars.len() == scope {
+                self.vars.push(Vec::new());
+            }
+            let frame = &mut self.vars[scope];
             match frame.iter_mut().find(|(k, _)| *k == sym) {
                 Some(slot) => slot.1 = v,
                 None => frame.push((sym, v)),
@@ -689,6 +961,7 @@ impl Vm {
     }
 
     /// Gives a block's result to the iteration waiting for it.
+    #[inline(never)]
     fn iter_feed(&mut self, r: Value) -> Result<(), ((u32, u32), VmError)> {
         let Some(Frame::Iter(it)) = self.frames.last_mut() else {
             return Ok(());
