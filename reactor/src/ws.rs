@@ -429,11 +429,14 @@ impl Ws {
         self.conns_in_flight += 1;
         let handshake =
             Handshake { mid: None, listener, token: a.token, reply: a.reply, host: peer.ip().to_string(), url };
+        // The handshake gets a timeout of its own, as long as the accept's
+        // (so the whole wait can approach twice `timeout_ms`, as in the
+        // reference); a silent client cannot hold `ws_accept` forever.
+        let deadline = Instant::now() + Duration::from_millis(a.timeout_ms);
+        self.deadlines.push((deadline, Action::Expire { kind: KIND_WS_CONN, id, token: a.token }));
         let result = tungstenite::accept_hdr_with_config(stream, guard, Some(config()));
         self.handshakes.insert(id, handshake);
         self.handshake_step(id, result, done);
-        // The accept's own timeout keeps running for the handshake.
-        let _ = a.timeout_ms;
     }
 
     fn continue_handshake(&mut self, id: u64, done: &mut Completed) {

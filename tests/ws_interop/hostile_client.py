@@ -1,0 +1,157 @@
+"""Hostile raw-TCP peers for hostile_server.rco.
+
+Usage: python3 hostile_client.py PORT CASE
+Runs one hostile CASE (see CASES) on a first connection, then one well-behaved
+`websockets` client on a second connection that sends "alive" and closes, to
+show the server survived. Prints one line per observation; every wait is
+bounded.
+"""
+
+import base64
+import os
+import socket
+import struct
+import sys
+import time
+
+from websockets.sync.client import connect
+
+PORT = int(sys.argv[1])
+CASE = sys.argv[2]
+WAIT = 5
+
+
+def out(*parts):
+    print(*parts, flush=True)
+
+
+def dial():
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=WAIT)
+    s.settimeout(WAIT)
+    return s
+
+
+def handshake(s):
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(
+        (
+            "GET /hostile HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: " + key + "\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+    out("handshake", reply.split(b"\r\n", 1)[0].decode())
+
+
+def frame(opcode, payload, fin=True, rsv=0, masked=True, length=None):
+    """One frame; `length` overrides the announced payload length."""
+    n = len(payload) if length is None else length
+    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
+    m = 0x80 if masked else 0
+    if n < 126:
+        head += bytes([m | n])
+    elif n < 1 << 16:
+        head += bytes([m | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([m | 127]) + struct.pack("!Q", n)
+    if not masked:
+        return head + payload
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def server_reaction(s, limit=WAIT):
+    """What the server does after a protocol violation: `ended` if it closes
+    the connection (with or without a close frame) within `limit` s."""
+    s.settimeout(limit)
+    try:
+        while s.recv(4096):
+            pass
+        return "ended"
+    except socket.timeout:
+        return "kept open"
+    except ConnectionError:
+        return "ended"
+
+
+def hostile_frame(data):
+    s = dial()
+    handshake(s)
+    s.sendall(data)
+    out("server", server_reaction(s))
+    s.close()
+
+
+def garbage_handshake():
+    s = dial()
+    s.sendall(b"\x16\x03\x01\x00\xffNOT HTTP AT ALL\r\n\xff\xfe\r\n\r\n")
+    out("server", server_reaction(s))
+    s.close()
+
+
+def eof_handshake():
+    s = dial()
+    s.close()
+    out("closed without a request")
+
+
+def stalled_handshake():
+    s = dial()
+    s.sendall(b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    # The server runs with ACCEPT_MS 1500: it must give up on this handshake
+    # on its own (spec: within about twice timeout_ms), well before 6 s.
+    out("server", server_reaction(s, 6))
+    s.close()
+
+
+def midframe(resume):
+    s = dial()
+    handshake(s)
+    payload = bytes(range(48, 48 + 50)) * 2  # 100 ASCII bytes
+    whole = frame(0x1, payload)
+    cut = len(whole) - 90  # header + mask + 10 payload bytes
+    s.sendall(whole[:cut])
+    time.sleep(1.3)  # the server reads with timeout_ms 500 meanwhile
+    if resume:
+        s.sendall(whole[cut:])
+        s.sendall(frame(0x8, struct.pack("!H", 1000)))
+        out("server", server_reaction(s))
+    else:
+        out("disconnecting mid-frame")
+    s.close()
+
+
+CASES = {
+    "garbage_handshake": garbage_handshake,
+    "eof_handshake": eof_handshake,
+    "stalled_handshake": stalled_handshake,
+    "unmasked_frame": lambda: hostile_frame(frame(0x1, b"hi", masked=False)),
+    "reserved_opcode": lambda: hostile_frame(frame(0x3, b"op")),
+    "reserved_control_opcode": lambda: hostile_frame(frame(0xB, b"op")),
+    "rsv_bits": lambda: hostile_frame(frame(0x1, b"rsv", rsv=0x4)),
+    "invalid_utf8": lambda: hostile_frame(frame(0x1, b"ok\xff\xfe")),
+    "big_control": lambda: hostile_frame(frame(0x9, b"p" * 126)),
+    "fragmented_control": lambda: hostile_frame(frame(0x9, b"p", fin=False)),
+    "continuation_first": lambda: hostile_frame(frame(0x0, b"cont")),
+    "huge_length": lambda: hostile_frame(frame(0x2, b"", length=(1 << 63) - 1)),
+    "garbage_frames": lambda: hostile_frame(b"\xff" * 64),
+    "midframe_disconnect": lambda: midframe(False),
+    "midframe_resume": lambda: midframe(True),
+}
+
+
+def main():
+    CASES[CASE]()
+    with connect(f"ws://127.0.0.1:{PORT}/alive", open_timeout=WAIT, close_timeout=WAIT,
+                 ping_interval=None) as ws:
+        ws.send("alive")
+    out("alive client done")
+
+
+main()
