@@ -142,6 +142,17 @@ impl TaskActor {
         }
     }
 
+    /// The answer of an effect that completed while it was being started
+    /// (a socket reply delivered before `perform` returned): taking it now
+    /// saves a park and a wake.
+    fn answered_already(&self) -> Option<Resume> {
+        match self.inbox.try_recv()? {
+            Msg::Socket(reply) => Some(Resume::Value(crate::sockets::to_value(reply))),
+            Msg::Slept => Some(Resume::Done),
+            Msg::TaskDone(id) => self.await_task(id),
+        }
+    }
+
     /// Ends this actor with `outcome` (finished, failed or exited).
     fn finish(&mut self, outcome: Outcome) -> Poll {
         let program = &self.rt.program;
@@ -172,17 +183,11 @@ impl TaskActor {
 impl Actor for TaskActor {
     fn run(&mut self, cx: &mut Context<'_>) -> Poll {
         if self.waiting {
-            let Some(msg) = self.inbox.try_recv() else { return Poll::Park };
-            self.waiting = false;
-            let answer = match msg {
-                Msg::Slept => Some(Resume::Done),
-                Msg::TaskDone(id) => self.await_task(id),
-                Msg::Socket(reply) => Some(Resume::Value(crate::sockets::to_value(reply))),
-            };
-            let Some(answer) = answer else {
-                self.waiting = true;
+            if self.inbox.is_empty() {
                 return Poll::Park;
-            };
+            }
+            let Some(answer) = self.answered_already() else { return Poll::Park };
+            self.waiting = false;
             if let Err(f) = self.vm.0.resume(answer) {
                 return self.finish(Outcome::Failed(f));
             }
@@ -194,7 +199,7 @@ impl Actor for TaskActor {
             };
             match outcome {
                 Outcome::Yielded => return Poll::Yield,
-                Outcome::Blocked(effect) => match self.perform(effect) {
+                Outcome::Blocked(effect) => match self.perform(effect).or_else(|| self.answered_already()) {
                     None => {
                         self.waiting = true;
                         return Poll::Park;

@@ -49,8 +49,18 @@ pub fn perform(net: &Arc<Net>, request: SocketRequest, reply: ReplyFn) -> Option
     }
 }
 
-fn map(entries: Vec<(&str, Value)>) -> Value {
-    Value::map(entries.into_iter().map(|(k, v)| (Arc::<str>::from(k), v)).collect::<BTreeMap<_, _>>())
+thread_local! {
+    /// Snapshot keys, allocated once per worker: snapshots are built for
+    /// every read and write, so their keys are shared, not re-allocated.
+    static KEYS: std::cell::RefCell<std::collections::HashMap<&'static str, Arc<str>>> = Default::default();
+}
+
+fn key(name: &'static str) -> Arc<str> {
+    KEYS.with_borrow_mut(|keys| keys.entry(name).or_insert_with(|| Arc::from(name)).clone())
+}
+
+fn map(entries: Vec<(&'static str, Value)>) -> Value {
+    Value::map(entries.into_iter().map(|(k, v)| (key(k), v)).collect::<BTreeMap<_, _>>())
 }
 
 fn opt(s: &Option<String>) -> Value {

@@ -50,8 +50,41 @@ pub(crate) fn denied(word: &str, host: &str) -> Reply {
     err("PermissionError", format!("host operation failed in {word}: socket host is not allowed: {host}"))
 }
 
-/// Replies ready to be delivered once the state lock is released.
-pub(crate) type Completed = Vec<(ReplyFn, Reply)>;
+/// Replies ready to be delivered once the state lock is released, and the
+/// waiters they answer (whose timeout timers are then cancelled).
+#[derive(Default)]
+pub(crate) struct Completed {
+    replies: Vec<(ReplyFn, Reply)>,
+    answered: Vec<u64>,
+}
+
+impl Completed {
+    pub(crate) fn new() -> Completed {
+        Completed::default()
+    }
+
+    /// Answers waiter `token` with `value`.
+    pub(crate) fn answer(&mut self, token: u64, reply: ReplyFn, value: Reply) {
+        self.replies.push((reply, value));
+        self.answered.push(token);
+    }
+
+    /// Cancels the timers of the answered waiters (under the lock).
+    fn cancel_timers(&mut self, state: &mut State) {
+        for token in self.answered.drain(..) {
+            if let Some(timer) = state.timer_of.remove(&token) {
+                state.timers.cancel(timer);
+            }
+        }
+    }
+
+    /// Delivers the replies (outside the lock).
+    fn deliver(self) {
+        for (reply, value) in self.replies {
+            reply(value);
+        }
+    }
+}
 
 /// What a timer does when it fires.
 pub(crate) enum Action {
@@ -65,6 +98,10 @@ pub(crate) enum Action {
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) timers: Timers<Action>,
+    /// The timer of each waiting request, by its token, so an answered
+    /// waiter's timer is removed at once instead of lingering until it
+    /// expires.
+    pub(crate) timer_of: std::collections::HashMap<u64, timer::TimerId>,
     pub(crate) tcp: tcp::Tcp,
     pub(crate) ws: ws::Ws,
     pub(crate) next_token: u64,
@@ -76,7 +113,14 @@ impl State {
     /// the timer heap.
     pub(crate) fn arm_deadlines(&mut self) {
         for (at, action) in self.ws.deadlines.drain(..) {
-            self.timers.insert(at, action);
+            let token = match &action {
+                Action::Expire { token, .. } => Some(*token),
+                Action::Call(_) => None,
+            };
+            let timer = self.timers.insert(at, action);
+            if let Some(token) = token {
+                self.timer_of.insert(token, timer);
+            }
         }
     }
 }
@@ -108,16 +152,20 @@ impl Net {
     /// Runs `f` under the state lock, then delivers the replies it completed.
     pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State, &mut Completed) -> R) -> R {
         let mut done = Completed::new();
-        let r = f(&mut self.lock(), &mut done);
-        for (reply, value) in done {
-            reply(value);
-        }
+        let r = {
+            let mut state = self.lock();
+            let r = f(&mut state, &mut done);
+            done.cancel_timers(&mut state);
+            r
+        };
+        done.deliver();
         r
     }
 
     /// Arms the timeout of waiter `token` on socket `id` of registry `kind`.
     pub(crate) fn arm_timer(&self, state: &mut State, kind: usize, id: u64, token: u64, timeout: Duration) {
-        state.timers.insert(Instant::now() + timeout, Action::Expire { kind, id, token });
+        let timer = state.timers.insert(Instant::now() + timeout, Action::Expire { kind, id, token });
+        state.timer_of.insert(token, timer);
         let _ = self.poller.notify();
     }
 
@@ -148,11 +196,11 @@ impl Net {
         let ((tcp_listeners, tcp_connections), (ws_listeners, ws_connections)) = {
             let mut state = self.lock();
             let tcp = state.tcp.close_all(&mut done);
-            (tcp, state.ws.close_all(&mut done))
+            let ws = state.ws.close_all(&mut done);
+            done.cancel_timers(&mut state);
+            (tcp, ws)
         };
-        for (reply, value) in done {
-            reply(value);
-        }
+        done.deliver();
         Retained { tcp_listeners, tcp_connections, ws_listeners, ws_connections }
     }
 
@@ -169,6 +217,7 @@ impl Net {
             }
         }
         state.arm_deadlines();
+        done.cancel_timers(&mut state);
         done
     }
 
@@ -177,6 +226,9 @@ impl Net {
         let mut calls = Vec::new();
         let mut state = self.lock();
         for action in state.timers.expire(Instant::now()) {
+            if let Action::Expire { token, .. } = &action {
+                state.timer_of.remove(token);
+            }
             match action {
                 Action::Call(cb) => calls.push(cb),
                 Action::Expire { kind, id, token } if kind <= KIND_TCP_CONN => {
@@ -185,6 +237,7 @@ impl Net {
                 Action::Expire { kind, id, token } => state.ws.on_timeout(kind, id, token, &mut done),
             }
         }
+        done.cancel_timers(&mut state);
         (done, calls)
     }
 }
@@ -242,11 +295,9 @@ fn event_loop(net: &Net) {
         events.clear();
         // An error (EINTR) only shortens the wait; the loop re-checks.
         let _ = net.poller.wait(&mut events, timeout);
-        let done = net.handle_events(&events);
+        net.handle_events(&events).deliver();
         let (expired, calls) = net.expire();
-        for (reply, value) in done.into_iter().chain(expired) {
-            reply(value);
-        }
+        expired.deliver();
         for call in calls {
             call();
         }

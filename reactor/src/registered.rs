@@ -14,6 +14,9 @@ pub struct Registered<S: AsFd> {
     socket: S,
     poller: Arc<Poller>,
     key: usize,
+    /// The interest last armed and not yet consumed by an event, so that
+    /// re-arming the same interest costs no system call.
+    armed: std::cell::Cell<(bool, bool)>,
 }
 
 impl<S: AsFd> Registered<S> {
@@ -23,7 +26,7 @@ impl<S: AsFd> Registered<S> {
         // `Drop` deletes it from the poller before the socket is dropped, so
         // the poller never holds a closed descriptor.
         unsafe { poller.add(&socket.as_fd(), Event::none(key))? };
-        Ok(Registered { socket, poller, key })
+        Ok(Registered { socket, poller, key, armed: std::cell::Cell::new((false, false)) })
     }
 
     /// The socket itself.
@@ -31,8 +34,18 @@ impl<S: AsFd> Registered<S> {
         &self.socket
     }
 
+    /// Records that the poller delivered an event: one-shot interest is
+    /// now disarmed.
+    pub fn fired(&self) {
+        self.armed.set((false, false));
+    }
+
     /// Sets the (one-shot) interest: readable, writable, both or none.
     pub fn interest(&self, readable: bool, writable: bool) {
+        if self.armed.get() == (readable, writable) {
+            return;
+        }
+        self.armed.set((readable, writable));
         let event = match (readable, writable) {
             (true, true) => Event::all(self.key),
             (true, false) => Event::readable(self.key),

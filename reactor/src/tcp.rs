@@ -24,6 +24,10 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The fixed write timeout of `tcp_write`.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -141,7 +145,7 @@ impl Listener {
         self.socket = None;
         self.status = Status::Closed;
         for a in self.accepters.drain(..) {
-            done.push((a.reply, listener_closed()));
+            done.answer(a.token, a.reply, listener_closed());
         }
     }
 }
@@ -197,10 +201,10 @@ impl Conn {
             self.error = error;
         }
         for r in self.readers.drain(..) {
-            done.push((r.reply, closed_read()));
+            done.answer(r.token, r.reply, closed_read());
         }
         for w in self.writers.drain(..) {
-            done.push((w.reply, closed_write()));
+            done.answer(w.token, w.reply, closed_write());
         }
     }
 
@@ -208,32 +212,39 @@ impl Conn {
     fn read_once(&mut self, done: &mut Completed) -> bool {
         let Some(reader) = self.readers.front() else { return true };
         let Some(stream) = &self.stream else { return true };
-        let mut buf = vec![0u8; reader.max_bytes];
-        match stream.get().read(&mut buf) {
+        let max = reader.max_bytes;
+        // One scratch buffer per thread, grown to the largest max_bytes
+        // asked for; the chunk is copied out at its own size.
+        let result = SCRATCH.with_borrow_mut(|buf| {
+            if buf.len() < max {
+                buf.resize(max, 0);
+            }
+            stream.get().read(&mut buf[..max]).map(|n| buf[..n].to_vec())
+        });
+        match result {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
-            Ok(0) => {
-                let reader = self.readers.pop_front().map(|r| r.reply);
+            Ok(buf) if buf.is_empty() => {
+                let reader = self.readers.pop_front();
                 self.stream = None;
                 self.status = Status::Closed;
-                if let Some(reply) = reader {
-                    done.push((reply, Reply::Read(self.info(), Vec::new())));
+                if let Some(r) = reader {
+                    done.answer(r.token, r.reply, Reply::Read(self.info(), Vec::new()));
                 }
                 self.end(Status::Closed, None, done);
                 true
             }
-            Ok(n) => {
-                buf.truncate(n);
-                self.bytes_read += n as u64;
+            Ok(buf) => {
+                self.bytes_read += buf.len() as u64;
                 if let Some(r) = self.readers.pop_front() {
-                    done.push((r.reply, Reply::Read(self.info(), buf)));
+                    done.answer(r.token, r.reply, Reply::Read(self.info(), buf));
                 }
                 true
             }
             Err(e) => {
                 let message = e.to_string();
                 if let Some(r) = self.readers.pop_front() {
-                    done.push((r.reply, err("TcpSocketError", message.clone())));
+                    done.answer(r.token, r.reply, err("TcpSocketError", message.clone()));
                 }
                 self.end(Status::Failed, Some(message), done);
                 true
@@ -255,7 +266,7 @@ impl Conn {
                 Err(e) => {
                     let message = e.to_string();
                     if let Some(w) = self.writers.pop_front() {
-                        done.push((w.reply, err("TcpSocketError", message.clone())));
+                        done.answer(w.token, w.reply, err("TcpSocketError", message.clone()));
                     }
                     self.end(Status::Failed, Some(message), done);
                     return true;
@@ -264,7 +275,7 @@ impl Conn {
         }
         if let Some(w) = self.writers.pop_front() {
             self.bytes_written += w.data.len() as u64;
-            done.push((w.reply, Reply::Conn(self.info())));
+            done.answer(w.token, w.reply, Reply::Conn(self.info()));
         }
         true
     }
@@ -313,10 +324,16 @@ impl Tcp {
         done: &mut Completed,
     ) {
         if kind == KIND_TCP_LISTENER {
+            if let Some(s) = self.listeners.get(&id).and_then(|l| l.socket.as_ref()) {
+                s.fired();
+            }
             if readable {
                 self.serve_accepters(net, id, done);
             }
         } else if let Some(c) = self.conns.get_mut(&id) {
+            if let Some(s) = &c.stream {
+                s.fired();
+            }
             c.pump(readable, writable, done);
         }
     }
@@ -327,13 +344,8 @@ impl Tcp {
             let Some(l) = self.listeners.get_mut(&id) else { return };
             if let Some(i) = l.accepters.iter().position(|a| a.token == token) {
                 if let Some(a) = l.accepters.remove(i) {
-                    done.push((
-                        a.reply,
-                        err(
-                            "SocketAcceptTimeout",
-                            format!("timed out after {} ms waiting for socket connection", a.timeout_ms),
-                        ),
-                    ));
+                    let text = format!("timed out after {} ms waiting for socket connection", a.timeout_ms);
+                    done.answer(a.token, a.reply, err("SocketAcceptTimeout", text));
                 }
                 l.rearm();
             }
@@ -342,12 +354,12 @@ impl Tcp {
         let Some(c) = self.conns.get_mut(&id) else { return };
         if let Some(i) = c.readers.iter().position(|r| r.token == token) {
             if let Some(r) = c.readers.remove(i) {
-                done.push((r.reply, Reply::Read(c.info(), Vec::new())));
+                done.answer(r.token, r.reply, Reply::Read(c.info(), Vec::new()));
             }
             c.rearm();
         } else if let Some(i) = c.writers.iter().position(|w| w.token == token) {
             if let Some(w) = c.writers.remove(i) {
-                done.push((w.reply, err("TcpSocketError", "timed out writing to TCP socket")));
+                done.answer(w.token, w.reply, err("TcpSocketError", "timed out writing to TCP socket"));
             }
             c.end(Status::Failed, Some("timed out writing to TCP socket".into()), done);
         }
@@ -365,7 +377,7 @@ impl Tcp {
                 Ok((stream, peer)) => {
                     let Some(a) = l.accepters.pop_front() else { return };
                     let reply = self.adopt(net, id, stream, peer);
-                    done.push((a.reply, reply));
+                    done.answer(a.token, a.reply, reply);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     l.rearm();
@@ -373,7 +385,7 @@ impl Tcp {
                 }
                 Err(e) => {
                     if let Some(a) = l.accepters.pop_front() {
-                        done.push((a.reply, err("SocketAcceptError", e.to_string())));
+                        done.answer(a.token, a.reply, err("SocketAcceptError", e.to_string()));
                     }
                 }
             }

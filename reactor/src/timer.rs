@@ -1,83 +1,67 @@
-//! `Timers`: a min-heap of deadlines, each with the action to take when it
+//! `Timers`: an ordered map of deadlines, each with the action to take when it
 //! expires.
 //!
-//! Invariants: every action is returned exactly once, in deadline order
-//! (ties in insertion order); actions are returned, not run, so the caller
-//! runs them outside its locks and they cannot re-enter the heap.
+//! Invariants: every action not cancelled is returned exactly once, in
+//! deadline order (ties in insertion order); actions are returned, not run,
+//! so the caller runs them outside its locks and they cannot re-enter.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// What runs when a timer fires.
 pub type Callback = Box<dyn FnOnce() + Send>;
 
-struct Entry<A> {
-    deadline: Instant,
-    seq: u64,
-    action: A,
-}
+/// A pending timer: its deadline and a sequence number (ties fire in
+/// insertion order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimerId(Instant, u64);
 
-impl<A> PartialEq for Entry<A> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.deadline, self.seq) == (other.deadline, other.seq)
-    }
-}
-impl<A> Eq for Entry<A> {}
-impl<A> PartialOrd for Entry<A> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<A> Ord for Entry<A> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.deadline, self.seq).cmp(&(other.deadline, other.seq))
-    }
-}
-
-/// Pending timers, each carrying an action of type `A`.
+/// Pending timers, each carrying an action of type `A`; a timer can be
+/// cancelled, so a request answered early leaves nothing behind.
 pub struct Timers<A> {
-    heap: BinaryHeap<Reverse<Entry<A>>>,
+    pending: BTreeMap<TimerId, A>,
     seq: u64,
 }
 
 impl<A> Default for Timers<A> {
     fn default() -> Self {
-        Timers { heap: BinaryHeap::new(), seq: 0 }
+        Timers { pending: BTreeMap::new(), seq: 0 }
     }
 }
 
 impl<A> Timers<A> {
     /// Adds a timer.
-    pub fn insert(&mut self, deadline: Instant, action: A) {
+    pub fn insert(&mut self, deadline: Instant, action: A) -> TimerId {
         self.seq += 1;
-        self.heap.push(Reverse(Entry { deadline, seq: self.seq, action }));
+        let id = TimerId(deadline, self.seq);
+        self.pending.insert(id, action);
+        id
+    }
+
+    /// Removes a timer that has not fired (a no-op if it has).
+    pub fn cancel(&mut self, id: TimerId) {
+        self.pending.remove(&id);
     }
 
     /// How long until the next deadline (`None`: no timer).
     pub fn timeout(&self, now: Instant) -> Option<Duration> {
-        self.heap.peek().map(|Reverse(e)| e.deadline.saturating_duration_since(now))
+        self.pending.keys().next().map(|id| id.0.saturating_duration_since(now))
     }
 
     /// Removes and returns the actions of every timer due at `now`.
     pub fn expire(&mut self, now: Instant) -> Vec<A> {
-        let mut due = Vec::new();
-        while self.heap.peek().is_some_and(|Reverse(e)| e.deadline <= now) {
-            if let Some(Reverse(e)) = self.heap.pop() {
-                due.push(e.action);
-            }
-        }
-        due
+        let later = self.pending.split_off(&TimerId(now, u64::MAX));
+        std::mem::replace(&mut self.pending, later).into_values().collect()
     }
 
     /// Number of pending timers.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.pending.len()
     }
 
     /// Whether no timer is pending.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.pending.is_empty()
     }
 }
 
@@ -105,6 +89,19 @@ mod tests {
             cb();
         }
         assert_eq!(*order.lock().expect("lock"), vec![1, 3, 2, 0]);
+        assert!(timers.is_empty());
+    }
+
+    #[test]
+    fn cancelled_timers_never_fire_and_free_their_entry() {
+        let mut timers: Timers<u32> = Timers::default();
+        let base = Instant::now();
+        let a = timers.insert(base + Duration::from_millis(5), 1);
+        timers.insert(base + Duration::from_millis(5), 2);
+        timers.cancel(a);
+        timers.cancel(a);
+        assert_eq!(timers.len(), 1);
+        assert_eq!(timers.expire(base + Duration::from_millis(5)), vec![2]);
         assert!(timers.is_empty());
     }
 }

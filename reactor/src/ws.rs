@@ -173,7 +173,7 @@ impl WsListener {
         self.socket = None;
         self.info.status = Status::Closed;
         for a in self.accepters.drain(..) {
-            done.push((a.reply, listener_closed()));
+            done.answer(a.token, a.reply, listener_closed());
         }
     }
 }
@@ -202,10 +202,10 @@ impl WsConn {
             self.info.error = error;
         }
         for r in self.readers.drain(..) {
-            done.push((r.reply, closed_read()));
+            done.answer(r.token, r.reply, closed_read());
         }
         for s in self.senders.drain(..) {
-            done.push((s.reply, closed_send()));
+            done.answer(s.token, s.reply, closed_send());
         }
     }
 
@@ -224,7 +224,7 @@ impl WsConn {
             Err(e) => {
                 let message = e.to_string();
                 if let Some(r) = self.readers.pop_front() {
-                    done.push((r.reply, err("WebSocketError", message.clone())));
+                    done.answer(r.token, r.reply, err("WebSocketError", message.clone()));
                 }
                 self.end(Status::Failed, Some(message), done);
                 return true;
@@ -248,17 +248,17 @@ impl WsConn {
         let Some(reader) = self.readers.pop_front() else { return true };
         if message.bytes > max_bytes {
             let text = format!("WebSocket message has {} bytes, exceeding max_bytes {max_bytes}", message.bytes);
-            done.push((reader.reply, err("WebSocketMessageTooLarge", text)));
+            done.answer(reader.token, reader.reply, err("WebSocketMessageTooLarge", text));
             return true;
         }
         if message.kind == "close" {
             self.socket = None;
             self.info.status = Status::Closed;
-            done.push((reader.reply, Reply::WsRead(self.snapshot(), message)));
+            done.answer(reader.token, reader.reply, Reply::WsRead(self.snapshot(), message));
             self.end(Status::Closed, None, done);
         } else {
             self.info.messages_received += 1;
-            done.push((reader.reply, Reply::WsRead(self.snapshot(), message)));
+            done.answer(reader.token, reader.reply, Reply::WsRead(self.snapshot(), message));
         }
         true
     }
@@ -269,14 +269,14 @@ impl WsConn {
         match ws.flush() {
             Ok(()) => {
                 for s in self.senders.drain(..) {
-                    done.push((s.reply, Reply::WsConn(self.info.clone())));
+                    done.answer(s.token, s.reply, Reply::WsConn(self.info.clone()));
                 }
             }
             Err(e) if would_block(&e) => {}
             Err(e) => {
                 let message = e.to_string();
                 if let Some(s) = self.senders.pop_front() {
-                    done.push((s.reply, err("WebSocketError", message.clone())));
+                    done.answer(s.token, s.reply, err("WebSocketError", message.clone()));
                 }
                 self.end(Status::Failed, Some(message), done);
             }
@@ -311,7 +311,7 @@ impl Ws {
             c.end(Status::Closed, None, done);
         }
         for (_, h) in std::mem::take(&mut self.handshakes) {
-            done.push((h.reply, listener_closed()));
+            done.answer(h.token, h.reply, listener_closed());
         }
         self.listeners.clear();
         self.conns.clear();
@@ -328,12 +328,18 @@ impl Ws {
         done: &mut Completed,
     ) {
         if kind == KIND_WS_LISTENER {
+            if let Some(s) = self.listeners.get(&id).and_then(|l| l.socket.as_ref()) {
+                s.fired();
+            }
             if readable {
                 self.serve_accepters(net, id, done);
             }
         } else if self.handshakes.contains_key(&id) {
             self.continue_handshake(id, done);
         } else if let Some(c) = self.conns.get_mut(&id) {
+            if let Some(ws) = &c.socket {
+                ws.get_ref().fired();
+            }
             c.pump(readable, writable, done);
         }
     }
@@ -344,7 +350,7 @@ impl Ws {
             if let Some(i) = l.accepters.iter().position(|a| a.token == token) {
                 if let Some(a) = l.accepters.remove(i) {
                     let text = format!("timed out after {} ms waiting for socket connection", a.timeout_ms);
-                    done.push((a.reply, err("SocketAcceptTimeout", text)));
+                    done.answer(a.token, a.reply, err("SocketAcceptTimeout", text));
                 }
                 l.rearm();
             }
@@ -352,7 +358,7 @@ impl Ws {
         }
         if self.handshakes.get(&id).is_some_and(|h| h.token == token) {
             if let Some(h) = self.handshakes.remove(&id) {
-                done.push((h.reply, err("WebSocketListenerError", "WebSocket handshake timed out")));
+                done.answer(h.token, h.reply, err("WebSocketListenerError", "WebSocket handshake timed out"));
             }
             return;
         }
@@ -360,12 +366,12 @@ impl Ws {
         if let Some(i) = c.readers.iter().position(|r| r.token == token) {
             if let Some(r) = c.readers.remove(i) {
                 let none = WsMessage { kind: "none", text: String::new(), bytes: 0 };
-                done.push((r.reply, Reply::WsRead(c.snapshot(), none)));
+                done.answer(r.token, r.reply, Reply::WsRead(c.snapshot(), none));
             }
             c.rearm();
         } else if let Some(i) = c.senders.iter().position(|s| s.token == token) {
             if let Some(s) = c.senders.remove(i) {
-                done.push((s.reply, err("WebSocketError", "timed out sending a WebSocket message")));
+                done.answer(s.token, s.reply, err("WebSocketError", "timed out sending a WebSocket message"));
             }
             c.end(Status::Failed, Some("timed out sending a WebSocket message".into()), done);
         }
@@ -390,7 +396,7 @@ impl Ws {
                 }
                 Err(e) => {
                     if let Some(a) = l.accepters.pop_front() {
-                        done.push((a.reply, err("SocketAcceptError", e.to_string())));
+                        done.answer(a.token, a.reply, err("SocketAcceptError", e.to_string()));
                     }
                 }
             }
@@ -407,7 +413,7 @@ impl Ws {
         done: &mut Completed,
     ) {
         if self.conns.len() + self.conns_in_flight >= net.max_sockets {
-            done.push((a.reply, conn_full(net.max_sockets)));
+            done.answer(a.token, a.reply, conn_full(net.max_sockets));
             return;
         }
         let Some(l) = self.listeners.get(&listener) else { return };
@@ -415,13 +421,13 @@ impl Ws {
         let guard = OriginGuard { allowed: l.allowed_origins.clone() };
         let id = self.next_conn;
         if let Err(e) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
-            done.push((a.reply, err("WebSocketListenerError", e.to_string())));
+            done.answer(a.token, a.reply, err("WebSocketListenerError", e.to_string()));
             return;
         }
         let stream = match Registered::new(stream, net.poller.clone(), key(id, KIND_WS_CONN)) {
             Ok(s) => s,
             Err(e) => {
-                done.push((a.reply, err("WebSocketListenerError", e.to_string())));
+                done.answer(a.token, a.reply, err("WebSocketListenerError", e.to_string()));
                 return;
             }
         };
@@ -441,6 +447,7 @@ impl Ws {
 
     fn continue_handshake(&mut self, id: u64, done: &mut Completed) {
         let Some(mid) = self.handshakes.get_mut(&id).and_then(|h| h.mid.take()) else { return };
+        mid.get_ref().get_ref().fired();
         let result = mid.handshake();
         self.handshake_step(id, result, done);
     }
@@ -461,7 +468,7 @@ impl Ws {
             Err(HandshakeError::Failure(e)) => {
                 self.conns_in_flight -= 1;
                 if let Some(h) = self.handshakes.remove(&id) {
-                    done.push((h.reply, err("WebSocketListenerError", e.to_string())));
+                    done.answer(h.token, h.reply, err("WebSocketListenerError", e.to_string()));
                 }
             }
             Ok(ws) => {
@@ -490,7 +497,7 @@ impl Ws {
                 conn.rearm();
                 let info = conn.snapshot();
                 self.conns.insert(id, conn);
-                done.push((h.reply, Reply::WsConn(info)));
+                done.answer(h.token, h.reply, Reply::WsConn(info));
             }
         }
     }
