@@ -1,0 +1,128 @@
+//! Native WebSocket echo server for bench/ws: `tungstenite` on non-blocking
+//! sockets, one thread, one `polling` event loop (level-triggered). The ratio
+//! denominator of the benchmark (PERFORMANCE.md §3.2, "native tungstenite").
+//!
+//! Usage: ws_native PORT
+//!
+//! Handshakes are driven without blocking (tungstenite's MidHandshake); each
+//! readable connection is read until WouldBlock and every text or binary
+//! message is sent straight back; frames the socket does not take at once
+//! stay in tungstenite's write buffer and writable interest is armed until
+//! they are flushed. (tungstenite 0.24 reads in fixed 4 KiB chunks.) Prints "listening on PORT" once ready.
+
+use polling::{Event, Events, PollMode, Poller};
+use std::collections::HashMap;
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use tungstenite::handshake::server::{NoCallback, ServerHandshake};
+use tungstenite::handshake::{HandshakeError, MidHandshake};
+use tungstenite::{Error, Message, WebSocket};
+
+const LISTENER: usize = usize::MAX - 1;
+
+enum State {
+    Handshake(MidHandshake<ServerHandshake<TcpStream, NoCallback>>),
+    Open(WebSocket<TcpStream>),
+}
+
+struct Conn {
+    fd: RawFd,
+    state: Option<State>,
+    want_write: bool,
+}
+
+fn would_block(e: &Error) -> bool {
+    matches!(e, Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// Drives one connection; false = drop it.
+fn drive(c: &mut Conn) -> bool {
+    let ws = match c.state.take() {
+        Some(State::Handshake(mid)) => match mid.handshake() {
+            Ok(ws) => ws,
+            Err(HandshakeError::Interrupted(mid)) => {
+                c.state = Some(State::Handshake(mid));
+                return true;
+            }
+            Err(HandshakeError::Failure(_)) => return false,
+        },
+        Some(State::Open(ws)) => ws,
+        None => return false,
+    };
+    let mut ws = ws;
+    loop {
+        match ws.read() {
+            Ok(m @ (Message::Text(_) | Message::Binary(_))) => match ws.send(m) {
+                Ok(()) => {}
+                Err(e) if would_block(&e) => {}
+                Err(_) => return false,
+            },
+            Ok(_) => {} // ping/pong/close: tungstenite queues the replies
+            Err(e) if would_block(&e) => break,
+            Err(_) => return false,
+        }
+    }
+    c.want_write = match ws.flush() {
+        Ok(()) => false,
+        Err(e) if would_block(&e) => true,
+        Err(_) => return false,
+    };
+    c.state = Some(State::Open(ws));
+    true
+}
+
+fn main() -> io::Result<()> {
+    let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(7000);
+    let listener = TcpListener::bind(("127.0.0.1", port))?;
+    listener.set_nonblocking(true)?;
+    let poller = Poller::new()?;
+    // SAFETY: the listener lives until the process is killed.
+    unsafe { poller.add_with_mode(&listener, Event::readable(LISTENER), PollMode::Level)? };
+    println!("listening on {}", listener.local_addr()?.port());
+    let mut conns: HashMap<usize, Conn> = HashMap::new();
+    let mut next_key = 0usize;
+    let mut events = Events::with_capacity(std::num::NonZeroUsize::new(1024).expect("nonzero"));
+    loop {
+        events.clear();
+        poller.wait(&mut events, None)?;
+        for ev in events.iter() {
+            if ev.key == LISTENER {
+                loop {
+                    match listener.accept() {
+                        Ok((s, _)) => {
+                            s.set_nodelay(true)?;
+                            s.set_nonblocking(true)?;
+                            let fd = s.as_raw_fd();
+                            let key = next_key;
+                            next_key += 1;
+                            // SAFETY: deleted from the poller before the stream is dropped.
+                            unsafe { poller.add_with_mode(&s, Event::readable(key), PollMode::Level)? };
+                            let state = match tungstenite::accept(s) {
+                                Ok(ws) => Some(State::Open(ws)),
+                                Err(HandshakeError::Interrupted(mid)) => Some(State::Handshake(mid)),
+                                Err(HandshakeError::Failure(_)) => None,
+                            };
+                            conns.insert(key, Conn { fd, state, want_write: false });
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(_) => break,
+                    }
+                }
+                continue;
+            }
+            let Some(c) = conns.get_mut(&ev.key) else { continue };
+            let was = c.want_write;
+            let keep = drive(c);
+            // SAFETY: c.fd is open while the connection is in `conns`.
+            let fd = unsafe { BorrowedFd::borrow_raw(c.fd) };
+            if !keep {
+                let _ = poller.delete(fd);
+                conns.remove(&ev.key);
+            } else if c.want_write != was {
+                let e = if c.want_write { Event::all(ev.key) } else { Event::readable(ev.key) };
+                let _ = poller.modify_with_mode(fd, e, PollMode::Level);
+            }
+        }
+    }
+}

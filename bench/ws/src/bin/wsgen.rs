@@ -1,0 +1,338 @@
+//! Closed-loop WebSocket load generator for bench/ws (mirrors
+//! bench/tcp/src/bin/loadgen.rs): `tungstenite` clients on non-blocking
+//! sockets, one thread, one `polling` event loop (level-triggered).
+//!
+//! pingpong: `wsgen pingpong --addr 127.0.0.1:PORT --conns 100 --size 64
+//!            --warmup 3 --duration 10 [--pid SERVER_PID]`
+//!   Opens CONNS WebSocket connections (blocking handshakes, one after the
+//!   other); each one sends a SIZE-byte text message, waits for the echo
+//!   (checked), and repeats. After WARMUP s it counts, for DURATION s, the
+//!   round trips and their latency, and (with --pid) the server's user and
+//!   system CPU from /proc/PID/stat over exactly that window; also its own
+//!   CPU (client_*_us_per_rt) to show whether the generator is saturated.
+//!   Prints one JSON line.
+//!
+//! hold: `wsgen hold --addr 127.0.0.1:PORT --conns 2000 [--size 64] [--hold 300]`
+//!   Opens CONNS connections, does one round trip on each, prints one JSON
+//!   line ("held": N) and keeps them open and idle for HOLD s (or until killed).
+//!
+//! Exit status 0 on success, 1 when a connection failed or an echo was wrong.
+
+use polling::{Event, Events, PollMode, Poller};
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+use tungstenite::{Error, Message, WebSocket};
+
+struct Opts {
+    mode: String,
+    addr: SocketAddr,
+    conns: usize,
+    size: usize,
+    warmup: f64,
+    duration: f64,
+    hold: f64,
+    pid: Option<u32>,
+}
+
+fn parse() -> Result<Opts, String> {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().ok_or("usage: wsgen pingpong|hold --addr A --conns N ...")?;
+    let mut o = Opts {
+        mode,
+        addr: "127.0.0.1:7000".parse().map_err(|_| "addr")?,
+        conns: 100,
+        size: 64,
+        warmup: 3.0,
+        duration: 10.0,
+        hold: 60.0,
+        pid: None,
+    };
+    while let Some(flag) = args.next() {
+        let v = args.next().ok_or(format!("{flag} needs a value"))?;
+        let bad = || format!("bad value for {flag}: {v}");
+        match flag.as_str() {
+            "--addr" => o.addr = v.parse().map_err(|_| bad())?,
+            "--conns" => o.conns = v.parse().map_err(|_| bad())?,
+            "--size" => o.size = v.parse().map_err(|_| bad())?,
+            "--warmup" => o.warmup = v.parse().map_err(|_| bad())?,
+            "--duration" => o.duration = v.parse().map_err(|_| bad())?,
+            "--hold" => o.hold = v.parse().map_err(|_| bad())?,
+            "--pid" => o.pid = Some(v.parse().map_err(|_| bad())?),
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    if o.size == 0 || o.conns == 0 {
+        return Err("--size and --conns must be positive".into());
+    }
+    Ok(o)
+}
+
+fn cpu_ticks(pid: &str) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some((f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?))
+}
+
+fn would_block(e: &Error) -> bool {
+    matches!(e, Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock)
+}
+
+struct Conn {
+    ws: WebSocket<TcpStream>,
+    sent_at: Instant,
+    alive: bool,
+    want_write: bool,
+}
+
+struct Gen {
+    poller: Poller,
+    conns: Vec<Conn>,
+    msg: String,
+    bad_echo: u64,
+    failed: u64,
+    repeat: bool,
+}
+
+impl Gen {
+    fn connect(addr: SocketAddr, n: usize, size: usize) -> io::Result<Gen> {
+        let poller = Poller::new()?;
+        let msg: String = (0..size).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+        let url = format!("ws://{addr}/echo");
+        let mut conns = Vec::with_capacity(n);
+        for key in 0..n {
+            let stream = TcpStream::connect(addr)?;
+            stream.set_nodelay(true)?;
+            let (ws, _) = tungstenite::client::client(url.as_str(), stream)
+                .map_err(|e| io::Error::other(format!("handshake {key}: {e}")))?;
+            ws.get_ref().set_nonblocking(true)?;
+            // SAFETY: deleted from the poller (Gen::drop / kill) before it is closed.
+            unsafe { poller.add_with_mode(ws.get_ref(), Event::readable(key), PollMode::Level)? };
+            conns.push(Conn { ws, sent_at: Instant::now(), alive: true, want_write: false });
+        }
+        Ok(Gen { poller, conns, msg, bad_echo: 0, failed: 0, repeat: true })
+    }
+
+    fn kill(&mut self, key: usize) {
+        let c = &mut self.conns[key];
+        if c.alive {
+            c.alive = false;
+            self.failed += 1;
+            let _ = self.poller.delete(c.ws.get_ref());
+        }
+    }
+
+    fn set_write(&mut self, key: usize, want: bool) {
+        let c = &mut self.conns[key];
+        if want != c.want_write {
+            c.want_write = want;
+            let ev = if want { Event::all(key) } else { Event::readable(key) };
+            let _ = self.poller.modify_with_mode(c.ws.get_ref(), ev, PollMode::Level);
+        }
+    }
+
+    fn send(&mut self, key: usize) {
+        let m = Message::Text(self.msg.clone());
+        let c = &mut self.conns[key];
+        c.sent_at = Instant::now();
+        match c.ws.send(m) {
+            Ok(()) => self.set_write(key, false),
+            Err(e) if would_block(&e) => self.set_write(key, true),
+            Err(_) => self.kill(key),
+        }
+    }
+
+    fn on_event(&mut self, key: usize, readable: bool, writable: bool, done: &mut impl FnMut(u64)) {
+        if !self.conns[key].alive {
+            return;
+        }
+        if writable && self.conns[key].want_write {
+            match self.conns[key].ws.flush() {
+                Ok(()) => self.set_write(key, false),
+                Err(e) if would_block(&e) => {}
+                Err(_) => return self.kill(key),
+            }
+        }
+        if !readable {
+            return;
+        }
+        loop {
+            let c = &mut self.conns[key];
+            match c.ws.read() {
+                Ok(Message::Text(s)) => {
+                    if s != self.msg {
+                        self.bad_echo += 1;
+                    }
+                    done(c.sent_at.elapsed().as_micros() as u64);
+                    if self.repeat {
+                        self.send(key);
+                        if !self.conns[key].alive {
+                            return;
+                        }
+                    }
+                }
+                Ok(Message::Binary(_)) => self.bad_echo += 1,
+                Ok(_) => {}
+                Err(e) if would_block(&e) => return,
+                Err(_) => return self.kill(key),
+            }
+        }
+    }
+
+    fn alive(&self) -> usize {
+        self.conns.iter().filter(|c| c.alive).count()
+    }
+}
+
+impl Drop for Gen {
+    fn drop(&mut self) {
+        for c in &self.conns {
+            if c.alive {
+                let _ = self.poller.delete(c.ws.get_ref());
+            }
+        }
+    }
+}
+
+fn percentile(hist: &[u64], total: u64, p: f64) -> usize {
+    let want = ((total as f64) * p).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (us, &n) in hist.iter().enumerate() {
+        seen += n;
+        if seen >= want {
+            return us;
+        }
+    }
+    hist.len() - 1
+}
+
+fn pingpong(o: &Opts) -> io::Result<bool> {
+    let t_connect = Instant::now();
+    let mut g = Gen::connect(o.addr, o.conns, o.size)?;
+    let connect_s = t_connect.elapsed().as_secs_f64();
+    for key in 0..o.conns {
+        g.send(key);
+    }
+    let pid = o.pid.map(|p| p.to_string());
+    let start = Instant::now();
+    let warm_end = start + Duration::from_secs_f64(o.warmup);
+    let end = warm_end + Duration::from_secs_f64(o.duration);
+    let mut measuring = false;
+    let mut hist = vec![0u64; 1_000_001];
+    let mut count = 0u64;
+    let mut before = (0, 0);
+    let mut me_before = (0, 0);
+    let mut t0 = start;
+    let mut events = Events::new();
+    loop {
+        let now = Instant::now();
+        if !measuring && now >= warm_end {
+            measuring = true;
+            t0 = now;
+            before = pid.as_deref().and_then(cpu_ticks).unwrap_or((0, 0));
+            me_before = cpu_ticks("self").unwrap_or((0, 0));
+        }
+        if now >= end {
+            break;
+        }
+        events.clear();
+        g.poller.wait(&mut events, Some(Duration::from_millis(20)))?;
+        let mut record = |us: u64| {
+            if measuring {
+                hist[us.min(1_000_000) as usize] += 1;
+                count += 1;
+            }
+        };
+        for ev in events.iter() {
+            g.on_event(ev.key, ev.readable, ev.writable, &mut record);
+        }
+        if g.alive() == 0 {
+            break;
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let after = pid.as_deref().and_then(cpu_ticks).unwrap_or((0, 0));
+    let me_after = cpu_ticks("self").unwrap_or((0, 0));
+    let user_us = (after.0 - before.0) as f64 * 10_000.0;
+    let sys_us = (after.1 - before.1) as f64 * 10_000.0;
+    let per = |x: f64| if count > 0 { x / count as f64 } else { 0.0 };
+    let me_user = (me_after.0 - me_before.0) as f64 * 10_000.0;
+    let me_sys = (me_after.1 - me_before.1) as f64 * 10_000.0;
+    println!(
+        "{{\"mode\":\"pingpong\",\"conns\":{},\"size\":{},\"connect_s\":{:.3},\"secs\":{:.3},\"round_trips\":{},\"rt_per_s\":{:.0},\
+\"server_user_us\":{:.0},\"server_sys_us\":{:.0},\"user_us_per_rt\":{:.3},\"sys_us_per_rt\":{:.3},\
+\"p50_us\":{},\"p99_us\":{},\"max_us\":{},\"client_user_us_per_rt\":{:.3},\"client_sys_us_per_rt\":{:.3},\"client_cpu\":{:.2},\"alive\":{},\"failed\":{},\"bad_echo\":{}}}",
+        o.conns,
+        o.size,
+        connect_s,
+        secs,
+        count,
+        count as f64 / secs,
+        user_us,
+        sys_us,
+        per(user_us),
+        per(sys_us),
+        percentile(&hist, count, 0.50),
+        percentile(&hist, count, 0.99),
+        hist.iter().rposition(|&n| n > 0).unwrap_or(0),
+        per(me_user),
+        per(me_sys),
+        (me_user + me_sys) / 1e6 / secs,
+        g.alive(),
+        g.failed,
+        g.bad_echo,
+    );
+    Ok(g.failed == 0 && g.bad_echo == 0 && count > 0)
+}
+
+fn hold(o: &Opts) -> io::Result<bool> {
+    let t_connect = Instant::now();
+    let mut g = Gen::connect(o.addr, o.conns, o.size)?;
+    let connect_s = t_connect.elapsed().as_secs_f64();
+    g.repeat = false;
+    for key in 0..o.conns {
+        g.send(key);
+    }
+    let mut n_echoed = 0usize;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut events = Events::new();
+    while n_echoed < g.alive() && Instant::now() < deadline {
+        events.clear();
+        g.poller.wait(&mut events, Some(Duration::from_millis(50)))?;
+        for ev in events.iter() {
+            g.on_event(ev.key, ev.readable, ev.writable, &mut |_| n_echoed += 1);
+        }
+    }
+    println!(
+        "{{\"mode\":\"hold\",\"conns\":{},\"connect_s\":{:.3},\"held\":{},\"echoed\":{},\"failed\":{},\"bad_echo\":{}}}",
+        o.conns,
+        connect_s,
+        g.alive(),
+        n_echoed,
+        g.failed,
+        g.bad_echo
+    );
+    io::stdout().flush()?;
+    std::thread::sleep(Duration::from_secs_f64(o.hold));
+    Ok(g.failed == 0 && g.bad_echo == 0 && n_echoed == o.conns)
+}
+
+fn main() {
+    let o = match parse() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("wsgen: {e}");
+            std::process::exit(2);
+        }
+    };
+    let r = if o.mode == "hold" { hold(&o) } else { pingpong(&o) };
+    match r {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("wsgen: {e}");
+            std::process::exit(1);
+        }
+    }
+}
