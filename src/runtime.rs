@@ -316,7 +316,10 @@ fn start(program: Arc<Program>, config: Config) -> std::io::Result<i32> {
     raise_fd_limit();
     let policy = rco_reactor::Policy::new(config.capabilities.allowed_hosts.clone());
     let reactor = Reactor::start(policy, config.max_sockets)?;
-    let scheduler = Scheduler::new(rco_actors::Config::default())?;
+    // RCO_WORKERS overrides the worker count (one per core by default),
+    // for benchmarks and diagnosis.
+    let workers = std::env::var("RCO_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(0);
+    let scheduler = Scheduler::new(rco_actors::Config { workers, ..rco_actors::Config::default() })?;
     let rt = Arc::new(Runtime {
         tasks: Mutex::new(TaskTable::new(config.max_tasks)),
         program: program.clone(),
