@@ -109,10 +109,12 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Moves the handshake deadlines the WebSocket registry asked for into
-    /// the timer heap.
+    /// Moves the deadlines the registries asked for (WebSocket handshakes,
+    /// TCP writes still making progress) into the timer heap.
     pub(crate) fn arm_deadlines(&mut self) {
-        for (at, action) in self.ws.deadlines.drain(..) {
+        let deadlines: Vec<(Instant, Action)> =
+            self.ws.deadlines.drain(..).chain(self.tcp.deadlines.drain(..)).collect();
+        for (at, action) in deadlines {
             let token = match &action {
                 Action::Expire { token, .. } => Some(*token),
                 Action::Call(_) => None,
@@ -237,6 +239,7 @@ impl Net {
                 Action::Expire { kind, id, token } => state.ws.on_timeout(kind, id, token, &mut done),
             }
         }
+        state.arm_deadlines();
         done.cancel_timers(&mut state);
         (done, calls)
     }

@@ -46,10 +46,13 @@ impl Policy {
     /// Resolves `host:port` and applies the address policy when enforced.
     /// The error is the message of the operation's `*Error` kind.
     pub fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+        // The host is used as given (REFERENCE-SOCKETS §5: it is not
+        // trimmed); the trimmed, unbracketed literal only decides whether
+        // a sensitive address is admitted.
         let literal = parse_literal(host);
-        let addrs: Vec<SocketAddr> = match literal {
-            Some(ip) => vec![SocketAddr::new(ip, port)],
-            None => (host, port).to_socket_addrs().map_err(|e| e.to_string())?.collect(),
+        let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => (host, port).to_socket_addrs().map_err(|e| e.to_string())?.collect(),
         };
         if addrs.is_empty() {
             return Err(format!("no socket addresses resolved for {host}:{port}"));

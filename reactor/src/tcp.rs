@@ -17,12 +17,12 @@
 
 use crate::registered::Registered;
 use crate::types::{now_ms, ConnInfo, ListenerInfo, Reply, ReplyFn, Status};
-use crate::{err, key, Completed, Net, KIND_TCP_CONN, KIND_TCP_LISTENER};
+use crate::{err, key, Action, Completed, Net, KIND_TCP_CONN, KIND_TCP_LISTENER};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -47,6 +47,10 @@ struct Writer {
     token: u64,
     data: Vec<u8>,
     written: usize,
+    /// When the socket last took bytes of this write: the write times out
+    /// only after `WRITE_TIMEOUT` without progress, like a blocking socket
+    /// with a write timeout.
+    progress: Instant,
     reply: ReplyFn,
 }
 
@@ -89,6 +93,8 @@ pub(crate) struct Tcp {
     next_conn: u64,
     listeners_in_flight: usize,
     conns_in_flight: usize,
+    /// Write deadlines to re-arm, moved into the timer heap by the caller.
+    pub(crate) deadlines: Vec<(Instant, Action)>,
 }
 
 fn unknown_conn(id: u64) -> Reply {
@@ -260,7 +266,10 @@ impl Conn {
         while w.written < w.data.len() {
             match stream.get().write(&w.data[w.written..]) {
                 Ok(0) => break,
-                Ok(n) => w.written += n,
+                Ok(n) => {
+                    w.written += n;
+                    w.progress = Instant::now();
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -358,6 +367,12 @@ impl Tcp {
             }
             c.rearm();
         } else if let Some(i) = c.writers.iter().position(|w| w.token == token) {
+            let progress = c.writers[i].progress;
+            if progress.elapsed() < WRITE_TIMEOUT {
+                // The peer is still taking bytes: wait again from the last progress.
+                self.deadlines.push((progress + WRITE_TIMEOUT, Action::Expire { kind: KIND_TCP_CONN, id, token }));
+                return;
+            }
             if let Some(w) = c.writers.remove(i) {
                 done.answer(w.token, w.reply, err("TcpSocketError", "timed out writing to TCP socket"));
             }
@@ -551,6 +566,10 @@ impl Net {
             tcp.next_conn += 1;
             tcp.next_conn - 1
         };
+        // The reply is shared with the helper thread so that it can be
+        // answered here if the thread cannot be started.
+        let slot = Arc::new(std::sync::Mutex::new(Some(reply)));
+        let thread_slot = slot.clone();
         let net = self.clone();
         let host = host.to_string();
         let spawned = std::thread::Builder::new().name("rco-connect".into()).spawn(move || {
@@ -572,13 +591,15 @@ impl Net {
                     }
                 }
             };
-            reply(answer);
+            if let Some(reply) = thread_slot.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                reply(answer);
+            }
         });
         if let Err(e) = spawned {
             self.lock().tcp.conns_in_flight -= 1;
-            // The reply moved into the closure that failed to start; the
-            // error surfaces through the thread-spawn failure itself.
-            let _ = e;
+            if let Some(reply) = slot.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                return Some((reply, err("TcpSocketError", e.to_string())));
+            }
         }
         None
     }
@@ -602,7 +623,7 @@ impl Net {
             }
             state.next_token += 1;
             let token = state.next_token;
-            c.writers.push_back(Writer { token, data, written: 0, reply });
+            c.writers.push_back(Writer { token, data, written: 0, progress: Instant::now(), reply });
             c.pump(false, true, done);
             if c.writers.iter().any(|w| w.token == token) {
                 self.arm_timer(state, KIND_TCP_CONN, id, token, WRITE_TIMEOUT);

@@ -635,6 +635,8 @@ impl Net {
             ws.next_conn += 1;
             ws.next_conn - 1
         };
+        let slot = Arc::new(std::sync::Mutex::new(Some(reply)));
+        let thread_slot = slot.clone();
         let net = self.clone();
         let (url, host) = (url.to_string(), host.to_string());
         let resolve_host = host.trim_start_matches('[').trim_end_matches(']').to_string();
@@ -692,10 +694,15 @@ impl Net {
                     }
                 }
             };
-            reply(answer);
+            if let Some(reply) = thread_slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+                reply(answer);
+            }
         };
-        if std::thread::Builder::new().name("rco-ws-connect".into()).spawn(job).is_err() {
+        if let Err(e) = std::thread::Builder::new().name("rco-ws-connect".into()).spawn(job) {
             self.lock().ws.conns_in_flight -= 1;
+            if let Some(reply) = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+                return Some((reply, err("WebSocketError", e.to_string())));
+            }
         }
         None
     }
