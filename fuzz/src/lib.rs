@@ -1,0 +1,146 @@
+//! Helpers shared by the fuzz targets: the diagnostic oracle, a test `Host`
+//! for the VM, a driver that runs a program within a total instruction
+//! budget, and the open-fd count for the socket targets.
+
+use rco_lang::diagnostic::{render_all, CompileError};
+use rco_lang::{Host, Outcome, Resume, Stream, TaskState, Value, Vm, VmError};
+use std::sync::Arc;
+
+/// The source text of a fuzz input: arbitrary bytes, decoded lossily (each
+/// invalid sequence becomes U+FFFD), so every input reaches the lexer and
+/// multi-byte characters are exercised.
+pub fn source(data: &[u8]) -> String {
+    String::from_utf8_lossy(data).into_owned()
+}
+
+/// Oracle for compile errors: every span lies within the source
+/// (`start <= end <= len`) and rendering them all does not panic.
+pub fn check_errors(source: &str, errors: &[CompileError]) {
+    for e in errors {
+        assert!(
+            e.span.start <= e.span.end && e.span.end as usize <= source.len(),
+            "diagnostic span {:?} out of bounds (source length {}): {}",
+            e.span,
+            source.len(),
+            e.message
+        );
+        assert!(!e.message.is_empty(), "empty diagnostic message at {:?}", e.span);
+    }
+    let _ = render_all("fuzz.rco", source, errors);
+}
+
+/// A `Host` for fuzzing: no tasks, sockets disabled, output discarded
+/// (only its size is kept, capped so output cannot grow memory).
+#[derive(Default)]
+pub struct FuzzHost {
+    pub written: usize,
+}
+
+impl Host for FuzzHost {
+    fn write(&mut self, _stream: Stream, text: &str) {
+        self.written = self.written.saturating_add(text.len());
+    }
+    fn read_line(&mut self) -> Option<String> {
+        None
+    }
+    fn args(&self) -> Vec<String> {
+        vec!["a".into(), "1".into()]
+    }
+    fn now_ms(&self) -> i64 {
+        0
+    }
+    fn runtime_capabilities(&mut self) -> Value {
+        Value::Nil
+    }
+    fn spawn(&mut self, _task: Vm) -> Result<u64, String> {
+        Err("no tasks in the fuzz host".into())
+    }
+    fn task_state(&mut self, _id: u64) -> TaskState {
+        TaskState::Consumed
+    }
+    fn release_task(&mut self, _id: u64) -> Result<bool, String> {
+        Ok(false)
+    }
+    fn running_tasks(&mut self) -> Vec<u64> {
+        Vec::new()
+    }
+    fn sockets_enabled(&self) -> bool {
+        false
+    }
+}
+
+/// How a driven program ended.
+#[derive(Debug)]
+pub enum End {
+    Finished(usize),
+    Failed(String),
+    Exited(i32),
+    /// The total budget ran out (an infinite loop is fine: it is bounded).
+    OutOfBudget,
+}
+
+/// Total instructions one fuzz input may run.
+pub const TOTAL_BUDGET: u64 = 200_000;
+/// Instructions per `Vm::run` slice (the runtime uses 4096).
+pub const SLICE: u64 = 4096;
+
+/// Compiles and runs `source` to its end or until `TOTAL_BUDGET`
+/// instructions have run. Effects: `sleep` is answered at once, `await` and
+/// socket requests with an error (no task or socket can exist here).
+/// `Failure::render` is called on every failure (oracle: no panic).
+pub fn drive(source: &str) -> Option<End> {
+    let program = match rco_lang::compile("fuzz.rco", source) {
+        Ok(p) => Arc::new(p),
+        Err(errors) => {
+            check_errors(source, &errors);
+            return None;
+        }
+    };
+    let mut vm = Vm::new(program.clone());
+    let mut host = FuzzHost::default();
+    let mut used = 0u64;
+    let mut effects = 0u32;
+    loop {
+        if used >= TOTAL_BUDGET {
+            return Some(End::OutOfBudget);
+        }
+        let slice = SLICE.min(TOTAL_BUDGET - used);
+        let outcome = vm.run(&mut host, slice);
+        used += slice;
+        match outcome {
+            Outcome::Finished(stack) => return Some(End::Finished(stack.len())),
+            Outcome::Exited(code) => return Some(End::Exited(code)),
+            Outcome::Failed(f) => {
+                let text = f.render(&program);
+                assert!(text.starts_with("error: "), "failure rendered without its header: {text:?}");
+                return Some(End::Failed(text));
+            }
+            Outcome::Yielded => {}
+            Outcome::Blocked(effect) => {
+                effects += 1;
+                // Each effect costs budget too, so a loop of sleeps ends.
+                used += 64;
+                let answer = match effect {
+                    rco_lang::Effect::Sleep(_) => Resume::Done,
+                    rco_lang::Effect::Await(id) => Resume::Error(VmError::new(
+                        rco_lang::ErrorKind::UnknownTask,
+                        format!("no task {id} in the fuzz host"),
+                    )),
+                    rco_lang::Effect::Socket(_) => {
+                        Resume::Error(VmError::new(rco_lang::ErrorKind::Host, "sockets are disabled in the fuzz host"))
+                    }
+                };
+                if let Err(f) = vm.resume(answer) {
+                    let _ = f.render(&program);
+                    return Some(End::Failed(f.error.message.clone()));
+                }
+                let _ = effects;
+            }
+        }
+    }
+}
+
+/// Open file descriptors of this process (Linux: `/proc/self/fd`).
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+}
