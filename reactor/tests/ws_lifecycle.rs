@@ -331,13 +331,8 @@ impl Harness {
                 self.pair(*i.get(&listening))
             }
             Op::ConnectRefused(i) => {
-                let listening: Vec<u16> = self
-                    .model
-                    .listeners
-                    .values()
-                    .filter(|l| l.status == Status::Listening)
-                    .map(|l| l.port)
-                    .collect();
+                let listening: Vec<u16> =
+                    self.model.listeners.values().filter(|l| l.status == Status::Listening).map(|l| l.port).collect();
                 let gone: Vec<u16> = self.model.ports.values().copied().filter(|p| !listening.contains(p)).collect();
                 if gone.is_empty() {
                     return self.listen();
@@ -472,7 +467,11 @@ impl Harness {
     fn failed(&mut self, id: u64, sent_options: &[u64]) -> Result<(), TestCaseError> {
         self.model.end_gone(id, false);
         let info = expect_conn(self.net.ws_connection(id))?;
-        prop_assert!(sent_options.contains(&info.messages_sent), "messages_sent {} after a failure", info.messages_sent);
+        prop_assert!(
+            sent_options.contains(&info.messages_sent),
+            "messages_sent {} after a failure",
+            info.messages_sent
+        );
         let m = self.model.conns.get_mut(&id).expect("known");
         m.status = Status::Failed;
         m.has_error = true;
