@@ -15,7 +15,7 @@
 use crate::capabilities::{Capabilities, SocketCounts, TaskCounts};
 use crate::send::{SendValue, SendVm};
 use crate::task_table::{AwaitState, Ending, TaskTable};
-use rco_actors::{Actor, Completion, Context, Mailbox, MailboxSender, Poll, Scheduler};
+use rco_actors::{Actor, Completion, Context, IdleHook, Mailbox, MailboxSender, Poll, Scheduler};
 use rco_lang::{Effect, ErrorKind, Host, Outcome, Program, Resume, Stream, TaskState, Value, Vm, VmError};
 use rco_reactor::{Reactor, ReactorHandle};
 use std::io::{BufRead, Write};
@@ -300,6 +300,20 @@ pub fn run(program: Arc<Program>, config: Config) -> ! {
     std::process::exit(code)
 }
 
+/// The scheduler's idle hook: the idle worker polls the reactor, so the
+/// actors its replies wake run on that worker at once.
+struct PollReactor(ReactorHandle);
+
+impl IdleHook for PollReactor {
+    fn poll(&self, timeout: Option<Duration>) {
+        self.0.poll(timeout);
+    }
+
+    fn interrupt(&self) {
+        self.0.interrupt();
+    }
+}
+
 /// Raises the soft open-file limit to the hard limit (DIALECT point 7), so
 /// one script can hold thousands of connections.
 fn raise_fd_limit() {
@@ -315,11 +329,19 @@ fn raise_fd_limit() {
 fn start(program: Arc<Program>, config: Config) -> std::io::Result<i32> {
     raise_fd_limit();
     let policy = rco_reactor::Policy::new(config.capabilities.allowed_hosts.clone());
-    let reactor = Reactor::start(policy, config.max_sockets)?;
-    // RCO_WORKERS overrides the worker count (one per core by default),
-    // for benchmarks and diagnosis.
+    // By default the idle worker polls the reactor (see ARCHITECTURE.md);
+    // RCO_REACTOR=thread gives it a thread of its own instead, and
+    // RCO_WORKERS overrides the worker count (one per core by default), for
+    // benchmarks and diagnosis.
+    let (reactor, idle_hook) = if std::env::var("RCO_REACTOR").is_ok_and(|mode| mode == "thread") {
+        (Reactor::start(policy, config.max_sockets)?, None)
+    } else {
+        let reactor = Reactor::without_thread(policy, config.max_sockets)?;
+        let hook: Arc<dyn IdleHook> = Arc::new(PollReactor(reactor.handle()));
+        (reactor, Some(hook))
+    };
     let workers = std::env::var("RCO_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(0);
-    let scheduler = Scheduler::new(rco_actors::Config { workers, ..rco_actors::Config::default() })?;
+    let scheduler = Scheduler::new(rco_actors::Config { workers, idle_hook })?;
     let rt = Arc::new(Runtime {
         tasks: Mutex::new(TaskTable::new(config.max_tasks)),
         program: program.clone(),

@@ -8,7 +8,7 @@
 
 use rco_lang::sockets::SocketRequest;
 use rco_lang::Value;
-use rco_reactor::{ConnInfo, ListenerInfo, Net, Reply, ReplyFn, WsConnInfo};
+use rco_reactor::{ConnInfo, ListenerInfo, Net, Reply, ReplyFn, Status, WsConnInfo};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -49,18 +49,69 @@ pub fn perform(net: &Arc<Net>, request: SocketRequest, reply: ReplyFn) -> Option
     }
 }
 
+/// Defines `Keys`: one shared string per snapshot key, so that building a
+/// snapshot (once per read and write) allocates no key.
+macro_rules! keys {
+    ($($name:ident),* $(,)?) => {
+        struct Keys {
+            $($name: Arc<str>,)*
+            /// `listening`, `connected`, `closed`, `failed` (by `Status`).
+            statuses: [Arc<str>; 4],
+        }
+
+        impl Keys {
+            fn new() -> Keys {
+                let statuses = [Status::Listening, Status::Connected, Status::Closed, Status::Failed];
+                Keys { $($name: Arc::from(stringify!($name)),)* statuses: statuses.map(|s| Arc::from(s.as_str())) }
+            }
+        }
+    };
+}
+
+keys!(
+    accepted_connections,
+    bytes,
+    bytes_read,
+    bytes_written,
+    closed,
+    connected,
+    data,
+    error,
+    host,
+    id,
+    listening,
+    local_addr,
+    message,
+    message_type,
+    messages_received,
+    messages_sent,
+    peer_addr,
+    port,
+    response_headers,
+    response_status,
+    started_at_ms,
+    status,
+    url,
+);
+
+impl Keys {
+    fn status(&self, status: Status) -> Value {
+        Value::Str(self.statuses[status as usize].clone())
+    }
+}
+
 thread_local! {
-    /// Snapshot keys, allocated once per worker: snapshots are built for
-    /// every read and write, so their keys are shared, not re-allocated.
-    static KEYS: std::cell::RefCell<std::collections::HashMap<&'static str, Arc<str>>> = Default::default();
+    /// Per thread, so that the reference counts are not shared between cores.
+    static KEYS: Keys = Keys::new();
 }
 
-fn key(name: &'static str) -> Arc<str> {
-    KEYS.with_borrow_mut(|keys| keys.entry(name).or_insert_with(|| Arc::from(name)).clone())
+/// A map from `(key, value)` entries.
+fn map<const N: usize>(entries: [(&Arc<str>, Value); N]) -> BTreeMap<Arc<str>, Value> {
+    BTreeMap::from(entries.map(|(k, v)| (k.clone(), v)))
 }
 
-fn map(entries: Vec<(&'static str, Value)>) -> Value {
-    Value::map(entries.into_iter().map(|(k, v)| (key(k), v)).collect::<BTreeMap<_, _>>())
+fn text(s: &Option<Arc<str>>) -> Value {
+    s.clone().map_or(Value::Nil, Value::Str)
 }
 
 fn opt(s: &Option<String>) -> Value {
@@ -71,79 +122,79 @@ fn int(n: u64) -> Value {
     Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-fn listener_value(l: &ListenerInfo) -> Value {
-    map(vec![
-        ("accepted_connections", int(l.accepted_connections)),
-        ("closed", Value::Bool(l.status == rco_reactor::Status::Closed)),
-        ("error", opt(&l.error)),
-        ("host", Value::str(&l.host)),
-        ("id", int(l.id)),
-        ("listening", Value::Bool(l.status == rco_reactor::Status::Listening)),
-        ("local_addr", opt(&l.local_addr)),
-        ("port", Value::Int(i64::from(l.port))),
-        ("started_at_ms", Value::Int(l.started_at_ms)),
-        ("status", Value::str(l.status.as_str())),
+fn listener_map(k: &Keys, l: &ListenerInfo) -> Value {
+    Value::map(map([
+        (&k.accepted_connections, int(l.accepted_connections)),
+        (&k.closed, Value::Bool(l.status == Status::Closed)),
+        (&k.error, opt(&l.error)),
+        (&k.host, Value::str(&l.host)),
+        (&k.id, int(l.id)),
+        (&k.listening, Value::Bool(l.status == Status::Listening)),
+        (&k.local_addr, opt(&l.local_addr)),
+        (&k.port, Value::Int(i64::from(l.port))),
+        (&k.started_at_ms, Value::Int(l.started_at_ms)),
+        (&k.status, k.status(l.status)),
+    ]))
+}
+
+fn conn_map(k: &Keys, c: &ConnInfo) -> BTreeMap<Arc<str>, Value> {
+    map([
+        (&k.bytes_read, int(c.bytes_read)),
+        (&k.bytes_written, int(c.bytes_written)),
+        (&k.closed, Value::Bool(c.status == Status::Closed)),
+        (&k.connected, Value::Bool(c.status == Status::Connected)),
+        (&k.error, text(&c.error)),
+        (&k.host, Value::Str(c.host.clone())),
+        (&k.id, int(c.id)),
+        (&k.local_addr, text(&c.local_addr)),
+        (&k.peer_addr, text(&c.peer_addr)),
+        (&k.port, Value::Int(i64::from(c.port))),
+        (&k.started_at_ms, Value::Int(c.started_at_ms)),
+        (&k.status, k.status(c.status)),
     ])
 }
 
-fn conn_entries(c: &ConnInfo) -> Vec<(&'static str, Value)> {
-    vec![
-        ("bytes_read", int(c.bytes_read)),
-        ("bytes_written", int(c.bytes_written)),
-        ("closed", Value::Bool(c.status == rco_reactor::Status::Closed)),
-        ("connected", Value::Bool(c.status == rco_reactor::Status::Connected)),
-        ("error", opt(&c.error)),
-        ("host", Value::str(&c.host)),
-        ("id", int(c.id)),
-        ("local_addr", opt(&c.local_addr)),
-        ("peer_addr", opt(&c.peer_addr)),
-        ("port", Value::Int(i64::from(c.port))),
-        ("started_at_ms", Value::Int(c.started_at_ms)),
-        ("status", Value::str(c.status.as_str())),
-    ]
-}
-
-fn ws_entries(c: &WsConnInfo) -> Vec<(&'static str, Value)> {
+fn ws_map(k: &Keys, c: &WsConnInfo) -> BTreeMap<Arc<str>, Value> {
     let headers = c.response_headers.iter().map(|(k, v)| (Arc::<str>::from(k.as_str()), Value::str(v))).collect();
-    vec![
-        ("closed", Value::Bool(c.status == rco_reactor::Status::Closed)),
-        ("connected", Value::Bool(c.status == rco_reactor::Status::Connected)),
-        ("error", opt(&c.error)),
-        ("host", Value::str(&c.host)),
-        ("id", int(c.id)),
-        ("messages_received", int(c.messages_received)),
-        ("messages_sent", int(c.messages_sent)),
-        ("response_headers", Value::map(headers)),
-        ("response_status", Value::Int(i64::from(c.response_status))),
-        ("started_at_ms", Value::Int(c.started_at_ms)),
-        ("status", Value::str(c.status.as_str())),
-        ("url", Value::str(&c.url)),
-    ]
+    map([
+        (&k.closed, Value::Bool(c.status == Status::Closed)),
+        (&k.connected, Value::Bool(c.status == Status::Connected)),
+        (&k.error, opt(&c.error)),
+        (&k.host, Value::str(&c.host)),
+        (&k.id, int(c.id)),
+        (&k.messages_received, int(c.messages_received)),
+        (&k.messages_sent, int(c.messages_sent)),
+        (&k.response_headers, Value::map(headers)),
+        (&k.response_status, Value::Int(i64::from(c.response_status))),
+        (&k.started_at_ms, Value::Int(c.started_at_ms)),
+        (&k.status, k.status(c.status)),
+        (&k.url, Value::str(&c.url)),
+    ])
 }
 
 /// The value a socket word pushes for `reply`.
 pub fn to_value(reply: Reply) -> Value {
-    match reply {
-        Reply::Listener(l) => Value::ok(listener_value(&l)),
-        Reply::Listeners(ls) => Value::array(ls.iter().map(listener_value).collect()),
-        Reply::Conn(c) => Value::ok(map(conn_entries(&c))),
-        Reply::Conns(cs) => Value::array(cs.iter().map(|c| map(conn_entries(c))).collect()),
+    KEYS.with(|k| match reply {
+        Reply::Listener(l) => Value::ok(listener_map(k, &l)),
+        Reply::Listeners(ls) => Value::array(ls.iter().map(|l| listener_map(k, l)).collect()),
+        Reply::Conn(c) => Value::ok(Value::map(conn_map(k, &c))),
+        Reply::Conns(cs) => Value::array(cs.iter().map(|c| Value::map(conn_map(k, c))).collect()),
         Reply::Read(c, bytes) => {
-            let mut entries = conn_entries(&c);
-            entries.push(("bytes", int(bytes.len() as u64)));
-            entries.push(("data", Value::str(&String::from_utf8_lossy(&bytes))));
-            Value::ok(map(entries))
+            let mut entries = conn_map(k, &c);
+            entries.insert(k.bytes.clone(), int(bytes.len() as u64));
+            entries.insert(k.data.clone(), Value::str(&String::from_utf8_lossy(&bytes)));
+            Value::ok(Value::map(entries))
         }
-        Reply::WsConn(c) => Value::ok(map(ws_entries(&c))),
-        Reply::WsConns(cs) => Value::array(cs.iter().map(|c| map(ws_entries(c))).collect()),
+        Reply::WsConn(c) => Value::ok(Value::map(ws_map(k, &c))),
+        Reply::WsConns(cs) => Value::array(cs.iter().map(|c| Value::map(ws_map(k, c))).collect()),
         Reply::WsRead(c, m) => {
-            let mut entries = ws_entries(&c);
-            entries.push(("bytes", int(m.bytes as u64)));
-            entries.push(("message", Value::str(&m.text)));
-            entries.push(("message_type", Value::str(m.kind)));
-            Value::ok(map(entries))
+            let mut entries = ws_map(k, &c);
+            entries.insert(k.bytes.clone(), int(m.bytes as u64));
+            entries.insert(k.message.clone(), Value::str(&m.text));
+            entries.insert(k.message_type.clone(), Value::str(m.kind));
+            Value::ok(Value::map(entries))
         }
         Reply::Released => Value::ok(Value::Bool(true)),
         Reply::Error(e) => Value::err(e.kind, &e.message),
-    }
+    })
 }

@@ -18,6 +18,8 @@
 # Environment (defaults in brackets):
 #   RUNS [3]  DURATION [10]  WARMUP [3]  CONNS [1000]  SIZE [64]
 #   IDLE_CONNS [10000]  SERVERS ["native rco node python"]; also known:
+#     rco-thread (echo.rco with RCO_REACTOR=thread: the reactor on a
+#     thread of its own instead of polled by the idle worker),
 #     rco-64k (echo.rco reading with max_bytes 65536, tcp_read's default),
 #     rco-lean (echo_lean.rco: same task, less copied into it at spawn),
 #     python-streams (asyncio streams instead of a Protocol); for the memory
@@ -103,6 +105,7 @@ start_server() { # NAME -> sets SERVER_PID; waits for "listening"
     case "$name" in
         native) "${SRV_PIN[@]}" "$NATIVE" "$PORT" >"$SRVLOG" 2>&1 & ;;
         rco) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo.rco" "$PORT" >"$SRVLOG" 2>&1 & ;;
+        rco-thread) RCO_REACTOR=thread "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo.rco" "$PORT" >"$SRVLOG" 2>&1 & ;;
         rco-64k) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo.rco" "$PORT" 65536 >"$SRVLOG" 2>&1 & ;;
         rco-lean) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo_lean.rco" "$PORT" >"$SRVLOG" 2>&1 & ;;
         rco-lean-64) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo_lean.rco" "$PORT" 64 >"$SRVLOG" 2>&1 & ;;

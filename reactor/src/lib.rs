@@ -8,10 +8,17 @@
 //! given with it (the glue's reply posts a message to the waiting actor).
 //! Every bind and connect is checked against the host allow-list here.
 //!
-//! Invariants: the loop blocks only in `Poller::wait`; anything that adds a
-//! timer or interest notifies the poller after registering it, so no
-//! request is missed while the loop sleeps; replies and timer callbacks run
-//! outside the state lock.
+//! The reactor is a structure, not a thread: [`Net::poll`] waits once and
+//! handles what is ready. Either a thread of its own loops on it
+//! ([`Reactor::start`]) or the scheduler's idle worker calls it
+//! ([`Reactor::without_thread`]), so that the actor a reply wakes runs on
+//! the thread that received the event, with no cross-thread hop.
+//!
+//! Invariants: at most one thread polls at a time and blocks only in
+//! `Poller::wait`; a timer due before the deadline the poller sleeps until
+//! notifies it (interest changes need no notification: epoll and kqueue see
+//! them during a wait), so no deadline is missed while it sleeps; replies
+//! and timer callbacks run outside the state lock.
 
 pub mod policy;
 mod registered;
@@ -106,9 +113,24 @@ pub(crate) struct State {
     pub(crate) ws: ws::Ws,
     pub(crate) next_token: u64,
     stopping: bool,
+    /// While a thread blocks in `Poller::wait`: the deadline it sleeps
+    /// until (`Some(None)`: no deadline).
+    waiting: Option<Option<Instant>>,
+    poller: Option<Arc<polling::Poller>>,
 }
 
 impl State {
+    /// Adds a timer, waking the poller if it sleeps past `at`.
+    fn add_timer(&mut self, at: Instant, action: Action) -> timer::TimerId {
+        if self.waiting.is_some_and(|until| until.is_none_or(|until| at < until)) {
+            self.waiting = None; // one notification is enough
+            if let Some(poller) = &self.poller {
+                let _ = poller.notify();
+            }
+        }
+        self.timers.insert(at, action)
+    }
+
     /// Moves the deadlines the registries asked for (WebSocket handshakes,
     /// TCP writes still making progress) into the timer heap.
     pub(crate) fn arm_deadlines(&mut self) {
@@ -119,7 +141,7 @@ impl State {
                 Action::Expire { token, .. } => Some(*token),
                 Action::Call(_) => None,
             };
-            let timer = self.timers.insert(at, action);
+            let timer = self.add_timer(at, action);
             if let Some(token) = token {
                 self.timer_of.insert(token, timer);
             }
@@ -133,6 +155,8 @@ pub struct Net {
     state: Mutex<State>,
     pub(crate) policy: Policy,
     pub(crate) max_sockets: usize,
+    /// The buffer of `Poller::wait`; holding its lock is the right to poll.
+    events: Mutex<polling::Events>,
 }
 
 /// What the registries still hold, for the leak notes at exit.
@@ -166,14 +190,49 @@ impl Net {
 
     /// Arms the timeout of waiter `token` on socket `id` of registry `kind`.
     pub(crate) fn arm_timer(&self, state: &mut State, kind: usize, id: u64, token: u64, timeout: Duration) {
-        let timer = state.timers.insert(Instant::now() + timeout, Action::Expire { kind, id, token });
+        let timer = state.add_timer(Instant::now() + timeout, Action::Expire { kind, id, token });
         state.timer_of.insert(token, timer);
-        let _ = self.poller.notify();
     }
 
-    /// Runs `callback` on the reactor thread once `delay` has passed.
+    /// Runs `callback` on the polling thread once `delay` has passed.
     pub fn after(&self, delay: Duration, callback: Callback) {
-        self.lock().timers.insert(Instant::now() + delay, Action::Call(callback));
+        self.lock().add_timer(Instant::now() + delay, Action::Call(callback));
+    }
+
+    /// Waits for readiness or the next timer, at most `timeout` (`None`: no
+    /// limit but the timers), then handles the ready sockets and the expired
+    /// timers, delivering their replies on this thread. One thread polls at
+    /// a time (a second caller waits for the first to finish). Returns early
+    /// on [`interrupt`](Net::interrupt) or when the reactor stops.
+    pub fn poll(&self, timeout: Option<Duration>) {
+        let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        let wait = {
+            let mut state = self.lock();
+            if state.stopping {
+                return;
+            }
+            let now = Instant::now();
+            let wait = match (timeout, state.timers.timeout(now)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            state.waiting = Some(wait.map(|d| now + d));
+            wait
+        };
+        events.clear();
+        // An error (EINTR) only shortens the wait.
+        let _ = self.poller.wait(&mut events, wait);
+        self.handle_events(&events).deliver();
+        let (expired, calls) = self.expire();
+        expired.deliver();
+        for call in calls {
+            call();
+        }
+    }
+
+    /// Makes the current or next [`poll`](Net::poll) return promptly
+    /// (sticky, like an eventfd; it never blocks).
+    pub fn interrupt(&self) {
         let _ = self.poller.notify();
     }
 
@@ -209,6 +268,7 @@ impl Net {
     fn handle_events(&self, events: &polling::Events) -> Completed {
         let mut done = Completed::new();
         let mut state = self.lock();
+        state.waiting = None;
         for ev in events.iter() {
             let (kind, id) = (ev.key & 3, (ev.key >> 2) as u64);
             match kind {
@@ -248,7 +308,7 @@ impl Net {
 /// A cheap, cloneable handle for making requests to the reactor.
 pub type ReactorHandle = Arc<Net>;
 
-/// The running reactor; dropping it stops and joins its thread.
+/// The reactor; dropping it stops it (and joins its thread, if it has one).
 pub struct Reactor {
     net: Arc<Net>,
     thread: Option<JoinHandle<()>>,
@@ -258,15 +318,20 @@ impl Reactor {
     /// Starts the reactor on a thread of its own, with the allow-list policy
     /// and the per-registry cap.
     pub fn start(policy: Policy, max_sockets: usize) -> io::Result<Reactor> {
-        let net = Arc::new(Net {
-            poller: Arc::new(polling::Poller::new()?),
-            state: Mutex::new(State::default()),
-            policy,
-            max_sockets,
-        });
-        let looped = net.clone();
+        let mut reactor = Reactor::without_thread(policy, max_sockets)?;
+        let looped = reactor.net.clone();
         let thread = std::thread::Builder::new().name("rco-reactor".into()).spawn(move || event_loop(&looped))?;
-        Ok(Reactor { net, thread: Some(thread) })
+        reactor.thread = Some(thread);
+        Ok(reactor)
+    }
+
+    /// A reactor with no thread: nothing happens unless some thread calls
+    /// [`Net::poll`] (the scheduler's idle worker, through its idle hook).
+    pub fn without_thread(policy: Policy, max_sockets: usize) -> io::Result<Reactor> {
+        let poller = Arc::new(polling::Poller::new()?);
+        let state = State { poller: Some(poller.clone()), ..State::default() };
+        let net = Net { poller, state: Mutex::new(state), policy, max_sockets, events: Mutex::default() };
+        Ok(Reactor { net: Arc::new(net), thread: None })
     }
 
     /// A handle for making requests.
@@ -286,24 +351,8 @@ impl Drop for Reactor {
 }
 
 fn event_loop(net: &Net) {
-    let mut events = polling::Events::new();
-    loop {
-        let timeout = {
-            let state = net.lock();
-            if state.stopping {
-                return;
-            }
-            state.timers.timeout(Instant::now())
-        };
-        events.clear();
-        // An error (EINTR) only shortens the wait; the loop re-checks.
-        let _ = net.poller.wait(&mut events, timeout);
-        net.handle_events(&events).deliver();
-        let (expired, calls) = net.expire();
-        expired.deliver();
-        for call in calls {
-            call();
-        }
+    while !net.lock().stopping {
+        net.poll(None);
     }
 }
 

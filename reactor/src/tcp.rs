@@ -70,13 +70,15 @@ pub(crate) struct Listener {
 
 pub(crate) struct Conn {
     id: u64,
-    host: String,
+    // The text fields are shared with every snapshot (one is taken per read
+    // and write), so they are formatted once and reference-counted.
+    host: Arc<str>,
     port: u16,
     started_at_ms: i64,
     status: Status,
-    local_addr: Option<SocketAddr>,
-    peer_addr: Option<SocketAddr>,
-    error: Option<String>,
+    local_addr: Option<Arc<str>>,
+    peer_addr: Option<Arc<str>>,
+    error: Option<Arc<str>>,
     bytes_read: u64,
     bytes_written: u64,
     stream: Option<Registered<TcpStream>>,
@@ -158,15 +160,16 @@ impl Listener {
 
 impl Conn {
     /// A connected connection around a registered stream.
-    fn new(id: u64, host: String, port: u16, stream: Registered<TcpStream>) -> Conn {
+    fn new(id: u64, host: Arc<str>, port: u16, stream: Registered<TcpStream>) -> Conn {
+        let text = |addr: io::Result<SocketAddr>| addr.ok().map(|a| Arc::from(a.to_string()));
         Conn {
             id,
             host,
             port,
             started_at_ms: now_ms(),
             status: Status::Connected,
-            local_addr: stream.get().local_addr().ok(),
-            peer_addr: stream.get().peer_addr().ok(),
+            local_addr: text(stream.get().local_addr()),
+            peer_addr: text(stream.get().peer_addr()),
             error: None,
             bytes_read: 0,
             bytes_written: 0,
@@ -183,8 +186,8 @@ impl Conn {
             port: self.port,
             started_at_ms: self.started_at_ms,
             status: self.status,
-            local_addr: self.local_addr.map(|a| a.to_string()),
-            peer_addr: self.peer_addr.map(|a| a.to_string()),
+            local_addr: self.local_addr.clone(),
+            peer_addr: self.peer_addr.clone(),
             error: self.error.clone(),
             bytes_read: self.bytes_read,
             bytes_written: self.bytes_written,
@@ -204,7 +207,7 @@ impl Conn {
         }
         self.status = status;
         if error.is_some() {
-            self.error = error;
+            self.error = error.map(Arc::from);
         }
         for r in self.readers.drain(..) {
             done.answer(r.token, r.reply, closed_read());
@@ -426,7 +429,7 @@ impl Tcp {
         if let Some(l) = self.listeners.get_mut(&listener) {
             l.accepted += 1;
         }
-        let conn = Conn::new(id, peer.ip().to_string(), peer.port(), stream);
+        let conn = Conn::new(id, peer.ip().to_string().into(), peer.port(), stream);
         let info = conn.info();
         self.conns.insert(id, conn);
         Reply::Conn(info)
@@ -584,7 +587,7 @@ impl Net {
                 match registered {
                     Err(message) => err("TcpSocketError", message),
                     Ok(stream) => {
-                        let conn = Conn::new(id, host, port, stream);
+                        let conn = Conn::new(id, host.into(), port, stream);
                         let info = conn.info();
                         state.tcp.conns.insert(id, conn);
                         Reply::Conn(info)

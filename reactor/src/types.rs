@@ -1,6 +1,8 @@
 //! What the reactor answers: snapshots of listeners and connections, and
 //! socket errors with their stable kinds (REFERENCE-SOCKETS §4, §11).
 
+use std::sync::Arc;
+
 /// Lifecycle of a listener or connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -34,17 +36,18 @@ pub struct ListenerInfo {
     pub accepted_connections: u64,
 }
 
-/// A TCP connection snapshot (§4.1).
+/// A TCP connection snapshot (§4.1). Its text is shared with the
+/// connection (taking a snapshot, once per read and write, copies no text).
 #[derive(Clone, Debug)]
 pub struct ConnInfo {
     pub id: u64,
-    pub host: String,
+    pub host: Arc<str>,
     pub port: u16,
     pub started_at_ms: i64,
     pub status: Status,
-    pub local_addr: Option<String>,
-    pub peer_addr: Option<String>,
-    pub error: Option<String>,
+    pub local_addr: Option<Arc<str>>,
+    pub peer_addr: Option<Arc<str>>,
+    pub error: Option<Arc<str>>,
     pub bytes_read: u64,
     pub bytes_written: u64,
 }

@@ -9,11 +9,24 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn a_stalled_handshake_times_out() {
+    stalled_handshake(Duration::ZERO);
+}
+
+/// The peer is already waiting in the backlog when `ws_accept` comes, so the
+/// handshake (and its deadline) starts inside the request, not on an event:
+/// the deadline must still wake the sleeping reactor.
+#[test]
+fn a_stalled_handshake_already_pending_times_out() {
+    stalled_handshake(Duration::from_millis(100));
+}
+
+fn stalled_handshake(pending_for: Duration) {
     let reactor = Reactor::start(Policy::default(), 8).expect("reactor");
     let net = reactor.handle();
     let Reply::Listener(listener) = net.ws_listen("127.0.0.1", 0, Vec::new()) else { panic!("ws_listen failed") };
     let mut peer = std::net::TcpStream::connect(("127.0.0.1", listener.port)).expect("connect");
     peer.write_all(b"GET / HTTP/1.1\r\n").expect("half a request");
+    std::thread::sleep(pending_for);
     let (tx, rx) = mpsc::channel();
     let started = Instant::now();
     let reply = Box::new(move |r| {
