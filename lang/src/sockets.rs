@@ -14,7 +14,6 @@ use crate::host::{Effect, Host};
 use crate::value::Value;
 use crate::vm::{Flow, Vm};
 use crate::word::Word;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A validated socket request.
@@ -93,7 +92,9 @@ const MAX_READ_BYTES: i64 = 16_777_216;
 
 /// An options map being validated: known keys are taken out one by one.
 struct Options {
-    entries: BTreeMap<Arc<str>, Value>,
+    /// The non-nil entries in key order (a handful: a vector, searched
+    /// linearly, costs less than a tree on every socket call).
+    entries: Vec<(Arc<str>, Value)>,
 }
 
 impl Options {
@@ -112,8 +113,14 @@ impl Options {
         }
     }
 
+    /// Takes the option `name` out (what is left at the end is unknown).
+    fn take(&mut self, name: &str) -> Option<Value> {
+        let i = self.entries.iter().position(|(k, _)| &**k == name)?;
+        Some(self.entries.remove(i).1)
+    }
+
     fn timeout(&mut self) -> Result<u64, String> {
-        match self.entries.remove("timeout_ms") {
+        match self.take("timeout_ms") {
             None => Ok(DEFAULT_TIMEOUT_MS as u64),
             Some(Value::Int(n)) if n <= 0 => Err(format!("socket option timeout_ms must be positive, got {n}")),
             Some(Value::Int(n)) if n > MAX_TIMEOUT_MS => {
@@ -125,7 +132,7 @@ impl Options {
     }
 
     fn max_bytes(&mut self, label: &str, default: usize) -> Result<usize, String> {
-        match self.entries.remove("max_bytes") {
+        match self.take("max_bytes") {
             None => Ok(default),
             Some(Value::Int(n)) if n <= 0 => Err(format!("{label} read option max_bytes must be positive, got {n}")),
             Some(Value::Int(n)) if n > MAX_READ_BYTES => {
@@ -137,7 +144,7 @@ impl Options {
     }
 
     fn nodelay(&mut self, label: &str) -> Result<bool, String> {
-        match self.entries.remove("nodelay") {
+        match self.take("nodelay") {
             None => Ok(true),
             Some(Value::Bool(b)) => Ok(b),
             Some(other) => Err(format!("{label} option nodelay must be a bool, got {}", other.kind())),
@@ -145,7 +152,7 @@ impl Options {
     }
 
     fn allowed_origins(&mut self) -> Result<Vec<String>, String> {
-        let Some(v) = self.entries.remove("allowed_origins") else { return Ok(Vec::new()) };
+        let Some(v) = self.take("allowed_origins") else { return Ok(Vec::new()) };
         let items = match &v {
             Value::Array(s) | Value::List(s) => s.borrow().clone(),
             other => {
@@ -165,7 +172,7 @@ impl Options {
 
     /// After the known keys: `unknown <what>: <smallest leftover key>`.
     fn finish(self, what: &str) -> Result<(), String> {
-        match self.entries.keys().next() {
+        match self.entries.first().map(|(k, _)| k) {
             Some(k) => Err(format!("unknown {what}: {k}")),
             None => Ok(()),
         }
