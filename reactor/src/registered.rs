@@ -17,6 +17,9 @@ pub struct Registered<S: AsFd> {
     /// The interest last armed and not yet consumed by an event, so that
     /// re-arming the same interest costs no system call.
     armed: std::cell::Cell<(bool, bool)>,
+    /// Whether the last read or write through `io::Read`/`io::Write` that
+    /// would have blocked was a write (see `await_blocked`).
+    blocked_writing: std::cell::Cell<bool>,
 }
 
 impl<S: AsFd> Registered<S> {
@@ -26,7 +29,13 @@ impl<S: AsFd> Registered<S> {
         // `Drop` deletes it from the poller before the socket is dropped, so
         // the poller never holds a closed descriptor.
         unsafe { poller.add(&socket.as_fd(), Event::none(key))? };
-        Ok(Registered { socket, poller, key, armed: std::cell::Cell::new((false, false)) })
+        Ok(Registered {
+            socket,
+            poller,
+            key,
+            armed: std::cell::Cell::new((false, false)),
+            blocked_writing: std::cell::Cell::new(false),
+        })
     }
 
     /// The socket itself.
@@ -58,6 +67,17 @@ impl<S: AsFd> Registered<S> {
     }
 }
 
+impl Registered<std::net::TcpStream> {
+    /// Arms interest in the direction of the last operation that would have
+    /// blocked: a library driving the stream (a WebSocket handshake) stopped
+    /// there. Arming both would spin: a socket waiting for a peer's bytes is
+    /// writable all the while.
+    pub fn await_blocked(&self) {
+        let writing = self.blocked_writing.get();
+        self.interest(!writing, writing);
+    }
+}
+
 impl<S: AsFd> Drop for Registered<S> {
     fn drop(&mut self) {
         let _ = self.poller.delete(self.socket.as_fd());
@@ -68,13 +88,21 @@ impl<S: AsFd> Drop for Registered<S> {
 /// WebSocket can own its registration.
 impl io::Read for Registered<std::net::TcpStream> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&self.socket).read(buf)
+        let result = (&self.socket).read(buf);
+        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.blocked_writing.set(false);
+        }
+        result
     }
 }
 
 impl io::Write for Registered<std::net::TcpStream> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&self.socket).write(buf)
+        let result = (&self.socket).write(buf);
+        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.blocked_writing.set(true);
+        }
+        result
     }
 
     fn flush(&mut self) -> io::Result<()> {

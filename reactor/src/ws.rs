@@ -460,7 +460,7 @@ impl Ws {
     ) {
         match result {
             Err(HandshakeError::Interrupted(mid)) => {
-                mid.get_ref().get_ref().interest(true, true);
+                mid.get_ref().get_ref().await_blocked();
                 if let Some(h) = self.handshakes.get_mut(&id) {
                     h.mid = Some(mid);
                 }
