@@ -15,97 +15,23 @@
 //! what they were before it started. The tests in this file take one lock,
 //! so descriptor counts are not disturbed by each other.
 
+mod common;
+
+use common::{
+    call, check_listing, error_of, expect_error, expect_listener, id_pool, open_fds, serial, settle_fds, start,
+    PATIENT_MS, REPLY_LIMIT, SHORT_MS,
+};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use rco_reactor::{ConnInfo, ListenerInfo, Policy, Reactor, Reply, ReplyFn, SocketError, Status};
+use rco_reactor::{ConnInfo, ListenerInfo, Policy, Reactor, Reply, Status};
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Serialises the tests of this file (descriptor counts are per process).
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Short waits: every timeout the model expects costs this much.
-const SHORT_MS: u64 = 20;
-/// The timeout of a wait that the model expects to end at once.
-const PATIENT_MS: u64 = 2_000;
-/// How long a reply may take before the test calls it a hang.
-const REPLY_LIMIT: Duration = Duration::from_secs(5);
-const UNKNOWN_ID: u64 = 1_000_000;
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
-}
-
-/// Waits (at most 3 s) for the descriptor count to come back to `baseline`:
-/// a connect helper thread may drop its handle just after replying.
-fn settle_fds(baseline: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let now = open_fds();
-        if now <= baseline || Instant::now() > deadline {
-            return now;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Calls a request that answers now or later, and waits for its reply.
-fn call(f: impl FnOnce(ReplyFn) -> Option<(ReplyFn, Reply)>) -> Reply {
-    let (tx, rx) = mpsc::channel();
-    let reply: ReplyFn = Box::new(move |r| {
-        let _ = tx.send(r);
-    });
-    match f(reply) {
-        Some((_, r)) => r,
-        None => rx.recv_timeout(REPLY_LIMIT).expect("a reply within 5 s (lost reply or hang)"),
-    }
-}
-
-/// Starts a request whose reply is collected later.
-fn start(f: impl FnOnce(ReplyFn) -> Option<(ReplyFn, Reply)>) -> mpsc::Receiver<Reply> {
-    let (tx, rx) = mpsc::channel();
-    let reply: ReplyFn = Box::new(move |r| {
-        let _ = tx.send(r);
-    });
-    if let Some((_, r)) = f(reply) {
-        let (tx, rx) = mpsc::channel();
-        let _ = tx.send(r);
-        return rx;
-    }
-    rx
-}
-
-fn error_of(reply: &Reply) -> Option<&SocketError> {
-    match reply {
-        Reply::Error(e) => Some(e),
-        _ => None,
-    }
-}
-
-fn expect_error(reply: &Reply, kind: &str, message: &str) -> Result<(), TestCaseError> {
-    match error_of(reply) {
-        Some(e) if e.kind == kind && e.message == message => Ok(()),
-        _ => Err(TestCaseError::fail(format!("expected {kind}: {message}, got {reply:?}"))),
-    }
-}
 
 fn expect_conn(reply: Reply) -> Result<ConnInfo, TestCaseError> {
     match reply {
         Reply::Conn(c) => Ok(c),
         other => Err(TestCaseError::fail(format!("expected a connection snapshot, got {other:?}"))),
-    }
-}
-
-fn expect_listener(reply: Reply) -> Result<ListenerInfo, TestCaseError> {
-    match reply {
-        Reply::Listener(l) => Ok(l),
-        other => Err(TestCaseError::fail(format!("expected a listener snapshot, got {other:?}"))),
     }
 }
 
@@ -176,20 +102,16 @@ impl Model {
     /// ones and ids that never existed.
     fn conn_ids(&self) -> Vec<u64> {
         let connected = self.conns.iter().filter(|(_, c)| c.status == Status::Connected).map(|(id, _)| *id);
-        let mut ids: Vec<u64> = connected.clone().chain(connected.clone()).chain(connected).collect();
-        ids.extend(self.conns.keys().copied());
-        ids.extend(0..self.next_conn);
-        ids.extend([self.next_conn, UNKNOWN_ID]);
-        ids
+        id_pool(
+            connected.clone().chain(connected.clone()).chain(connected).collect(),
+            self.conns.keys().copied(),
+            self.next_conn,
+        )
     }
 
     fn listener_ids(&self) -> Vec<u64> {
         let listening = self.listeners.iter().filter(|(_, l)| l.status == Status::Listening).map(|(id, _)| *id);
-        let mut ids: Vec<u64> = listening.clone().chain(listening).collect();
-        ids.extend(self.listeners.keys().copied());
-        ids.extend(0..self.next_listener);
-        ids.extend([self.next_listener, UNKNOWN_ID]);
-        ids
+        id_pool(listening.clone().chain(listening).collect(), self.listeners.keys().copied(), self.next_listener)
     }
 
     /// Ports to connect to: listening ones (favoured), then every port a
@@ -320,21 +242,11 @@ impl Harness {
         let Reply::Listeners(ls) = self.net.tcp_listeners() else {
             return Err(TestCaseError::fail("tcp_listeners gave no list"));
         };
-        let ids: Vec<u64> = ls.iter().map(|l| l.id).collect();
-        let want: Vec<u64> = self.model.listeners.keys().copied().collect();
-        prop_assert_eq!(ids, want, "listener ids (ascending)");
-        for l in &ls {
-            self.check_listener(l)?;
-        }
+        check_listing("listener", &ls, |l| l.id, self.model.listeners.keys().copied(), |l| self.check_listener(l))?;
         let Reply::Conns(cs) = self.net.tcp_connections() else {
             return Err(TestCaseError::fail("tcp_connections gave no list"));
         };
-        let ids: Vec<u64> = cs.iter().map(|c| c.id).collect();
-        let want: Vec<u64> = self.model.conns.keys().copied().collect();
-        prop_assert_eq!(ids, want, "connection ids (ascending)");
-        for c in &cs {
-            self.check_conn(c)?;
-        }
+        check_listing("connection", &cs, |c| c.id, self.model.conns.keys().copied(), |c| self.check_conn(c))?;
         prop_assert_eq!(self.net.tcp_counts(), (self.model.conns.len(), self.model.listeners.len()));
         Ok(())
     }

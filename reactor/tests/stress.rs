@@ -3,22 +3,20 @@
 //! a reply that never comes (each wait is bounded) or as bytes that never
 //! arrive; a duplicated one as bytes counted twice.
 
+mod common;
+
 use rco_reactor::{Net, Policy, Reactor, Reply, ReplyFn, Status};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How long a reply may take before the test calls it a lost wake-up.
 const REPLY_LIMIT: Duration = Duration::from_secs(10);
 
+/// Calls a request and waits at most `REPLY_LIMIT` for its reply (a lost
+/// wake-up shows up as a panic here).
 fn call(f: impl FnOnce(ReplyFn) -> Option<(ReplyFn, Reply)>) -> Reply {
-    let (tx, rx) = mpsc::channel();
-    let reply: ReplyFn = Box::new(move |r| {
-        let _ = tx.send(r);
-    });
-    match f(reply) {
-        Some((_, r)) => r,
-        None => rx.recv_timeout(REPLY_LIMIT).expect("a reply within 10 s (lost wake-up?)"),
-    }
+    common::call_within(REPLY_LIMIT, f)
 }
 
 /// A connected pair: (client id, server id).

@@ -5,7 +5,10 @@
 //!
 //! Own test binary: it measures the process's resident memory.
 
-use rco_reactor::{Policy, Reactor, Reply, ReplyFn};
+mod common;
+
+use common::call;
+use rco_reactor::{Policy, Reactor, Reply};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -16,17 +19,6 @@ fn resident_kib() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn call(f: impl FnOnce(ReplyFn) -> Option<(ReplyFn, Reply)>) -> Reply {
-    let (tx, rx) = mpsc::channel();
-    let reply: ReplyFn = Box::new(move |r| {
-        let _ = tx.send(r);
-    });
-    match f(reply) {
-        Some((_, r)) => r,
-        None => rx.recv_timeout(Duration::from_secs(5)).expect("a reply within 5 s"),
-    }
 }
 
 /// Ping-pong `rounds` times over one connection pair, each read waiting

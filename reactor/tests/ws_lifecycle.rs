@@ -16,75 +16,18 @@
 //! the reactor is dropped the process's open descriptors must be back to
 //! what they were before it started.
 
+mod common;
+
+use common::{
+    check_listing, expect_error, expect_listener, id_pool, open_fds, serial, settle_fds, start, try_call, wait,
+    PATIENT_MS, SHORT_MS,
+};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use rco_reactor::{ListenerInfo, Policy, Reactor, Reply, ReplyFn, SocketError, Status, WsConnInfo};
+use rco_reactor::{ListenerInfo, Policy, Reactor, Reply, Status, WsConnInfo};
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Serialises the tests of this file (descriptor counts are per process).
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Short waits: every timeout the model expects costs this much.
-const SHORT_MS: u64 = 20;
-/// The timeout of a wait that the model expects to end at once.
-const PATIENT_MS: u64 = 2_000;
-/// How long a reply may take before the test calls it a hang.
-const REPLY_LIMIT: Duration = Duration::from_secs(5);
-const UNKNOWN_ID: u64 = 1_000_000;
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
-}
-
-/// Waits (at most 3 s) for the descriptor count to come back to `baseline`:
-/// a connect helper thread may drop its handle just after replying.
-fn settle_fds(baseline: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let now = open_fds();
-        if now <= baseline || Instant::now() > deadline {
-            return now;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Starts a request whose reply is collected later.
-fn start(f: impl FnOnce(ReplyFn) -> Option<(ReplyFn, Reply)>) -> mpsc::Receiver<Reply> {
-    let (tx, rx) = mpsc::channel();
-    let reply: ReplyFn = Box::new(move |r| {
-        let _ = tx.send(r);
-    });
-    if let Some((_, r)) = f(reply) {
-        let (tx, rx) = mpsc::channel();
-        let _ = tx.send(r);
-        return rx;
-    }
-    rx
-}
-
-fn wait(rx: &mpsc::Receiver<Reply>) -> Result<Reply, TestCaseError> {
-    rx.recv_timeout(REPLY_LIMIT).map_err(|_| TestCaseError::fail("no reply within 5 s (lost reply or hang)"))
-}
-
-/// Calls a request that answers now or later, and waits for its reply.
-fn call(f: impl FnOnce(ReplyFn) -> Option<(ReplyFn, Reply)>) -> Result<Reply, TestCaseError> {
-    wait(&start(f))
-}
-
-fn expect_error(reply: &Reply, kind: &str, message: &str) -> Result<(), TestCaseError> {
-    match reply {
-        Reply::Error(SocketError { kind: k, message: m }) if *k == kind && m == message => Ok(()),
-        _ => Err(TestCaseError::fail(format!("expected {kind}: {message}, got {reply:?}"))),
-    }
-}
 
 fn expect_kind(reply: &Reply, kind: &str) -> Result<(), TestCaseError> {
     match reply {
@@ -97,13 +40,6 @@ fn expect_conn(reply: Reply) -> Result<WsConnInfo, TestCaseError> {
     match reply {
         Reply::WsConn(c) => Ok(c),
         other => Err(TestCaseError::fail(format!("expected a WebSocket snapshot, got {other:?}"))),
-    }
-}
-
-fn expect_listener(reply: Reply) -> Result<ListenerInfo, TestCaseError> {
-    match reply {
-        Reply::Listener(l) => Ok(l),
-        other => Err(TestCaseError::fail(format!("expected a listener snapshot, got {other:?}"))),
     }
 }
 
@@ -172,19 +108,12 @@ impl Model {
             .filter(|(_, c)| c.status == Status::Connected && (!c.inbox.is_empty() || c.peer_state != Peer::Open))
             .map(|(id, _)| *id);
         ids.extend(busy.clone().chain(busy.clone()).chain(busy));
-        ids.extend(self.conns.keys().copied());
-        ids.extend(0..self.next_conn);
-        ids.extend([self.next_conn, UNKNOWN_ID]);
-        ids
+        id_pool(ids, self.conns.keys().copied(), self.next_conn)
     }
 
     fn listener_ids(&self) -> Vec<u64> {
         let listening = self.listeners.iter().filter(|(_, l)| l.status == Status::Listening).map(|(id, _)| *id);
-        let mut ids: Vec<u64> = listening.clone().chain(listening).collect();
-        ids.extend(self.listeners.keys().copied());
-        ids.extend(0..self.next_listener);
-        ids.extend([self.next_listener, UNKNOWN_ID]);
-        ids
+        id_pool(listening.clone().chain(listening).collect(), self.listeners.keys().copied(), self.next_listener)
     }
 
     fn connected(&self, id: u64) -> bool {
@@ -295,21 +224,11 @@ impl Harness {
         let Reply::Listeners(ls) = self.net.ws_listeners() else {
             return Err(TestCaseError::fail("ws_listeners gave no list"));
         };
-        let ids: Vec<u64> = ls.iter().map(|l| l.id).collect();
-        let want: Vec<u64> = self.model.listeners.keys().copied().collect();
-        prop_assert_eq!(ids, want, "listener ids (ascending)");
-        for l in &ls {
-            self.check_listener(l)?;
-        }
+        check_listing("listener", &ls, |l| l.id, self.model.listeners.keys().copied(), |l| self.check_listener(l))?;
         let Reply::WsConns(cs) = self.net.ws_connections() else {
             return Err(TestCaseError::fail("ws_connections gave no list"));
         };
-        let ids: Vec<u64> = cs.iter().map(|c| c.id).collect();
-        let want: Vec<u64> = self.model.conns.keys().copied().collect();
-        prop_assert_eq!(ids, want, "connection ids (ascending)");
-        for c in &cs {
-            self.check_conn(c)?;
-        }
+        check_listing("connection", &cs, |c| c.id, self.model.conns.keys().copied(), |c| self.check_conn(c))?;
         prop_assert_eq!(self.net.ws_counts(), (self.model.conns.len(), self.model.listeners.len()));
         Ok(())
     }
@@ -414,7 +333,7 @@ impl Harness {
         let connecting = start(|r| net.ws_connect(&url, "127.0.0.1", port, PATIENT_MS, r));
         let (client, server) = (self.model.next_conn, self.model.next_conn + 1);
         self.model.next_conn += 2;
-        let accepted = call(|r| self.net.ws_accept(listener, PATIENT_MS, r))?;
+        let accepted = try_call(|r| self.net.ws_accept(listener, PATIENT_MS, r))?;
         let connected = wait(&connecting)?;
         let (s, c) = (expect_conn(accepted)?, expect_conn(connected)?);
         prop_assert_eq!(c.id, client, "ws_connect reserves its id first");
@@ -439,7 +358,7 @@ impl Harness {
     fn connect_refused(&mut self, port: u16) -> Result<(), TestCaseError> {
         let url = format!("ws://127.0.0.1:{port}/x");
         let net = self.net.clone();
-        let reply = call(|r| net.ws_connect(&url, "127.0.0.1", port, PATIENT_MS, r))?;
+        let reply = try_call(|r| net.ws_connect(&url, "127.0.0.1", port, PATIENT_MS, r))?;
         // The id was reserved before connecting: it is burnt.
         self.model.next_conn += 1;
         expect_kind(&reply, "WebSocketError")
@@ -447,7 +366,7 @@ impl Harness {
 
     fn accept(&mut self, id: u64) -> Result<(), TestCaseError> {
         let started = Instant::now();
-        let reply = call(|r| self.net.ws_accept(id, SHORT_MS, r))?;
+        let reply = try_call(|r| self.net.ws_accept(id, SHORT_MS, r))?;
         match self.model.listeners.get(&id).map(|l| l.status) {
             None => expect_error(&reply, "UnknownWebSocketListener", &unknown_listener(id)),
             Some(Status::Listening) => {
@@ -483,7 +402,7 @@ impl Harness {
         let text = self.model.text(len);
         let net = self.net.clone();
         let sent = text.clone();
-        let reply = call(|r| net.ws_send(id, sent, r))?;
+        let reply = try_call(|r| net.ws_send(id, sent, r))?;
         let Some(c) = self.model.conns.get(&id) else {
             return expect_error(&reply, "UnknownWebSocket", &unknown_conn(id));
         };
@@ -514,7 +433,7 @@ impl Harness {
         let timeout = if self.model.read_would_wait(id) { SHORT_MS } else { PATIENT_MS };
         let net = self.net.clone();
         let started = Instant::now();
-        let reply = call(|r| net.ws_read(id, max, timeout, r))?;
+        let reply = try_call(|r| net.ws_read(id, max, timeout, r))?;
         self.apply_read(id, max, reply, started.elapsed())
     }
 
