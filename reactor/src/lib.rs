@@ -20,6 +20,7 @@
 //! them during a wait), so no deadline is missed while it sleeps; replies
 //! and timer callbacks run outside the state lock.
 
+mod connect;
 pub mod policy;
 mod registered;
 mod tcp;
@@ -143,7 +144,10 @@ impl State {
             };
             let timer = self.add_timer(at, action);
             if let Some(token) = token {
-                self.timer_of.insert(token, timer);
+                // A waiter has one timer: a new deadline replaces the old.
+                if let Some(old) = self.timer_of.insert(token, timer) {
+                    self.timers.cancel(old);
+                }
             }
         }
     }
@@ -294,9 +298,9 @@ impl Net {
             match action {
                 Action::Call(cb) => calls.push(cb),
                 Action::Expire { kind, id, token } if kind <= KIND_TCP_CONN => {
-                    state.tcp.on_timeout(kind, id, token, &mut done)
+                    state.tcp.on_timeout(self, kind, id, token, &mut done)
                 }
-                Action::Expire { kind, id, token } => state.ws.on_timeout(kind, id, token, &mut done),
+                Action::Expire { kind, id, token } => state.ws.on_timeout(self, kind, id, token, &mut done),
             }
         }
         state.arm_deadlines();

@@ -6,8 +6,7 @@
 //! admits that port only), and every address the host resolves to must pass
 //! the address policy, or the whole request is refused.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 /// The socket host allow-list; `None` allows everything.
 #[derive(Clone, Debug, Default)]
@@ -68,22 +67,6 @@ impl Policy {
             }
         }
         Ok(addrs)
-    }
-}
-
-impl Policy {
-    /// Resolves `host:port` with the policy and connects to the first
-    /// address that accepts within `timeout` (blocking: call it from a
-    /// helper thread). `fallback` is the error when no address said why.
-    pub fn connect(&self, host: &str, port: u16, timeout: Duration, fallback: &str) -> Result<TcpStream, String> {
-        let mut last = None;
-        for addr in self.resolve(host, port)? {
-            match TcpStream::connect_timeout(&addr, timeout) {
-                Ok(s) => return Ok(s),
-                Err(e) => last = Some(e.to_string()),
-            }
-        }
-        Err(last.unwrap_or_else(|| fallback.to_string()))
     }
 }
 

@@ -12,16 +12,18 @@
 //! * Closing a socket (by the script, by end of stream or by an error)
 //!   drops it from the poller and answers every waiter at once: readers and
 //!   writers get `TcpSocketClosed`, accepters `TcpListenerClosed`.
-//! * Nothing here blocks while holding the state lock: resolution, binding
-//!   and connecting happen outside it (connects on a helper thread).
+//! * Nothing here blocks while holding the state lock: resolution and
+//!   binding happen outside it; a connect is non-blocking and resumes on
+//!   writability (see `connect.rs`).
 
+use crate::connect::{Connecting, Progress};
 use crate::registered::Registered;
 use crate::types::{now_ms, ConnInfo, ListenerInfo, Reply, ReplyFn, Status};
 use crate::{err, key, Action, Completed, Net, KIND_TCP_CONN, KIND_TCP_LISTENER};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 thread_local! {
@@ -86,11 +88,32 @@ pub(crate) struct Conn {
     writers: VecDeque<Writer>,
 }
 
+/// A `tcp_connect` in progress (its id is reserved, not yet retained).
+struct Dial {
+    token: u64,
+    host: Arc<str>,
+    port: u16,
+    nodelay: bool,
+    reply: ReplyFn,
+    connecting: Connecting,
+}
+
+/// What `tcp_connect` hands to the resolver's continuation.
+struct DialStart {
+    id: u64,
+    host: Arc<str>,
+    port: u16,
+    timeout: Duration,
+    nodelay: bool,
+    reply: ReplyFn,
+}
+
 /// The TCP registries.
 #[derive(Default)]
 pub(crate) struct Tcp {
     listeners: BTreeMap<u64, Listener>,
     conns: BTreeMap<u64, Conn>,
+    dials: BTreeMap<u64, Dial>,
     next_listener: u64,
     next_conn: u64,
     listeners_in_flight: usize,
@@ -320,6 +343,10 @@ impl Tcp {
         for c in self.conns.values_mut() {
             c.end(Status::Closed, None, done);
         }
+        for (_, d) in std::mem::take(&mut self.dials) {
+            self.conns_in_flight -= 1;
+            done.answer(d.token, d.reply, err("TcpSocketError", "connect cancelled: every socket was closed"));
+        }
         self.listeners.clear();
         self.conns.clear();
         (listeners, conns)
@@ -342,6 +369,9 @@ impl Tcp {
             if readable {
                 self.serve_accepters(net, id, done);
             }
+        } else if let Some(d) = self.dials.get_mut(&id) {
+            let progress = d.connecting.on_ready(net);
+            self.dial_progress(id, progress, done);
         } else if let Some(c) = self.conns.get_mut(&id) {
             if let Some(s) = &c.stream {
                 s.fired();
@@ -350,8 +380,47 @@ impl Tcp {
         }
     }
 
+    /// Applies a step of connect `id`: arms the timeout of a new attempt, or
+    /// answers the `tcp_connect` with the connection or the error.
+    fn dial_progress(&mut self, id: u64, progress: Progress, done: &mut Completed) {
+        let Some(d) = self.dials.get(&id) else { return };
+        let token = d.token;
+        match progress {
+            Progress::Waiting => {}
+            Progress::Started(deadline) => {
+                self.deadlines.push((deadline, Action::Expire { kind: KIND_TCP_CONN, id, token }));
+            }
+            Progress::Connected(stream) => {
+                let Some(d) = self.dials.remove(&id) else { return };
+                self.conns_in_flight -= 1;
+                let answer = match stream.get().set_nodelay(d.nodelay) {
+                    Err(e) => err("TcpSocketError", e.to_string()),
+                    Ok(()) => {
+                        let conn = Conn::new(id, d.host, d.port, stream);
+                        conn.rearm();
+                        let info = conn.info();
+                        self.conns.insert(id, conn);
+                        Reply::Conn(info)
+                    }
+                };
+                done.answer(token, d.reply, answer);
+            }
+            Progress::Failed(error) => {
+                let Some(d) = self.dials.remove(&id) else { return };
+                self.conns_in_flight -= 1;
+                let message = error.unwrap_or_else(|| "TCP connection failed".to_string());
+                done.answer(token, d.reply, err("TcpSocketError", message));
+            }
+        }
+    }
+
     /// A waiter's timer expired: answer it if it still waits.
-    pub(crate) fn on_timeout(&mut self, kind: usize, id: u64, token: u64, done: &mut Completed) {
+    pub(crate) fn on_timeout(&mut self, net: &Net, kind: usize, id: u64, token: u64, done: &mut Completed) {
+        if let Some(d) = self.dials.get_mut(&id).filter(|d| d.token == token && kind == KIND_TCP_CONN) {
+            let progress = d.connecting.on_timeout(net);
+            self.dial_progress(id, progress, done);
+            return;
+        }
         if kind == KIND_TCP_LISTENER {
             let Some(l) = self.listeners.get_mut(&id) else { return };
             if let Some(i) = l.accepters.iter().position(|a| a.token == token) {
@@ -546,8 +615,9 @@ impl Net {
         }
     }
 
-    /// `tcp_connect`: resolves and connects on a helper thread, so neither
-    /// the caller nor the reactor blocks; the reply comes from that thread.
+    /// `tcp_connect`: resolves the host (see `Net::resolve_then`), then
+    /// connects without blocking, answering when an address connects or
+    /// all have failed.
     pub fn tcp_connect(
         self: &Arc<Self>,
         host: &str,
@@ -569,41 +639,29 @@ impl Net {
             tcp.next_conn += 1;
             tcp.next_conn - 1
         };
-        // The reply is shared with the helper thread so that it can be
-        // answered here if the thread cannot be started.
-        let slot = Arc::new(std::sync::Mutex::new(Some(reply)));
-        let thread_slot = slot.clone();
-        let net = self.clone();
-        let host = host.to_string();
-        let spawned = std::thread::Builder::new().name("rco-connect".into()).spawn(move || {
-            let connected = net.policy.connect(&host, port, Duration::from_millis(timeout_ms), "TCP connection failed");
-            let registered = connected.and_then(|s| {
-                s.set_nodelay(nodelay).and_then(|()| s.set_nonblocking(true)).map_err(|e| e.to_string())?;
-                Registered::new(s, net.poller.clone(), key(id, KIND_TCP_CONN)).map_err(|e| e.to_string())
-            });
-            let answer = {
-                let mut state = net.lock();
-                state.tcp.conns_in_flight -= 1;
-                match registered {
-                    Err(message) => err("TcpSocketError", message),
-                    Ok(stream) => {
-                        let conn = Conn::new(id, host.into(), port, stream);
-                        let info = conn.info();
-                        state.tcp.conns.insert(id, conn);
-                        Reply::Conn(info)
-                    }
-                }
-            };
-            if let Some(reply) = thread_slot.lock().unwrap_or_else(PoisonError::into_inner).take() {
-                reply(answer);
+        let timeout = Duration::from_millis(timeout_ms);
+        let start = DialStart { id, host: host.into(), port, timeout, nodelay, reply };
+        self.resolve_then(host, port, start, Net::tcp_dial)
+    }
+
+    /// Starts connecting `start.id` to the resolved addresses.
+    fn tcp_dial(&self, start: DialStart, addrs: Result<Vec<SocketAddr>, String>) -> Option<(ReplyFn, Reply)> {
+        let addrs = match addrs {
+            Ok(addrs) => addrs,
+            Err(message) => {
+                self.lock().tcp.conns_in_flight -= 1;
+                return Some((start.reply, err("TcpSocketError", message)));
             }
+        };
+        self.with_state(|state, done| {
+            state.next_token += 1;
+            let token = state.next_token;
+            let DialStart { id, host, port, timeout, nodelay, reply } = start;
+            let (connecting, progress) = Connecting::start(self, addrs, timeout, key(id, KIND_TCP_CONN));
+            state.tcp.dials.insert(id, Dial { token, host, port, nodelay, reply, connecting });
+            state.tcp.dial_progress(id, progress, done);
+            state.arm_deadlines();
         });
-        if let Err(e) = spawned {
-            self.lock().tcp.conns_in_flight -= 1;
-            if let Some(reply) = slot.lock().unwrap_or_else(PoisonError::into_inner).take() {
-                return Some((reply, err("TcpSocketError", e.to_string())));
-            }
-        }
         None
     }
 

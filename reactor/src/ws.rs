@@ -5,14 +5,16 @@
 //! * The server handshake never blocks: it resumes on readiness, with the
 //!   Origin guard and the 16 MiB message and frame cap; its connection id is
 //!   taken after the OS accept and burnt if the handshake fails.
-//! * The client handshake runs on the connect helper thread (with timeouts),
-//!   then the socket turns non-blocking and joins the reactor.
+//! * The client side never blocks either: a non-blocking connect (see
+//!   `connect.rs`), then the client handshake resumed on readiness, each
+//!   with the connect timeout.
 //! * A read takes exactly one message; `ws_read` over `max_bytes` discards
 //!   the message and leaves the connection open; a Close frame (or the
 //!   library's closed report) closes the connection.
 //! * Closing answers every waiter at once (`WebSocketClosed`,
 //!   `WebSocketListenerClosed`).
 
+use crate::connect::{Connecting, Progress};
 use crate::registered::Registered;
 use crate::types::{now_ms, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
 use crate::{err, key, Action, Completed, Net, KIND_WS_CONN, KIND_WS_LISTENER};
@@ -21,6 +23,7 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tungstenite::handshake::client::ClientHandshake;
 use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response, ServerHandshake};
 use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::WebSocketConfig;
@@ -28,6 +31,9 @@ use tungstenite::{Message, WebSocket};
 
 type Stream = Registered<TcpStream>;
 type Mid = MidHandshake<ServerHandshake<Stream, OriginGuard>>;
+type ClientMid = MidHandshake<ClientHandshake<Stream>>;
+type ClientResult =
+    Result<(WebSocket<Stream>, tungstenite::handshake::client::Response), HandshakeError<ClientHandshake<Stream>>>;
 
 /// The largest message or frame a WebSocket accepts.
 const MAX_MESSAGE: usize = 16 << 20;
@@ -118,6 +124,31 @@ struct Handshake {
     url: String,
 }
 
+/// A `ws_connect` in progress (its id is reserved, not yet retained).
+struct Dial {
+    token: u64,
+    url: String,
+    host: String,
+    timeout: Duration,
+    reply: ReplyFn,
+    stage: Stage,
+}
+
+enum Stage {
+    Connecting(Connecting),
+    /// The client handshake, between two steps (`None` only during one).
+    Handshake(Option<ClientMid>),
+}
+
+/// What `ws_connect` hands to the resolver's continuation.
+struct DialStart {
+    id: u64,
+    url: String,
+    host: String,
+    timeout: Duration,
+    reply: ReplyFn,
+}
+
 pub(crate) struct WsListener {
     info: crate::types::ListenerInfo,
     local: Option<SocketAddr>,
@@ -150,6 +181,7 @@ pub(crate) struct Ws {
     listeners: BTreeMap<u64, WsListener>,
     conns: BTreeMap<u64, WsConn>,
     handshakes: BTreeMap<u64, Handshake>,
+    dials: BTreeMap<u64, Dial>,
     next_listener: u64,
     next_conn: u64,
     listeners_in_flight: usize,
@@ -313,6 +345,10 @@ impl Ws {
         for (_, h) in std::mem::take(&mut self.handshakes) {
             done.answer(h.token, h.reply, listener_closed());
         }
+        for (_, d) in std::mem::take(&mut self.dials) {
+            self.conns_in_flight -= 1;
+            done.answer(d.token, d.reply, err("WebSocketError", "connect cancelled: every socket was closed"));
+        }
         self.listeners.clear();
         self.conns.clear();
         (listeners, conns)
@@ -336,6 +372,8 @@ impl Ws {
             }
         } else if self.handshakes.contains_key(&id) {
             self.continue_handshake(id, done);
+        } else if self.dials.contains_key(&id) {
+            self.dial_step(net, id, None, done);
         } else if let Some(c) = self.conns.get_mut(&id) {
             if let Some(ws) = &c.socket {
                 ws.get_ref().fired();
@@ -344,7 +382,11 @@ impl Ws {
         }
     }
 
-    pub(crate) fn on_timeout(&mut self, kind: usize, id: u64, token: u64, done: &mut Completed) {
+    pub(crate) fn on_timeout(&mut self, net: &Net, kind: usize, id: u64, token: u64, done: &mut Completed) {
+        if kind == KIND_WS_CONN && self.dials.get(&id).is_some_and(|d| d.token == token) {
+            self.dial_step(net, id, Some(token), done);
+            return;
+        }
         if kind == KIND_WS_LISTENER {
             let Some(l) = self.listeners.get_mut(&id) else { return };
             if let Some(i) = l.accepters.iter().position(|a| a.token == token) {
@@ -374,6 +416,101 @@ impl Ws {
                 done.answer(s.token, s.reply, err("WebSocketError", "timed out sending a WebSocket message"));
             }
             c.end(Status::Failed, Some("timed out sending a WebSocket message".into()), done);
+        }
+    }
+
+    /// Advances `ws_connect` `id` on readiness, or on the timeout of its
+    /// current stage (`timed_out`).
+    fn dial_step(&mut self, net: &Net, id: u64, timed_out: Option<u64>, done: &mut Completed) {
+        let Some(d) = self.dials.get_mut(&id) else { return };
+        match &mut d.stage {
+            Stage::Connecting(c) => {
+                let progress = if timed_out.is_some() { c.on_timeout(net) } else { c.on_ready(net) };
+                self.connect_progress(id, progress, done);
+            }
+            Stage::Handshake(_) if timed_out.is_some() => {
+                self.dial_failed(id, "WebSocket handshake timed out".into(), done);
+            }
+            Stage::Handshake(mid) => {
+                let Some(mid) = mid.take() else { return };
+                mid.get_ref().get_ref().fired();
+                let result = mid.handshake();
+                self.client_handshake_step(id, result, done);
+            }
+        }
+    }
+
+    fn connect_progress(&mut self, id: u64, progress: Progress, done: &mut Completed) {
+        let Some(d) = self.dials.get_mut(&id) else { return };
+        match progress {
+            Progress::Waiting => {}
+            Progress::Started(deadline) => {
+                self.deadlines.push((deadline, Action::Expire { kind: KIND_WS_CONN, id, token: d.token }));
+            }
+            Progress::Failed(error) => {
+                self.dial_failed(id, error.unwrap_or_else(|| "WebSocket connection failed".into()), done);
+            }
+            Progress::Connected(stream) => {
+                if let Err(e) = stream.get().set_nodelay(true) {
+                    self.dial_failed(id, e.to_string(), done);
+                    return;
+                }
+                // The handshake gets the connect timeout again, from now.
+                let deadline = Instant::now() + d.timeout;
+                self.deadlines.push((deadline, Action::Expire { kind: KIND_WS_CONN, id, token: d.token }));
+                d.stage = Stage::Handshake(None);
+                let result = tungstenite::client::client_with_config(d.url.as_str(), stream, Some(config()));
+                self.client_handshake_step(id, result, done);
+            }
+        }
+    }
+
+    fn client_handshake_step(&mut self, id: u64, result: ClientResult, done: &mut Completed) {
+        match result {
+            Err(HandshakeError::Interrupted(mid)) => {
+                mid.get_ref().get_ref().await_blocked();
+                if let Some(d) = self.dials.get_mut(&id) {
+                    d.stage = Stage::Handshake(Some(mid));
+                }
+            }
+            Err(HandshakeError::Failure(e)) => self.dial_failed(id, e.to_string(), done),
+            Ok((ws, response)) => {
+                let Some(d) = self.dials.remove(&id) else { return };
+                self.conns_in_flight -= 1;
+                let headers: BTreeMap<String, String> = response
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or("").to_string()))
+                    .collect();
+                let conn = WsConn {
+                    info: WsConnInfo {
+                        id,
+                        url: d.url,
+                        host: d.host,
+                        started_at_ms: now_ms(),
+                        status: Status::Connected,
+                        response_status: response.status().as_u16(),
+                        response_headers: headers.into_iter().collect(),
+                        error: None,
+                        messages_sent: 0,
+                        messages_received: 0,
+                    },
+                    socket: Some(ws),
+                    readers: VecDeque::new(),
+                    senders: VecDeque::new(),
+                };
+                conn.rearm();
+                let info = conn.snapshot();
+                self.conns.insert(id, conn);
+                done.answer(d.token, d.reply, Reply::WsConn(info));
+            }
+        }
+    }
+
+    fn dial_failed(&mut self, id: u64, message: String, done: &mut Completed) {
+        if let Some(d) = self.dials.remove(&id) {
+            self.conns_in_flight -= 1;
+            done.answer(d.token, d.reply, err("WebSocketError", message));
         }
     }
 
@@ -612,8 +749,8 @@ impl Net {
         }
     }
 
-    /// `ws_connect`: resolves, connects and runs the client handshake on a
-    /// helper thread, then hands the socket to the reactor.
+    /// `ws_connect`: resolves the host (see `Net::resolve_then`), connects
+    /// and runs the client handshake without blocking.
     pub fn ws_connect(
         self: &Arc<Self>,
         url: &str,
@@ -635,75 +772,30 @@ impl Net {
             ws.next_conn += 1;
             ws.next_conn - 1
         };
-        let slot = Arc::new(std::sync::Mutex::new(Some(reply)));
-        let thread_slot = slot.clone();
-        let net = self.clone();
-        let (url, host) = (url.to_string(), host.to_string());
-        let resolve_host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-        let job = move || {
-            let timeout = Duration::from_millis(timeout_ms);
-            let connected = net.policy.connect(&resolve_host, port, timeout, "WebSocket connection failed");
-            let shaken = connected.and_then(|s| {
-                s.set_nodelay(true).map_err(|e| e.to_string())?;
-                s.set_read_timeout(Some(timeout))
-                    .and_then(|()| s.set_write_timeout(Some(timeout)))
-                    .map_err(|e| e.to_string())?;
-                // Blocking (with timeouts) for the handshake on this helper
-                // thread; the poller has no interest in it until it is done.
-                let registered =
-                    Registered::new(s, net.poller.clone(), key(id, KIND_WS_CONN)).map_err(|e| e.to_string())?;
-                let (ws, response) = tungstenite::client::client_with_config(url.as_str(), registered, Some(config()))
-                    .map_err(|e| match e {
-                        HandshakeError::Failure(e) => e.to_string(),
-                        HandshakeError::Interrupted(_) => "WebSocket handshake timed out".to_string(),
-                    })?;
-                let headers: BTreeMap<String, String> = response
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or("").to_string()))
-                    .collect();
-                ws.get_ref().get().set_nonblocking(true).map_err(|e| e.to_string())?;
-                Ok((ws, response.status().as_u16(), headers.into_iter().collect::<Vec<_>>()))
-            });
-            let answer = {
-                let mut state = net.lock();
-                state.ws.conns_in_flight -= 1;
-                match shaken {
-                    Err(message) => err("WebSocketError", message),
-                    Ok((ws, response_status, response_headers)) => {
-                        let conn = WsConn {
-                            info: WsConnInfo {
-                                id,
-                                url,
-                                host,
-                                started_at_ms: now_ms(),
-                                status: Status::Connected,
-                                response_status,
-                                response_headers,
-                                error: None,
-                                messages_sent: 0,
-                                messages_received: 0,
-                            },
-                            socket: Some(ws),
-                            readers: VecDeque::new(),
-                            senders: VecDeque::new(),
-                        };
-                        let info = conn.snapshot();
-                        state.ws.conns.insert(id, conn);
-                        Reply::WsConn(info)
-                    }
-                }
-            };
-            if let Some(reply) = thread_slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
-                reply(answer);
+        let timeout = Duration::from_millis(timeout_ms);
+        let start = DialStart { id, url: url.to_string(), host: host.to_string(), timeout, reply };
+        let resolve_host = host.trim_start_matches('[').trim_end_matches(']');
+        self.resolve_then(resolve_host, port, start, Net::ws_dial)
+    }
+
+    /// Starts connecting `start.id` to the resolved addresses.
+    fn ws_dial(&self, start: DialStart, addrs: Result<Vec<SocketAddr>, String>) -> Option<(ReplyFn, Reply)> {
+        let addrs = match addrs {
+            Ok(addrs) => addrs,
+            Err(message) => {
+                self.lock().ws.conns_in_flight -= 1;
+                return Some((start.reply, err("WebSocketError", message)));
             }
         };
-        if let Err(e) = std::thread::Builder::new().name("rco-ws-connect".into()).spawn(job) {
-            self.lock().ws.conns_in_flight -= 1;
-            if let Some(reply) = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
-                return Some((reply, err("WebSocketError", e.to_string())));
-            }
-        }
+        self.with_state(|state, done| {
+            state.next_token += 1;
+            let token = state.next_token;
+            let DialStart { id, url, host, timeout, reply } = start;
+            let (connecting, progress) = Connecting::start(self, addrs, timeout, key(id, KIND_WS_CONN));
+            state.ws.dials.insert(id, Dial { token, url, host, timeout, reply, stage: Stage::Connecting(connecting) });
+            state.ws.connect_progress(id, progress, done);
+            state.arm_deadlines();
+        });
         None
     }
 
