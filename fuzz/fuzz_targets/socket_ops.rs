@@ -324,8 +324,8 @@ fn run(data: &[u8]) {
 fuzz_target!(|data: &[u8]| {
     let before = rco_fuzz::open_fds();
     run(data);
-    // Connect helper threads may still be exiting (they hold the `Net`, and
-    // so the poller, until they return): give them a moment.
+    // Helper threads (host resolution) may still be exiting (they hold the
+    // `Net`, and so the poller, until they return): give them a moment.
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut after = rco_fuzz::open_fds();
     while after > before && Instant::now() < deadline {

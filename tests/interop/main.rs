@@ -274,10 +274,12 @@ fn slow_but_steady_reader_does_not_time_out_a_long_write() {
     one_of(out, "status ", &["connected"]);
 }
 
-// Regression: tcp_connect resolves and connects on a helper thread; when that
+// Regression: tcp_connect used to connect on a helper thread each; when that
 // thread could not be created (here RLIMIT_NPROC for an unprivileged user),
-// the reply was dropped and the task waited forever. It is now an error
-// Result. Needs root, prlimit and setpriv; skipped otherwise.
+// the reply was dropped and the task waited forever. Connects now need no
+// thread at all (only host names resolve on one, and a failure to start it
+// is an error Result): 300 concurrent connects under a 40-thread limit must
+// each get their Result. Needs root, prlimit and setpriv; skipped otherwise.
 #[test]
 fn connect_without_a_thread_to_spare_answers() {
     let tools = ["prlimit", "setpriv"]

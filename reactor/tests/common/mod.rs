@@ -36,7 +36,7 @@ pub fn open_fds() -> usize {
 }
 
 /// Waits (at most 3 s) for the descriptor count to come back to `baseline`:
-/// a connect helper thread may drop its handle just after replying.
+/// a resolver helper thread may drop its handle just after replying.
 pub fn settle_fds(baseline: usize) -> usize {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
