@@ -155,12 +155,12 @@ fn conn_map(k: &Keys, c: &ConnInfo) -> BTreeMap<Arc<str>, Value> {
 }
 
 fn ws_map(k: &Keys, c: &WsConnInfo) -> BTreeMap<Arc<str>, Value> {
-    let headers = c.response_headers.iter().map(|(k, v)| (Arc::<str>::from(k.as_str()), Value::str(v))).collect();
+    let headers = c.response_headers.iter().map(|(k, v)| (k.clone(), Value::Str(v.clone()))).collect();
     map([
         (&k.closed, Value::Bool(c.status == Status::Closed)),
         (&k.connected, Value::Bool(c.status == Status::Connected)),
-        (&k.error, opt(&c.error)),
-        (&k.host, Value::str(&c.host)),
+        (&k.error, text(&c.error)),
+        (&k.host, Value::Str(c.host.clone())),
         (&k.id, int(c.id)),
         (&k.messages_received, int(c.messages_received)),
         (&k.messages_sent, int(c.messages_sent)),
@@ -168,7 +168,7 @@ fn ws_map(k: &Keys, c: &WsConnInfo) -> BTreeMap<Arc<str>, Value> {
         (&k.response_status, Value::Int(i64::from(c.response_status))),
         (&k.started_at_ms, Value::Int(c.started_at_ms)),
         (&k.status, k.status(c.status)),
-        (&k.url, Value::str(&c.url)),
+        (&k.url, Value::Str(c.url.clone())),
     ])
 }
 

@@ -52,18 +52,19 @@ pub struct ConnInfo {
     pub bytes_written: u64,
 }
 
-/// A WebSocket connection snapshot (§4.3).
+/// A WebSocket connection snapshot (§4.3). Like `ConnInfo`, its text is
+/// shared with the connection.
 #[derive(Clone, Debug)]
 pub struct WsConnInfo {
     pub id: u64,
-    pub url: String,
-    pub host: String,
+    pub url: Arc<str>,
+    pub host: Arc<str>,
     pub started_at_ms: i64,
     pub status: Status,
     pub response_status: u16,
     /// Lower-cased names, sorted.
-    pub response_headers: Vec<(String, String)>,
-    pub error: Option<String>,
+    pub response_headers: Arc<[(Arc<str>, Arc<str>)]>,
+    pub error: Option<Arc<str>>,
     pub messages_sent: u64,
     pub messages_received: u64,
 }

@@ -231,7 +231,7 @@ impl WsConn {
         }
         self.info.status = status;
         if error.is_some() {
-            self.info.error = error;
+            self.info.error = error.map(Arc::from);
         }
         for r in self.readers.drain(..) {
             done.answer(r.token, r.reply, closed_read());
@@ -485,12 +485,12 @@ impl Ws {
                 let conn = WsConn {
                     info: WsConnInfo {
                         id,
-                        url: d.url,
-                        host: d.host,
+                        url: d.url.into(),
+                        host: d.host.into(),
                         started_at_ms: now_ms(),
                         status: Status::Connected,
                         response_status: response.status().as_u16(),
-                        response_headers: headers.into_iter().collect(),
+                        response_headers: headers.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
                         error: None,
                         messages_sent: 0,
                         messages_received: 0,
@@ -617,12 +617,12 @@ impl Ws {
                 let conn = WsConn {
                     info: WsConnInfo {
                         id,
-                        url: h.url,
-                        host: h.host,
+                        url: h.url.into(),
+                        host: h.host.into(),
                         started_at_ms: now_ms(),
                         status: Status::Connected,
                         response_status: 101,
-                        response_headers: Vec::new(),
+                        response_headers: Arc::new([]),
                         error: None,
                         messages_sent: 0,
                         messages_received: 0,

@@ -204,8 +204,8 @@ impl Harness {
         prop_assert_eq!(c.messages_sent, m.sent, "messages_sent of WebSocket {}", c.id);
         prop_assert_eq!(c.messages_received, m.received, "messages_received of WebSocket {}", c.id);
         prop_assert_eq!(c.error.is_some(), m.has_error, "error field of {:?}", c);
-        prop_assert_eq!(&c.url, &m.url);
-        prop_assert_eq!(&c.host, "127.0.0.1");
+        prop_assert_eq!(&*c.url, m.url.as_str());
+        prop_assert_eq!(&*c.host, "127.0.0.1");
         prop_assert_eq!(c.response_status, 101);
         Ok(())
     }
