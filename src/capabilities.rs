@@ -7,7 +7,7 @@
 //! with `enabled: false` for powers this implementation does not provide.
 
 use rco_lang::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// `--capability-profile`.
@@ -78,7 +78,7 @@ pub struct SocketCounts {
 }
 
 fn entry(pairs: Vec<(&str, Value)>) -> Value {
-    Value::map(pairs.into_iter().map(|(k, v)| (Arc::<str>::from(k), v)).collect::<BTreeMap<_, _>>())
+    Value::map(pairs.into_iter().map(|(k, v)| (Arc::<str>::from(k), v)).collect::<rco_lang::Map>())
 }
 
 fn enabled(on: bool) -> Value {

@@ -7,9 +7,8 @@
 //! plain data, and values are built on the worker running the task.
 
 use rco_lang::sockets::SocketRequest;
-use rco_lang::Value;
+use rco_lang::{Map, Value};
 use rco_reactor::{ConnInfo, ListenerInfo, Net, Reply, ReplyFn, Status, WsConnInfo};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Performs `request`: its reply now, or `None` when `reply` will get it.
@@ -106,8 +105,8 @@ thread_local! {
 }
 
 /// A map from `(key, value)` entries.
-fn map<const N: usize>(entries: [(&Arc<str>, Value); N]) -> BTreeMap<Arc<str>, Value> {
-    BTreeMap::from(entries.map(|(k, v)| (k.clone(), v)))
+fn map<const N: usize>(entries: [(&Arc<str>, Value); N]) -> Map {
+    Map::from(entries.map(|(k, v)| (k.clone(), v)))
 }
 
 fn text(s: &Option<Arc<str>>) -> Value {
@@ -137,7 +136,7 @@ fn listener_map(k: &Keys, l: &ListenerInfo) -> Value {
     ]))
 }
 
-fn conn_map(k: &Keys, c: &ConnInfo) -> BTreeMap<Arc<str>, Value> {
+fn conn_map(k: &Keys, c: &ConnInfo) -> Map {
     map([
         (&k.bytes_read, int(c.bytes_read)),
         (&k.bytes_written, int(c.bytes_written)),
@@ -154,7 +153,7 @@ fn conn_map(k: &Keys, c: &ConnInfo) -> BTreeMap<Arc<str>, Value> {
     ])
 }
 
-fn ws_map(k: &Keys, c: &WsConnInfo) -> BTreeMap<Arc<str>, Value> {
+fn ws_map(k: &Keys, c: &WsConnInfo) -> Map {
     let headers = c.response_headers.iter().map(|(k, v)| (k.clone(), Value::Str(v.clone()))).collect();
     map([
         (&k.closed, Value::Bool(c.status == Status::Closed)),

@@ -10,13 +10,13 @@ use crate::convert::{self, IntRange};
 use crate::error::{ErrorKind, VmError};
 use crate::host::{Host, Stream, TaskState};
 use crate::json;
+use crate::map::Map;
 use crate::render::{display, notation};
 use crate::symbol::Symbol;
 use crate::value::{BlockId, ResultValue, Value};
 use crate::vm::{Flow, Items, IterFrame, Vm};
 use crate::word::Word;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -47,7 +47,7 @@ fn is_coll(v: &Value) -> bool {
 
 fn info_map(id: u64, state: TaskState) -> Value {
     let status = status_text(state);
-    let mut m = BTreeMap::new();
+    let mut m = Map::new();
     m.insert(Arc::from("completed"), Value::Bool(state == TaskState::Completed));
     m.insert(Arc::from("failed"), Value::Bool(state == TaskState::Failed));
     m.insert(Arc::from("id"), Value::Int(id as i64));
@@ -462,7 +462,7 @@ impl Vm {
                         ArrayW => Value::Array(seq()),
                         ListW => Value::List(seq()),
                         SetW => Value::Set(seq()),
-                        _ => Value::Map(Rc::new(RefCell::new(BTreeMap::new()))),
+                        _ => Value::Map(Rc::new(RefCell::new(Map::new()))),
                     }
                 };
                 if let Some(Value::Str(n)) = self.stack.last() {
@@ -487,7 +487,7 @@ impl Vm {
                     Value::Class("Array") => Value::array(Vec::new()),
                     Value::Class("List") => Value::List(Rc::new(RefCell::new(Vec::new()))),
                     Value::Class("Set") => Value::Set(Rc::new(RefCell::new(Vec::new()))),
-                    Value::Class("Map") => Value::map(BTreeMap::new()),
+                    Value::Class("Map") => Value::map(Map::new()),
                     other => return Err(VmError::type_error(name, "collection class", other.kind())),
                 };
                 return self.replace(1, v);
@@ -523,7 +523,7 @@ impl Vm {
                 let r = match (self.peek(1), self.peek(0)) {
                     (Value::Map(m), key) => {
                         let key = str_arg(name, key, "map key string")?;
-                        m.borrow().get(&**key).cloned().unwrap_or(Value::Nil)
+                        m.borrow().get(key).cloned().unwrap_or(Value::Nil)
                     }
                     (Value::Array(s) | Value::List(s), i) => {
                         let i = index_arg(name, i)?;
@@ -544,7 +544,7 @@ impl Vm {
                     Value::Str(s) => s.contains(&**str_arg(name, item, "string")?),
                     Value::Array(s) | Value::List(s) | Value::Set(s) => s.borrow().iter().any(|x| x.equals(item)),
                     Value::Map(m) => match item {
-                        Value::Str(k) => m.borrow().contains_key(&**k),
+                        Value::Str(k) => m.borrow().contains_key(k),
                         _ => false,
                     },
                     other => return Err(VmError::type_error(name, "collection or string", other.kind())),
@@ -703,7 +703,7 @@ impl Vm {
                     }
                     Value::Map(m) => {
                         let key = str_arg(name, item, "map key string")?;
-                        m.borrow_mut().remove(&**key);
+                        m.borrow_mut().remove(key);
                     }
                     other => return Err(VmError::type_error(name, "collection", other.kind())),
                 }
@@ -886,7 +886,7 @@ impl Vm {
                 let v = match (&**r, word) {
                     (ResultValue::Ok(v), ValueW) => v.clone(),
                     (ResultValue::Err { kind, message }, ErrorW) => {
-                        let mut m = BTreeMap::new();
+                        let mut m = Map::new();
                         m.insert(Arc::from("kind"), Value::Str(kind.clone()));
                         m.insert(Arc::from("message"), Value::Str(message.clone()));
                         Value::map(m)
@@ -917,7 +917,7 @@ impl Vm {
                 let Value::Result(r) = self.peek(1) else {
                     return Err(VmError::type_error(name, "result", self.peek(1).kind()));
                 };
-                let mut env = BTreeMap::new();
+                let mut env = Map::new();
                 env.insert(Arc::from("meta"), Value::Map(options.clone()));
                 match &**r {
                     ResultValue::Ok(v) => {
@@ -926,7 +926,7 @@ impl Vm {
                         env.insert(Arc::from("ok"), Value::Bool(true));
                     }
                     ResultValue::Err { kind, message } => {
-                        let mut e = BTreeMap::new();
+                        let mut e = Map::new();
                         e.insert(Arc::from("code"), Value::Str(kind.clone()));
                         e.insert(Arc::from("kind"), Value::Str(kind.clone()));
                         e.insert(Arc::from("message"), Value::Str(message.clone()));
@@ -1241,7 +1241,7 @@ pub(crate) fn finish_iter(it: IterFrame) -> Value {
         Word::Transform | Word::AwaitAll => Value::array(it.out),
         Word::Select => match &it.receiver {
             Value::Map(_) => {
-                let mut m = BTreeMap::new();
+                let mut m = Map::new();
                 let mut pairs = it.out.into_iter();
                 while let (Some(Value::Str(k)), Some(v)) = (pairs.next(), pairs.next()) {
                     m.insert(k, v);

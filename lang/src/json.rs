@@ -4,8 +4,8 @@
 //! Invariants: decoding never recurses deeper than `MAX_DEPTH`; encoding
 //! detects cycles and reports their path (`$.key[0]`).
 
+use crate::map::Map;
 use crate::value::Value;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -143,7 +143,7 @@ impl JsonParser<'_> {
             None => Err(self.err("EOF while parsing a value")),
             Some(b'{') => {
                 self.pos += 1;
-                let mut map = BTreeMap::new();
+                let mut map = Map::new();
                 self.ws();
                 if self.peek() == Some(b'}') {
                     self.pos += 1;

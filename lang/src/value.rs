@@ -5,18 +5,19 @@
 //! (`Rc<RefCell<..>>`, REFERENCE-LANGUAGE §3.2) and never leave the VM that
 //! owns them: values cross to another task only through `deep_copy`, which
 //! rebuilds every collection, so no `Rc` is ever shared between tasks.
-//! Map keys stay sorted byte-wise (`BTreeMap<Arc<str>, _>`); sets keep
+//! Map keys stay sorted byte-wise (see `map.rs`); sets keep
 //! insertion order and hold no two equal elements.
 
+use crate::map::Map;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
 /// A shared, mutable sequence (array, list or set).
 pub type Seq = Rc<RefCell<Vec<Value>>>;
 /// A shared, mutable map with byte-wise sorted string keys.
-pub type MapRef = Rc<RefCell<BTreeMap<Arc<str>, Value>>>;
+pub type MapRef = Rc<RefCell<Map>>;
 
 /// A compiled block: the index of its chunk in the program.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -79,7 +80,7 @@ impl Value {
         Value::Array(Rc::new(RefCell::new(items)))
     }
 
-    pub fn map(entries: BTreeMap<Arc<str>, Value>) -> Value {
+    pub fn map(entries: Map) -> Value {
         Value::Map(Rc::new(RefCell::new(entries)))
     }
 
@@ -285,10 +286,9 @@ fn deep_copy(v: &Value, seen: &mut HashMap<usize, Value>) -> Value {
             if let Some(done) = seen.get(&key) {
                 return done.clone();
             }
-            let fresh: MapRef = Rc::new(RefCell::new(BTreeMap::new()));
+            let fresh: MapRef = Rc::new(RefCell::new(Map::new()));
             seen.insert(key, Value::Map(fresh.clone()));
-            let entries: BTreeMap<Arc<str>, Value> =
-                m.borrow().iter().map(|(k, v)| (k.clone(), deep_copy(v, seen))).collect();
+            let entries: Map = m.borrow().iter().map(|(k, v)| (k.clone(), deep_copy(v, seen))).collect();
             *fresh.borrow_mut() = entries;
             Value::Map(fresh)
         }

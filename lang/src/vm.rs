@@ -23,12 +23,12 @@ use crate::chunk::{ChunkKind, Program, Span};
 use crate::diagnostic;
 use crate::error::{ErrorKind, VmError};
 use crate::host::{Effect, Host};
+use crate::map::Map;
 use crate::op::{int_word, Decl, Op, Then};
 use crate::symbol::Symbol;
 use crate::value::{ResultValue, Value};
 use crate::word::Word;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -542,7 +542,7 @@ impl Vm {
                     Decl::Array => Value::array(Vec::new()),
                     Decl::List => Value::List(Rc::new(RefCell::new(Vec::new()))),
                     Decl::Set => Value::Set(Rc::new(RefCell::new(Vec::new()))),
-                    Decl::Map => Value::map(BTreeMap::new()),
+                    Decl::Map => Value::map(Map::new()),
                 };
                 self.declare(sym, v);
                 Ok(Flow::Next)

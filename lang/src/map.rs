@@ -1,0 +1,253 @@
+//! `Map`: the entries of a Ricochet map, sorted byte-wise by key.
+//!
+//! Most maps are small (options, socket snapshots of 10-15 keys, JSON
+//! objects) and many are built and dropped per operation (a snapshot per
+//! socket read or write), so a small map is a sorted vector: one
+//! allocation, binary search. A map that grows past `SMALL` entries turns
+//! into a `BTreeMap`, so building a large one stays O(n log n). Both keep
+//! the same order, so iteration, rendering and equality never depend on the
+//! representation.
+//!
+//! Invariants: `Small` is sorted by key, without duplicate keys, and holds
+//! at most `SMALL` entries; only `clear` turns a `Large` map back into a
+//! `Small` one.
+
+use crate::value::Value;
+use std::collections::{btree_map, BTreeMap};
+use std::sync::Arc;
+
+/// The most entries a map keeps in a vector.
+const SMALL: usize = 32;
+
+#[derive(Clone, Debug)]
+pub enum Map {
+    Small(Vec<(Arc<str>, Value)>),
+    Large(BTreeMap<Arc<str>, Value>),
+}
+
+impl Default for Map {
+    fn default() -> Map {
+        Map::new()
+    }
+}
+
+impl Map {
+    pub const fn new() -> Map {
+        Map::Small(Vec::new())
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Map::Small(v) => v.len(),
+            Map::Large(m) => m.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every entry (a cleared map is small again).
+    pub fn clear(&mut self) {
+        *self = Map::new();
+    }
+
+    /// Where `key` is (`Ok`) or would go (`Err`) in a small map.
+    fn search(v: &[(Arc<str>, Value)], key: &str) -> Result<usize, usize> {
+        v.binary_search_by(|(k, _)| (**k).cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Map::Small(v) => Map::search(v, key).ok().map(|i| &v[i].1),
+            Map::Large(m) => m.get(key),
+        }
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        match self {
+            Map::Small(v) => Map::search(v, key).ok().map(|i| &mut v[i].1),
+            Map::Large(m) => m.get_mut(key),
+        }
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Sets `key` to `value`; the value it replaces, if any.
+    pub fn insert(&mut self, key: Arc<str>, value: Value) -> Option<Value> {
+        match self {
+            Map::Small(v) => match Map::search(v, &key) {
+                Ok(i) => Some(std::mem::replace(&mut v[i].1, value)),
+                Err(i) if v.len() < SMALL => {
+                    v.insert(i, (key, value));
+                    None
+                }
+                Err(_) => {
+                    let mut large: BTreeMap<Arc<str>, Value> = std::mem::take(v).into_iter().collect();
+                    large.insert(key, value);
+                    *self = Map::Large(large);
+                    None
+                }
+            },
+            Map::Large(m) => m.insert(key, value),
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        match self {
+            Map::Small(v) => Map::search(v, key).ok().map(|i| v.remove(i).1),
+            Map::Large(m) => m.remove(key),
+        }
+    }
+
+    /// The entries in key order.
+    pub fn iter(&self) -> Iter<'_> {
+        match self {
+            Map::Small(v) => Iter::Small(v.iter()),
+            Map::Large(m) => Iter::Large(m.iter()),
+        }
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Arc<str>> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + '_ {
+        self.iter().map(|(_, v)| v)
+    }
+}
+
+/// The entries of a [`Map`] in key order.
+pub enum Iter<'a> {
+    Small(std::slice::Iter<'a, (Arc<str>, Value)>),
+    Large(btree_map::Iter<'a, Arc<str>, Value>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a Arc<str>, &'a Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Small(i) => i.next().map(|(k, v)| (k, v)),
+            Iter::Large(i) => i.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Iter::Small(i) => i.size_hint(),
+            Iter::Large(i) => i.size_hint(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Small(i) => i.next_back().map(|(k, v)| (k, v)),
+            Iter::Large(i) => i.next_back(),
+        }
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for &'a Map {
+    type Item = (&'a Arc<str>, &'a Value);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// Like `BTreeMap`'s: a later entry with the same key replaces an earlier one.
+impl FromIterator<(Arc<str>, Value)> for Map {
+    fn from_iter<I: IntoIterator<Item = (Arc<str>, Value)>>(entries: I) -> Map {
+        let entries = entries.into_iter();
+        let mut map = Map::Small(Vec::with_capacity(entries.size_hint().0.min(SMALL)));
+        for (k, v) in entries {
+            map.insert(k, v);
+        }
+        map
+    }
+}
+
+impl<const N: usize> From<[(Arc<str>, Value); N]> for Map {
+    fn from(entries: [(Arc<str>, Value); N]) -> Map {
+        entries.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u8, i64),
+        Remove(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        // Up to 80 distinct keys: maps cross the small/large threshold.
+        prop_oneof![
+            3 => (0u8..80, any::<i64>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            1 => (0u8..80).prop_map(Op::Remove),
+        ]
+    }
+
+    fn key(k: u8) -> Arc<str> {
+        Arc::from(format!("k{k}"))
+    }
+
+    fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
+        match (a, b) {
+            (None, None) => true,
+            (Some(x), Some(y)) => x.equals(y),
+            _ => false,
+        }
+    }
+
+    proptest! {
+        /// Every operation answers as a `BTreeMap` does, and the entries
+        /// always come out in the same order.
+        #[test]
+        fn behaves_like_a_btreemap(ops in proptest::collection::vec(op(), 0..300)) {
+            let mut map = Map::new();
+            let mut model: BTreeMap<Arc<str>, Value> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => {
+                        let (a, b) = (map.insert(key(k), Value::Int(v)), model.insert(key(k), Value::Int(v)));
+                        prop_assert!(same(a.as_ref(), b.as_ref()));
+                    }
+                    Op::Remove(k) => {
+                        let (a, b) = (map.remove(&key(k)), model.remove(&key(k)));
+                        prop_assert!(same(a.as_ref(), b.as_ref()));
+                    }
+                }
+                prop_assert_eq!(map.len(), model.len());
+                for k in 0..80 {
+                    prop_assert!(same(map.get(&key(k)), model.get(&key(k))));
+                }
+            }
+            let ours: Vec<&Arc<str>> = map.keys().collect();
+            let theirs: Vec<&Arc<str>> = model.keys().collect();
+            prop_assert_eq!(ours, theirs);
+            let rebuilt: Map = model.clone().into_iter().collect();
+            prop_assert!(rebuilt.iter().zip(model.iter()).all(|((a, x), (b, y))| a == b && x.equals(y)));
+        }
+    }
+
+    #[test]
+    fn later_duplicates_win_when_collecting() {
+        let m: Map = [(key(1), Value::Int(1)), (key(0), Value::Int(0)), (key(1), Value::Int(2))].into();
+        assert_eq!(m.len(), 2);
+        assert!(m.get("k1").is_some_and(|v| v.equals(&Value::Int(2))));
+        assert_eq!(m.keys().map(|k| &**k).collect::<Vec<_>>(), ["k0", "k1"]);
+    }
+}
