@@ -482,27 +482,9 @@ impl Ws {
                     .iter()
                     .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or("").to_string()))
                     .collect();
-                let conn = WsConn {
-                    info: WsConnInfo {
-                        id,
-                        url: d.url.into(),
-                        host: d.host.into(),
-                        started_at_ms: now_ms(),
-                        status: Status::Connected,
-                        response_status: response.status().as_u16(),
-                        response_headers: headers.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
-                        error: None,
-                        messages_sent: 0,
-                        messages_received: 0,
-                    },
-                    socket: Some(ws),
-                    readers: VecDeque::new(),
-                    senders: VecDeque::new(),
-                };
-                conn.rearm();
-                let info = conn.snapshot();
-                self.conns.insert(id, conn);
-                done.answer(d.token, d.reply, Reply::WsConn(info));
+                let headers = headers.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+                let answer = self.adopt(id, d.url, d.host, ws, response.status().as_u16(), headers);
+                done.answer(d.token, d.reply, answer);
             }
         }
     }
@@ -614,29 +596,43 @@ impl Ws {
                 if let Some(l) = self.listeners.get_mut(&h.listener) {
                     l.info.accepted_connections += 1;
                 }
-                let conn = WsConn {
-                    info: WsConnInfo {
-                        id,
-                        url: h.url.into(),
-                        host: h.host.into(),
-                        started_at_ms: now_ms(),
-                        status: Status::Connected,
-                        response_status: 101,
-                        response_headers: Arc::new([]),
-                        error: None,
-                        messages_sent: 0,
-                        messages_received: 0,
-                    },
-                    socket: Some(ws),
-                    readers: VecDeque::new(),
-                    senders: VecDeque::new(),
-                };
-                conn.rearm();
-                let info = conn.snapshot();
-                self.conns.insert(id, conn);
-                done.answer(h.token, h.reply, Reply::WsConn(info));
+                let answer = self.adopt(id, h.url, h.host, ws, 101, Arc::new([]));
+                done.answer(h.token, h.reply, answer);
             }
         }
+    }
+
+    /// Retains a WebSocket whose handshake is done as connection `id`.
+    fn adopt(
+        &mut self,
+        id: u64,
+        url: String,
+        host: String,
+        ws: WebSocket<Stream>,
+        response_status: u16,
+        response_headers: Arc<[(Arc<str>, Arc<str>)]>,
+    ) -> Reply {
+        let conn = WsConn {
+            info: WsConnInfo {
+                id,
+                url: url.into(),
+                host: host.into(),
+                started_at_ms: now_ms(),
+                status: Status::Connected,
+                response_status,
+                response_headers,
+                error: None,
+                messages_sent: 0,
+                messages_received: 0,
+            },
+            socket: Some(ws),
+            readers: VecDeque::new(),
+            senders: VecDeque::new(),
+        };
+        conn.rearm();
+        let info = conn.snapshot();
+        self.conns.insert(id, conn);
+        Reply::WsConn(info)
     }
 }
 
