@@ -14,7 +14,9 @@
 //! timeout plus `SLACK` (an error Result, a `failed`/`closed` connection or
 //! a `none` message are all fine); a read of a connection we closed fails;
 //! after `close_all()`, dropping the reactor and the peer, the process has
-//! as many open fds as before the input.
+//! as many open fds as before the input; an input that takes half a second
+//! or more used less CPU than half its wall time (waiting for a silent peer
+//! costs nothing: a reactor that spins while it waits fails this).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -147,7 +149,13 @@ fn run(data: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     let before = rco_fuzz::open_fds();
+    let (started, cpu_before) = (Instant::now(), rco_fuzz::cpu_time());
     run(data);
+    let (wall, cpu) = (started.elapsed(), rco_fuzz::cpu_time().saturating_sub(cpu_before));
+    assert!(
+        wall < Duration::from_millis(500) || cpu < wall / 2,
+        "the reactor spun: {cpu:?} of CPU over {wall:?} of waiting"
+    );
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut after = rco_fuzz::open_fds();
     while after > before && Instant::now() < deadline {

@@ -144,3 +144,13 @@ pub fn drive(source: &str) -> Option<End> {
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
 }
+
+/// CPU time (user + system) this process has used, from /proc/self/stat
+/// (clock ticks of 10 ms); zero if it cannot be read.
+pub fn cpu_time() -> std::time::Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
+    // utime and stime: the 14th and 15th fields, the 12th and 13th after the name.
+    let ticks: u64 = after_name.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
+    std::time::Duration::from_millis(ticks * 10)
+}
