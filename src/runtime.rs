@@ -1,5 +1,7 @@
 //! Running a program: the main program and every task are actors on the
-//! work-stealing scheduler; `sleep` timers live in the reactor.
+//! work-stealing scheduler; `sleep` timers live in the reactor, which the
+//! scheduler's idle worker polls (`PollReactor`, the scheduler's idle hook)
+//! unless `RCO_REACTOR=thread` gives it a thread of its own.
 //!
 //! Invariants:
 //! * A task actor parks only after registering for the answer it waits for

@@ -1,4 +1,7 @@
-//! `Registered`: a socket registered with the poller, deregistered on drop.
+//! `Registered`: a socket registered with the poller, deregistered on drop,
+//! with the one-shot interest it has armed and the direction its last
+//! would-block read or write went (for libraries that drive the stream,
+//! such as a WebSocket handshake).
 //!
 //! Invariant (the safety contract of `polling::Poller::add`): a registered
 //! socket is deleted from the poller before it is closed. Every socket the
