@@ -23,9 +23,8 @@ use rco_reactor::policy::Policy;
 use rco_reactor::types::{Reply, Status};
 use rco_reactor::{Net, Reactor};
 use std::collections::{BTreeSet, HashSet};
-use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MAX_OPS: usize = 24;
 /// Per-registry cap given to the reactor (small, so `RegistryFull` is reached).
@@ -52,27 +51,6 @@ impl Input<'_> {
         let end = (start + n).min(self.data.len());
         self.pos = end;
         &self.data[start..end]
-    }
-}
-
-/// Calls a reactor request that answers now (`Some`) or later (`None`),
-/// and waits for its one reply for at most `wait`.
-fn call(
-    what: &str,
-    wait: Duration,
-    f: impl FnOnce(Box<dyn FnOnce(Reply) + Send>) -> Option<(Box<dyn FnOnce(Reply) + Send>, Reply)>,
-) -> Reply {
-    let (tx, rx) = mpsc::channel();
-    let started = Instant::now();
-    let reply: Box<dyn FnOnce(Reply) + Send> = Box::new(move |r| {
-        let _ = tx.send(r);
-    });
-    if let Some((reply, now)) = f(reply) {
-        reply(now);
-    }
-    match rx.recv_timeout(wait) {
-        Ok(r) => r,
-        Err(e) => panic!("{what}: no reply after {:?} ({e:?})", started.elapsed()),
     }
 }
 
@@ -183,9 +161,10 @@ fn run(data: &[u8]) {
                 };
                 let full = m.conns.len() >= MAX_SOCKETS;
                 let n = net.clone();
-                let r = call("tcp_connect", Duration::from_millis(CONNECT_TIMEOUT_MS) + SLACK, move |reply| {
-                    n.tcp_connect("127.0.0.1", port, CONNECT_TIMEOUT_MS, a & 0x40 != 0, reply)
-                });
+                let r =
+                    rco_fuzz::call("tcp_connect", Duration::from_millis(CONNECT_TIMEOUT_MS) + SLACK, move |reply| {
+                        n.tcp_connect("127.0.0.1", port, CONNECT_TIMEOUT_MS, a & 0x40 != 0, reply)
+                    });
                 match r {
                     Reply::Conn(info) => {
                         assert!(!full, "tcp_connect past the registry cap");
@@ -200,7 +179,9 @@ fn run(data: &[u8]) {
                 let t = timeout_ms(a >> 4);
                 let id = m.listener_pick(a).map_or_else(|| invalid_id(a), |i| m.listeners[i].0);
                 let n = net.clone();
-                let r = call("tcp_accept", Duration::from_millis(t) + SLACK, move |reply| n.tcp_accept(id, t, reply));
+                let r = rco_fuzz::call("tcp_accept", Duration::from_millis(t) + SLACK, move |reply| {
+                    n.tcp_accept(id, t, reply)
+                });
                 match r {
                     Reply::Conn(info) => {
                         assert!(
@@ -220,7 +201,9 @@ fn run(data: &[u8]) {
                 let pick = m.conn_pick(a);
                 let id = pick.map_or_else(|| invalid_id(a), |i| m.conns[i].0);
                 let n = net.clone();
-                let r = call("tcp_read", Duration::from_millis(t) + SLACK, move |reply| n.tcp_read(id, max, t, reply));
+                let r = rco_fuzz::call("tcp_read", Duration::from_millis(t) + SLACK, move |reply| {
+                    n.tcp_read(id, max, t, reply)
+                });
                 match (&r, pick) {
                     (Reply::Read(_, bytes), Some(i)) => {
                         assert!(!m.conns[i].1, "read succeeded on a connection we closed");
@@ -238,7 +221,7 @@ fn run(data: &[u8]) {
                 let pick = m.conn_pick(a);
                 let id = pick.map_or_else(|| invalid_id(a), |i| m.conns[i].0);
                 let n = net.clone();
-                let r = call("tcp_write", WRITE_WAIT + SLACK, move |reply| n.tcp_write(id, bytes, reply));
+                let r = rco_fuzz::call("tcp_write", WRITE_WAIT + SLACK, move |reply| n.tcp_write(id, bytes, reply));
                 match (&r, pick) {
                     (Reply::Error(_), _) => {}
                     (Reply::Conn(_), Some(i)) => assert!(!m.conns[i].1, "write succeeded on a connection we closed"),
@@ -324,13 +307,5 @@ fn run(data: &[u8]) {
 fuzz_target!(|data: &[u8]| {
     let before = rco_fuzz::open_fds();
     run(data);
-    // Helper threads (host resolution) may still be exiting (they hold the
-    // `Net`, and so the poller, until they return): give them a moment.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut after = rco_fuzz::open_fds();
-    while after > before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-        after = rco_fuzz::open_fds();
-    }
-    assert!(after <= before, "fd leak: {before} open fds before the input, {after} after");
+    rco_fuzz::assert_no_fd_leak(before);
 });

@@ -25,7 +25,6 @@ use rco_reactor::types::Reply;
 use rco_reactor::Reactor;
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const SLACK: Duration = Duration::from_secs(5);
@@ -43,27 +42,6 @@ fn handshake(port: u16, origin: u8) -> Vec<u8> {
     }
     req.push_str("\r\n");
     req.into_bytes()
-}
-
-/// Calls a request answered now (`Some`) or later (`None`) and waits for
-/// its one reply for at most `wait`.
-fn call(
-    what: &str,
-    wait: Duration,
-    f: impl FnOnce(Box<dyn FnOnce(Reply) + Send>) -> Option<(Box<dyn FnOnce(Reply) + Send>, Reply)>,
-) -> Reply {
-    let (tx, rx) = mpsc::channel();
-    let started = Instant::now();
-    let reply: Box<dyn FnOnce(Reply) + Send> = Box::new(move |r| {
-        let _ = tx.send(r);
-    });
-    if let Some((reply, now)) = f(reply) {
-        reply(now);
-    }
-    match rx.recv_timeout(wait) {
-        Ok(r) => r,
-        Err(e) => panic!("{what}: no reply after {:?} ({e:?})", started.elapsed()),
-    }
 }
 
 fn run(data: &[u8]) {
@@ -110,8 +88,9 @@ fn run(data: &[u8]) {
     }
     let n = net.clone();
     let lid = l.id;
-    let accepted =
-        call("ws_accept", Duration::from_millis(accept_ms) + SLACK, move |reply| n.ws_accept(lid, accept_ms, reply));
+    let accepted = rco_fuzz::call("ws_accept", Duration::from_millis(accept_ms) + SLACK, move |reply| {
+        n.ws_accept(lid, accept_ms, reply)
+    });
     if let Reply::WsConn(c) = accepted {
         let _ = peer.write_all(frames);
         if shutdown {
@@ -119,8 +98,9 @@ fn run(data: &[u8]) {
         }
         for i in 0..reads {
             let n = net.clone();
-            let r =
-                call("ws_read", Duration::from_millis(50) + SLACK, move |reply| n.ws_read(c.id, max_bytes, 50, reply));
+            let r = rco_fuzz::call("ws_read", Duration::from_millis(50) + SLACK, move |reply| {
+                n.ws_read(c.id, max_bytes, 50, reply)
+            });
             match r {
                 Reply::WsRead(_, msg) => {
                     assert!(
@@ -135,7 +115,8 @@ fn run(data: &[u8]) {
             if i == 1 && sel & 0x80 != 0 {
                 let _ = net.ws_close(c.id);
                 let n = net.clone();
-                let r = call("ws_read after ws_close", SLACK, move |reply| n.ws_read(c.id, max_bytes, 50, reply));
+                let r =
+                    rco_fuzz::call("ws_read after ws_close", SLACK, move |reply| n.ws_read(c.id, max_bytes, 50, reply));
                 assert!(matches!(r, Reply::Error(_)), "ws_read after ws_close did not fail: {r:?}");
                 break;
             }
@@ -156,11 +137,5 @@ fuzz_target!(|data: &[u8]| {
         wall < Duration::from_millis(500) || cpu < wall / 2,
         "the reactor spun: {cpu:?} of CPU over {wall:?} of waiting"
     );
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut after = rco_fuzz::open_fds();
-    while after > before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-        after = rco_fuzz::open_fds();
-    }
-    assert!(after <= before, "fd leak: {before} open fds before the input, {after} after");
+    rco_fuzz::assert_no_fd_leak(before);
 });

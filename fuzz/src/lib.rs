@@ -1,6 +1,7 @@
 //! Helpers shared by the fuzz targets: the diagnostic oracle, a test `Host`
 //! for the VM, a driver that runs a program within a total instruction
-//! budget, and the open-fd count for the socket targets.
+//! budget, and for the socket targets: waiting for a reactor's reply, the
+//! open-fd count and the CPU time.
 
 use rco_lang::diagnostic::{render_all, CompileError};
 use rco_lang::{Host, Outcome, Resume, Stream, TaskState, Value, Vm, VmError};
@@ -153,4 +154,39 @@ pub fn cpu_time() -> std::time::Duration {
     // utime and stime: the 14th and 15th fields, the 12th and 13th after the name.
     let ticks: u64 = after_name.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
     std::time::Duration::from_millis(ticks * 10)
+}
+
+/// Calls a reactor request that answers now (`Some`) or later (`None`), and
+/// waits for its one reply for at most `wait`; panics (a failed oracle) if
+/// none comes.
+pub fn call(
+    what: &str,
+    wait: std::time::Duration,
+    f: impl FnOnce(rco_reactor::ReplyFn) -> Option<(rco_reactor::ReplyFn, rco_reactor::Reply)>,
+) -> rco_reactor::Reply {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let started = std::time::Instant::now();
+    let reply: rco_reactor::ReplyFn = Box::new(move |r| {
+        let _ = tx.send(r);
+    });
+    if let Some((reply, now)) = f(reply) {
+        reply(now);
+    }
+    match rx.recv_timeout(wait) {
+        Ok(r) => r,
+        Err(e) => panic!("{what}: no reply after {:?} ({e:?})", started.elapsed()),
+    }
+}
+
+/// Asserts that the process has no more open descriptors than `before`,
+/// allowing 2 s for helper threads (host resolution) to exit: they hold the
+/// `Net`, and so the poller, until they return.
+pub fn assert_no_fd_leak(before: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut after = open_fds();
+    while after > before && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        after = open_fds();
+    }
+    assert!(after <= before, "fd leak: {before} open fds before the input, {after} after");
 }
