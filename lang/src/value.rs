@@ -181,13 +181,21 @@ impl Value {
     /// `deep_copy` sharing one memo across several values, so that two
     /// bindings of one collection still share their copy.
     pub fn deep_copy_in(&self, memo: &mut CopyMemo) -> Value {
-        deep_copy(self, &mut memo.0)
+        deep_copy(self, memo)
     }
 }
 
-/// The collections already copied by a deep copy, by address.
+/// The state of one deep copy that may span several values: the
+/// collections already copied (by address), and what the copied values hold
+/// that a spawned task could run or await (see `capture.rs`).
 #[derive(Default)]
-pub struct CopyMemo(HashMap<usize, Value>);
+pub struct CopyMemo {
+    seen: HashMap<usize, Value>,
+    /// Every block value met while copying (in order met, repeats allowed).
+    pub blocks: Vec<BlockId>,
+    /// Whether a task handle was met while copying.
+    pub saw_task: bool,
+}
 
 /// Exact comparison of an integer with a float (2^53+1 != 2^53 as float).
 pub fn int_eq_float(a: i64, b: f64) -> bool {
@@ -265,37 +273,45 @@ fn structural_eq(a: &Value, b: &Value, depth: usize) -> bool {
     }
 }
 
-fn deep_copy(v: &Value, seen: &mut HashMap<usize, Value>) -> Value {
-    fn seq(s: &Seq, seen: &mut HashMap<usize, Value>, wrap: fn(Seq) -> Value) -> Value {
+fn deep_copy(v: &Value, memo: &mut CopyMemo) -> Value {
+    fn seq(s: &Seq, memo: &mut CopyMemo, wrap: fn(Seq) -> Value) -> Value {
         let key = Rc::as_ptr(s) as usize;
-        if let Some(done) = seen.get(&key) {
+        if let Some(done) = memo.seen.get(&key) {
             return done.clone();
         }
         let fresh: Seq = Rc::new(RefCell::new(Vec::new()));
-        seen.insert(key, wrap(fresh.clone()));
-        let items: Vec<Value> = s.borrow().iter().map(|i| deep_copy(i, seen)).collect();
+        memo.seen.insert(key, wrap(fresh.clone()));
+        let items: Vec<Value> = s.borrow().iter().map(|i| deep_copy(i, memo)).collect();
         *fresh.borrow_mut() = items;
         wrap(fresh)
     }
     match v {
-        Value::Array(s) => seq(s, seen, Value::Array),
-        Value::List(s) => seq(s, seen, Value::List),
-        Value::Set(s) => seq(s, seen, Value::Set),
+        Value::Array(s) => seq(s, memo, Value::Array),
+        Value::List(s) => seq(s, memo, Value::List),
+        Value::Set(s) => seq(s, memo, Value::Set),
         Value::Map(m) => {
             let key = Rc::as_ptr(m) as usize;
-            if let Some(done) = seen.get(&key) {
+            if let Some(done) = memo.seen.get(&key) {
                 return done.clone();
             }
             let fresh: MapRef = Rc::new(RefCell::new(Map::new()));
-            seen.insert(key, Value::Map(fresh.clone()));
-            let entries: Map = m.borrow().iter().map(|(k, v)| (k.clone(), deep_copy(v, seen))).collect();
+            memo.seen.insert(key, Value::Map(fresh.clone()));
+            let entries: Map = m.borrow().iter().map(|(k, v)| (k.clone(), deep_copy(v, memo))).collect();
             *fresh.borrow_mut() = entries;
             Value::Map(fresh)
         }
         Value::Result(r) => Value::Result(Rc::new(match &**r {
-            ResultValue::Ok(inner) => ResultValue::Ok(deep_copy(inner, seen)),
+            ResultValue::Ok(inner) => ResultValue::Ok(deep_copy(inner, memo)),
             e @ ResultValue::Err { .. } => e.clone(),
         })),
+        Value::Block(b) => {
+            memo.blocks.push(*b);
+            Value::Block(*b)
+        }
+        Value::Task(id) => {
+            memo.saw_task = true;
+            Value::Task(*id)
+        }
         other => other.clone(),
     }
 }
