@@ -6,6 +6,7 @@
 //! and its other parts keep theirs, see `op.rs`); spans are byte offsets
 //! into `source`.
 
+use crate::capture::Captures;
 use crate::op::Op;
 use crate::symbol::Symbol;
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub struct Program {
     pub source: String,
     pub chunks: Vec<Chunk>,
     pub strings: Vec<Arc<str>>,
+    /// What a task spawned on each block may look up (see `capture.rs`).
+    pub captures: Captures,
 }
 
 impl Program {

@@ -9,6 +9,7 @@
 //! every jump target is final.
 
 use crate::ast::{Expr, Item, Stmt};
+use crate::capture::Captures;
 use crate::chunk::{Chunk, ChunkKind, Program, Span};
 use crate::diagnostic::CompileError;
 use crate::lexer::Lexer;
@@ -51,6 +52,7 @@ pub fn compile(file: &str, source: &str) -> Result<Program, Vec<CompileError>> {
     Ok(Program {
         file: file.to_string(),
         source: source.to_string(),
+        captures: Captures::new(compiler.chunks.len()),
         chunks: compiler.chunks,
         strings: compiler.strings,
     })

@@ -9,6 +9,7 @@
 
 pub mod ast;
 mod builtins;
+pub mod capture;
 pub mod chunk;
 pub mod compiler;
 mod convert;

@@ -53,6 +53,11 @@ impl Symbol {
         t.names.get(self.0 as usize).copied().unwrap_or("")
     }
 
+    /// The symbol at `index` of a symbol-indexed table.
+    pub fn from_index(index: usize) -> Symbol {
+        Symbol(u32::try_from(index).unwrap_or(u32::MAX))
+    }
+
     /// Dense index, for symbol-indexed tables.
     pub fn index(self) -> usize {
         self.0 as usize

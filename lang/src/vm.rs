@@ -174,12 +174,13 @@ pub struct Vm {
     pub(crate) vars: Vec<Vec<(Symbol, Value)>>,
     /// Where the variable frame of the innermost function call is or will
     /// be: `vars.len()` is `scope` or `scope + 1`. `NO_SCOPE` outside every
-    /// call (then `vars` is empty, or it is a task's copy of its parent's
-    /// frames and `scope` is the last one).
+    /// call of the main program (then `vars` is empty); a task's top level
+    /// has scope 0, the frame holding its copies (see `fork`).
     scope: u32,
     pub(crate) globals: Vec<Option<Value>>,
-    /// Chunk of each user function, indexed by its symbol.
-    pub(crate) functions: Vec<u32>,
+    /// Chunk of each user function, indexed by its symbol. Functions are
+    /// defined at top level only, so tasks share their parent's table.
+    pub(crate) functions: Arc<Vec<u32>>,
     pub(crate) rng: u64,
     state: State,
     /// The instruction an effect was started by (blamed if it fails).
@@ -234,7 +235,7 @@ impl Vm {
             vars: Vec::new(),
             scope: NO_SCOPE,
             globals: Vec::new(),
-            functions: Vec::new(),
+            functions: Arc::default(),
             rng: seed | 1,
             state: State::Ready,
             blocked_site: (0, 0),
@@ -246,20 +247,53 @@ impl Vm {
         &self.program
     }
 
-    /// A VM for a spawned task: it runs `block` with a deep copy of the
-    /// bindings visible now (DIALECT point 6) and an empty stack.
+    /// A VM for a spawned task: it runs `block` with an empty stack and a
+    /// deep copy of the bindings visible now that it may look up (DIALECT
+    /// point 6, `capture.rs`), one per name, copied together so that
+    /// sharing between them is kept.
+    ///
+    /// The copies go into the task's one variable frame, whatever frame or
+    /// global they came from: every name has one binding there, the one
+    /// lookup would have found, so lookups, `set` and `var` in the task
+    /// behave as with a copy of the whole frame stack, and a task spawned
+    /// deep inside recursion costs what it reads, not the depth.
     pub(crate) fn fork(&self, block: u32, task: u64) -> Vm {
+        let program = &self.program;
         let mut memo = crate::value::CopyMemo::default();
-        let mut vars: Vec<Vec<(Symbol, Value)>> =
-            self.vars.iter().map(|f| f.iter().map(|(k, v)| (*k, v.deep_copy_in(&mut memo))).collect()).collect();
-        if self.scope != NO_SCOPE && vars.len() == self.scope as usize {
-            // The frame the innermost call would create: the task declares
-            // into it, as it would have if the frame had been created.
-            vars.push(Vec::new());
+        let mut frame: Vec<(Symbol, Value)> = Vec::new();
+        let mut pending = vec![program.captures.of(&program.chunks, block)];
+        let mut spawned_blocks = vec![block];
+        let mut awaited_anything = false;
+        let mut first = true;
+        while let Some(capture) = pending.pop() {
+            if capture.dynamic {
+                self.copy_visible(&mut frame, &mut memo);
+                break;
+            }
+            // A capture's names are distinct; after the first, names already
+            // copied are skipped: a binding is copied once.
+            let check = !std::mem::take(&mut first);
+            for &name in capture.names.iter() {
+                if check && frame.iter().any(|(k, _)| *k == name) {
+                    continue;
+                }
+                if let Some(v) = self.lookup(name) {
+                    frame.push((name, v.deep_copy_in(&mut memo)));
+                }
+            }
+            for b in memo.blocks.drain(..) {
+                if !spawned_blocks.contains(&b.0) {
+                    spawned_blocks.push(b.0);
+                    pending.push(program.captures.of(&program.chunks, b.0));
+                }
+            }
+            if memo.saw_task && !awaited_anything {
+                awaited_anything = true;
+                pending.push(program.captures.anything_awaited(&program.chunks));
+            }
         }
-        let scope = vars.len().checked_sub(1).map_or(NO_SCOPE, |last| last as u32);
         Vm {
-            program: self.program.clone(),
+            program: program.clone(),
             stack: Vec::new(),
             frames: vec![Frame::Code(CodeFrame {
                 chunk: block,
@@ -268,13 +302,26 @@ impl Vm {
                 caller_scope: NO_SCOPE,
                 kind: FrameKind::Task(task),
             })],
-            vars,
-            scope,
-            globals: self.globals.iter().map(|g| g.as_ref().map(|v| v.deep_copy_in(&mut memo))).collect(),
+            vars: vec![frame],
+            scope: 0,
+            globals: Vec::new(),
             functions: self.functions.clone(),
             rng: self.rng.wrapping_mul(6364136223846793005).wrapping_add(task | 1) | 1,
             state: State::Ready,
             blocked_site: (0, 0),
+        }
+    }
+
+    /// Copies into `frame` every visible binding not there yet, the one
+    /// lookup finds for each name: innermost frame first, then the globals.
+    fn copy_visible(&self, frame: &mut Vec<(Symbol, Value)>, memo: &mut crate::value::CopyMemo) {
+        let mut done: std::collections::HashSet<Symbol> = frame.iter().map(|(k, _)| *k).collect();
+        let frames = self.vars.iter().rev().flat_map(|f| f.iter().map(|(k, v)| (*k, v)));
+        let globals = self.globals.iter().enumerate().filter_map(|(i, g)| Some((Symbol::from_index(i), g.as_ref()?)));
+        for (name, v) in frames.chain(globals) {
+            if done.insert(name) {
+                frame.push((name, v.deep_copy_in(memo)));
+            }
         }
     }
 
@@ -583,10 +630,11 @@ impl Vm {
             Op::DefineFunction(c) => {
                 if let ChunkKind::Function { name, .. } = prog.chunks[c as usize].kind {
                     let i = name.index();
-                    if self.functions.len() <= i {
-                        self.functions.resize(i + 1, NO_FUNCTION);
+                    let functions = Arc::make_mut(&mut self.functions);
+                    if functions.len() <= i {
+                        functions.resize(i + 1, NO_FUNCTION);
                     }
-                    self.functions[i] = c;
+                    functions[i] = c;
                 }
                 Ok(Flow::Next)
             }
