@@ -78,7 +78,9 @@ impl Runtime {
 enum Msg {
     Slept,
     TaskDone(u64),
-    Socket(rco_reactor::Reply),
+    /// Boxed: a reply is large, and a mailbox's buffer is sized by its
+    /// biggest message kind for as long as the task lives.
+    Socket(Box<rco_reactor::Reply>),
 }
 
 /// A Ricochet task (or the main program) as an actor.
@@ -126,7 +128,7 @@ impl TaskActor {
             Effect::Socket(request) => {
                 let sender = self.inbox.sender();
                 let reply = Box::new(move |r| {
-                    let _ = sender.send(Msg::Socket(r));
+                    let _ = sender.send(Msg::Socket(Box::new(r)));
                 });
                 crate::sockets::perform(&self.rt.reactor, request, reply)
                     .map(|r| Resume::Value(crate::sockets::to_value(r)))
@@ -149,7 +151,7 @@ impl TaskActor {
     /// saves a park and a wake.
     fn answered_already(&self) -> Option<Resume> {
         match self.inbox.try_recv()? {
-            Msg::Socket(reply) => Some(Resume::Value(crate::sockets::to_value(reply))),
+            Msg::Socket(reply) => Some(Resume::Value(crate::sockets::to_value(*reply))),
             Msg::Slept => Some(Resume::Done),
             Msg::TaskDone(id) => self.await_task(id),
         }
@@ -204,6 +206,7 @@ impl Actor for TaskActor {
                 Outcome::Blocked(effect) => match self.perform(effect).or_else(|| self.answered_already()) {
                     None => {
                         self.waiting = true;
+                        self.vm.0.trim();
                         return Poll::Park;
                     }
                     Some(answer) => {

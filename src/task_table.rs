@@ -1,7 +1,9 @@
 //! `TaskTable`: every task of the process, its state, its result, and the
 //! actors waiting for it.
 //!
-//! Invariants: ids count from 0 in spawn order and are never reused;
+//! Invariants: ids count from 0 in spawn order and are never reused, so
+//! the entry of task `id` is `entries[id]` (a released task keeps a
+//! `Released` slot of one word: cheaper than a tree of live ids);
 //! `running` is the number of entries in the `Running` state, so a task
 //! frees its slot the moment it finishes (DIALECT point 6), not when it is
 //! awaited; every waiter registered on a running task is woken exactly once,
@@ -9,7 +11,6 @@
 
 use crate::send::SendValue;
 use rco_lang::{TaskState, VmError};
-use std::collections::BTreeMap;
 
 /// How a finished task ended.
 pub enum Ending {
@@ -19,8 +20,16 @@ pub enum Ending {
 }
 
 enum Entry {
-    Running { waiters: Vec<Box<dyn FnOnce() + Send>> },
-    Finished { ending: Ending, awaited: bool },
+    Running {
+        waiters: Vec<Box<dyn FnOnce() + Send>>,
+    },
+    /// Boxed: an entry stays for every task ever spawned, most of them
+    /// finished, and a boxed ending keeps each slot small.
+    Finished {
+        ending: Box<Ending>,
+        awaited: bool,
+    },
+    Released,
 }
 
 /// What `await` finds.
@@ -33,15 +42,16 @@ pub enum AwaitState<'a> {
 
 /// The process's tasks.
 pub struct TaskTable {
-    next_id: u64,
     running: usize,
     max_running: usize,
-    entries: BTreeMap<u64, Entry>,
+    /// Indexed by id.
+    entries: Vec<Entry>,
+    released: usize,
 }
 
 impl TaskTable {
     pub fn new(max_running: usize) -> TaskTable {
-        TaskTable { next_id: 0, running: 0, max_running, entries: BTreeMap::new() }
+        TaskTable { running: 0, max_running, entries: Vec::new(), released: 0 }
     }
 
     /// Reserves an id for a new running task.
@@ -49,17 +59,19 @@ impl TaskTable {
         if self.running >= self.max_running {
             return Err(format!("task limit exceeded: at most {} tasks may run at once", self.max_running));
         }
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.entries.len() as u64;
         self.running += 1;
-        self.entries.insert(id, Entry::Running { waiters: Vec::new() });
+        self.entries.push(Entry::Running { waiters: Vec::new() });
         Ok(id)
     }
 
     /// Records how a task ended; returns the waiters to wake (outside the lock).
     pub fn finish(&mut self, id: u64, ending: Ending) -> Vec<Box<dyn FnOnce() + Send>> {
-        match self.entries.insert(id, Entry::Finished { ending, awaited: false }) {
-            Some(Entry::Running { waiters }) => {
+        let Some(entry @ Entry::Running { .. }) = self.entries.get_mut(id as usize) else {
+            return Vec::new();
+        };
+        match std::mem::replace(entry, Entry::Finished { ending: Box::new(ending), awaited: false }) {
+            Entry::Running { waiters } => {
                 self.running -= 1;
                 waiters
             }
@@ -70,8 +82,8 @@ impl TaskTable {
     /// `await`: the ending if finished (marking it awaited), or registers
     /// `waiter` to run when it finishes.
     pub fn await_task(&mut self, id: u64, waiter: Box<dyn FnOnce() + Send>) -> AwaitState<'_> {
-        match self.entries.get_mut(&id) {
-            None => AwaitState::Unknown,
+        match self.entries.get_mut(id as usize) {
+            None | Some(Entry::Released) => AwaitState::Unknown,
             Some(Entry::Running { waiters }) => {
                 waiters.push(waiter);
                 AwaitState::Pending
@@ -84,20 +96,23 @@ impl TaskTable {
     }
 
     pub fn state(&self, id: u64) -> TaskState {
-        match self.entries.get(&id) {
-            None => TaskState::Consumed,
+        match self.entries.get(id as usize) {
+            None | Some(Entry::Released) => TaskState::Consumed,
             Some(Entry::Running { .. }) => TaskState::Running,
-            Some(Entry::Finished { ending: Ending::Value(_), .. }) => TaskState::Completed,
-            Some(Entry::Finished { ending: Ending::Failed(..), .. }) => TaskState::Failed,
+            Some(Entry::Finished { ending, .. }) => match **ending {
+                Ending::Value(_) => TaskState::Completed,
+                Ending::Failed(..) => TaskState::Failed,
+            },
         }
     }
 
     /// `release_task`: `Ok(true)` released, `Ok(false)` unknown.
     pub fn release(&mut self, id: u64) -> Result<bool, String> {
-        match self.entries.get(&id) {
-            None => Ok(false),
-            Some(Entry::Finished { awaited: true, .. }) => {
-                self.entries.remove(&id);
+        match self.entries.get_mut(id as usize) {
+            None | Some(Entry::Released) => Ok(false),
+            Some(entry @ Entry::Finished { awaited: true, .. }) => {
+                *entry = Entry::Released;
+                self.released += 1;
                 Ok(true)
             }
             Some(_) => Err("task must be awaited before release_task".into()),
@@ -106,7 +121,8 @@ impl TaskTable {
 
     /// Ids of running tasks, in id order.
     pub fn running_ids(&self) -> Vec<u64> {
-        self.entries.iter().filter(|(_, e)| matches!(e, Entry::Running { .. })).map(|(id, _)| *id).collect()
+        let running = self.entries.iter().enumerate().filter(|(_, e)| matches!(e, Entry::Running { .. }));
+        running.map(|(id, _)| id as u64).collect()
     }
 
     pub fn running(&self) -> usize {
@@ -114,7 +130,7 @@ impl TaskTable {
     }
 
     pub fn known(&self) -> usize {
-        self.entries.len()
+        self.entries.len() - self.released
     }
 
     pub fn max_running(&self) -> usize {

@@ -13,6 +13,13 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// mimalloc instead of the system allocator: every task, message and
+/// reply is a few small allocations made on one worker and often freed on
+/// another, where glibc's malloc spent a third of the time of a
+/// spawn-and-await benchmark (docs/BENCHMARKS.md, "Tasks").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Ricochet: a postfix, stack-based scripting language whose heart is sockets.
 #[derive(Parser, Debug)]
 #[command(name = "rco", version, about, propagate_version = true)]

@@ -302,7 +302,8 @@ impl Vm {
                 caller_scope: NO_SCOPE,
                 kind: FrameKind::Task(task),
             })],
-            vars: vec![frame],
+            // An empty frame is created by the task's first `var`.
+            vars: if frame.is_empty() { Vec::new() } else { vec![frame] },
             scope: 0,
             globals: Vec::new(),
             functions: self.functions.clone(),
@@ -322,6 +323,14 @@ impl Vm {
             if done.insert(name) {
                 frame.push((name, v.deep_copy_in(memo)));
             }
+        }
+    }
+
+    /// Frees spare memory while the VM waits: an empty operand stack gives
+    /// its buffer back (a parked task then costs only its frames).
+    pub fn trim(&mut self) {
+        if self.stack.is_empty() {
+            self.stack = Vec::new();
         }
     }
 
