@@ -21,11 +21,12 @@
 #     rco-thread (echo.rco with RCO_REACTOR=thread: the reactor on a
 #     thread of its own instead of polled by the idle worker),
 #     rco-64k (echo.rco reading with max_bytes 65536, tcp_read's default),
-#     rco-lean (echo_lean.rco: same task, less copied into it at spawn),
+#     rco-tracked (echo_tracked.rco: echo.rco keeping every connection
+#     id in an array),
 #     python-streams (asyncio streams instead of a Protocol); for the memory
 #     phase only (they do not echo): rco-accept-only (diag/accept_only.rco),
-#     rco-accept-sleep (diag/accept_sleep.rco); and rco-lean-64,
-#     rco-lean-64k (echo_lean.rco with max_bytes 64 / 65536)
+#     rco-accept-sleep (diag/accept_sleep.rco); and rco-64 (echo.rco with
+#     max_bytes 64)
 #   PIN [1]: server on CPU 0, generator on CPU 1 (taskset); PIN=0: no pinning
 #   NICE [0]: e.g. -10 (needs root): the script re-executes itself in a new
 #     session (setsid) and gives that session's scheduler autogroup this nice
@@ -107,9 +108,8 @@ start_server() { # NAME -> sets SERVER_PID; waits for "listening"
         rco) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo.rco" "$PORT" >"$SRVLOG" 2>&1 & ;;
         rco-thread) RCO_REACTOR=thread "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo.rco" "$PORT" >"$SRVLOG" 2>&1 & ;;
         rco-64k) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo.rco" "$PORT" 65536 >"$SRVLOG" 2>&1 & ;;
-        rco-lean) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo_lean.rco" "$PORT" >"$SRVLOG" 2>&1 & ;;
-        rco-lean-64) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo_lean.rco" "$PORT" 64 >"$SRVLOG" 2>&1 & ;;
-        rco-lean-64k) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo_lean.rco" "$PORT" 65536 >"$SRVLOG" 2>&1 & ;;
+        rco-tracked) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo_tracked.rco" "$PORT" >"$SRVLOG" 2>&1 & ;;
+        rco-64) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo.rco" "$PORT" 64 >"$SRVLOG" 2>&1 & ;;
         rco-accept-only) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/diag/accept_only.rco" "$PORT" >"$SRVLOG" 2>&1 & ;;
         rco-accept-sleep) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/diag/accept_sleep.rco" "$PORT" >"$SRVLOG" 2>&1 & ;;
         node) "${SRV_PIN[@]}" "$NODE" "$HERE/echo.js" "$PORT" >"$SRVLOG" 2>&1 & ;;
