@@ -102,11 +102,13 @@ impl TaskActor {
     /// Answers `await id` now if the task has ended; otherwise registers to
     /// be told when it does.
     fn await_task(&self, id: u64) -> Option<Resume> {
-        let sender: MailboxSender<Msg> = self.inbox.sender();
-        let notify = Box::new(move || {
-            // The waiter may be gone (the program ended): nothing to do.
-            let _ = sender.send(Msg::TaskDone(id));
-        });
+        let notify = || -> crate::task_table::Waiter {
+            let sender: MailboxSender<Msg> = self.inbox.sender();
+            Box::new(move || {
+                // The waiter may be gone (the program ended): nothing to do.
+                let _ = sender.send(Msg::TaskDone(id));
+            })
+        };
         let mut table = self.rt.tasks();
         Some(match table.await_task(id, notify) {
             AwaitState::Unknown => Resume::Error(VmError::new(ErrorKind::UnknownTask, format!("unknown task: {id}"))),

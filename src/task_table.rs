@@ -12,6 +12,9 @@
 use crate::send::SendValue;
 use rco_lang::{TaskState, VmError};
 
+/// Run once when the task it waits for finishes.
+pub type Waiter = Box<dyn FnOnce() + Send>;
+
 /// How a finished task ended.
 pub enum Ending {
     Value(SendValue),
@@ -21,7 +24,7 @@ pub enum Ending {
 
 enum Entry {
     Running {
-        waiters: Vec<Box<dyn FnOnce() + Send>>,
+        waiters: Vec<Waiter>,
     },
     /// Boxed: an entry stays for every task ever spawned, most of them
     /// finished, and a boxed ending keeps each slot small.
@@ -66,7 +69,7 @@ impl TaskTable {
     }
 
     /// Records how a task ended; returns the waiters to wake (outside the lock).
-    pub fn finish(&mut self, id: u64, ending: Ending) -> Vec<Box<dyn FnOnce() + Send>> {
+    pub fn finish(&mut self, id: u64, ending: Ending) -> Vec<Waiter> {
         let Some(entry @ Entry::Running { .. }) = self.entries.get_mut(id as usize) else {
             return Vec::new();
         };
@@ -80,12 +83,13 @@ impl TaskTable {
     }
 
     /// `await`: the ending if finished (marking it awaited), or registers
-    /// `waiter` to run when it finishes.
-    pub fn await_task(&mut self, id: u64, waiter: Box<dyn FnOnce() + Send>) -> AwaitState<'_> {
+    /// the waiter `make_waiter` builds, to run when it finishes (built only
+    /// then: most awaits find the task finished).
+    pub fn await_task(&mut self, id: u64, make_waiter: impl FnOnce() -> Waiter) -> AwaitState<'_> {
         match self.entries.get_mut(id as usize) {
             None | Some(Entry::Released) => AwaitState::Unknown,
             Some(Entry::Running { waiters }) => {
-                waiters.push(waiter);
+                waiters.push(make_waiter());
                 AwaitState::Pending
             }
             Some(Entry::Finished { ending, awaited }) => {
@@ -155,12 +159,9 @@ mod tests {
         let woken = Arc::new(AtomicUsize::new(0));
         let w = woken.clone();
         assert!(matches!(
-            t.await_task(
-                a,
-                Box::new(move || {
-                    w.fetch_add(1, Ordering::SeqCst);
-                })
-            ),
+            t.await_task(a, || Box::new(move || {
+                w.fetch_add(1, Ordering::SeqCst);
+            })),
             AwaitState::Pending
         ));
         assert!(t.release(a).is_err(), "running tasks cannot be released");
@@ -171,7 +172,7 @@ mod tests {
         assert_eq!(t.running(), 1);
         assert_eq!(t.spawn().expect("slot freed at finish"), 2);
         assert!(t.release(a).is_err(), "not awaited yet");
-        assert!(matches!(t.await_task(a, Box::new(|| {})), AwaitState::Finished(_)));
+        assert!(matches!(t.await_task(a, || Box::new(|| {})), AwaitState::Finished(_)));
         assert_eq!(t.release(a), Ok(true));
         assert_eq!(t.release(a), Ok(false));
         assert_eq!(t.state(a), TaskState::Consumed);

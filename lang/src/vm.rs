@@ -259,37 +259,43 @@ impl Vm {
     /// deep inside recursion costs what it reads, not the depth.
     pub(crate) fn fork(&self, block: u32, task: u64) -> Vm {
         let program = &self.program;
+        let captures = &program.captures;
         let mut memo = crate::value::CopyMemo::default();
         let mut frame: Vec<(Symbol, Value)> = Vec::new();
-        let mut pending = vec![program.captures.of(&program.chunks, block)];
-        let mut spawned_blocks = vec![block];
+        let capture = captures.of(&program.chunks, block);
+        let mut everything = capture.dynamic;
+        if everything {
+            self.copy_visible(&mut frame, &mut memo);
+        } else {
+            // A capture's names are distinct: no check on this first pass.
+            self.copy_names(capture, false, &mut frame, &mut memo);
+        }
+        // What the copied values hold extends the reach, until nothing new
+        // is reached (rare: most tasks copy no block and no task handle).
+        let mut reached: Vec<u32> = Vec::new();
         let mut awaited_anything = false;
-        let mut first = true;
-        while let Some(capture) = pending.pop() {
-            if capture.dynamic {
-                self.copy_visible(&mut frame, &mut memo);
-                break;
-            }
-            // A capture's names are distinct; after the first, names already
-            // copied are skipped: a binding is copied once.
-            let check = !std::mem::take(&mut first);
-            for &name in capture.names.iter() {
-                if check && frame.iter().any(|(k, _)| *k == name) {
-                    continue;
-                }
-                if let Some(v) = self.lookup(name) {
-                    frame.push((name, v.deep_copy_in(&mut memo)));
-                }
-            }
+        while !everything {
+            let mut more = Vec::new();
             for b in memo.blocks.drain(..) {
-                if !spawned_blocks.contains(&b.0) {
-                    spawned_blocks.push(b.0);
-                    pending.push(program.captures.of(&program.chunks, b.0));
+                if b.0 != block && !reached.contains(&b.0) {
+                    reached.push(b.0);
+                    more.push(captures.of(&program.chunks, b.0));
                 }
             }
             if memo.saw_task && !awaited_anything {
                 awaited_anything = true;
-                pending.push(program.captures.anything_awaited(&program.chunks));
+                more.push(captures.anything_awaited(&program.chunks));
+            }
+            if more.is_empty() {
+                break;
+            }
+            for capture in more {
+                if capture.dynamic {
+                    everything = true;
+                    self.copy_visible(&mut frame, &mut memo);
+                    break;
+                }
+                self.copy_names(capture, true, &mut frame, &mut memo);
             }
         }
         Vm {
@@ -310,6 +316,25 @@ impl Vm {
             rng: self.rng.wrapping_mul(6364136223846793005).wrapping_add(task | 1) | 1,
             state: State::Ready,
             blocked_site: (0, 0),
+        }
+    }
+
+    /// Copies into `frame` the binding lookup finds for each name of
+    /// `capture` (skipping names already there when `check`).
+    fn copy_names(
+        &self,
+        capture: &crate::capture::Capture,
+        check: bool,
+        frame: &mut Vec<(Symbol, Value)>,
+        memo: &mut crate::value::CopyMemo,
+    ) {
+        for &name in capture.names.iter() {
+            if check && frame.iter().any(|(k, _)| *k == name) {
+                continue;
+            }
+            if let Some(v) = self.lookup(name) {
+                frame.push((name, v.deep_copy_in(memo)));
+            }
         }
     }
 

@@ -190,6 +190,9 @@ fn statement() -> BoxedStrategy<String> {
         Just("f inspect println".to_string()),
         Just("3 deep inspect println".to_string()),
         Just("$hs [ [ $a $c + ] ] spawn push drop".to_string()),
+        Just("$bs [ $c ] push drop".to_string()),
+        Just("[ $bs 0 at call ] spawn await inspect println".to_string()),
+        Just("[ $blk call ] spawn await inspect println".to_string()),
         Just("[ $hs 0 at await call ] spawn await inspect println".to_string()),
         Just("[ $hs await_all 0 at call ] spawn await inspect println".to_string()),
     ]
