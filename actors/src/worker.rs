@@ -11,7 +11,7 @@
 //! * The worker thread alone touches its registry shard; it hands the shard
 //!   back to `Scheduler::shutdown` when it exits.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::hint;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
@@ -43,6 +43,11 @@ pub(crate) struct WorkerLocal {
     shared: Arc<Shared>,
     /// The actors this worker spawned (see `registry`).
     registry: RefCell<Shard>,
+    /// Set while an actor runs: work it pushes tells idle peers once, when
+    /// its slice ends (see `push`).
+    in_slice: Cell<bool>,
+    /// Work was pushed during the current slice and peers were not told.
+    notify_owed: Cell<bool>,
 }
 
 /// Queues an actor that just became SCHEDULED through a wake: on the current
@@ -78,13 +83,28 @@ pub(crate) fn run(local: WorkerLocal) -> Vec<ActorRef> {
 
 impl WorkerLocal {
     pub(crate) fn new(index: usize, queue: Worker<ActorRef>, shared: Arc<Shared>) -> Self {
-        WorkerLocal { index, queue, shared, registry: RefCell::default() }
+        WorkerLocal {
+            index,
+            queue,
+            shared,
+            registry: RefCell::default(),
+            in_slice: Cell::new(false),
+            notify_owed: Cell::new(false),
+        }
     }
 
-    /// Pushes new work on the local queue and tells idle peers about it.
+    /// Pushes new work on the local queue and tells idle peers about it:
+    /// at once outside a slice, at the end of the slice inside one. An actor
+    /// that spawns or wakes many in one slice (an accept loop, a spawning
+    /// loop) then costs one wake-up of a peer per slice, not one per actor,
+    /// and the peer steals a batch; the work waits at most one slice.
     fn push(&self, actor: ActorRef) {
         self.queue.push(actor);
-        self.shared.sleep.notify();
+        if self.in_slice.get() {
+            self.notify_owed.set(true);
+        } else {
+            self.shared.sleep.notify();
+        }
     }
 
     /// `Context::spawn_with`: the new actor goes on this worker's queue and
@@ -164,6 +184,15 @@ impl WorkerLocal {
     /// Runs one slice of `actor` and applies the state transition for its
     /// result (see `actor_ref`).
     fn run_actor(&self, actor: ActorRef) {
+        self.in_slice.set(true);
+        self.run_slice(actor);
+        self.in_slice.set(false);
+        if self.notify_owed.replace(false) {
+            self.shared.sleep.notify();
+        }
+    }
+
+    fn run_slice(&self, actor: ActorRef) {
         actor.start_run();
         let outcome = {
             let mut slot = actor.lock_actor();
