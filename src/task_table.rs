@@ -11,6 +11,7 @@
 
 use crate::send::SendValue;
 use rco_lang::{TaskState, VmError};
+use std::collections::HashMap;
 
 /// Run once when the task it waits for finishes.
 pub type Waiter = Box<dyn FnOnce() + Send>;
@@ -22,16 +23,12 @@ pub enum Ending {
     Failed(VmError, String),
 }
 
+/// Two words: an entry stays for every task ever spawned, most of them
+/// finished, so the ending is boxed and the waiters of running tasks are
+/// kept apart (most tasks are awaited after they finish, if at all).
 enum Entry {
-    Running {
-        waiters: Vec<Waiter>,
-    },
-    /// Boxed: an entry stays for every task ever spawned, most of them
-    /// finished, and a boxed ending keeps each slot small.
-    Finished {
-        ending: Box<Ending>,
-        awaited: bool,
-    },
+    Running,
+    Finished { ending: Box<Ending>, awaited: bool },
     Released,
 }
 
@@ -50,11 +47,13 @@ pub struct TaskTable {
     /// Indexed by id.
     entries: Vec<Entry>,
     released: usize,
+    /// The waiters of running tasks, by id.
+    waiters: HashMap<u64, Vec<Waiter>>,
 }
 
 impl TaskTable {
     pub fn new(max_running: usize) -> TaskTable {
-        TaskTable { running: 0, max_running, entries: Vec::new(), released: 0 }
+        TaskTable { running: 0, max_running, entries: Vec::new(), released: 0, waiters: HashMap::new() }
     }
 
     /// Reserves an id for a new running task.
@@ -64,22 +63,18 @@ impl TaskTable {
         }
         let id = self.entries.len() as u64;
         self.running += 1;
-        self.entries.push(Entry::Running { waiters: Vec::new() });
+        self.entries.push(Entry::Running);
         Ok(id)
     }
 
     /// Records how a task ended; returns the waiters to wake (outside the lock).
     pub fn finish(&mut self, id: u64, ending: Ending) -> Vec<Waiter> {
-        let Some(entry @ Entry::Running { .. }) = self.entries.get_mut(id as usize) else {
+        let Some(entry @ Entry::Running) = self.entries.get_mut(id as usize) else {
             return Vec::new();
         };
-        match std::mem::replace(entry, Entry::Finished { ending: Box::new(ending), awaited: false }) {
-            Entry::Running { waiters } => {
-                self.running -= 1;
-                waiters
-            }
-            _ => Vec::new(),
-        }
+        *entry = Entry::Finished { ending: Box::new(ending), awaited: false };
+        self.running -= 1;
+        self.waiters.remove(&id).unwrap_or_default()
     }
 
     /// `await`: the ending if finished (marking it awaited), or registers
@@ -88,8 +83,8 @@ impl TaskTable {
     pub fn await_task(&mut self, id: u64, make_waiter: impl FnOnce() -> Waiter) -> AwaitState<'_> {
         match self.entries.get_mut(id as usize) {
             None | Some(Entry::Released) => AwaitState::Unknown,
-            Some(Entry::Running { waiters }) => {
-                waiters.push(make_waiter());
+            Some(Entry::Running) => {
+                self.waiters.entry(id).or_default().push(make_waiter());
                 AwaitState::Pending
             }
             Some(Entry::Finished { ending, awaited }) => {
@@ -102,7 +97,7 @@ impl TaskTable {
     pub fn state(&self, id: u64) -> TaskState {
         match self.entries.get(id as usize) {
             None | Some(Entry::Released) => TaskState::Consumed,
-            Some(Entry::Running { .. }) => TaskState::Running,
+            Some(Entry::Running) => TaskState::Running,
             Some(Entry::Finished { ending, .. }) => match **ending {
                 Ending::Value(_) => TaskState::Completed,
                 Ending::Failed(..) => TaskState::Failed,
@@ -125,7 +120,7 @@ impl TaskTable {
 
     /// Ids of running tasks, in id order.
     pub fn running_ids(&self) -> Vec<u64> {
-        let running = self.entries.iter().enumerate().filter(|(_, e)| matches!(e, Entry::Running { .. }));
+        let running = self.entries.iter().enumerate().filter(|(_, e)| matches!(e, Entry::Running));
         running.map(|(id, _)| id as u64).collect()
     }
 
@@ -141,6 +136,8 @@ impl TaskTable {
         self.max_running
     }
 }
+
+const _: () = assert!(std::mem::size_of::<Entry>() <= 16);
 
 #[cfg(test)]
 mod tests {

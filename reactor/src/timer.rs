@@ -11,21 +11,25 @@ use std::time::{Duration, Instant};
 /// What runs when a timer fires.
 pub type Callback = Box<dyn FnOnce() + Send>;
 
-/// A pending timer: its deadline and a sequence number (ties fire in
-/// insertion order).
+/// A pending timer: its deadline, in nanoseconds since the `Timers` were
+/// created, and a sequence number (ties fire in insertion order). Two words,
+/// not an `Instant` and a word: every parked `sleep` and waiting read keeps
+/// one in the map, and the map's nodes are sized by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct TimerId(Instant, u64);
+pub struct TimerId(u64, u64);
 
 /// Pending timers, each carrying an action of type `A`; a timer can be
 /// cancelled, so a request answered early leaves nothing behind.
 pub struct Timers<A> {
     pending: BTreeMap<TimerId, A>,
     seq: u64,
+    /// Time zero of the deadlines.
+    epoch: Instant,
 }
 
 impl<A> Default for Timers<A> {
     fn default() -> Self {
-        Timers { pending: BTreeMap::new(), seq: 0 }
+        Timers { pending: BTreeMap::new(), seq: 0, epoch: Instant::now() }
     }
 }
 
@@ -33,7 +37,7 @@ impl<A> Timers<A> {
     /// Adds a timer.
     pub fn insert(&mut self, deadline: Instant, action: A) -> TimerId {
         self.seq += 1;
-        let id = TimerId(deadline, self.seq);
+        let id = TimerId(self.nanos(deadline), self.seq);
         self.pending.insert(id, action);
         id
     }
@@ -45,16 +49,24 @@ impl<A> Timers<A> {
 
     /// How long until the next deadline (`None`: no timer).
     pub fn timeout(&self, now: Instant) -> Option<Duration> {
-        self.pending.keys().next().map(|id| id.0.saturating_duration_since(now))
+        let now = self.nanos(now);
+        self.pending.keys().next().map(|id| Duration::from_nanos(id.0.saturating_sub(now)))
     }
 
     /// Removes and returns the actions of every timer due at `now`.
     pub fn expire(&mut self, now: Instant) -> Vec<A> {
+        let now = self.nanos(now);
         if self.pending.keys().next().is_none_or(|id| id.0 > now) {
             return Vec::new(); // the common case: no allocation, no split
         }
         let later = self.pending.split_off(&TimerId(now, u64::MAX));
         std::mem::replace(&mut self.pending, later).into_values().collect()
+    }
+
+    /// `at` in nanoseconds since `epoch` (0 before it; the largest value
+    /// past 584 years).
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Number of pending timers.
