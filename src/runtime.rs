@@ -358,7 +358,10 @@ fn start(program: Arc<Program>, config: Config) -> std::io::Result<i32> {
         done: Completion::new(),
     });
     let main_rt = rt.clone();
-    let vm = SendVm(Vm::new(program));
+    // The program lives until the process exits (`run` never returns):
+    // lent to the VMs, it costs their forks no shared reference count.
+    let lent: &'static Program = Box::leak(Box::new(program));
+    let vm = SendVm(Vm::new(lent));
     scheduler.spawn_with(move |me| Box::new(TaskActor::new(vm.0, None, Mailbox::new(me.clone()), main_rt)));
     rt.done.wait();
 

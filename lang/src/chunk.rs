@@ -78,6 +78,39 @@ impl Program {
     }
 }
 
+/// How a VM holds its program: counted, or lent for the rest of the
+/// process. A runtime that runs one program until the process exits lends
+/// it (`&'static`), so that forking a task, and each slice it runs, never
+/// writes a reference count that every worker shares.
+#[derive(Clone, Debug)]
+pub enum ProgramRef {
+    Counted(Arc<Program>),
+    Process(&'static Program),
+}
+
+impl std::ops::Deref for ProgramRef {
+    type Target = Program;
+
+    fn deref(&self) -> &Program {
+        match self {
+            ProgramRef::Counted(p) => p,
+            ProgramRef::Process(p) => p,
+        }
+    }
+}
+
+impl From<Arc<Program>> for ProgramRef {
+    fn from(p: Arc<Program>) -> ProgramRef {
+        ProgramRef::Counted(p)
+    }
+}
+
+impl From<&'static Program> for ProgramRef {
+    fn from(p: &'static Program) -> ProgramRef {
+        ProgramRef::Process(p)
+    }
+}
+
 /// 1-based line and byte column of `offset` in `source`.
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(source.len());

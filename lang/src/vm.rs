@@ -19,7 +19,7 @@
 //! cut back to `base`; a frame that failed leaves the VM in the `Failed`
 //! state, and a failed, finished or exited VM never runs again.
 
-use crate::chunk::{ChunkKind, Program, Span};
+use crate::chunk::{ChunkKind, Program, ProgramRef, Span};
 use crate::diagnostic;
 use crate::error::{ErrorKind, VmError};
 use crate::host::{Effect, Host};
@@ -165,7 +165,7 @@ enum State {
 
 /// A running (or resumable) program.
 pub struct Vm {
-    pub(crate) program: Arc<Program>,
+    pub(crate) program: ProgramRef,
     pub(crate) stack: Vec<Value>,
     pub(crate) frames: Vec<Frame>,
     /// Variable frames, one per function call that declared a variable,
@@ -217,7 +217,8 @@ pub(crate) enum Flow {
 
 impl Vm {
     /// A VM that will run `program`'s top level.
-    pub fn new(program: Arc<Program>) -> Vm {
+    pub fn new(program: impl Into<ProgramRef>) -> Vm {
+        let program = program.into();
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -243,7 +244,7 @@ impl Vm {
     }
 
     /// The program this VM runs.
-    pub fn program(&self) -> &Arc<Program> {
+    pub fn program(&self) -> &Program {
         &self.program
     }
 
