@@ -27,11 +27,10 @@
 //! block, behind a `OnceLock`, so every task of a run shares them; the walk
 //! over chunks is iterative and visits each chunk once.
 
-use crate::chunk::{Chunk, ChunkKind};
+use crate::chunk::Program;
 use crate::op::{Op, Then};
 use crate::symbol::Symbol;
 use crate::word::Word;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// The names a task running some code may look up.
@@ -49,7 +48,6 @@ pub struct Capture {
 pub struct Captures {
     per_chunk: Vec<OnceLock<Capture>>,
     anything_awaited: OnceLock<Capture>,
-    functions: OnceLock<HashMap<Symbol, Vec<u32>>>,
 }
 
 impl Captures {
@@ -59,9 +57,9 @@ impl Captures {
     }
 
     /// What a task running chunk `block` may look up.
-    pub fn of(&self, chunks: &[Chunk], block: u32) -> &Capture {
+    pub fn of(&self, program: &Program, block: u32) -> &Capture {
         match self.per_chunk.get(block as usize) {
-            Some(cell) => cell.get_or_init(|| self.walk(chunks, &[block])),
+            Some(cell) => cell.get_or_init(|| walk(program, &[block])),
             // Not a chunk of this program: nothing it could run.
             None => empty(),
         }
@@ -69,77 +67,64 @@ impl Captures {
 
     /// What any block of the program may look up: the reach of a task that
     /// can await another task, whose result may hold any block.
-    pub fn anything_awaited(&self, chunks: &[Chunk]) -> &Capture {
+    pub fn anything_awaited(&self, program: &Program) -> &Capture {
         self.anything_awaited.get_or_init(|| {
-            let all: Vec<u32> = (1..chunks.len() as u32).collect();
-            self.walk(chunks, &all)
+            let all: Vec<u32> = (1..program.chunks.len() as u32).collect();
+            walk(program, &all)
         })
     }
+}
 
-    /// The function chunks of each function name.
-    fn functions(&self, chunks: &[Chunk]) -> &HashMap<Symbol, Vec<u32>> {
-        self.functions.get_or_init(|| {
-            let mut by_name: HashMap<Symbol, Vec<u32>> = HashMap::new();
-            for (i, chunk) in chunks.iter().enumerate() {
-                if let ChunkKind::Function { name, .. } = chunk.kind {
-                    by_name.entry(name).or_default().push(i as u32);
-                }
-            }
-            by_name
-        })
-    }
-
-    /// The names looked up by the code of `roots` and everything it can
-    /// run: an iterative walk over the chunk graph (nested blocks, called
-    /// functions), each chunk visited once.
-    fn walk(&self, chunks: &[Chunk], roots: &[u32]) -> Capture {
-        let functions = self.functions(chunks);
-        let mut visited = vec![false; chunks.len()];
-        let mut pending: Vec<u32> = Vec::new();
-        let mut names: Vec<Symbol> = Vec::new();
-        let mut visit = |c: u32, pending: &mut Vec<u32>| {
-            if let Some(seen) = visited.get_mut(c as usize) {
-                if !*seen {
-                    *seen = true;
-                    pending.push(c);
-                }
-            }
-        };
-        for &root in roots {
-            visit(root, &mut pending);
-        }
-        while let Some(c) = pending.pop() {
-            for op in &chunks[c as usize].ops {
-                match *op {
-                    Op::GetVar(s) | Op::SetVar(s) => names.push(s),
-                    Op::VarVar(a, b, _, then) => {
-                        names.extend([a, b]);
-                        if let Then::Set(s) = then {
-                            names.push(s);
-                        }
-                    }
-                    Op::VarInt(a, _, _, then) => {
-                        names.push(a);
-                        if let Then::Set(s) = then {
-                            names.push(s);
-                        }
-                    }
-                    Op::TopInt(_, _, Then::Set(s)) | Op::DupInt(_, _, Then::Set(s)) => names.push(s),
-                    Op::Word(Word::Get | Word::Set) => return Capture { names: Box::default(), dynamic: true },
-                    Op::PushBlock(b) => visit(b, &mut pending),
-                    Op::Call(s, _) => {
-                        for &f in functions.get(&s).map_or(&[][..], Vec::as_slice) {
-                            visit(f, &mut pending);
-                        }
-                    }
-                    _ => {}
-                }
+/// The names looked up by the code of `roots` and everything it can run:
+/// an iterative walk over the chunk graph (nested blocks, called
+/// functions), each chunk visited once.
+fn walk(program: &Program, roots: &[u32]) -> Capture {
+    let chunks = &program.chunks;
+    let mut visited = vec![false; chunks.len()];
+    let mut pending: Vec<u32> = Vec::new();
+    let mut names: Vec<Symbol> = Vec::new();
+    let mut visit = |c: u32, pending: &mut Vec<u32>| {
+        if let Some(seen) = visited.get_mut(c as usize) {
+            if !*seen {
+                *seen = true;
+                pending.push(c);
             }
         }
-        names.sort_unstable();
-        names.dedup();
-        Capture { names: names.into_boxed_slice(), dynamic: false }
+    };
+    for &root in roots {
+        visit(root, &mut pending);
     }
+    while let Some(c) = pending.pop() {
+        for op in &chunks[c as usize].ops {
+            match *op {
+                Op::GetVar(s) | Op::SetVar(s) => names.push(s),
+                Op::VarVar(a, b, _, then) => {
+                    names.extend([a, b]);
+                    if let Then::Set(s) = then {
+                        names.push(s);
+                    }
+                }
+                Op::VarInt(a, _, _, then) => {
+                    names.push(a);
+                    if let Then::Set(s) = then {
+                        names.push(s);
+                    }
+                }
+                Op::TopInt(_, _, Then::Set(s)) | Op::DupInt(_, _, Then::Set(s)) => names.push(s),
+                Op::Word(Word::Get | Word::Set) => return Capture { names: Box::default(), dynamic: true },
+                Op::PushBlock(b) => visit(b, &mut pending),
+                Op::Call(s, _) => {
+                    for &(_, f) in program.functions.get(s.index()).map_or(&[][..], Vec::as_slice) {
+                        visit(f, &mut pending);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    names.sort_unstable();
+    names.dedup();
+    Capture { names: names.into_boxed_slice(), dynamic: false }
 }
 
 fn empty() -> &'static Capture {

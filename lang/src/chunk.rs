@@ -56,9 +56,43 @@ pub struct Program {
     pub strings: Vec<Arc<str>>,
     /// What a task spawned on each block may look up (see `capture.rs`).
     pub captures: Captures,
+    /// The definitions of each function name, indexed by symbol: (ordinal
+    /// of the `DefineFunction` op in the top level, chunk), in order.
+    pub functions: Vec<Vec<(u32, u32)>>,
 }
 
 impl Program {
+    /// The definitions of each function name (see `Program::functions`).
+    /// Functions are items of the top level only, so its `DefineFunction`
+    /// ops run once each, in order: which functions are defined at any
+    /// moment is the number of them that ran, and a VM keeps that count
+    /// instead of a table (so a task shares nothing with its parent for it).
+    pub fn function_definitions(chunks: &[Chunk]) -> Vec<Vec<(u32, u32)>> {
+        let mut by_name: Vec<Vec<(u32, u32)>> = Vec::new();
+        let defines = chunks.first().map_or(&[][..], |main| &main.ops[..]);
+        let chunk_ids = defines.iter().filter_map(|op| match op {
+            Op::DefineFunction(c) => Some(*c),
+            _ => None,
+        });
+        for (ordinal, c) in chunk_ids.enumerate() {
+            if let Some(ChunkKind::Function { name, .. }) = chunks.get(c as usize).map(|chunk| &chunk.kind) {
+                let i = name.index();
+                if by_name.len() <= i {
+                    by_name.resize_with(i + 1, Vec::new);
+                }
+                by_name[i].push((ordinal as u32, c));
+            }
+        }
+        by_name
+    }
+
+    /// The chunk `sym` calls once `defined` top-level definitions have run.
+    #[inline]
+    pub fn function(&self, sym: Symbol, defined: u32) -> Option<u32> {
+        let defs = self.functions.get(sym.index())?;
+        defs.iter().rev().find(|(ordinal, _)| *ordinal < defined).map(|&(_, chunk)| chunk)
+    }
+
     /// 1-based line and byte column of a byte offset.
     pub fn line_col(&self, offset: u32) -> (usize, usize) {
         line_col(&self.source, offset as usize)

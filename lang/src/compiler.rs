@@ -53,6 +53,7 @@ pub fn compile(file: &str, source: &str) -> Result<Program, Vec<CompileError>> {
         file: file.to_string(),
         source: source.to_string(),
         captures: Captures::new(compiler.chunks.len()),
+        functions: Program::function_definitions(&compiler.chunks),
         chunks: compiler.chunks,
         strings: compiler.strings,
     })

@@ -37,7 +37,6 @@ pub const MAX_CALL_DEPTH: usize = 100_000;
 /// How many values the operand stack may hold.
 pub const MAX_STACK: usize = 50_000_000;
 
-const NO_FUNCTION: u32 = u32::MAX;
 /// `Vm::scope` outside every function call.
 const NO_SCOPE: u32 = u32::MAX;
 
@@ -178,9 +177,9 @@ pub struct Vm {
     /// has scope 0, the frame holding its copies (see `fork`).
     scope: u32,
     pub(crate) globals: Vec<Option<Value>>,
-    /// Chunk of each user function, indexed by its symbol. Functions are
-    /// defined at top level only, so tasks share their parent's table.
-    pub(crate) functions: Arc<Vec<u32>>,
+    /// How many top-level function definitions have run: which functions
+    /// exist (see `Program::function`). A task inherits its parent's count.
+    pub(crate) defined: u32,
     pub(crate) rng: u64,
     state: State,
     /// The instruction an effect was started by (blamed if it fails).
@@ -236,7 +235,7 @@ impl Vm {
             vars: Vec::new(),
             scope: NO_SCOPE,
             globals: Vec::new(),
-            functions: Arc::default(),
+            defined: 0,
             rng: seed | 1,
             state: State::Ready,
             blocked_site: (0, 0),
@@ -263,7 +262,7 @@ impl Vm {
         let captures = &program.captures;
         let mut memo = crate::value::CopyMemo::default();
         let mut frame: Vec<(Symbol, Value)> = Vec::new();
-        let capture = captures.of(&program.chunks, block);
+        let capture = captures.of(program, block);
         let mut everything = capture.dynamic;
         if everything {
             self.copy_visible(&mut frame, &mut memo);
@@ -280,12 +279,12 @@ impl Vm {
             for b in memo.blocks.drain(..) {
                 if b.0 != block && !reached.contains(&b.0) {
                     reached.push(b.0);
-                    more.push(captures.of(&program.chunks, b.0));
+                    more.push(captures.of(program, b.0));
                 }
             }
             if memo.saw_task && !awaited_anything {
                 awaited_anything = true;
-                more.push(captures.anything_awaited(&program.chunks));
+                more.push(captures.anything_awaited(program));
             }
             if more.is_empty() {
                 break;
@@ -313,7 +312,7 @@ impl Vm {
             vars: if frame.is_empty() { Vec::new() } else { vec![frame] },
             scope: 0,
             globals: Vec::new(),
-            functions: self.functions.clone(),
+            defined: self.defined,
             rng: self.rng.wrapping_mul(6364136223846793005).wrapping_add(task | 1) | 1,
             state: State::Ready,
             blocked_site: (0, 0),
@@ -498,9 +497,9 @@ impl Vm {
                             _ => break 'fast,
                         },
                         Op::Word(word) if self.fast_word(word) => {}
-                        Op::Call(sym, _) if self.functions.get(sym.index()).is_some_and(|&c| c != NO_FUNCTION) => {
+                        Op::Call(sym, _) => {
+                            let Some(chunk) = prog.function(sym, self.defined) else { break 'fast };
                             self.save_ip(ip);
-                            let chunk = self.functions[sym.index()];
                             if let Err(e) = self.call_function(sym, chunk) {
                                 fail!(e)
                             }
@@ -654,8 +653,8 @@ impl Vm {
             }
             Op::Call(sym, method) => {
                 self.save_ip(ip);
-                match self.functions.get(sym.index()) {
-                    Some(&c) if c != NO_FUNCTION => self.call_function(sym, c).map(|()| Flow::Jumped),
+                match prog.function(sym, self.defined) {
+                    Some(c) => self.call_function(sym, c).map(|()| Flow::Jumped),
                     _ => match method {
                         Some(word) if self.supports(word) => self.exec_word(word, sym.as_str(), host, site),
                         _ => Err(VmError::unknown_word(sym.as_str())),
@@ -664,12 +663,10 @@ impl Vm {
             }
             Op::DefineFunction(c) => {
                 if let ChunkKind::Function { name, .. } = prog.chunks[c as usize].kind {
-                    let i = name.index();
-                    let functions = Arc::make_mut(&mut self.functions);
-                    if functions.len() <= i {
-                        functions.resize(i + 1, NO_FUNCTION);
+                    let defs = prog.functions.get(name.index()).map_or(&[][..], Vec::as_slice);
+                    if let Some(&(ordinal, _)) = defs.iter().find(|&&(_, chunk)| chunk == c) {
+                        self.defined = self.defined.max(ordinal + 1);
                     }
-                    functions[i] = c;
                 }
                 Ok(Flow::Next)
             }
