@@ -1083,10 +1083,7 @@ impl Vm {
                 self.charge(bytes(text.len()));
                 host.write(if word == Eprint { Stream::Stderr } else { Stream::Stdout }, &text);
             }
-            ReadLine => {
-                let v = host.read_line().map_or(Value::Nil, |l| Value::str(&l));
-                self.stack.push(v);
-            }
+            ReadLine => return Ok(Flow::Block(crate::host::Effect::ReadLine)),
             Args => {
                 let args = host.args().iter().map(|a| Value::str(a)).collect();
                 self.stack.push(Value::array(args));
