@@ -4,10 +4,15 @@
 //!
 //! Every Ricochet task, the main program included, is an actor that runs
 //! its VM slice by slice; an effect the VM cannot perform alone (`await`,
-//! `sleep`) parks the actor until its answer arrives as a message.
+//! `sleep`, `read_line`, a socket request) parks the actor until its answer
+//! arrives as a message.
 
 pub mod capabilities;
+mod output;
 pub mod runtime;
 mod send;
 mod sockets;
+mod stdin;
 mod task_table;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;

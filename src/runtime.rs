@@ -1,28 +1,43 @@
 //! Running a program: the main program and every task are actors on the
 //! work-stealing scheduler; `sleep` timers live in the reactor, which the
 //! scheduler's idle worker polls (`PollReactor`, the scheduler's idle hook)
-//! unless `RCO_REACTOR=thread` gives it a thread of its own.
+//! unless `RCO_REACTOR=thread` gives it a thread of its own; stdin is read
+//! by a thread of its own (`stdin.rs`).
 //!
 //! Invariants:
 //! * A task actor parks only after registering for the answer it waits for
-//!   (a task-table waiter or a reactor timer), and every answer arrives as a
-//!   message in its mailbox, so no wake-up is lost.
-//! * Output is written as the program prints it; one `print` is one
-//!   `write_all` under the stdout lock, so tasks never interleave within a
-//!   print (DIALECT point 2).
-//! * When the main program ends, stdout is flushed, the notes of DIALECT
-//!   points 3 and 6 go to stderr, and the process exits: tasks still running
-//!   are stopped.
+//!   (a task-table waiter, a reactor timer or reply, a stdin request), and
+//!   every answer arrives as a message in its mailbox, so no wake-up is lost.
+//!   Nothing blocks a worker on behalf of a script.
+//! * One run of an actor spends at most `SLICE` reductions, the effects it
+//!   performs on the way included (the fairness rule, with the scheduler's
+//!   FIFO queues).
+//! * A panic in a run ends that task as failed (`host operation failed in
+//!   spawn: task worker thread panicked`, re-raised by `await`), or ends the
+//!   program with an internal error if it was the main program; the worker
+//!   goes on.
+//! * When the main program ends, the output gate closes and every task is
+//!   stopped before the notes of DIALECT points 3, 6 and 13 are written (so
+//!   no task writes after them, and the sockets are counted once nothing
+//!   can open or release one); then the process exits. Nothing the tasks
+//!   do (a blocked read, a write stuck on a full pipe) can delay the exit
+//!   beyond `EXIT_GRACE`.
 
 use crate::capabilities::{Capabilities, SocketCounts, TaskCounts};
+use crate::output::Output;
 use crate::send::{SendValue, SendVm};
+use crate::stdin::{Line, Stdin};
 use crate::task_table::{AwaitState, Ending, TaskTable};
 use rco_actors::{Actor, Completion, Context, IdleHook, Mailbox, MailboxSender, Poll, Scheduler};
 use rco_lang::{Effect, ErrorKind, Host, Outcome, Program, Resume, Stream, TaskState, Value, Vm, VmError};
 use rco_reactor::{Reactor, ReactorHandle};
-use std::io::{BufRead, Write};
+use std::any::Any;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How to run a program.
 pub struct Config {
@@ -32,12 +47,16 @@ pub struct Config {
     pub max_sockets: usize,
 }
 
-/// Instructions a VM runs before its actor yields to others (the reduction
-/// budget: it bounds how long one task can keep a worker from the rest).
+/// Reductions one run of an actor may spend before it yields to others (the
+/// reduction budget: it bounds how long one task can keep a worker from the
+/// rest; an instruction is one reduction, see `Vm::run`).
 const SLICE: u64 = 4_096;
-/// Effects answered at once (an `await` of a finished task) that one run of
-/// an actor may chain before it yields.
-const CHAINED_EFFECTS: usize = 64;
+/// What performing an effect costs on top of the word that asked for it
+/// (so a run chains at most `SLICE / EFFECT_COST` effects answered at once).
+const EFFECT_COST: u64 = 64;
+/// How long the end of the program waits for runs and writes in progress
+/// before it writes its notes and exits anyway.
+const EXIT_GRACE: Duration = Duration::from_millis(250);
 
 /// How the main program ended, rendered on the worker that ran it.
 enum MainEnd {
@@ -45,6 +64,8 @@ enum MainEnd {
     Finished(Vec<String>),
     Failed(String),
     Exited(i32),
+    /// A panic (a bug in rco), with its message.
+    Panicked(String),
 }
 
 /// What every actor of a run shares.
@@ -53,8 +74,14 @@ struct Runtime {
     config: Config,
     tasks: Mutex<TaskTable>,
     reactor: ReactorHandle,
+    output: Output,
+    stdin: Arc<Stdin>,
     end: Mutex<Option<MainEnd>>,
     done: Completion,
+    /// Set when the main program has ended: no actor runs again.
+    stopping: AtomicBool,
+    /// Actor runs in progress (see `Runtime::enter`).
+    in_run: AtomicUsize,
 }
 
 impl Runtime {
@@ -72,6 +99,33 @@ impl Runtime {
         }
         self.done.complete();
     }
+
+    /// Starts an actor run (then `leave` ends it), or says no once the
+    /// program has stopped. (The count goes up before the flag is read, and
+    /// `stop` sets the flag before it reads the count: either the run sees
+    /// the flag, or `stop` waits for the run.)
+    fn enter(&self) -> bool {
+        self.in_run.fetch_add(1, SeqCst);
+        if self.stopping.load(SeqCst) {
+            self.leave();
+            return false;
+        }
+        true
+    }
+
+    fn leave(&self) {
+        self.in_run.fetch_sub(1, SeqCst);
+    }
+
+    /// Stops every actor: no run starts after this; waits until `deadline`
+    /// at most for the runs in progress (one run is bounded by its budget,
+    /// but a word can take long, and a run may be stuck in a write).
+    fn stop(&self, deadline: Instant) {
+        self.stopping.store(true, SeqCst);
+        while self.in_run.load(SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
 }
 
 /// An answer for a parked task actor.
@@ -81,6 +135,7 @@ enum Msg {
     /// Boxed: a reply is large, and a mailbox's buffer is sized by its
     /// biggest message kind for as long as the task lives.
     Socket(Box<rco_reactor::Reply>),
+    Line(Option<String>),
 }
 
 /// A Ricochet task (or the main program) as an actor.
@@ -92,11 +147,39 @@ struct TaskActor {
     rt: Arc<Runtime>,
     /// Parked on an effect whose answer will arrive in `inbox`.
     waiting: bool,
+    /// Its end (or the program's, for the main program) is recorded.
+    ended: bool,
+}
+
+/// The error a task that panicked fails with (the reference's text).
+fn panicked_error() -> VmError {
+    VmError::host("spawn", "task worker thread panicked")
+}
+
+/// The message of a panic payload.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(text), _) => (*text).to_string(),
+        (_, Some(text)) => text.clone(),
+        _ => "a panic without a message".to_string(),
+    }
+}
+
+/// The reductions it costs to receive `answer` (copying a task's result or
+/// the data read: about one per element or 16 bytes of its top level).
+fn answer_cost(answer: &Resume) -> u64 {
+    let size = match answer {
+        Resume::Value(Value::Str(s)) => s.len() / 16,
+        Resume::Value(Value::Array(s) | Value::List(s) | Value::Set(s)) => s.borrow().len(),
+        Resume::Value(Value::Map(m)) => m.borrow().len(),
+        _ => 0,
+    };
+    EFFECT_COST.saturating_add(size as u64)
 }
 
 impl TaskActor {
     fn new(vm: Vm, task: Option<u64>, inbox: Mailbox<Msg>, rt: Arc<Runtime>) -> TaskActor {
-        TaskActor { vm: SendVm(vm), task, inbox, rt, waiting: false }
+        TaskActor { vm: SendVm(vm), task, inbox, rt, waiting: false, ended: false }
     }
 
     /// Answers `await id` now if the task has ended; otherwise registers to
@@ -136,6 +219,8 @@ impl TaskActor {
                     .map(|r| Resume::Value(crate::sockets::to_value(r)))
             }
             Effect::Sleep(ms) => {
+                #[cfg(feature = "test-hooks")]
+                crate::test_hooks::on_sleep(ms);
                 let sender = self.inbox.sender();
                 self.rt.reactor.after(
                     Duration::from_millis(ms),
@@ -144,6 +229,17 @@ impl TaskActor {
                     }),
                 );
                 None
+            }
+            Effect::ReadLine => {
+                let sender = self.inbox.sender();
+                let reply = Box::new(move |line| {
+                    let _ = sender.send(Msg::Line(line));
+                });
+                match self.rt.stdin.read_line(reply) {
+                    Ok(Line::Now(line)) => Some(line_value(line)),
+                    Ok(Line::Later) => None,
+                    Err(e) => Some(Resume::Error(VmError::host("read_line", format!("cannot read stdin: {e}")))),
+                }
             }
         }
     }
@@ -156,6 +252,7 @@ impl TaskActor {
             Msg::Socket(reply) => Some(Resume::Value(crate::sockets::to_value(*reply))),
             Msg::Slept => Some(Resume::Done),
             Msg::TaskDone(id) => self.await_task(id),
+            Msg::Line(line) => Some(line_value(line)),
         }
     }
 
@@ -182,12 +279,25 @@ impl TaskActor {
             }
             (_, Outcome::Yielded | Outcome::Blocked(_)) => return Poll::Yield,
         }
+        self.ended = true;
         Poll::Done
     }
-}
 
-impl Actor for TaskActor {
-    fn run(&mut self, cx: &mut Context<'_>) -> Poll {
+    /// Ends this actor after a panic: the task fails as the reference's
+    /// does, the main program ends the run with an internal error.
+    fn panicked(&mut self, message: String) -> Poll {
+        if self.task.is_none() {
+            self.rt.end(MainEnd::Panicked(message));
+            self.ended = true;
+            return Poll::Done;
+        }
+        let failure = self.vm.0.fail_here(panicked_error());
+        self.finish(Outcome::Failed(failure))
+    }
+
+    /// One run: resumes with the answer that woke it, if any, then runs the
+    /// VM until the budget is spent, it must park, or it ends.
+    fn run_slice(&mut self, cx: &mut Context<'_>) -> Poll {
         if self.waiting {
             if self.inbox.is_empty() {
                 return Poll::Park;
@@ -198,13 +308,16 @@ impl Actor for TaskActor {
                 return self.finish(Outcome::Failed(f));
             }
         }
-        for _ in 0..CHAINED_EFFECTS {
+        let mut budget = SLICE;
+        loop {
             let outcome = {
                 let mut host = TaskHost { rt: &self.rt, cx };
-                self.vm.0.run(&mut host, SLICE)
+                self.vm.0.run(&mut host, budget)
             };
+            budget = budget.saturating_sub(self.vm.0.spent());
             match outcome {
                 Outcome::Yielded => return Poll::Yield,
+                Outcome::Blocked(_) if self.rt.stopping.load(SeqCst) => return Poll::Done,
                 Outcome::Blocked(effect) => match self.perform(effect).or_else(|| self.answered_already()) {
                     None => {
                         self.waiting = true;
@@ -212,15 +325,49 @@ impl Actor for TaskActor {
                         return Poll::Park;
                     }
                     Some(answer) => {
+                        budget = budget.saturating_sub(answer_cost(&answer));
                         if let Err(f) = self.vm.0.resume(answer) {
                             return self.finish(Outcome::Failed(f));
+                        }
+                        if budget == 0 {
+                            return Poll::Yield;
                         }
                     }
                 },
                 ended => return self.finish(ended),
             }
         }
-        Poll::Yield
+    }
+}
+
+/// `read_line`'s answer: the line, or nil at end of input.
+fn line_value(line: Option<String>) -> Resume {
+    Resume::Value(line.map_or(Value::Nil, |l| Value::str(&l)))
+}
+
+impl Actor for TaskActor {
+    fn run(&mut self, cx: &mut Context<'_>) -> Poll {
+        if !self.rt.enter() {
+            return Poll::Done;
+        }
+        let poll = match panic::catch_unwind(AssertUnwindSafe(|| self.run_slice(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => self.panicked(panic_message(payload.as_ref())),
+        };
+        self.rt.leave();
+        poll
+    }
+}
+
+impl Drop for TaskActor {
+    /// An actor dropped before its end while the program runs was retired
+    /// by the scheduler after a panic outside `run_slice` (in `panicked`
+    /// itself): its end is recorded here, so no awaiter and no main thread
+    /// waits for it forever.
+    fn drop(&mut self) {
+        if !self.ended && !self.rt.stopping.load(SeqCst) {
+            let _ = self.panicked("the actor was dropped before it ended".to_string());
+        }
     }
 }
 
@@ -232,19 +379,9 @@ struct TaskHost<'a, 'c> {
 
 impl Host for TaskHost<'_, '_> {
     fn write(&mut self, stream: Stream, text: &str) {
-        // A closed stdout or stderr (a closed pipe) is not the script's error.
-        let _ = match stream {
-            Stream::Stdout => std::io::stdout().lock().write_all(text.as_bytes()),
-            Stream::Stderr => std::io::stderr().lock().write_all(text.as_bytes()),
-        };
-    }
-
-    fn read_line(&mut self) -> Option<String> {
-        let mut line = String::new();
-        match std::io::stdin().lock().read_line(&mut line) {
-            Ok(0) | Err(_) => None,
-            Ok(_) => Some(line),
-        }
+        #[cfg(feature = "test-hooks")]
+        crate::test_hooks::on_print(text);
+        self.rt.output.write(stream, text);
     }
 
     fn args(&self) -> Vec<String> {
@@ -297,14 +434,13 @@ impl Host for TaskHost<'_, '_> {
 /// Runs `program` to its end, writes the closing notes, and exits the
 /// process with the program's status.
 pub fn run(program: Arc<Program>, config: Config) -> ! {
-    let code = match start(program, config) {
-        Ok(code) => code,
+    match start(program, config) {
+        Ok(running) => running.exit(),
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
-            1
+            std::process::exit(1)
         }
-    };
-    std::process::exit(code)
+    }
 }
 
 /// The scheduler's idle hook: the idle worker polls the reactor, so the
@@ -333,7 +469,16 @@ fn raise_fd_limit() {
     }
 }
 
-fn start(program: Arc<Program>, config: Config) -> std::io::Result<i32> {
+/// A started program. Its scheduler and reactor are never dropped: the
+/// process exits with them running (dropping the scheduler would join
+/// workers that tasks may keep busy).
+struct Running {
+    rt: Arc<Runtime>,
+    _scheduler: Scheduler,
+    _reactor: Reactor,
+}
+
+fn start(program: Arc<Program>, config: Config) -> std::io::Result<Running> {
     raise_fd_limit();
     let policy = rco_reactor::Policy::new(config.capabilities.allowed_hosts.clone());
     // By default the idle worker polls the reactor (see ARCHITECTURE.md);
@@ -354,8 +499,12 @@ fn start(program: Arc<Program>, config: Config) -> std::io::Result<i32> {
         program: program.clone(),
         config,
         reactor: reactor.handle(),
+        output: Output::default(),
+        stdin: Arc::default(),
         end: Mutex::new(None),
         done: Completion::new(),
+        stopping: AtomicBool::new(false),
+        in_run: AtomicUsize::new(0),
     });
     let main_rt = rt.clone();
     // The program lives until the process exits (`run` never returns):
@@ -363,50 +512,70 @@ fn start(program: Arc<Program>, config: Config) -> std::io::Result<i32> {
     let lent: &'static Program = Box::leak(Box::new(program));
     let vm = SendVm(Vm::new(lent));
     scheduler.spawn_with(move |me| Box::new(TaskActor::new(vm.0, None, Mailbox::new(me.clone()), main_rt)));
-    rt.done.wait();
+    Ok(Running { rt, _scheduler: scheduler, _reactor: reactor })
+}
 
-    // Hold stdout for the rest of the process: no task writes after this.
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.flush();
-    let end = rt.end.lock().unwrap_or_else(PoisonError::into_inner).take();
-    let running = rt.tasks().running();
-    let mut stderr = std::io::stderr().lock();
-    let code = match end {
-        Some(MainEnd::Finished(values)) => {
-            if !values.is_empty() {
-                let noun = if values.len() == 1 { "value" } else { "values" };
-                let _ = writeln!(stderr, "note: {} {noun} left on the stack: {}", values.len(), values.join(" "));
+impl Running {
+    /// Waits for the main program to end, stops the tasks, writes the
+    /// closing notes and exits with the program's status.
+    fn exit(self) -> ! {
+        let rt = &self.rt;
+        rt.done.wait();
+        let deadline = Instant::now() + EXIT_GRACE;
+        rt.stop(deadline);
+        let free = rt.output.close(deadline);
+        // The streams that no stuck write holds are held from here until the
+        // process exits (`process::exit` runs no destructor).
+        let _stdout = free.stdout.then(|| {
+            let mut out = std::io::stdout().lock();
+            let _ = out.flush();
+            out
+        });
+        let end = rt.end.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let mut notes = String::new();
+        let code = match end {
+            Some(MainEnd::Finished(values)) => {
+                if !values.is_empty() {
+                    let noun = if values.len() == 1 { "value" } else { "values" };
+                    let _ = writeln!(notes, "note: {} {noun} left on the stack: {}", values.len(), values.join(" "));
+                }
+                0
             }
-            0
+            Some(MainEnd::Failed(text)) => {
+                notes.push_str(&text);
+                1
+            }
+            Some(MainEnd::Exited(code)) => code,
+            Some(MainEnd::Panicked(message)) => {
+                let _ = writeln!(notes, "error: internal error: {message} (a bug in rco; please report it)");
+                1
+            }
+            None => 1,
+        };
+        let retained = rt.reactor.close_all();
+        leak_note(&mut notes, "TCP listener", &retained.tcp_listeners);
+        leak_note(&mut notes, "TCP connection", &retained.tcp_connections);
+        leak_note(&mut notes, "WebSocket listener", &retained.ws_listeners);
+        leak_note(&mut notes, "WebSocket connection", &retained.ws_connections);
+        match rt.tasks().running() {
+            0 => {}
+            1 => notes.push_str("note: 1 task was still running and was stopped\n"),
+            n => {
+                let _ = writeln!(notes, "note: {n} tasks were still running and were stopped");
+            }
         }
-        Some(MainEnd::Failed(text)) => {
-            let _ = stderr.write_all(text.as_bytes());
-            1
-        }
-        Some(MainEnd::Exited(code)) => code,
-        None => 1,
-    };
-    let retained = rt.reactor.close_all();
-    leak_note(&mut stderr, "TCP listener", &retained.tcp_listeners);
-    leak_note(&mut stderr, "TCP connection", &retained.tcp_connections);
-    leak_note(&mut stderr, "WebSocket listener", &retained.ws_listeners);
-    leak_note(&mut stderr, "WebSocket connection", &retained.ws_connections);
-    match running {
-        0 => {}
-        1 => {
-            let _ = writeln!(stderr, "note: 1 task was still running and was stopped");
-        }
-        n => {
-            let _ = writeln!(stderr, "note: {n} tasks were still running and were stopped");
-        }
+        let _stderr = free.stderr.then(|| {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(notes.as_bytes());
+            let _ = err.flush();
+            err
+        });
+        std::process::exit(code)
     }
-    let _ = stderr.flush();
-    let _ = stdout.flush();
-    Ok(code)
 }
 
 /// `note: 2 TCP listeners were never released (ids 0, 1)` (DIALECT 13).
-fn leak_note(out: &mut impl Write, what: &str, ids: &[u64]) {
+fn leak_note(out: &mut String, what: &str, ids: &[u64]) {
     let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
     let _ = match ids.len() {
         0 => Ok(()),

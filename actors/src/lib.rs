@@ -24,8 +24,9 @@
 //!   of its worker, so a worker round-robins and nothing starves.
 //! * A worker looks for work in its local queue, then takes a batch from the
 //!   global injector, then steals a batch from a peer; every 61st pick it
-//!   looks at the global injector first and polls the idle hook without
-//!   blocking, so injected work and I/O are never starved by busy workers.
+//!   looks at the global injector first, and every 61st pick or every
+//!   millisecond it polls the idle hook without blocking, so injected work,
+//!   I/O and timers are never starved by busy workers.
 //! * An actor is one `Arc`'d header (atomic state + boxed actor). Its state
 //!   machine (IDLE/SCHEDULED/RUNNING/NOTIFIED/DONE) guarantees that a wake is
 //!   neither lost nor duplicated and that an actor never runs on two workers

@@ -17,6 +17,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Steal, Worker};
 
@@ -31,6 +32,12 @@ use crate::scheduler::Shared;
 /// dry. (61, a prime, as in Go and Tokio: it avoids resonating with
 /// periodic workloads.)
 const FAIRNESS_INTERVAL: u32 = 61;
+
+/// A busy worker also polls the idle hook when this much time has passed
+/// since it last did, whatever the number of picks: 61 picks of actors that
+/// each use a long slice would leave timers and I/O unserved for tens of
+/// milliseconds while no worker is idle.
+const POLL_INTERVAL: Duration = Duration::from_millis(1);
 
 thread_local! {
     /// The worker running on this thread, if any.
@@ -120,12 +127,22 @@ impl WorkerLocal {
     fn main_loop(&self) {
         let sleep = &self.shared.sleep;
         let mut until_fairness_tick = FAIRNESS_INTERVAL;
+        let mut last_poll = Instant::now();
+        let mut yielded = None;
         while !sleep.is_shutdown() {
             until_fairness_tick -= 1;
             let fairness_tick = until_fairness_tick == 0;
             if fairness_tick {
                 until_fairness_tick = FAIRNESS_INTERVAL;
+            }
+            if fairness_tick || last_poll.elapsed() >= POLL_INTERVAL {
                 sleep.poll_now();
+                last_poll = Instant::now();
+            }
+            // The actor that just yielded goes behind those the poll woke:
+            // they have waited for their event, it has just had a slice.
+            if let Some(actor) = yielded.take() {
+                self.queue.push(actor);
             }
             let found = self.find_task(fairness_tick).or_else(|| {
                 // Nothing to run: a good time to sweep finished actors.
@@ -134,7 +151,7 @@ impl WorkerLocal {
                 sleep.idle(|| self.find_task(false))
             });
             if let Some(actor) = found {
-                self.run_actor(actor);
+                yielded = self.run_actor(actor);
             }
         }
     }
@@ -182,24 +199,27 @@ impl WorkerLocal {
     }
 
     /// Runs one slice of `actor` and applies the state transition for its
-    /// result (see `actor_ref`).
-    fn run_actor(&self, actor: ActorRef) {
+    /// result (see `actor_ref`); an actor that yielded is handed back, for
+    /// the caller to requeue. Work the slice pushed is announced to idle
+    /// peers once, when it ends (see `push`).
+    fn run_actor(&self, actor: ActorRef) -> Option<ActorRef> {
         self.in_slice.set(true);
-        self.run_slice(actor);
+        let yielded = self.run_slice(actor);
         self.in_slice.set(false);
         if self.notify_owed.replace(false) {
             self.shared.sleep.notify();
         }
+        yielded
     }
 
-    fn run_slice(&self, actor: ActorRef) {
+    fn run_slice(&self, actor: ActorRef) -> Option<ActorRef> {
         actor.start_run();
         let outcome = {
             let mut slot = actor.lock_actor();
             let Some(boxed) = slot.as_mut() else {
                 // Unreachable in practice: only shutdown empties the slot of a
                 // live actor, and it does so after joining the workers.
-                return;
+                return None;
             };
             let mut cx = Context::new(&actor, self);
             // A panicking actor is retired like a finished one instead of
@@ -210,7 +230,7 @@ impl WorkerLocal {
         match outcome {
             Poll::Yield => {
                 actor.yielded();
-                self.queue.push(actor);
+                return Some(actor);
             }
             Poll::Park => {
                 if actor.parked() {
@@ -224,5 +244,6 @@ impl WorkerLocal {
                 drop(boxed);
             }
         }
+        None
     }
 }

@@ -19,6 +19,11 @@
 #       sleeps 1 ms ITER times (lateness of each wake) and then does ITER
 #       spawn+await round trips. rco only (asyncio and Node have no
 #       preemption: a spinning coroutine stops their event loop for good).
+#   (e) fairness against real work: 2 tasks loop forever on
+#       `0 100000 range drop` (a word doing real work, charged to the
+#       reduction budget) while a ticker sleeps 1 ms SLEEPS times; lateness
+#       of each wake. Default worker count, reactor polled by the idle
+#       worker. rco only.
 #
 # Usage: bench/tasks/run.sh            (from anywhere; prints Markdown)
 #
@@ -31,11 +36,12 @@
 #   PARKED=100000      parked tasks in (b)
 #   HOLD=3000          ms the (b) scripts stay alive after printing "ready"
 #   ITER=2000          sleeps and round trips in (c)
+#   SLEEPS=300         sleeps in (e)
 #   PYTHON=/usr/bin/python3   (Debian's PGO/LTO build if present, else python3)
 #   NODE=node
 #   SKIP_BUILD=1       do not run `cargo build --release -p rco-cli` first
 #   DEPTHS="1000 2000 3000"  chain depths in (d)
-#   ONLY="a b c d"     run only some parts
+#   ONLY="a b c d e"   run only some parts
 #
 # Every (a) program prints the sum of the task results and the script checks
 # it, so a wrong answer never produces a time. Each program runs under
@@ -51,7 +57,8 @@ PARKED=${PARKED:-100000}
 HOLD=${HOLD:-3000}
 ITER=${ITER:-2000}
 DEPTHS=${DEPTHS:-1000 2000 3000}
-ONLY=${ONLY:-a b c d}
+SLEEPS=${SLEEPS:-300}
+ONLY=${ONLY:-a b c d e}
 if [[ -z "${PYTHON:-}" ]]; then
   if [[ -x /usr/bin/python3 ]]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
 fi
@@ -299,6 +306,34 @@ if [[ " $ONLY " == *" d "* ]]; then
   echo "| unbounded recursion (recurse.rco), default --max-tasks | $wall | $(calc "%.1f" "$kb / 1024") | task limit exceeded |"
   echo
   echo "Targets: 3000 levels in at most 64 MB, growing linearly; unbounded recursion stopped by the task limit under 1 GiB."
+  echo
+fi
+
+# ---------------------------------------------------------------- (e)
+if [[ " $ONLY " == *" e "* ]]; then
+  echo "### (e) Fairness against real work: 1 ms sleeps beside 2 tasks looping on \`0 100000 range drop\` ($RUNS runs pooled)"
+  echo
+  echo "rco runs $NPROC worker threads here (the default), the reactor polled by the idle worker. Each hog runs \`[ 1 while 0 100000 range drop end ] spawn\`; a ticker task then does $SLEEPS times \`now\`, \`1 sleep\`, \`now\` (lateness = elapsed − 1 ms, ±1 ms: \`now\` has millisecond resolution)."
+  echo
+  echo "| sleeps | lateness p50 / p99 / max (ms) | p99 per run | mean lateness (ms) | p99 ≤ 5 ms |"
+  echo "|---:|---|---|---:|---|"
+  : >"$TMP/dsleeps"
+  st=0; d_runs=""
+  for ((r = 1; r <= RUNS; r++)); do
+    log "(e) fairness against real work, run $r..."
+    rc=0
+    timeout 300 "$RCO" run "$HERE/fair_work.rco" 2 "$SLEEPS" >"$TMP/fw.out" 2>"$TMP/fw.err" || rc=$?
+    [[ $rc == 0 ]] || die "rco fair_work 2 $SLEEPS exited $rc (124: the sleeper starved): $(head -3 "$TMP/fw.err")"
+    grep -q "note: 2 tasks were still running" "$TMP/fw.err" || die "fair_work: the hogs were not both running at the end: $(head -3 "$TMP/fw.err")"
+    awk '$1 == "sleep" { print $2 }' "$TMP/fw.out" >"$TMP/d1"
+    [[ $(wc -l <"$TMP/d1") == "$SLEEPS" ]] || die "fair_work: wrong number of measurements"
+    cat "$TMP/d1" >>"$TMP/dsleeps"
+    d_runs="$d_runs${d_runs:+, }$(pct 99 <"$TMP/d1")"
+    st=$((st + $(awk '$1 == "sleep_total" { print $2 }' "$TMP/fw.out")))
+  done
+  d99=$(pct 99 <"$TMP/dsleeps")
+  ok=$(awk -v a="$d99" 'BEGIN { print (a <= 5) ? "yes" : "**no**" }')
+  echo "| $((RUNS * SLEEPS)) | $(pct 50 <"$TMP/dsleeps") / $d99 / $(pct 100 <"$TMP/dsleeps") | $d_runs | $(calc "%.3f" "$st / ($RUNS * $SLEEPS) - 1") | $ok |"
   echo
 fi
 

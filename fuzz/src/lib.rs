@@ -41,9 +41,6 @@ impl Host for FuzzHost {
     fn write(&mut self, _stream: Stream, text: &str) {
         self.written = self.written.saturating_add(text.len());
     }
-    fn read_line(&mut self) -> Option<String> {
-        None
-    }
     fn args(&self) -> Vec<String> {
         vec!["a".into(), "1".into()]
     }
@@ -123,6 +120,7 @@ pub fn drive(source: &str) -> Option<End> {
                 used += 64;
                 let answer = match effect {
                     rco_lang::Effect::Sleep(_) => Resume::Done,
+                    rco_lang::Effect::ReadLine => Resume::Value(Value::Nil),
                     rco_lang::Effect::Await(id) => Resume::Error(VmError::new(
                         rco_lang::ErrorKind::UnknownTask,
                         format!("no task {id} in the fuzz host"),

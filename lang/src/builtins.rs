@@ -4,7 +4,9 @@
 //! Invariants: a word checks its operands before it changes the stack, so a
 //! failing word leaves the stack as it found it (§6.4); messages name the
 //! word as the program spelled it; higher-order words never call a block
-//! themselves: they push an `IterFrame` and the VM's loop runs the block.
+//! themselves: they push an `IterFrame` and the VM's loop runs the block;
+//! a word whose work grows with its operands charges that work to the
+//! reduction budget (`Vm::charge`: one per element, `bytes` per string).
 
 use crate::convert::{self, IntRange};
 use crate::error::{ErrorKind, VmError};
@@ -87,6 +89,25 @@ fn str_arg<'v>(word: &str, v: &'v Value, expected: &str) -> Result<&'v Arc<str>,
     match v {
         Value::Str(s) => Ok(s),
         other => Err(VmError::type_error(word, expected, other.kind())),
+    }
+}
+
+/// The reductions for scanning or building `len` bytes of string (a
+/// reduction, one plain instruction, costs about as much as copying 16
+/// bytes).
+fn bytes(len: usize) -> usize {
+    len / 16
+}
+
+/// The reductions for a word whose work is proportional to the size of `v`
+/// (shallow: the length of a string or collection; rendering and comparing
+/// words use it for the value they walk).
+fn weight(v: &Value) -> usize {
+    match v {
+        Value::Str(s) => bytes(s.len()),
+        Value::Array(s) | Value::List(s) | Value::Set(s) => s.borrow().len(),
+        Value::Map(m) => m.borrow().len(),
+        _ => 0,
     }
 }
 
@@ -206,10 +227,14 @@ impl Vm {
                 } else {
                     let v = self.stack.remove(at);
                     self.stack.push(v);
+                    self.charge(bytes(n));
                 }
             }
             Depth => self.stack.push(Value::Int(self.stack.len() as i64)),
-            Clear => self.stack.clear(),
+            Clear => {
+                self.charge(self.stack.len());
+                self.stack.clear();
+            }
             // ---- arithmetic
             Add | Sub | Mul | Div | Mod => return self.arith(word, name),
             Negate | Abs => {
@@ -272,6 +297,7 @@ impl Vm {
             // ---- comparison and logic
             Eq | Ne => {
                 self.need(name, 2)?;
+                self.charge(weight(self.peek(0)));
                 let eq = self.peek(1).equals(self.peek(0));
                 return self.replace(2, Value::Bool(eq == (word == Eq)));
             }
@@ -334,6 +360,7 @@ impl Vm {
             }
             AssertEquals => {
                 self.need(name, 2)?;
+                self.charge(weight(self.peek(0)));
                 let (actual, expected) = (self.peek(1), self.peek(0));
                 if !actual.equals(expected) {
                     return Err(VmError::assertion(
@@ -424,6 +451,7 @@ impl Vm {
             Inspect => {
                 self.need(name, 1)?;
                 let text = notation(self.peek(0), &self.program);
+                self.charge(bytes(text.len()));
                 self.stack.push(Value::str(&text));
             }
             Debug => self.need(name, 1)?,
@@ -503,6 +531,7 @@ impl Vm {
                 if span > 100_000_000 {
                     return Err(VmError::invalid(name, "range is too large"));
                 }
+                self.charge(span as usize);
                 let items: Vec<Value> = if a <= b {
                     (a..b).map(Value::Int).collect()
                 } else {
@@ -516,10 +545,16 @@ impl Vm {
                 let suffix = str_arg(name, self.peek(0), "string")?;
                 let s = str_arg(name, self.peek(1), "receiver string")?;
                 let joined = format!("{s}{suffix}");
+                self.charge(bytes(joined.len()));
                 return self.replace(2, Value::str(&joined));
             }
             At => {
                 self.need(name, 2)?;
+                let cost = match (self.peek(1), self.peek(0)) {
+                    (Value::Str(s), Value::Int(i)) => bytes(usize::try_from(*i).unwrap_or(0).min(s.len())),
+                    _ => 0,
+                };
+                self.charge(cost);
                 let r = match (self.peek(1), self.peek(0)) {
                     (Value::Map(m), key) => {
                         let key = str_arg(name, key, "map key string")?;
@@ -539,6 +574,7 @@ impl Vm {
             }
             Has | Contains => {
                 self.need(name, 2)?;
+                self.charge(weight(self.peek(1)));
                 let item = self.peek(0);
                 let r = match self.peek(1) {
                     Value::Str(s) => s.contains(&**str_arg(name, item, "string")?),
@@ -553,6 +589,7 @@ impl Vm {
             }
             Take | Skip => {
                 self.need(name, 2)?;
+                self.charge(weight(self.peek(1)));
                 let n = count_arg(name, self.peek(0))?;
                 let r = match self.peek(1) {
                     Value::Str(s) => {
@@ -581,6 +618,7 @@ impl Vm {
                     return Err(VmError::invalid(name, "repeated string is too large"));
                 }
                 let r = s.repeat(n);
+                self.charge(bytes(r.len()));
                 return self.replace(2, Value::str(&r));
             }
             Split => {
@@ -592,6 +630,8 @@ impl Vm {
                 } else {
                     s.split(&**d).map(Value::str).collect()
                 };
+                let cost = bytes(s.len()) + parts.len();
+                self.charge(cost);
                 return self.replace(2, Value::array(parts));
             }
             Join => {
@@ -610,6 +650,8 @@ impl Vm {
                     }
                     out.push_str(s);
                 }
+                let cost = weight(self.peek(1)) + bytes(out.len());
+                self.charge(cost);
                 return self.replace(2, Value::str(&out));
             }
             IndexOf | LastIndexOf => {
@@ -618,6 +660,7 @@ impl Vm {
                 let s = str_arg(name, self.peek(1), "receiver string")?;
                 let at = if word == IndexOf { s.find(&**needle) } else { s.rfind(&**needle) };
                 let r = at.map_or(Value::Nil, |b| Value::Int(char_index_of(s, b)));
+                self.charge(bytes(s.len()));
                 return self.replace(2, r);
             }
             StartsWith | EndsWith => {
@@ -629,6 +672,7 @@ impl Vm {
             }
             Slice => {
                 self.need(name, 3)?;
+                self.charge(weight(self.peek(2)));
                 let count = count_arg(name, self.peek(0))?;
                 let start = index_arg(name, self.peek(1))?;
                 let r = match self.peek(2) {
@@ -646,10 +690,15 @@ impl Vm {
                 let pattern = str_arg(name, self.peek(1), "string")?;
                 let s = str_arg(name, self.peek(2), "receiver string")?;
                 let r = if pattern.is_empty() { s.to_string() } else { s.replace(&**pattern, with) };
+                self.charge(bytes(s.len() + r.len()));
                 return self.replace(3, Value::str(&r));
             }
             Push => {
                 self.need(name, 2)?;
+                if let Value::Set(_) = self.peek(1) {
+                    // A set looks for the item before adding it.
+                    self.charge(weight(self.peek(1)));
+                }
                 let item = self.peek(0).clone();
                 match self.peek(1) {
                     Value::Array(s) | Value::List(s) => s.borrow_mut().push(item),
@@ -676,6 +725,7 @@ impl Vm {
             }
             InsertAt => {
                 self.need(name, 3)?;
+                self.charge(bytes(weight(self.peek(2))));
                 let i = index_arg(name, self.peek(1))?;
                 let item = self.peek(0).clone();
                 match self.peek(2) {
@@ -693,6 +743,7 @@ impl Vm {
             }
             Remove => {
                 self.need(name, 2)?;
+                self.charge(weight(self.peek(1)));
                 let item = self.peek(0);
                 match self.peek(1) {
                     Value::Array(s) | Value::List(s) | Value::Set(s) => {
@@ -711,6 +762,7 @@ impl Vm {
             }
             RemoveAt => {
                 self.need(name, 2)?;
+                self.charge(bytes(weight(self.peek(1))));
                 let i = index_arg(name, self.peek(0))?;
                 match self.peek(1) {
                     Value::Array(s) | Value::List(s) => {
@@ -726,6 +778,9 @@ impl Vm {
             }
             // ---- receiver methods (the VM checked `supports`)
             Length | Count => {
+                if let Value::Str(s) = self.peek(0) {
+                    self.charge(bytes(s.len()));
+                }
                 let n = match self.peek(0) {
                     Value::Str(s) => s.chars().count(),
                     Value::Array(s) | Value::List(s) | Value::Set(s) => s.borrow().len(),
@@ -755,6 +810,7 @@ impl Vm {
                 return self.replace(1, r);
             }
             Reverse => {
+                self.charge(weight(self.peek(0)));
                 let r = match self.peek(0) {
                     Value::Str(s) => Value::str(&s.chars().rev().collect::<String>()),
                     v => {
@@ -769,6 +825,7 @@ impl Vm {
                 let Value::Str(s) = self.peek(0) else {
                     return Err(VmError::unknown_word(name));
                 };
+                let scanned = bytes(s.len());
                 let r = match word {
                     IsBlank => Value::Bool(s.trim().is_empty()),
                     Trim => Value::str(s.trim()),
@@ -779,9 +836,11 @@ impl Vm {
                     Lines => Value::array(s.lines().map(Value::str).collect()),
                     _ => Value::array(s.chars().map(|c| Value::str(c.encode_utf8(&mut [0; 4]))).collect()),
                 };
+                self.charge(scanned + weight(&r));
                 return self.replace(1, r);
             }
             Keys | Values => {
+                self.charge(weight(self.peek(0)));
                 let Value::Map(m) = self.peek(0) else {
                     return Err(VmError::unknown_word(name));
                 };
@@ -792,11 +851,14 @@ impl Vm {
                 };
                 return self.replace(1, Value::array(items));
             }
-            ClearItems => match self.peek(0) {
-                Value::Array(s) | Value::List(s) | Value::Set(s) => s.borrow_mut().clear(),
-                Value::Map(m) => m.borrow_mut().clear(),
-                _ => return Err(VmError::unknown_word(name)),
-            },
+            ClearItems => {
+                self.charge(weight(self.peek(0)));
+                match self.peek(0) {
+                    Value::Array(s) | Value::List(s) | Value::Set(s) => s.borrow_mut().clear(),
+                    Value::Map(m) => m.borrow_mut().clear(),
+                    _ => return Err(VmError::unknown_word(name)),
+                }
+            }
             Each | Transform | Select | Reduce | Find | Any | All => return self.higher_order(word, name, site),
             MapResult | AndThen => {
                 self.need(name, 2)?;
@@ -991,15 +1053,18 @@ impl Vm {
             ToString => {
                 self.need(name, 1)?;
                 let s = display(self.peek(0), &self.program);
+                self.charge(bytes(s.len()));
                 return self.replace(1, Value::str(&s));
             }
             JsonEncode => {
                 self.need(name, 1)?;
                 let s = json::encode(self.peek(0)).map_err(|m| VmError::invalid(name, m))?;
+                self.charge(bytes(s.len()));
                 return self.replace(1, Value::str(&s));
             }
             JsonDecode => {
                 self.need(name, 1)?;
+                self.charge(weight(self.peek(0)));
                 let text = str_arg(name, self.peek(0), "JSON string")?;
                 let r = match json::decode(text) {
                     Result::Ok(v) => Value::ok(v),
@@ -1015,12 +1080,10 @@ impl Vm {
                 if word == Println {
                     text.push('\n');
                 }
+                self.charge(bytes(text.len()));
                 host.write(if word == Eprint { Stream::Stderr } else { Stream::Stdout }, &text);
             }
-            ReadLine => {
-                let v = host.read_line().map_or(Value::Nil, |l| Value::str(&l));
-                self.stack.push(v);
-            }
+            ReadLine => return Ok(Flow::Block(crate::host::Effect::ReadLine)),
             Args => {
                 let args = host.args().iter().map(|a| Value::str(a)).collect();
                 self.stack.push(Value::array(args));
@@ -1074,6 +1137,7 @@ impl Vm {
                     return Err(VmError::type_error(name, "array or list of tasks", self.peek(0).kind()));
                 };
                 let items: Vec<Value> = seq.borrow().clone();
+                self.charge(items.len());
                 if let Some(bad) = items.iter().find(|v| !matches!(v, Value::Task(_))) {
                     return Err(VmError::type_error(name, "task", bad.kind()));
                 }
@@ -1171,6 +1235,8 @@ impl Vm {
             Value::Map(m) => Items::Map(m.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
             v => Items::Seq(v.as_seq().map(|s| s.borrow().clone()).unwrap_or_default()),
         };
+        // The snapshot (each item then also runs its block, which counts).
+        self.charge(items.len());
         self.pop();
         self.pop();
         let acc = if word == Word::Reduce { self.pop() } else { Value::Nil };

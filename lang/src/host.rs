@@ -1,10 +1,10 @@
 //! `Host`: the effects the VM asks of whoever runs it.
 //!
 //! The language knows nothing of threads, files or sockets. Effects that
-//! answer at once (writing output, reading a line, spawning a task, asking
-//! about a task) are `Host` calls; effects that must wait (an `await`, a
-//! `sleep`) make `Vm::run` return `Outcome::Blocked` and are answered later
-//! with `Vm::resume`.
+//! answer at once (writing output, spawning a task, asking about a task)
+//! are `Host` calls; effects that may wait (an `await`, a `sleep`, reading a
+//! line, a socket request) make `Vm::run` return `Outcome::Blocked` and are
+//! answered later with `Vm::resume`.
 
 use crate::sockets::SocketRequest;
 use crate::value::Value;
@@ -36,14 +36,15 @@ pub enum Effect {
     Sleep(u64),
     /// A socket request; resume with the word's result (usually a Result).
     Socket(SocketRequest),
+    /// One line of standard input with its newline; resume with it as a
+    /// string, or `Nil` at end of input.
+    ReadLine,
 }
 
 /// The services a running program uses.
 pub trait Host {
     /// Writes text as the program prints it (one call is one `print`).
     fn write(&mut self, stream: Stream, text: &str);
-    /// One line of standard input with its newline; `None` at end of input.
-    fn read_line(&mut self) -> Option<String>;
     /// The script's arguments.
     fn args(&self) -> Vec<String>;
     /// Milliseconds since the Unix epoch.

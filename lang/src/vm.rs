@@ -3,10 +3,13 @@
 //! All interpreter state (operand stack, call frames with their instruction
 //! pointers, variable frames, the state of `each`/`transform`/... loops and
 //! of `await_all`) lives in this heap object; language-level calls never
-//! recurse on the Rust stack. `Vm::run(host, budget)` executes at most
-//! `budget` instructions and returns an `Outcome`: finished, failed, exited,
+//! recurse on the Rust stack. `Vm::run(host, budget)` spends at most
+//! `budget` reductions and returns an `Outcome`: finished, failed, exited,
 //! out of budget (call `run` again), or blocked on an `Effect` (answer it
-//! with `resume`, then call `run` again).
+//! with `resume`, then call `run` again). An instruction costs one
+//! reduction; a word whose work grows with its operands (`range`, `concat`,
+//! `join`...) also charges that work (`Vm::charge`), so a task calling it
+//! in a loop yields as often as one running plain instructions.
 //!
 //! Speed: `execute` runs the hot ops (literals, variables, jumps, integer
 //! fast paths of words, superinstructions, calls and returns) in one
@@ -124,7 +127,7 @@ pub(crate) enum Items {
 }
 
 impl Items {
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Items::Seq(v) => v.len(),
             Items::Map(v) => v.len(),
@@ -184,6 +187,11 @@ pub struct Vm {
     state: State,
     /// The instruction an effect was started by (blamed if it fails).
     blocked_site: (u32, u32),
+    /// Reductions charged by the running word beyond its instruction;
+    /// `execute` takes them off the budget after the word.
+    debt: u64,
+    /// Reductions the last `run` spent (see `Vm::spent`).
+    spent: u64,
 }
 
 impl std::fmt::Debug for Vm {
@@ -239,6 +247,8 @@ impl Vm {
             rng: seed | 1,
             state: State::Ready,
             blocked_site: (0, 0),
+            debt: 0,
+            spent: 0,
         }
     }
 
@@ -316,6 +326,8 @@ impl Vm {
             rng: self.rng.wrapping_mul(6364136223846793005).wrapping_add(task | 1) | 1,
             state: State::Ready,
             blocked_site: (0, 0),
+            debt: 0,
+            spent: 0,
         }
     }
 
@@ -409,7 +421,9 @@ impl Vm {
         Ok(())
     }
 
-    /// Runs at most `budget` instructions.
+    /// Runs until about `budget` reductions are spent (one per instruction,
+    /// plus what words charge; the word that overdraws the budget ends the
+    /// slice).
     pub fn run(&mut self, host: &mut dyn Host, budget: u64) -> Outcome {
         match self.state {
             State::Ready => {}
@@ -425,6 +439,8 @@ impl Vm {
                 ))
             }
         }
+        // All of it unless `execute` stops early on an effect.
+        self.spent = budget;
         let outcome = self.execute(host, budget);
         match &outcome {
             Outcome::Blocked(_) => self.state = State::Blocked,
@@ -442,7 +458,10 @@ impl Vm {
                 Some(Frame::Code(f)) => (f.chunk, f.ip as usize),
                 Some(Frame::Iter(_)) => {
                     match self.iter_advance() {
-                        Ok(Flow::Block(effect)) => return Outcome::Blocked(effect),
+                        Ok(Flow::Block(effect)) => {
+                            self.spent = budget - remaining;
+                            return Outcome::Blocked(effect);
+                        }
                         Ok(_) => {}
                         Err((site, e)) => return Outcome::Failed(Box::new(self.failure_at(site, e))),
                     }
@@ -568,10 +587,15 @@ impl Vm {
                     }
                     continue 'ops;
                 }
-                match self.step(&prog, chunk_index, ip, host) {
+                let step = self.step(&prog, chunk_index, ip, host);
+                remaining = remaining.saturating_sub(std::mem::take(&mut self.debt));
+                match step {
                     Step::Next(next) => ip = next,
                     Step::Frames => continue 'frames,
-                    Step::Stop(outcome) => return outcome,
+                    Step::Stop(outcome) => {
+                        self.spent = budget - remaining;
+                        return outcome;
+                    }
                 }
             }
         }
@@ -718,6 +742,33 @@ impl Vm {
             Ok(Flow::Exit(code)) => Step::Stop(Outcome::Exited(code)),
             Err(e) => fail!(e),
         }
+    }
+
+    /// The reductions the last `run` spent: its whole budget if it yielded,
+    /// less if it stopped on an effect (so a host that answers the effect at
+    /// once can go on with what is left of its slice).
+    pub fn spent(&self) -> u64 {
+        self.spent
+    }
+
+    /// Charges `reductions` units of work to the running word (about one per
+    /// element made or visited, or per 16 bytes of string).
+    #[inline]
+    pub(crate) fn charge(&mut self, reductions: usize) {
+        self.debt = self.debt.saturating_add(reductions as u64);
+    }
+
+    /// Ends the VM with `error`, blamed on the instruction it was at, when
+    /// its run was cut short from outside (a panic in the host or the VM):
+    /// the VM never runs again.
+    pub fn fail_here(&mut self, error: VmError) -> Box<Failure> {
+        self.state = State::Over;
+        let site = match self.frames.last() {
+            Some(Frame::Code(c)) => (c.chunk, c.ip.saturating_sub(1)),
+            Some(Frame::Iter(it)) => it.site,
+            None => (0, 0),
+        };
+        Box::new(self.failure_at(site, error))
     }
 
     /// Records `ip` as the instruction pointer of the current code frame.

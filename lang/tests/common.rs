@@ -6,7 +6,6 @@ use rco_lang::{Host, Stream, TaskState, Value, Vm};
 pub struct TestHost {
     pub out: String,
     pub err: String,
-    pub input: Vec<String>,
 }
 
 impl Host for TestHost {
@@ -14,13 +13,6 @@ impl Host for TestHost {
         match stream {
             Stream::Stdout => self.out.push_str(text),
             Stream::Stderr => self.err.push_str(text),
-        }
-    }
-    fn read_line(&mut self) -> Option<String> {
-        if self.input.is_empty() {
-            None
-        } else {
-            Some(self.input.remove(0))
         }
     }
     fn args(&self) -> Vec<String> {

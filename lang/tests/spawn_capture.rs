@@ -65,9 +65,6 @@ impl Host for SyncHost {
     fn write(&mut self, _stream: Stream, text: &str) {
         self.out.push_str(text);
     }
-    fn read_line(&mut self) -> Option<String> {
-        None
-    }
     fn args(&self) -> Vec<String> {
         Vec::new()
     }
