@@ -141,15 +141,19 @@ enum Msg {
 /// A Ricochet task (or the main program) as an actor.
 struct TaskActor {
     vm: SendVm,
-    /// `None` for the main program.
-    task: Option<u64>,
+    /// The task's id; `MAIN` for the main program (one word, not an
+    /// `Option`: a parked task's size is the runtime's unit of memory).
+    task: u64,
     inbox: Mailbox<Msg>,
-    rt: Arc<Runtime>,
+    rt: &'static Runtime,
     /// Parked on an effect whose answer will arrive in `inbox`.
     waiting: bool,
     /// Its end (or the program's, for the main program) is recorded.
     ended: bool,
 }
+
+/// `TaskActor::task` of the main program (no task id comes near it).
+const MAIN: u64 = u64::MAX;
 
 /// The error a task that panicked fails with (the reference's text).
 fn panicked_error() -> VmError {
@@ -178,8 +182,13 @@ fn answer_cost(answer: &Resume) -> u64 {
 }
 
 impl TaskActor {
-    fn new(vm: Vm, task: Option<u64>, inbox: Mailbox<Msg>, rt: Arc<Runtime>) -> TaskActor {
-        TaskActor { vm: SendVm(vm), task, inbox, rt, waiting: false, ended: false }
+    fn new(vm: Vm, task: Option<u64>, inbox: Mailbox<Msg>, rt: &'static Runtime) -> TaskActor {
+        TaskActor { vm: SendVm(vm), task: task.unwrap_or(MAIN), inbox, rt, waiting: false, ended: false }
+    }
+
+    /// The task's id, `None` for the main program.
+    fn task(&self) -> Option<u64> {
+        (self.task != MAIN).then_some(self.task)
     }
 
     /// Answers `await id` now if the task has ended; otherwise registers to
@@ -259,7 +268,7 @@ impl TaskActor {
     /// Ends this actor with `outcome` (finished, failed or exited).
     fn finish(&mut self, outcome: Outcome) -> Poll {
         let program = &self.rt.program;
-        match (self.task, outcome) {
+        match (self.task(), outcome) {
             (_, Outcome::Exited(code)) => self.rt.end(MainEnd::Exited(code)),
             (None, Outcome::Finished(stack)) => {
                 let values = stack.iter().map(|v| rco_lang::render::notation(v, program)).collect();
@@ -286,7 +295,7 @@ impl TaskActor {
     /// Ends this actor after a panic: the task fails as the reference's
     /// does, the main program ends the run with an internal error.
     fn panicked(&mut self, message: String) -> Poll {
-        if self.task.is_none() {
+        if self.task().is_none() {
             self.rt.end(MainEnd::Panicked(message));
             self.ended = true;
             return Poll::Done;
@@ -311,7 +320,7 @@ impl TaskActor {
         let mut budget = SLICE;
         loop {
             let outcome = {
-                let mut host = TaskHost { rt: &self.rt, cx };
+                let mut host = TaskHost { rt: self.rt, cx };
                 self.vm.0.run(&mut host, budget)
             };
             budget = budget.saturating_sub(self.vm.0.spent());
@@ -373,7 +382,7 @@ impl Drop for TaskActor {
 
 /// The `Host` a task's VM sees while its actor runs.
 struct TaskHost<'a, 'c> {
-    rt: &'a Arc<Runtime>,
+    rt: &'static Runtime,
     cx: &'a Context<'c>,
 }
 
@@ -408,7 +417,7 @@ impl Host for TaskHost<'_, '_> {
     fn spawn(&mut self, mut task: Vm) -> Result<u64, String> {
         let id = self.rt.tasks().spawn()?;
         task.set_task_id(id);
-        let rt = self.rt.clone();
+        let rt = self.rt;
         let task = SendVm(task);
         self.cx.spawn_with(move |me| Box::new(TaskActor::new(task.0, Some(id), Mailbox::new(me.clone()), rt)));
         Ok(id)
@@ -473,7 +482,7 @@ fn raise_fd_limit() {
 /// process exits with them running (dropping the scheduler would join
 /// workers that tasks may keep busy).
 struct Running {
-    rt: Arc<Runtime>,
+    rt: &'static Runtime,
     _scheduler: Scheduler,
     _reactor: Reactor,
 }
@@ -494,7 +503,10 @@ fn start(program: Arc<Program>, config: Config) -> std::io::Result<Running> {
     };
     let workers = std::env::var("RCO_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(0);
     let scheduler = Scheduler::new(rco_actors::Config { workers, idle_hook })?;
-    let rt = Arc::new(Runtime {
+    // The runtime and the program live until the process exits (`run`
+    // never returns): lent to every actor and VM, they cost a spawn no
+    // reference count shared with the other workers.
+    let rt: &'static Runtime = Box::leak(Box::new(Runtime {
         tasks: Mutex::new(TaskTable::new(config.max_tasks)),
         program: program.clone(),
         config,
@@ -505,13 +517,10 @@ fn start(program: Arc<Program>, config: Config) -> std::io::Result<Running> {
         done: Completion::new(),
         stopping: AtomicBool::new(false),
         in_run: AtomicUsize::new(0),
-    });
-    let main_rt = rt.clone();
-    // The program lives until the process exits (`run` never returns):
-    // lent to the VMs, it costs their forks no shared reference count.
+    }));
     let lent: &'static Program = Box::leak(Box::new(program));
     let vm = SendVm(Vm::new(lent));
-    scheduler.spawn_with(move |me| Box::new(TaskActor::new(vm.0, None, Mailbox::new(me.clone()), main_rt)));
+    scheduler.spawn_with(move |me| Box::new(TaskActor::new(vm.0, None, Mailbox::new(me.clone()), rt)));
     Ok(Running { rt, _scheduler: scheduler, _reactor: reactor })
 }
 
@@ -519,7 +528,7 @@ impl Running {
     /// Waits for the main program to end, stops the tasks, writes the
     /// closing notes and exits with the program's status.
     fn exit(self) -> ! {
-        let rt = &self.rt;
+        let rt = self.rt;
         rt.done.wait();
         let deadline = Instant::now() + EXIT_GRACE;
         rt.stop(deadline);
