@@ -357,11 +357,15 @@ impl Reactor {
     /// Starts the reactor on a thread of its own, with the allow-list policy
     /// and the per-registry cap.
     pub fn start(policy: Policy, max_sockets: usize) -> io::Result<Reactor> {
-        let mut reactor = Reactor::without_thread(policy, max_sockets)?;
-        let looped = reactor.net.clone();
+        Reactor::without_thread(policy, max_sockets)?.with_thread()
+    }
+
+    /// Gives a reactor a thread of its own that polls it.
+    pub(crate) fn with_thread(mut self) -> io::Result<Reactor> {
+        let looped = self.net.clone();
         let thread = std::thread::Builder::new().name("rco-reactor".into()).spawn(move || event_loop(&looped))?;
-        reactor.thread = Some(thread);
-        Ok(reactor)
+        self.thread = Some(thread);
+        Ok(self)
     }
 
     /// A reactor with no thread: nothing happens unless some thread calls

@@ -27,8 +27,11 @@ use std::time::{Duration, Instant};
 /// resolver that hangs holds at most this many threads.
 pub(crate) const THREADS: usize = 4;
 
-/// How long a listen may spend resolving its host.
+/// How long a listen may spend resolving its host (shorter in unit tests).
+#[cfg(not(test))]
 pub(crate) const LISTEN_LOOKUP: Duration = Duration::from_secs(10);
+#[cfg(test)]
+pub(crate) const LISTEN_LOOKUP: Duration = Duration::from_millis(300);
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -216,6 +219,7 @@ fn answer<T>(net: &Weak<Net>, arg: T, addrs: Result<Vec<SocketAddr>, String>, th
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Reply;
     use std::sync::mpsc;
 
     #[test]
@@ -243,6 +247,92 @@ mod tests {
         let most = running.lock().expect("lock").1;
         assert!((1..=THREADS).contains(&most), "{most} jobs ran at once");
         assert!(pool.shared.lock().threads <= THREADS);
+    }
+
+    /// A resolver that takes 800 ms for every name but `fast.test`.
+    fn slow(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+        if host != "fast.test" {
+            std::thread::sleep(Duration::from_millis(800));
+        }
+        lookup("127.0.0.1", port)
+    }
+
+    fn slow_reactor() -> crate::Reactor {
+        crate::Reactor::with_lookup(crate::Policy::default(), 100, slow)
+            .and_then(crate::Reactor::with_thread)
+            .expect("reactor")
+    }
+
+    fn call(f: impl FnOnce(ReplyFn) -> Option<(ReplyFn, Reply)>) -> Reply {
+        let (tx, rx) = mpsc::channel();
+        let reply: ReplyFn = Box::new(move |r| {
+            let _ = tx.send(r);
+        });
+        match f(reply) {
+            Some((_, r)) => r,
+            None => rx.recv_timeout(Duration::from_secs(5)).expect("a reply within 5 s"),
+        }
+    }
+
+    fn error(reply: Reply) -> (&'static str, String) {
+        match reply {
+            Reply::Error(e) => (e.kind, e.message),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_lookup_counts_against_the_connect_timeout() {
+        let reactor = slow_reactor();
+        let net = reactor.handle();
+        let started = Instant::now();
+        let got = error(call(|r| net.tcp_connect("slow.test", 1, 200, true, r)));
+        assert_eq!(got, ("TcpSocketError", "failed to resolve slow.test: timed out".to_string()));
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(190) && waited < Duration::from_millis(700), "{waited:?}");
+        let got = error(call(|r| net.ws_connect("ws://slow.test:1/", "slow.test", 1, 200, r)));
+        assert_eq!(got, ("WebSocketError", "failed to resolve slow.test: timed out".to_string()));
+        // A lookup in time goes on to the connect (refused: nothing listens).
+        let got = error(call(|r| net.tcp_connect("fast.test", 1, 200, true, r)));
+        assert_eq!(got.0, "TcpSocketError");
+        assert!(got.1.contains("refused"), "{got:?}");
+        assert_eq!(net.tcp_counts(), (0, 0));
+    }
+
+    #[test]
+    fn a_listen_lookup_is_bounded() {
+        let reactor = slow_reactor();
+        let net = reactor.handle();
+        let got = error(call(|r| net.tcp_listen("slow.test", 0, true, r)));
+        assert_eq!(got, ("TcpListenerError", "failed to resolve slow.test: timed out".to_string()));
+        let got = error(call(|r| net.ws_listen("slow.test", 0, Vec::new(), r)));
+        assert_eq!(got, ("WebSocketListenerError", "failed to resolve slow.test: timed out".to_string()));
+        assert!(matches!(call(|r| net.tcp_listen("fast.test", 0, true, r)), Reply::Listener(_)));
+        assert_eq!(net.tcp_counts(), (0, 1), "the timed-out listen retains nothing");
+    }
+
+    /// Many lookups at once use at most `THREADS` threads; those that wait
+    /// for a thread past their deadline are answered by it, and never run.
+    #[test]
+    fn many_lookups_share_a_few_threads() {
+        let reactor = slow_reactor();
+        let net = reactor.handle();
+        let waiting: Vec<_> = (0..20)
+            .map(|i| {
+                let (tx, rx) = mpsc::channel();
+                let reply: ReplyFn = Box::new(move |r| {
+                    let _ = tx.send(r);
+                });
+                assert!(net.tcp_connect(&format!("n{i}.test"), 1, 300, true, reply).is_none());
+                rx
+            })
+            .collect();
+        assert!(net.resolver.shared.lock().threads <= THREADS);
+        for rx in waiting {
+            let got = error(rx.recv_timeout(Duration::from_secs(5)).expect("every connect is answered"));
+            assert!(got.1.ends_with(": timed out"), "{got:?}");
+        }
+        assert!(net.resolver.shared.lock().threads <= THREADS);
     }
 
     #[test]

@@ -848,3 +848,53 @@ impl Net {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::complete_prefix;
+    use proptest::prelude::*;
+
+    /// The definition: scan the whole input, skipping invalid sequences.
+    fn by_scanning(bytes: &[u8]) -> usize {
+        let mut pos = 0;
+        loop {
+            match std::str::from_utf8(&bytes[pos..]) {
+                Ok(_) => return bytes.len(),
+                Err(e) => match e.error_len() {
+                    Some(len) => pos += e.valid_up_to() + len,
+                    None => return pos + e.valid_up_to(),
+                },
+            }
+        }
+    }
+
+    #[test]
+    fn examples() {
+        for (bytes, want) in [
+            (&b""[..], 0),
+            (b"a", 1),
+            (b"a\xc3", 1),
+            (b"\xc3", 0),
+            (b"\xc3\xa9", 2),
+            (b"\xe2\x82", 0),
+            (b"\xf0\x9f\x98", 0),
+            (b"\xf0\x9f\x98\x80", 4),
+            (b"\xe2(", 2),
+            (b"\xff", 1),
+            (b"\x80\x80\x80", 3),
+            (b"\xed\xa0", 2), // a surrogate's start can never complete
+        ] {
+            assert_eq!(complete_prefix(bytes), want, "{bytes:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn only_the_tail_matters(text in ".{0,12}", junk in prop::collection::vec(any::<u8>(), 0..8), cut in 0usize..64) {
+            let mut bytes = text.into_bytes();
+            bytes.extend(junk);
+            bytes.truncate(cut.min(bytes.len()));
+            prop_assert_eq!(complete_prefix(&bytes), by_scanning(&bytes));
+        }
+    }
+}

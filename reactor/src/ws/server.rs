@@ -42,9 +42,13 @@ use tungstenite::WebSocket;
 type Mid = MidHandshake<ServerHandshake<Stream, OriginGuard>>;
 
 /// Connections per listener in a handshake or waiting for `ws_accept`.
-pub(crate) const MAX_PENDING: usize = 1024;
+#[cfg(not(test))]
+const MAX_PENDING: usize = 1024;
+#[cfg(test)]
+const MAX_PENDING: usize = 4;
 
-/// How long a server handshake may take, from the OS accept.
+/// How long a server handshake may take, from the OS accept (the unit
+/// tests below use short values of this and of `MAX_PENDING`).
 #[cfg(not(test))]
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 #[cfg(test)]
@@ -497,5 +501,98 @@ impl Net {
                 Reply::Released
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Policy, Reactor};
+    use std::io::Read;
+    use std::sync::mpsc;
+
+    fn call(f: impl FnOnce(ReplyFn) -> Option<(ReplyFn, Reply)>) -> Reply {
+        let (tx, rx) = mpsc::channel();
+        let reply: ReplyFn = Box::new(move |r| {
+            let _ = tx.send(r);
+        });
+        match f(reply) {
+            Some((_, r)) => r,
+            None => rx.recv_timeout(Duration::from_secs(5)).expect("a reply within 5 s"),
+        }
+    }
+
+    fn listen(net: &Arc<Net>) -> (u64, u16) {
+        match call(|r| net.ws_listen("127.0.0.1", 0, Vec::new(), r)) {
+            Reply::Listener(l) => (l.id, l.port),
+            other => panic!("ws_listen failed: {other:?}"),
+        }
+    }
+
+    /// (handshakes in progress, finished and waiting) of listener `id`.
+    fn pending(net: &Net, id: u64) -> (usize, usize) {
+        let state = net.lock();
+        let l = &state.ws.listeners[&id];
+        (l.handshakes.len(), l.ready.len())
+    }
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}: not within 5 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn each_handshake_has_its_own_deadline() {
+        let reactor = Reactor::start(Policy::default(), 8).expect("reactor");
+        let net = reactor.handle();
+        let (id, port) = listen(&net);
+        let mut silent = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let started = Instant::now();
+        // ws_accept waits longer than the deadline: it gets the failure.
+        match call(|r| net.ws_accept(id, 3000, r)) {
+            Reply::Error(e) => {
+                assert_eq!((e.kind, e.message.as_str()), ("WebSocketListenerError", "WebSocket handshake timed out"))
+            }
+            other => panic!("expected the deadline's failure, got {other:?}"),
+        }
+        let waited = started.elapsed();
+        assert!(
+            waited >= HANDSHAKE_DEADLINE - Duration::from_millis(50) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
+        // No answer on a deadline, just the end.
+        silent.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+        let mut buf = [0u8; 64];
+        assert!(matches!(silent.read(&mut buf), Ok(0) | Err(_)), "a timed-out handshake got an answer");
+        assert_eq!(net.ws_counts(), (0, 1));
+    }
+
+    #[test]
+    fn at_most_max_pending_connections_per_listener() {
+        let reactor = Reactor::start(Policy::default(), 8).expect("reactor");
+        let net = reactor.handle();
+        let (id, port) = listen(&net);
+        let peers: Vec<TcpStream> =
+            (0..MAX_PENDING + 2).map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect")).collect();
+        wait_for("the first connections are taken", || pending(&net, id).0 == MAX_PENDING);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(pending(&net, id), (MAX_PENDING, 0), "the rest stay in the kernel's backlog");
+        // The deadlines pass: the failures still take the room...
+        wait_for("the deadlines pass", || pending(&net, id) == (0, MAX_PENDING));
+        // ... until ws_accept takes them; then the backlog is accepted.
+        for _ in 0..2 {
+            assert!(
+                matches!(call(|r| net.ws_accept(id, 1000, r)), Reply::Error(e) if e.kind == "WebSocketListenerError")
+            );
+        }
+        wait_for("the last two are taken", || pending(&net, id).0 == 2 || pending(&net, id).1 == MAX_PENDING);
+        // Closing the listener drops everything it holds.
+        assert!(matches!(net.ws_listener_close(id), Reply::Listener(_)));
+        assert_eq!(pending(&net, id), (0, 0));
+        assert!(net.lock().ws.handshakes.is_empty());
+        drop(peers);
     }
 }
