@@ -160,12 +160,37 @@ fn hostile_eof_before_handshake() {
     hostile("eof_handshake", None, REFUSED, &["closed without a request"], false);
 }
 
-// A handshake that stalls (partial request, peer silent) times out on its
-// own: one silent peer cannot stop a sequential server (regression: the
-// handshake used to inherit only the accept's timer, which never fired).
+// A handshake that stalls (partial request, peer silent) does not hold
+// `ws_accept` (DIALECT 8): the well-behaved client that comes after it is
+// accepted first; the server's next `ws_accept` then only times out (the
+// stalled handshake has 10 s of its own), and the server ends on its own.
 #[test]
 fn hostile_stalled_handshake() {
-    hostile("stalled_handshake", Some("1500"), REFUSED, &["server ended"], false);
+    let Some(mut py) = python() else { return };
+    let mut server =
+        Running::start(rco().args(["run", "--allow-sockets", "hostile_server.rco", "2", "1500"]), "rco hostile_server.rco");
+    let port = server.port(SERVER_START).to_string();
+    let client = run(py.args(["hostile_client.py", &port, "stalled_handshake"]), "hostile_client.py", RUN_LIMIT);
+    let served = server.finish(RUN_LIMIT);
+    let context = format!("--- rco\n{}{}--- python\n{}{}", served.stdout, served.stderr, client.stdout, client.stderr);
+    served.assert_clean_exit(&context);
+    client.assert_clean_exit(&context);
+    let got: Vec<&str> = served.stdout.lines().filter(|l| *l != "read none").collect();
+    let want = [
+        "accept ok",
+        "accept within bound true",
+        "read text [alive] 5",
+        "read close [] 0",
+        "status closed",
+        "released true",
+        "accept error SocketAcceptTimeout",
+        "accept within bound true",
+        "connections left 0",
+        "done",
+    ];
+    assert_eq!(got, want, "{context}");
+    assert_eq!(client.stdout.lines().collect::<Vec<_>>(), ["alive client done", "server ended"], "{context}");
+    assert_eq!(served.stderr, "", "{context}");
 }
 
 #[test]
