@@ -355,3 +355,45 @@ fn chunks_never_split_a_character() {
     one_of(out, "reset status: ", &["failed"]);
     one_of(out, "echo: ", &["SAME"]);
 }
+
+/// Seconds of user plus system time in a line of bash's `times` output
+/// (`0m0.052s 0m0.020s`).
+fn cpu_seconds(line: &str) -> f64 {
+    line.split_whitespace()
+        .filter_map(|t| {
+            let (m, s) = t.strip_suffix('s')?.split_once('m')?;
+            Some(m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?)
+        })
+        .sum()
+}
+
+/// DIALECT 8: out of descriptors, a WebSocket listener's OS accept error is
+/// the next `ws_accept`'s error Result, the reactor backs off instead of
+/// spinning (the second of waiting costs next to no CPU), and the waiting
+/// client is accepted once descriptors are free.
+#[test]
+fn websocket_accept_out_of_descriptors_backs_off() {
+    let rco = env!("CARGO_BIN_EXE_rco");
+    let mut cmd = std::process::Command::new("bash");
+    cmd.current_dir(support::dir())
+        .arg("-c")
+        .arg("ulimit -n 100; \"$0\" run --allow-sockets ws_fd_exhaustion.rco 120; status=$?; times; exit $status")
+        .arg(rco);
+    let ran = run(&mut cmd, "rco ws_fd_exhaustion.rco under ulimit", RUN_LIMIT);
+    ran.assert_success("ws_fd_exhaustion.rco");
+    assert_eq!(ran.stderr, "");
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    let (script, times) = lines.split_at(lines.len().saturating_sub(2));
+    assert_eq!(
+        script.join("\n"),
+        "filled true\n\
+         accept without descriptors SocketAcceptError\n\
+         listener still listening listening\n\
+         accepted after freeing true\n\
+         errors before it at most one true\n\
+         message through\n\
+         client connected"
+    );
+    let cpu = cpu_seconds(times.last().copied().unwrap_or(""));
+    assert!(cpu < 0.5, "rco used {cpu} s of CPU, most of it waiting for descriptors");
+}
