@@ -167,8 +167,10 @@ fn hostile_eof_before_handshake() {
 #[test]
 fn hostile_stalled_handshake() {
     let Some(mut py) = python() else { return };
-    let mut server =
-        Running::start(rco().args(["run", "--allow-sockets", "hostile_server.rco", "2", "1500"]), "rco hostile_server.rco");
+    let mut server = Running::start(
+        rco().args(["run", "--allow-sockets", "hostile_server.rco", "2", "1500"]),
+        "rco hostile_server.rco",
+    );
     let port = server.port(SERVER_START).to_string();
     let client = run(py.args(["hostile_client.py", &port, "stalled_handshake"]), "hostile_client.py", RUN_LIMIT);
     let served = server.finish(RUN_LIMIT);

@@ -97,16 +97,22 @@ impl io::Write for NoStream {
 }
 
 /// Checks a `ws_connect` URL completely (scheme, host, port, path: all the
-/// client handshake will need), before any connection is made; whether it
-/// is `wss://`. The language has checked its scheme, host and port with the
-/// reference's texts; what else the handshake refuses is an `invalid
-/// WebSocket URL` here rather than a failure after connecting.
-fn check_url(url: &str) -> Result<bool, String> {
+/// client handshake will need), before any connection is made: the URL the
+/// handshake will request (the scheme lower-cased, as a URL parser does:
+/// `WS://h/` is `ws://h/`), and whether it is `wss://`. The language has
+/// checked its scheme, host and port with the reference's texts; what else
+/// the handshake refuses is an `invalid WebSocket URL` here rather than a
+/// failure after connecting.
+fn check_url(url: &str) -> Result<(String, bool), String> {
     let invalid = |e: tungstenite::Error| format!("invalid WebSocket URL: {e}");
-    let request = url.into_client_request().map_err(invalid)?;
+    let target = match url.split_once("://") {
+        Some((scheme, rest)) => format!("{}://{rest}", scheme.to_ascii_lowercase()),
+        None => url.to_string(),
+    };
+    let request = target.as_str().into_client_request().map_err(invalid)?;
     let tls = matches!(tungstenite::client::uri_mode(request.uri()).map_err(invalid)?, tungstenite::stream::Mode::Tls);
     ClientHandshake::start(NoStream, request, Some(config())).map_err(invalid)?;
-    Ok(tls)
+    Ok((target, tls))
 }
 
 fn would_block(e: &tungstenite::Error) -> bool {
@@ -116,7 +122,10 @@ fn would_block(e: &tungstenite::Error) -> bool {
 /// A `ws_connect` in progress (its id is reserved, not yet retained).
 struct Dial {
     token: u64,
+    /// The URL as given (for the snapshot).
     url: String,
+    /// The URL the handshake requests (its scheme lower-cased).
+    target: String,
     host: String,
     /// A `wss://` URL (refused once connected: no TLS in this build).
     tls: bool,
@@ -135,6 +144,7 @@ enum Stage {
 struct DialStart {
     id: u64,
     url: String,
+    target: String,
     host: String,
     tls: bool,
     timeout: Duration,
@@ -415,7 +425,7 @@ impl Ws {
                 let deadline = Instant::now() + d.timeout;
                 self.deadlines.push((deadline, Action::Expire { kind: KIND_WS_CONN, id, token: d.token }));
                 d.stage = Stage::Handshake(None);
-                let result = tungstenite::client::client_with_config(d.url.as_str(), stream, Some(config()));
+                let result = tungstenite::client::client_with_config(d.target.as_str(), stream, Some(config()));
                 self.client_handshake_step(id, result, done);
             }
         }
@@ -500,8 +510,8 @@ impl Net {
         timeout_ms: u64,
         reply: ReplyFn,
     ) -> Option<(ReplyFn, Reply)> {
-        let tls = match check_url(url) {
-            Ok(tls) => tls,
+        let (target, tls) = match check_url(url) {
+            Ok(checked) => checked,
             Err(message) => return Some((reply, err("SocketRequestError", message))),
         };
         if let Err(denied) = self.policy.check(host, port) {
@@ -519,7 +529,8 @@ impl Net {
         };
         let timeout = Duration::from_millis(timeout_ms);
         let deadline = Instant::now() + timeout;
-        let start = DialStart { id, url: url.to_string(), host: host.to_string(), tls, timeout, deadline, reply };
+        let start =
+            DialStart { id, url: url.to_string(), target, host: host.to_string(), tls, timeout, deadline, reply };
         self.resolve_then(lookup_host(host), port, timeout, start, Net::ws_dial)
     }
 
@@ -535,11 +546,11 @@ impl Net {
         };
         self.with_state(|state, done| {
             let token = self.token();
-            let DialStart { id, url, host, tls, timeout, deadline, reply } = start;
+            let DialStart { id, url, target, host, tls, timeout, deadline, reply } = start;
             let left = deadline.saturating_duration_since(Instant::now());
             let (connecting, progress) = Connecting::start(self, addrs, left, key(id, KIND_WS_CONN));
             let stage = Stage::Connecting(connecting);
-            state.ws.dials.insert(id, Dial { token, url, host, tls, timeout, reply, stage });
+            state.ws.dials.insert(id, Dial { token, url, target, host, tls, timeout, reply, stage });
             state.ws.connect_progress(id, progress, done);
             state.arm_deadlines();
         });
@@ -623,6 +634,30 @@ impl Net {
                 state.ws.conns.remove(&id);
                 Reply::Released
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    fn urls_are_checked_whole() {
+        for (url, want) in [
+            ("ws://h:1/x", Ok(("ws://h:1/x", false))),
+            ("ws://h", Ok(("ws://h", false))),
+            ("ws://h:1/x?q=1", Ok(("ws://h:1/x?q=1", false))),
+            ("wss://h/x", Ok(("wss://h/x", true))),
+            ("WSS://H/x", Ok(("wss://H/x", true))),
+            ("Ws://h/x", Ok(("ws://h/x", false))),
+            ("ws://[::1]:9/", Ok(("ws://[::1]:9/", false))),
+            ("ws://h:1/a b", Err("invalid WebSocket URL: HTTP format error: invalid uri character")),
+            ("ws://h:1/<x>", Err("invalid WebSocket URL: HTTP format error: invalid uri character")),
+            ("ws://h:1/x\ny", Err("invalid WebSocket URL: HTTP format error: invalid uri character")),
+        ] {
+            let want = want.map(|(target, tls)| (target.to_string(), tls)).map_err(String::from);
+            assert_eq!(check_url(url), want, "{url}");
         }
     }
 }
