@@ -2,7 +2,8 @@
 //! §2.1, §2.6; DIALECT "The command line" and point 9).
 //!
 //! Invariants: every power is computed independently from the profile and
-//! its flags; allow-list entries are lower-cased, deduplicated and sorted;
+//! its flags; allow-list entries are checked (a malformed one is a usage
+//! error, DIALECT 9), lower-cased, deduplicated and sorted;
 //! `runtime_capabilities` always has every top-level key of the reference,
 //! with `enabled: false` for powers this implementation does not provide.
 
@@ -49,16 +50,22 @@ pub struct Capabilities {
 }
 
 impl CapabilityFlags {
-    /// The capabilities these flags grant.
-    pub fn resolve(&self) -> Capabilities {
+    /// The capabilities these flags grant, or the usage error of the first
+    /// malformed `--socket-allow-host` entry.
+    pub fn resolve(&self) -> Result<Capabilities, String> {
+        if let Some(bad) = self.socket_allow_host.iter().find(|h| rco_reactor::policy::parse_entry(h).is_err()) {
+            return Err(format!(
+                "invalid --socket-allow-host entry \"{bad}\": expected HOST, HOST:PORT or [IPV6]:PORT"
+            ));
+        }
         let trusted = self.capability_profile == Profile::Trusted;
         let hosts: BTreeSet<String> = self.socket_allow_host.iter().map(|h| h.to_lowercase()).collect();
-        Capabilities {
+        Ok(Capabilities {
             sockets: self.allow_sockets || !hosts.is_empty(),
             allowed_hosts: if hosts.is_empty() { None } else { Some(hosts.into_iter().collect()) },
             sleep: trusted && !self.no_sleep,
             environment: trusted && !self.no_env,
-        }
+        })
     }
 }
 

@@ -17,7 +17,7 @@ pub fn perform(net: &Arc<Net>, request: SocketRequest, reply: ReplyFn) -> Option
     let now = |r: Reply| Some(r);
     let later = |answer: Option<(ReplyFn, Reply)>| answer.map(|(_, r)| r);
     match request {
-        Q::TcpListen { host, port, nodelay } => now(net.tcp_listen(&host, port, nodelay)),
+        Q::TcpListen { host, port, nodelay } => later(net.tcp_listen(&host, port, nodelay, reply)),
         Q::TcpListeners => now(net.tcp_listeners()),
         Q::TcpListener(id) => now(net.tcp_listener(id)),
         Q::TcpAccept { id, timeout_ms } => later(net.tcp_accept(id, timeout_ms, reply)),
@@ -32,7 +32,7 @@ pub fn perform(net: &Arc<Net>, request: SocketRequest, reply: ReplyFn) -> Option
         Q::TcpRead { id, timeout_ms, max_bytes } => later(net.tcp_read(id, max_bytes, timeout_ms, reply)),
         Q::TcpClose(id) => now(net.tcp_close(id)),
         Q::TcpRelease(id) => now(net.tcp_release(id)),
-        Q::WsListen { host, port, allowed_origins } => now(net.ws_listen(&host, port, allowed_origins)),
+        Q::WsListen { host, port, allowed_origins } => later(net.ws_listen(&host, port, allowed_origins, reply)),
         Q::WsListeners => now(net.ws_listeners()),
         Q::WsListener(id) => now(net.ws_listener(id)),
         Q::WsAccept { id, timeout_ms } => later(net.ws_accept(id, timeout_ms, reply)),

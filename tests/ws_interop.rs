@@ -160,12 +160,39 @@ fn hostile_eof_before_handshake() {
     hostile("eof_handshake", None, REFUSED, &["closed without a request"], false);
 }
 
-// A handshake that stalls (partial request, peer silent) times out on its
-// own: one silent peer cannot stop a sequential server (regression: the
-// handshake used to inherit only the accept's timer, which never fired).
+// A handshake that stalls (partial request, peer silent) does not hold
+// `ws_accept` (DIALECT 8): the well-behaved client that comes after it is
+// accepted first; the server's next `ws_accept` then only times out (the
+// stalled handshake has 10 s of its own), and the server ends on its own.
 #[test]
 fn hostile_stalled_handshake() {
-    hostile("stalled_handshake", Some("1500"), REFUSED, &["server ended"], false);
+    let Some(mut py) = python() else { return };
+    let mut server = Running::start(
+        rco().args(["run", "--allow-sockets", "hostile_server.rco", "2", "1500"]),
+        "rco hostile_server.rco",
+    );
+    let port = server.port(SERVER_START).to_string();
+    let client = run(py.args(["hostile_client.py", &port, "stalled_handshake"]), "hostile_client.py", RUN_LIMIT);
+    let served = server.finish(RUN_LIMIT);
+    let context = format!("--- rco\n{}{}--- python\n{}{}", served.stdout, served.stderr, client.stdout, client.stderr);
+    served.assert_clean_exit(&context);
+    client.assert_clean_exit(&context);
+    let got: Vec<&str> = served.stdout.lines().filter(|l| *l != "read none").collect();
+    let want = [
+        "accept ok",
+        "accept within bound true",
+        "read text [alive] 5",
+        "read close [] 0",
+        "status closed",
+        "released true",
+        "accept error SocketAcceptTimeout",
+        "accept within bound true",
+        "connections left 0",
+        "done",
+    ];
+    assert_eq!(got, want, "{context}");
+    assert_eq!(client.stdout.lines().collect::<Vec<_>>(), ["alive client done", "server ended"], "{context}");
+    assert_eq!(served.stderr, "", "{context}");
 }
 
 #[test]
@@ -243,4 +270,58 @@ fn hostile_peer_stops_mid_frame_then_resumes() {
         &["released true"],
     ];
     hostile("midframe_resume", None, rco_first, &[SHAKEN, "server ended"], true);
+}
+
+/// DIALECT 8, issue 14: examples/sockets/ws_chat.rco (accept timeout 300 s)
+/// serves a client within a second while another peer holds a silent TCP
+/// connection to it. Raw `std` peers, no Python needed.
+#[test]
+fn ws_chat_serves_a_client_beside_a_silent_peer() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Instant;
+
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let mut chat = Running::start(
+        rco().args(["run", "--allow-sockets", "../../examples/sockets/ws_chat.rco", &port.to_string(), "1"]),
+        "rco ws_chat.rco",
+    );
+    let connect = || {
+        let deadline = Instant::now() + SERVER_START;
+        loop {
+            match TcpStream::connect(("127.0.0.1", port)) {
+                Ok(s) => break s,
+                Err(e) if Instant::now() > deadline => panic!("ws_chat.rco does not listen: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    };
+    let silent = connect();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let mut client = connect();
+    client.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let request = format!(
+        "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    client.write_all(request.as_bytes()).expect("handshake");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && client.read(&mut byte).is_ok_and(|n| n == 1) {
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    // A masked text frame (zero key); the chat broadcasts it back to us.
+    client.write_all(&[0x81, 0x85, 0, 0, 0, 0, b'h', b'e', b'l', b'l', b'o']).expect("message");
+    let mut echoed = [0u8; 7];
+    client.read_exact(&mut echoed).expect("the broadcast");
+    assert_eq!(&echoed, b"\x81\x05hello");
+    let served_in = started.elapsed();
+    assert!(served_in < Duration::from_secs(1), "the client waited {served_in:?} behind a silent peer");
+    client.write_all(&[0x88, 0x80, 0, 0, 0, 0]).expect("close");
+    let done = chat.finish(RUN_LIMIT);
+    done.assert_clean_exit("rco ws_chat.rco");
+    assert!(done.stdout.ends_with("served 1 clients\n"), "{}", done.stdout);
+    drop(silent);
 }

@@ -66,12 +66,20 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(run) => {
+            // A malformed flag stops the program before it runs (DIALECT 9).
+            let capabilities = match run.caps.resolve() {
+                Ok(c) => c,
+                Err(usage) => {
+                    eprintln!("error: {usage}");
+                    return ExitCode::from(2);
+                }
+            };
             let Some(program) = load(&run.file) else {
                 return ExitCode::from(1);
             };
             let config = runtime::Config {
                 args: run.args,
-                capabilities: run.caps.resolve(),
+                capabilities,
                 max_tasks: run.max_tasks,
                 max_sockets: run.max_sockets,
             };

@@ -8,16 +8,13 @@
 //!   registered under the connection's own poller key with writable
 //!   interest. Moving to the next address drops (deregisters and closes)
 //!   the previous socket first.
-//! * Name resolution blocks in the system resolver, so a host that is not
-//!   an IP literal is resolved on a short-lived helper thread
-//!   ([`Net::resolve_then`]); the connect itself never blocks a thread.
+//! * The addresses come resolved (`resolve.rs` looks names up off the
+//!   workers); the connect itself never blocks a thread.
 
 use crate::registered::Registered;
-use crate::types::{Reply, ReplyFn};
 use crate::Net;
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// The error text of an attempt that ran out of time (as `std`'s
@@ -120,47 +117,4 @@ fn start_attempt(net: &Net, addr: SocketAddr, key: usize) -> io::Result<(Registe
     };
     let socket = Registered::new(TcpStream::from(fd), net.poller.clone(), key)?;
     Ok((socket, connected))
-}
-
-/// What runs once a host is resolved (see [`Net::resolve_then`]).
-type Then<T> = fn(&Net, T, Result<Vec<SocketAddr>, String>) -> Option<(ReplyFn, Reply)>;
-
-impl Net {
-    /// Resolves `host:port` with the policy, then calls `then` with `arg`
-    /// and the addresses (or the resolver's error): at once for an IP
-    /// literal, otherwise on a short-lived helper thread, because the
-    /// system resolver blocks. An answer `then` returns is delivered through
-    /// its `ReplyFn` (or returned, when `then` ran at once).
-    pub(crate) fn resolve_then<T: Send + 'static>(
-        self: &Arc<Self>,
-        host: &str,
-        port: u16,
-        arg: T,
-        then: Then<T>,
-    ) -> Option<(ReplyFn, Reply)> {
-        if host.parse::<IpAddr>().is_ok() {
-            return then(self, arg, self.policy.resolve(host, port));
-        }
-        // The argument is shared with the thread so that it can be taken
-        // back here if the thread cannot be started.
-        let slot = Arc::new(Mutex::new(Some(arg)));
-        let thread_slot = slot.clone();
-        let net = self.clone();
-        let owned_host = host.to_string();
-        let spawned = std::thread::Builder::new().name("rco-resolve".into()).spawn(move || {
-            let addrs = net.policy.resolve(&owned_host, port);
-            if let Some(arg) = thread_slot.lock().unwrap_or_else(PoisonError::into_inner).take() {
-                if let Some((reply, answer)) = then(&net, arg, addrs) {
-                    reply(answer);
-                }
-            }
-        });
-        match spawned {
-            Ok(_) => None,
-            Err(e) => {
-                let arg = slot.lock().unwrap_or_else(PoisonError::into_inner).take()?;
-                then(self, arg, Err(e.to_string()))
-            }
-        }
-    }
 }

@@ -23,12 +23,14 @@
 mod connect;
 pub mod policy;
 mod registered;
+mod resolve;
 mod tcp;
 pub mod timer;
 pub mod types;
 mod ws;
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -112,7 +114,6 @@ pub(crate) struct State {
     pub(crate) timer_of: std::collections::HashMap<u64, timer::TimerId>,
     pub(crate) tcp: tcp::Tcp,
     pub(crate) ws: ws::Ws,
-    pub(crate) next_token: u64,
     stopping: bool,
     /// While a thread blocks in `Poller::wait`: the deadline it sleeps
     /// until (`Some(None)`: no deadline).
@@ -161,6 +162,12 @@ pub struct Net {
     pub(crate) max_sockets: usize,
     /// The buffer of `Poller::wait`; holding its lock is the right to poll.
     events: Mutex<polling::Events>,
+    /// Tokens of waiting requests (and of their timers), never reused.
+    tokens: AtomicU64,
+    /// The threads that resolve host names (`resolve.rs`).
+    resolver: resolve::Pool,
+    /// The lookup the pool runs: `resolve::lookup`, or a slow one in tests.
+    lookup: resolve::Lookup,
 }
 
 /// What the registries still hold, for the leak notes at exit.
@@ -173,6 +180,11 @@ pub struct Retained {
 }
 
 impl Net {
+    /// A fresh token for a waiting request.
+    pub(crate) fn token(&self) -> u64 {
+        self.tokens.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // Every critical section leaves the registries consistent (entries
         // are inserted or removed whole); recover from a poisoned lock.
@@ -196,6 +208,29 @@ impl Net {
     pub(crate) fn arm_timer(&self, state: &mut State, kind: usize, id: u64, token: u64, timeout: Duration) {
         let timer = state.add_timer(Instant::now() + timeout, Action::Expire { kind, id, token });
         state.timer_of.insert(token, timer);
+    }
+
+    /// Applies the address policy to the addresses `host` resolved to, then
+    /// binds the first that can be bound, non-blocking and registered under
+    /// `key`; the error is the message of the listen's `*Error` kind.
+    pub(crate) fn bind(
+        &self,
+        host: &str,
+        addrs: &[std::net::SocketAddr],
+        key: usize,
+    ) -> Result<registered::Registered<std::net::TcpListener>, String> {
+        self.policy.admit(host, addrs, false)?;
+        let mut last = None;
+        for addr in addrs {
+            match std::net::TcpListener::bind(addr) {
+                Ok(listener) => {
+                    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+                    return registered::Registered::new(listener, self.poller.clone(), key).map_err(|e| e.to_string());
+                }
+                Err(e) => last = Some(e.to_string()),
+            }
+        }
+        Err(last.unwrap_or_else(|| "no socket addresses to bind".to_string()))
     }
 
     /// Runs `callback` on the polling thread once `delay` has passed.
@@ -322,19 +357,38 @@ impl Reactor {
     /// Starts the reactor on a thread of its own, with the allow-list policy
     /// and the per-registry cap.
     pub fn start(policy: Policy, max_sockets: usize) -> io::Result<Reactor> {
-        let mut reactor = Reactor::without_thread(policy, max_sockets)?;
-        let looped = reactor.net.clone();
+        Reactor::without_thread(policy, max_sockets)?.with_thread()
+    }
+
+    /// Gives a reactor a thread of its own that polls it.
+    pub(crate) fn with_thread(mut self) -> io::Result<Reactor> {
+        let looped = self.net.clone();
         let thread = std::thread::Builder::new().name("rco-reactor".into()).spawn(move || event_loop(&looped))?;
-        reactor.thread = Some(thread);
-        Ok(reactor)
+        self.thread = Some(thread);
+        Ok(self)
     }
 
     /// A reactor with no thread: nothing happens unless some thread calls
     /// [`Net::poll`] (the scheduler's idle worker, through its idle hook).
     pub fn without_thread(policy: Policy, max_sockets: usize) -> io::Result<Reactor> {
+        Reactor::with_lookup(policy, max_sockets, resolve::lookup)
+    }
+
+    /// A reactor without a thread whose name lookups run `lookup` (tests
+    /// slow it down to reach the lookup deadline).
+    pub(crate) fn with_lookup(policy: Policy, max_sockets: usize, lookup: resolve::Lookup) -> io::Result<Reactor> {
         let poller = Arc::new(polling::Poller::new()?);
         let state = State { poller: Some(poller.clone()), ..State::default() };
-        let net = Net { poller, state: Mutex::new(state), policy, max_sockets, events: Mutex::default() };
+        let net = Net {
+            poller,
+            state: Mutex::new(state),
+            policy,
+            max_sockets,
+            events: Mutex::default(),
+            tokens: AtomicU64::new(0),
+            resolver: resolve::Pool::default(),
+            lookup,
+        };
         Ok(Reactor { net: Arc::new(net), thread: None })
     }
 

@@ -1,11 +1,18 @@
 //! `Registered`: a socket registered with the poller, deregistered on drop,
 //! with the one-shot interest it has armed and the direction its last
 //! would-block read or write went (for libraries that drive the stream,
-//! such as a WebSocket handshake).
+//! such as a WebSocket handshake), and the last words it sends if it is
+//! dropped before it has answered its peer (a server handshake that fails
+//! inside the library answers `400 Bad Request` this way: the library drops
+//! the stream with the error).
 //!
-//! Invariant (the safety contract of `polling::Poller::add`): a registered
-//! socket is deleted from the poller before it is closed. Every socket the
-//! reactor registers lives in a `Registered`, whose `Drop` deletes it first.
+//! Invariants:
+//! * (The safety contract of `polling::Poller::add`) a registered socket is
+//!   deleted from the poller before it is closed. Every socket the reactor
+//!   registers lives in a `Registered`, whose `Drop` deletes it first.
+//! * The farewell is sent at most once, without blocking and without
+//!   SIGPIPE, and only if nothing was written through `io::Write` and no
+//!   read failed since it was set.
 
 use polling::{Event, Poller};
 use std::io;
@@ -16,7 +23,9 @@ use std::sync::Arc;
 pub struct Registered<S: AsFd> {
     socket: S,
     poller: Arc<Poller>,
-    key: usize,
+    key: std::cell::Cell<usize>,
+    /// What to send the peer if dropped before anything else was written.
+    farewell: std::cell::Cell<Option<&'static [u8]>>,
     /// The interest last armed and not yet consumed by an event, so that
     /// re-arming the same interest costs no system call.
     armed: std::cell::Cell<(bool, bool)>,
@@ -35,7 +44,8 @@ impl<S: AsFd> Registered<S> {
         Ok(Registered {
             socket,
             poller,
-            key,
+            key: std::cell::Cell::new(key),
+            farewell: std::cell::Cell::new(None),
             armed: std::cell::Cell::new((false, false)),
             blocked_writing: std::cell::Cell::new(false),
         })
@@ -58,15 +68,32 @@ impl<S: AsFd> Registered<S> {
             return;
         }
         self.armed.set((readable, writable));
+        let key = self.key.get();
         let event = match (readable, writable) {
-            (true, true) => Event::all(self.key),
-            (true, false) => Event::readable(self.key),
-            (false, true) => Event::writable(self.key),
-            (false, false) => Event::none(self.key),
+            (true, true) => Event::all(key),
+            (true, false) => Event::readable(key),
+            (false, true) => Event::writable(key),
+            (false, false) => Event::none(key),
         };
         // Modifying a registered descriptor only fails if the kernel is out
         // of memory; the waiters then time out instead of hanging.
         let _ = self.poller.modify(self.socket.as_fd(), event);
+    }
+}
+
+impl<S: AsFd> Registered<S> {
+    /// Moves the socket to poller key `key`, with no interest.
+    pub fn rekey(&self, key: usize) {
+        self.key.set(key);
+        self.armed.set((false, false));
+        // As in `interest`: only an out-of-memory kernel refuses.
+        let _ = self.poller.modify(self.socket.as_fd(), Event::none(key));
+    }
+
+    /// Sets (or clears) what the socket sends if dropped before it writes
+    /// anything else.
+    pub fn farewell(&self, bytes: Option<&'static [u8]>) {
+        self.farewell.set(bytes);
     }
 }
 
@@ -83,6 +110,11 @@ impl Registered<std::net::TcpStream> {
 
 impl<S: AsFd> Drop for Registered<S> {
     fn drop(&mut self) {
+        if let Some(bytes) = self.farewell.take() {
+            // Best effort: a full buffer or a gone peer only loses it.
+            let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
+            let _ = rustix::net::send(self.socket.as_fd(), bytes, flags);
+        }
         let _ = self.poller.delete(self.socket.as_fd());
     }
 }
@@ -92,8 +124,11 @@ impl<S: AsFd> Drop for Registered<S> {
 impl io::Read for Registered<std::net::TcpStream> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let result = (&self.socket).read(buf);
-        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-            self.blocked_writing.set(false);
+        match &result {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.blocked_writing.set(false),
+            // The peer is gone: nobody to say farewell to.
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => self.farewell.set(None),
+            _ => {}
         }
         result
     }
@@ -102,8 +137,11 @@ impl io::Read for Registered<std::net::TcpStream> {
 impl io::Write for Registered<std::net::TcpStream> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let result = (&self.socket).write(buf);
-        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-            self.blocked_writing.set(true);
+        match &result {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.blocked_writing.set(true),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // An answer has started (or the peer is gone): no farewell.
+            _ => self.farewell.set(None),
         }
         result
     }

@@ -8,16 +8,25 @@
 //! * Sockets are non-blocking. An operation that cannot complete at once
 //!   queues a waiter (with a timeout timer) on its socket and arms one-shot
 //!   interest; waiters are served in arrival order when the poller reports
-//!   readiness; a read performs exactly one OS read.
+//!   readiness.
+//! * A read delivers whole characters (DIALECT 14): the one to three bytes
+//!   of a character that may still complete are kept for the next read of
+//!   the connection (`Conn::kept`, counted in `max_bytes`, in no counter);
+//!   a read performs one OS read, more only while everything it read is
+//!   kept. A peer's end while bytes are kept is delivered after them
+//!   (`Conn::ended`); a local close discards them.
 //! * Closing a socket (by the script, by end of stream or by an error)
 //!   drops it from the poller and answers every waiter at once: readers and
 //!   writers get `TcpSocketClosed`, accepters `TcpListenerClosed`.
-//! * Nothing here blocks while holding the state lock: resolution and
-//!   binding happen outside it; a connect is non-blocking and resumes on
-//!   writability (see `connect.rs`).
+//! * Nothing here blocks while holding the state lock: host names are
+//!   resolved on the lookup pool (`resolve.rs`) and binding happens outside
+//!   it; a connect is non-blocking and resumes on writability (see
+//!   `connect.rs`).
 
 use crate::connect::{Connecting, Progress};
+use crate::policy::lookup_host;
 use crate::registered::Registered;
+use crate::resolve::LISTEN_LOOKUP;
 use crate::types::{now_ms, ConnInfo, ListenerInfo, Reply, ReplyFn, Status};
 use crate::{err, key, Action, Completed, Net, KIND_TCP_CONN, KIND_TCP_LISTENER};
 use std::collections::{BTreeMap, VecDeque};
@@ -84,8 +93,21 @@ pub(crate) struct Conn {
     bytes_read: u64,
     bytes_written: u64,
     stream: Option<Registered<TcpStream>>,
+    /// The start of a character that may still complete (at most 3 bytes),
+    /// kept for the next read.
+    kept: Vec<u8>,
+    /// The peer ended the stream while bytes were kept: the read after the
+    /// one that delivered them reports this end.
+    ended: Option<End>,
     readers: VecDeque<Reader>,
     writers: VecDeque<Writer>,
+}
+
+/// How the peer ended a stream.
+enum End {
+    Eof,
+    /// A reset or another read error, with its text.
+    Error(String),
 }
 
 /// A `tcp_connect` in progress (its id is reserved, not yet retained).
@@ -103,7 +125,17 @@ struct DialStart {
     id: u64,
     host: Arc<str>,
     port: u16,
-    timeout: Duration,
+    /// The lookup counts against the connect's timeout.
+    deadline: Instant,
+    nodelay: bool,
+    reply: ReplyFn,
+}
+
+/// What `tcp_listen` hands to the resolver's continuation.
+struct ListenStart {
+    id: u64,
+    host: String,
+    port: u16,
     nodelay: bool,
     reply: ReplyFn,
 }
@@ -197,6 +229,8 @@ impl Conn {
             bytes_read: 0,
             bytes_written: 0,
             stream: Some(stream),
+            kept: Vec::new(),
+            ended: None,
             readers: VecDeque::new(),
             writers: VecDeque::new(),
         }
@@ -232,6 +266,8 @@ impl Conn {
         if error.is_some() {
             self.error = error.map(Arc::from);
         }
+        self.kept = Vec::new();
+        self.ended = None;
         for r in self.readers.drain(..) {
             done.answer(r.token, r.reply, closed_read());
         }
@@ -240,48 +276,93 @@ impl Conn {
         }
     }
 
-    /// One OS read for the first reader; `false` if it would block.
+    /// Serves the first reader: one OS read (more while everything read is
+    /// kept), or the end the peer left after kept bytes; `false` if it would
+    /// block.
     fn read_once(&mut self, done: &mut Completed) -> bool {
         let Some(reader) = self.readers.front() else { return true };
-        let Some(stream) = &self.stream else { return true };
         let max = reader.max_bytes;
-        // One scratch buffer per thread, grown to the largest max_bytes
-        // asked for; the chunk is copied out at its own size.
-        let result = SCRATCH.with_borrow_mut(|buf| {
-            if buf.len() < max {
-                buf.resize(max, 0);
-            }
-            stream.get().read(&mut buf[..max]).map(|n| buf[..n].to_vec())
-        });
-        match result {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
-            Ok(buf) if buf.is_empty() => {
-                let reader = self.readers.pop_front();
-                self.stream = None;
-                self.status = Status::Closed;
-                if let Some(r) = reader {
-                    done.answer(r.token, r.reply, Reply::Read(self.info(), Vec::new()));
+        match self.ended.take() {
+            Some(End::Eof) => return self.read_eof(done),
+            Some(End::Error(message)) => return self.read_failed(message, done),
+            None => {}
+        }
+        let mut chunk = std::mem::take(&mut self.kept);
+        loop {
+            let Some(stream) = &self.stream else { return true };
+            // `max_bytes` counts the kept bytes; a character longer than
+            // `max_bytes` is completed one byte at a time.
+            let want = max.saturating_sub(chunk.len()).max(1);
+            // One scratch buffer per thread, grown to the largest read asked
+            // for; the chunk is copied out at its own size.
+            let result = SCRATCH.with_borrow_mut(|buf| {
+                if buf.len() < want {
+                    buf.resize(want, 0);
                 }
-                self.end(Status::Closed, None, done);
-                true
-            }
-            Ok(buf) => {
-                self.bytes_read += buf.len() as u64;
-                if let Some(r) = self.readers.pop_front() {
-                    done.answer(r.token, r.reply, Reply::Read(self.info(), buf));
+                let n = stream.get().read(&mut buf[..want])?;
+                chunk.extend_from_slice(&buf[..n]);
+                Ok::<usize, io::Error>(n)
+            });
+            match result {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
+                    self.kept = chunk;
+                    return false;
                 }
-                true
-            }
-            Err(e) => {
-                let message = e.to_string();
-                if let Some(r) = self.readers.pop_front() {
-                    done.answer(r.token, r.reply, err("TcpSocketError", message.clone()));
+                Ok(0) if chunk.is_empty() => return self.read_eof(done),
+                Err(e) if chunk.is_empty() => return self.read_failed(e.to_string(), done),
+                Ok(0) => {
+                    // The kept bytes can no longer complete: they go out
+                    // (as U+FFFD), and the end with the next read.
+                    self.ended = Some(End::Eof);
+                    self.deliver(chunk, done);
+                    return true;
                 }
-                self.end(Status::Failed, Some(message), done);
-                true
+                Err(e) => {
+                    self.ended = Some(End::Error(e.to_string()));
+                    self.deliver(chunk, done);
+                    return true;
+                }
+                Ok(_) => {
+                    let whole = complete_prefix(&chunk);
+                    if whole > 0 {
+                        self.kept = chunk.split_off(whole);
+                        self.deliver(chunk, done);
+                        return true;
+                    }
+                    // Everything read so far is kept: read on.
+                }
             }
         }
+    }
+
+    /// Answers the first reader with `chunk`.
+    fn deliver(&mut self, chunk: Vec<u8>, done: &mut Completed) {
+        self.bytes_read += chunk.len() as u64;
+        if let Some(r) = self.readers.pop_front() {
+            done.answer(r.token, r.reply, Reply::Read(self.info(), chunk));
+        }
+    }
+
+    /// End of stream: the first reader gets the empty chunk of a closed
+    /// connection, the others `TcpSocketClosed`.
+    fn read_eof(&mut self, done: &mut Completed) -> bool {
+        let reader = self.readers.pop_front();
+        self.stream = None;
+        self.status = Status::Closed;
+        if let Some(r) = reader {
+            done.answer(r.token, r.reply, Reply::Read(self.info(), Vec::new()));
+        }
+        self.end(Status::Closed, None, done);
+        true
+    }
+
+    /// A read error: the first reader gets it and the connection fails.
+    fn read_failed(&mut self, message: String, done: &mut Completed) -> bool {
+        if let Some(r) = self.readers.pop_front() {
+            done.answer(r.token, r.reply, err("TcpSocketError", message.clone()));
+        }
+        self.end(Status::Failed, Some(message), done);
+        true
     }
 
     /// Writes as much as the socket takes for the first writer; `false` if
@@ -324,6 +405,20 @@ impl Conn {
             while !self.writers.is_empty() && self.stream.is_some() && self.write_some(done) {}
         }
         self.rearm();
+    }
+}
+
+/// How many leading bytes of `bytes` end on a character boundary: all of
+/// them, unless they end with the start of a character that may still
+/// complete (`Utf8Error::error_len()` is `None`). Invalid bytes count as
+/// complete (they decode to U+FFFD). Only the last three bytes can hold such
+/// a start, and no character before it can swallow its lead byte.
+pub(crate) fn complete_prefix(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    let Some(lead) = (len.saturating_sub(3)..len).rev().find(|&i| bytes[i] & 0xc0 != 0x80) else { return len };
+    match std::str::from_utf8(&bytes[lead..]) {
+        Err(e) if e.valid_up_to() == 0 && e.error_len().is_none() => lead,
+        _ => len,
     }
 }
 
@@ -506,37 +601,53 @@ impl Tcp {
 }
 
 impl Net {
-    /// `tcp_listen`.
-    pub fn tcp_listen(&self, host: &str, port: u16, nodelay: bool) -> Reply {
+    /// `tcp_listen`: resolves the host (see `Net::resolve_then`, at most
+    /// `LISTEN_LOOKUP`), then binds.
+    pub fn tcp_listen(
+        self: &Arc<Self>,
+        host: &str,
+        port: u16,
+        nodelay: bool,
+        reply: ReplyFn,
+    ) -> Option<(ReplyFn, Reply)> {
         if let Err(denied) = self.policy.check(host, port) {
-            return crate::denied("tcp_listen", &denied);
+            return Some((reply, crate::denied("tcp_listen", &denied)));
         }
         let id = {
             let mut state = self.lock();
             let tcp = &mut state.tcp;
             if tcp.listeners.len() + tcp.listeners_in_flight >= self.max_sockets {
-                return err(
+                let full = err(
                     "RegistryFull",
                     format!(
                         "TCP listener registry retained listener limit of {} reached; release closed TCP listeners before starting another listener",
                         self.max_sockets
                     ),
                 );
+                return Some((reply, full));
             }
             tcp.listeners_in_flight += 1;
             tcp.next_listener += 1;
             tcp.next_listener - 1
         };
-        let registered = self.bind(host, port, key(id, KIND_TCP_LISTENER));
+        let start = ListenStart { id, host: host.to_string(), port, nodelay, reply };
+        self.resolve_then(lookup_host(host), port, LISTEN_LOOKUP, start, Net::tcp_bind)
+    }
+
+    /// Binds listener `start.id` to the first of the resolved addresses
+    /// that the policy admits.
+    fn tcp_bind(&self, start: ListenStart, addrs: Result<Vec<SocketAddr>, String>) -> Option<(ReplyFn, Reply)> {
+        let ListenStart { id, host, port, nodelay, reply } = start;
+        let registered = addrs.and_then(|addrs| self.bind(&host, &addrs, key(id, KIND_TCP_LISTENER)));
         let mut state = self.lock();
         state.tcp.listeners_in_flight -= 1;
-        match registered {
+        let answer = match registered {
             Err(message) => err("TcpListenerError", message),
             Ok(socket) => {
                 let local = socket.get().local_addr().ok();
                 let listener = Listener {
                     id,
-                    host: host.to_string(),
+                    host,
                     port: local.map_or(port, |a| a.port()),
                     started_at_ms: now_ms(),
                     status: Status::Listening,
@@ -551,7 +662,8 @@ impl Net {
                 state.tcp.listeners.insert(id, listener);
                 Reply::Listener(info)
             }
-        }
+        };
+        Some((reply, answer))
     }
 
     /// `tcp_listeners`.
@@ -571,10 +683,7 @@ impl Net {
             if l.status != Status::Listening {
                 return Some((reply, listener_closed()));
             }
-            let token = {
-                state.next_token += 1;
-                state.next_token
-            };
+            let token = self.token();
             if let Some(l) = state.tcp.listeners.get_mut(&id) {
                 l.accepters.push_back(Accepter { token, timeout_ms, reply });
             }
@@ -615,9 +724,10 @@ impl Net {
         }
     }
 
-    /// `tcp_connect`: resolves the host (see `Net::resolve_then`), then
-    /// connects without blocking, answering when an address connects or
-    /// all have failed.
+    /// `tcp_connect`: resolves the host (see `Net::resolve_then`; the
+    /// lookup counts against `timeout_ms`), applies the address policy, then
+    /// connects without blocking, answering when an address connects or all
+    /// have failed.
     pub fn tcp_connect(
         self: &Arc<Self>,
         host: &str,
@@ -640,12 +750,14 @@ impl Net {
             tcp.next_conn - 1
         };
         let timeout = Duration::from_millis(timeout_ms);
-        let start = DialStart { id, host: host.into(), port, timeout, nodelay, reply };
-        self.resolve_then(host, port, start, Net::tcp_dial)
+        let deadline = Instant::now() + timeout;
+        let start = DialStart { id, host: host.into(), port, deadline, nodelay, reply };
+        self.resolve_then(lookup_host(host), port, timeout, start, Net::tcp_dial)
     }
 
     /// Starts connecting `start.id` to the resolved addresses.
     fn tcp_dial(&self, start: DialStart, addrs: Result<Vec<SocketAddr>, String>) -> Option<(ReplyFn, Reply)> {
+        let addrs = addrs.and_then(|addrs| self.policy.admit(&start.host, &addrs, true).map(|()| addrs));
         let addrs = match addrs {
             Ok(addrs) => addrs,
             Err(message) => {
@@ -654,9 +766,9 @@ impl Net {
             }
         };
         self.with_state(|state, done| {
-            state.next_token += 1;
-            let token = state.next_token;
-            let DialStart { id, host, port, timeout, nodelay, reply } = start;
+            let token = self.token();
+            let DialStart { id, host, port, deadline, nodelay, reply } = start;
+            let timeout = deadline.saturating_duration_since(Instant::now());
             let (connecting, progress) = Connecting::start(self, addrs, timeout, key(id, KIND_TCP_CONN));
             state.tcp.dials.insert(id, Dial { token, host, port, nodelay, reply, connecting });
             state.tcp.dial_progress(id, progress, done);
@@ -682,8 +794,7 @@ impl Net {
             if c.stream.is_none() {
                 return Some((reply, closed_write()));
             }
-            state.next_token += 1;
-            let token = state.next_token;
+            let token = self.token();
             c.writers.push_back(Writer { token, data, written: 0, progress: Instant::now(), reply });
             c.pump(false, true, done);
             if c.writers.iter().any(|w| w.token == token) {
@@ -693,16 +804,15 @@ impl Net {
         })
     }
 
-    /// `tcp_read`: one OS read of at most `max_bytes`, waiting up to
-    /// `timeout_ms` for data.
+    /// `tcp_read`: a chunk of at most `max_bytes` (whole characters, see
+    /// the module's invariants), waiting up to `timeout_ms` for data.
     pub fn tcp_read(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
         self.with_state(|state, done| {
             let Some(c) = state.tcp.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
             if c.stream.is_none() {
                 return Some((reply, closed_read()));
             }
-            state.next_token += 1;
-            let token = state.next_token;
+            let token = self.token();
             c.readers.push_back(Reader { token, max_bytes, reply });
             c.pump(true, false, done);
             if c.readers.iter().any(|r| r.token == token) {
@@ -735,6 +845,56 @@ impl Net {
                 state.tcp.conns.remove(&id);
                 Reply::Released
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete_prefix;
+    use proptest::prelude::*;
+
+    /// The definition: scan the whole input, skipping invalid sequences.
+    fn by_scanning(bytes: &[u8]) -> usize {
+        let mut pos = 0;
+        loop {
+            match std::str::from_utf8(&bytes[pos..]) {
+                Ok(_) => return bytes.len(),
+                Err(e) => match e.error_len() {
+                    Some(len) => pos += e.valid_up_to() + len,
+                    None => return pos + e.valid_up_to(),
+                },
+            }
+        }
+    }
+
+    #[test]
+    fn examples() {
+        for (bytes, want) in [
+            (&b""[..], 0),
+            (b"a", 1),
+            (b"a\xc3", 1),
+            (b"\xc3", 0),
+            (b"\xc3\xa9", 2),
+            (b"\xe2\x82", 0),
+            (b"\xf0\x9f\x98", 0),
+            (b"\xf0\x9f\x98\x80", 4),
+            (b"\xe2(", 2),
+            (b"\xff", 1),
+            (b"\x80\x80\x80", 3),
+            (b"\xed\xa0", 2), // a surrogate's start can never complete
+        ] {
+            assert_eq!(complete_prefix(bytes), want, "{bytes:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn only_the_tail_matters(text in ".{0,12}", junk in prop::collection::vec(any::<u8>(), 0..8), cut in 0usize..64) {
+            let mut bytes = text.into_bytes();
+            bytes.extend(junk);
+            bytes.truncate(cut.min(bytes.len()));
+            prop_assert_eq!(complete_prefix(&bytes), by_scanning(&bytes));
         }
     }
 }

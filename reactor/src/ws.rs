@@ -2,35 +2,40 @@
 //! reactor's non-blocking sockets (REFERENCE-SOCKETS §4.3, §6; DIALECT 7-9).
 //!
 //! Invariants:
-//! * The server handshake never blocks: it resumes on readiness, with the
-//!   Origin guard and the 16 MiB message and frame cap; its connection id is
-//!   taken after the OS accept and burnt if the handshake fails.
-//! * The client side never blocks either: a non-blocking connect (see
-//!   `connect.rs`), then the client handshake resumed on readiness, each
-//!   with the connect timeout.
+//! * The server side (listeners, their handshakes and `ws_accept`) is in
+//!   `ws/server.rs`; no peer can hold `ws_accept` (DIALECT 8).
+//! * The client side never blocks: the URL is checked completely before
+//!   anything else (DIALECT 9), the host is resolved off the workers with
+//!   the connect timeout as its deadline, then a non-blocking connect (see
+//!   `connect.rs`) and the client handshake resumed on readiness, each with
+//!   what is left of the connect timeout and the timeout again. A `wss://`
+//!   URL fails once connected, before any byte is sent: this build has no
+//!   TLS, and it never falls back to plain text (DIALECT 15).
 //! * A read takes exactly one message; `ws_read` over `max_bytes` discards
 //!   the message and leaves the connection open; a Close frame (or the
 //!   library's closed report) closes the connection.
 //! * Closing answers every waiter at once (`WebSocketClosed`,
 //!   `WebSocketListenerClosed`).
 
+mod server;
+
 use crate::connect::{Connecting, Progress};
+use crate::policy::lookup_host;
 use crate::registered::Registered;
 use crate::types::{now_ms, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
 use crate::{err, key, Action, Completed, Net, KIND_WS_CONN, KIND_WS_LISTENER};
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::client::ClientHandshake;
-use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response, ServerHandshake};
 use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 type Stream = Registered<TcpStream>;
-type Mid = MidHandshake<ServerHandshake<Stream, OriginGuard>>;
 type ClientMid = MidHandshake<ClientHandshake<Stream>>;
 type ClientResult =
     Result<(WebSocket<Stream>, tungstenite::handshake::client::Response), HandshakeError<ClientHandshake<Stream>>>;
@@ -50,37 +55,8 @@ fn config() -> WebSocketConfig {
     }
 }
 
-/// A 403 answer with `body` (the Origin guard's refusal).
-fn forbidden(body: String) -> ErrorResponse {
-    let mut r = ErrorResponse::new(Some(body));
-    *r.status_mut() = tungstenite::http::StatusCode::FORBIDDEN;
-    r
-}
-
-/// The Origin guard of `ws_accept`.
-pub(crate) struct OriginGuard {
-    allowed: Vec<String>,
-}
-
-impl Callback for OriginGuard {
-    fn on_request(self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
-        match request.headers().get("origin") {
-            None => Ok(response),
-            Some(v) => match v.to_str() {
-                Err(_) => Err(forbidden("invalid Origin header value".into())),
-                Ok(origin) if self.allowed.iter().any(|a| a == origin) => Ok(response),
-                Ok(origin) => Err(forbidden(format!("WebSocket Origin is not allowed: {origin}"))),
-            },
-        }
-    }
-}
-
 fn unknown_conn(id: u64) -> Reply {
     err("UnknownWebSocket", format!("unknown WebSocket: {id}"))
-}
-
-fn unknown_listener(id: u64) -> Reply {
-    err("UnknownWebSocketListener", format!("unknown WebSocket listener: {id}"))
 }
 
 fn closed_read() -> Reply {
@@ -89,10 +65,6 @@ fn closed_read() -> Reply {
 
 fn closed_send() -> Reply {
     err("WebSocketClosed", "cannot send to a closed WebSocket")
-}
-
-fn listener_closed() -> Reply {
-    err("WebSocketListenerClosed", "cannot accept from a closed WebSocket listener")
 }
 
 fn conn_full(max: usize) -> Reply {
@@ -104,31 +76,59 @@ fn conn_full(max: usize) -> Reply {
     )
 }
 
+/// A stream that is never read or written: a client handshake started on it
+/// only checks and formats the request.
+struct NoStream;
+
+impl io::Read for NoStream {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+}
+
+impl io::Write for NoStream {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Checks a `ws_connect` URL completely (scheme, host, port, path: all the
+/// client handshake will need), before any connection is made: the URL the
+/// handshake will request (the scheme lower-cased, as a URL parser does:
+/// `WS://h/` is `ws://h/`), and whether it is `wss://`. The language has
+/// checked its scheme, host and port with the reference's texts; what else
+/// the handshake refuses is an `invalid WebSocket URL` here rather than a
+/// failure after connecting.
+fn check_url(url: &str) -> Result<(String, bool), String> {
+    let invalid = |e: tungstenite::Error| format!("invalid WebSocket URL: {e}");
+    let target = match url.split_once("://") {
+        Some((scheme, rest)) => format!("{}://{rest}", scheme.to_ascii_lowercase()),
+        None => url.to_string(),
+    };
+    let request = target.as_str().into_client_request().map_err(invalid)?;
+    let tls = matches!(tungstenite::client::uri_mode(request.uri()).map_err(invalid)?, tungstenite::stream::Mode::Tls);
+    ClientHandshake::start(NoStream, request, Some(config())).map_err(invalid)?;
+    Ok((target, tls))
+}
+
 fn would_block(e: &tungstenite::Error) -> bool {
     matches!(e, tungstenite::Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock || io.kind() == io::ErrorKind::Interrupted)
-}
-
-struct Accepter {
-    token: u64,
-    timeout_ms: u64,
-    reply: ReplyFn,
-}
-
-/// A server handshake in progress for an accepted connection.
-struct Handshake {
-    mid: Option<Mid>,
-    listener: u64,
-    token: u64,
-    reply: ReplyFn,
-    host: String,
-    url: String,
 }
 
 /// A `ws_connect` in progress (its id is reserved, not yet retained).
 struct Dial {
     token: u64,
+    /// The URL as given (for the snapshot).
     url: String,
+    /// The URL the handshake requests (its scheme lower-cased).
+    target: String,
     host: String,
+    /// A `wss://` URL (refused once connected: no TLS in this build).
+    tls: bool,
     timeout: Duration,
     reply: ReplyFn,
     stage: Stage,
@@ -144,17 +144,13 @@ enum Stage {
 struct DialStart {
     id: u64,
     url: String,
+    target: String,
     host: String,
+    tls: bool,
     timeout: Duration,
+    /// The lookup counts against the connect timeout.
+    deadline: Instant,
     reply: ReplyFn,
-}
-
-pub(crate) struct WsListener {
-    info: crate::types::ListenerInfo,
-    local: Option<SocketAddr>,
-    allowed_origins: Vec<String>,
-    socket: Option<Registered<TcpListener>>,
-    accepters: VecDeque<Accepter>,
 }
 
 struct Reader {
@@ -178,36 +174,19 @@ pub(crate) struct WsConn {
 /// The WebSocket registries.
 #[derive(Default)]
 pub(crate) struct Ws {
-    listeners: BTreeMap<u64, WsListener>,
+    listeners: BTreeMap<u64, server::WsListener>,
     conns: BTreeMap<u64, WsConn>,
-    handshakes: BTreeMap<u64, Handshake>,
+    /// Server handshakes in progress, by handshake id (`server.rs`).
+    handshakes: BTreeMap<u64, server::Handshake>,
     dials: BTreeMap<u64, Dial>,
     next_listener: u64,
     next_conn: u64,
+    next_handshake: u64,
     listeners_in_flight: usize,
     conns_in_flight: usize,
-    /// Handshake deadlines to arm, moved into the timer heap by the caller.
+    /// Deadlines to arm (handshakes, connect attempts, accept back-offs),
+    /// moved into the timer heap by the caller.
     pub(crate) deadlines: Vec<(Instant, Action)>,
-}
-
-impl WsListener {
-    fn snapshot(&self) -> crate::types::ListenerInfo {
-        self.info.clone()
-    }
-
-    fn rearm(&self) {
-        if let Some(s) = &self.socket {
-            s.interest(!self.accepters.is_empty(), false);
-        }
-    }
-
-    fn close(&mut self, done: &mut Completed) {
-        self.socket = None;
-        self.info.status = Status::Closed;
-        for a in self.accepters.drain(..) {
-            done.answer(a.token, a.reply, listener_closed());
-        }
-    }
 }
 
 impl WsConn {
@@ -336,14 +315,11 @@ impl Ws {
     pub(crate) fn close_all(&mut self, done: &mut Completed) -> (Vec<u64>, Vec<u64>) {
         let listeners: Vec<u64> = self.listeners.keys().copied().collect();
         let conns: Vec<u64> = self.conns.keys().copied().collect();
-        for l in self.listeners.values_mut() {
-            l.close(done);
+        for id in &listeners {
+            self.close_listener(*id, done);
         }
         for c in self.conns.values_mut() {
             c.end(Status::Closed, None, done);
-        }
-        for (_, h) in std::mem::take(&mut self.handshakes) {
-            done.answer(h.token, h.reply, listener_closed());
         }
         for (_, d) in std::mem::take(&mut self.dials) {
             self.conns_in_flight -= 1;
@@ -364,14 +340,9 @@ impl Ws {
         done: &mut Completed,
     ) {
         if kind == KIND_WS_LISTENER {
-            if let Some(s) = self.listeners.get(&id).and_then(|l| l.socket.as_ref()) {
-                s.fired();
-            }
-            if readable {
-                self.serve_accepters(net, id, done);
-            }
-        } else if self.handshakes.contains_key(&id) {
-            self.continue_handshake(id, done);
+            self.on_listener_event(net, id, readable, done);
+        } else if server::is_handshake(id) {
+            self.continue_handshake(net, id, done);
         } else if self.dials.contains_key(&id) {
             self.dial_step(net, id, None, done);
         } else if let Some(c) = self.conns.get_mut(&id) {
@@ -388,20 +359,11 @@ impl Ws {
             return;
         }
         if kind == KIND_WS_LISTENER {
-            let Some(l) = self.listeners.get_mut(&id) else { return };
-            if let Some(i) = l.accepters.iter().position(|a| a.token == token) {
-                if let Some(a) = l.accepters.remove(i) {
-                    let text = format!("timed out after {} ms waiting for socket connection", a.timeout_ms);
-                    done.answer(a.token, a.reply, err("SocketAcceptTimeout", text));
-                }
-                l.rearm();
-            }
+            self.on_listener_timeout(net, id, token, done);
             return;
         }
-        if self.handshakes.get(&id).is_some_and(|h| h.token == token) {
-            if let Some(h) = self.handshakes.remove(&id) {
-                done.answer(h.token, h.reply, err("WebSocketListenerError", "WebSocket handshake timed out"));
-            }
+        if server::is_handshake(id) {
+            self.on_handshake_timeout(net, id, token, done);
             return;
         }
         let Some(c) = self.conns.get_mut(&id) else { return };
@@ -450,6 +412,10 @@ impl Ws {
             Progress::Failed(error) => {
                 self.dial_failed(id, error.unwrap_or_else(|| "WebSocket connection failed".into()), done);
             }
+            Progress::Connected(_) if d.tls => {
+                // Dropping the stream closes it before any byte is sent.
+                self.dial_failed(id, "TLS handshake failed: TLS is not supported by this build".into(), done);
+            }
             Progress::Connected(stream) => {
                 if let Err(e) = stream.get().set_nodelay(true) {
                     self.dial_failed(id, e.to_string(), done);
@@ -459,7 +425,7 @@ impl Ws {
                 let deadline = Instant::now() + d.timeout;
                 self.deadlines.push((deadline, Action::Expire { kind: KIND_WS_CONN, id, token: d.token }));
                 d.stage = Stage::Handshake(None);
-                let result = tungstenite::client::client_with_config(d.url.as_str(), stream, Some(config()));
+                let result = tungstenite::client::client_with_config(d.target.as_str(), stream, Some(config()));
                 self.client_handshake_step(id, result, done);
             }
         }
@@ -493,112 +459,6 @@ impl Ws {
         if let Some(d) = self.dials.remove(&id) {
             self.conns_in_flight -= 1;
             done.answer(d.token, d.reply, err("WebSocketError", message));
-        }
-    }
-
-    fn serve_accepters(&mut self, net: &Net, id: u64, done: &mut Completed) {
-        loop {
-            let Some(l) = self.listeners.get_mut(&id) else { return };
-            if l.accepters.is_empty() {
-                l.rearm();
-                return;
-            }
-            let Some(socket) = &l.socket else { return };
-            match socket.get().accept() {
-                Ok((stream, peer)) => {
-                    let Some(a) = l.accepters.pop_front() else { return };
-                    self.start_handshake(net, id, stream, peer, a, done);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    l.rearm();
-                    return;
-                }
-                Err(e) => {
-                    if let Some(a) = l.accepters.pop_front() {
-                        done.answer(a.token, a.reply, err("SocketAcceptError", e.to_string()));
-                    }
-                }
-            }
-        }
-    }
-
-    fn start_handshake(
-        &mut self,
-        net: &Net,
-        listener: u64,
-        stream: TcpStream,
-        peer: SocketAddr,
-        a: Accepter,
-        done: &mut Completed,
-    ) {
-        if self.conns.len() + self.conns_in_flight >= net.max_sockets {
-            done.answer(a.token, a.reply, conn_full(net.max_sockets));
-            return;
-        }
-        let Some(l) = self.listeners.get(&listener) else { return };
-        let url = format!("ws://{}", l.local.map(|a| a.to_string()).unwrap_or_default());
-        let guard = OriginGuard { allowed: l.allowed_origins.clone() };
-        let id = self.next_conn;
-        if let Err(e) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
-            done.answer(a.token, a.reply, err("WebSocketListenerError", e.to_string()));
-            return;
-        }
-        let stream = match Registered::new(stream, net.poller.clone(), key(id, KIND_WS_CONN)) {
-            Ok(s) => s,
-            Err(e) => {
-                done.answer(a.token, a.reply, err("WebSocketListenerError", e.to_string()));
-                return;
-            }
-        };
-        self.next_conn += 1;
-        self.conns_in_flight += 1;
-        let handshake =
-            Handshake { mid: None, listener, token: a.token, reply: a.reply, host: peer.ip().to_string(), url };
-        // The handshake gets a timeout of its own, as long as the accept's
-        // (so the whole wait can approach twice `timeout_ms`, as in the
-        // reference); a silent client cannot hold `ws_accept` forever.
-        let deadline = Instant::now() + Duration::from_millis(a.timeout_ms);
-        self.deadlines.push((deadline, Action::Expire { kind: KIND_WS_CONN, id, token: a.token }));
-        let result = tungstenite::accept_hdr_with_config(stream, guard, Some(config()));
-        self.handshakes.insert(id, handshake);
-        self.handshake_step(id, result, done);
-    }
-
-    fn continue_handshake(&mut self, id: u64, done: &mut Completed) {
-        let Some(mid) = self.handshakes.get_mut(&id).and_then(|h| h.mid.take()) else { return };
-        mid.get_ref().get_ref().fired();
-        let result = mid.handshake();
-        self.handshake_step(id, result, done);
-    }
-
-    fn handshake_step(
-        &mut self,
-        id: u64,
-        result: Result<WebSocket<Stream>, HandshakeError<ServerHandshake<Stream, OriginGuard>>>,
-        done: &mut Completed,
-    ) {
-        match result {
-            Err(HandshakeError::Interrupted(mid)) => {
-                mid.get_ref().get_ref().await_blocked();
-                if let Some(h) = self.handshakes.get_mut(&id) {
-                    h.mid = Some(mid);
-                }
-            }
-            Err(HandshakeError::Failure(e)) => {
-                self.conns_in_flight -= 1;
-                if let Some(h) = self.handshakes.remove(&id) {
-                    done.answer(h.token, h.reply, err("WebSocketListenerError", e.to_string()));
-                }
-            }
-            Ok(ws) => {
-                self.conns_in_flight -= 1;
-                let Some(h) = self.handshakes.remove(&id) else { return };
-                if let Some(l) = self.listeners.get_mut(&h.listener) {
-                    l.info.accepted_connections += 1;
-                }
-                let answer = self.adopt(id, h.url, h.host, ws, 101, Arc::new([]));
-                done.answer(h.token, h.reply, answer);
-            }
         }
     }
 
@@ -637,116 +497,11 @@ impl Ws {
 }
 
 impl Net {
-    /// `ws_listen`.
-    pub fn ws_listen(&self, host: &str, port: u16, allowed_origins: Vec<String>) -> Reply {
-        if let Err(denied) = self.policy.check(host, port) {
-            return crate::denied("ws_listen", &denied);
-        }
-        let id = {
-            let mut state = self.lock();
-            let ws = &mut state.ws;
-            if ws.listeners.len() + ws.listeners_in_flight >= self.max_sockets {
-                return err(
-                    "RegistryFull",
-                    format!(
-                        "WebSocket listener registry retained listener limit of {} reached; release closed WebSocket listeners before starting another listener",
-                        self.max_sockets
-                    ),
-                );
-            }
-            ws.listeners_in_flight += 1;
-            ws.next_listener += 1;
-            ws.next_listener - 1
-        };
-        let bound = self.bind(host, port, key(id, KIND_WS_LISTENER));
-        let mut state = self.lock();
-        state.ws.listeners_in_flight -= 1;
-        match bound {
-            Err(message) => err("WebSocketListenerError", message),
-            Ok(socket) => {
-                let local = socket.get().local_addr().ok();
-                let listener = WsListener {
-                    info: crate::types::ListenerInfo {
-                        id,
-                        host: host.to_string(),
-                        port: local.map_or(port, |a| a.port()),
-                        started_at_ms: now_ms(),
-                        status: Status::Listening,
-                        local_addr: local.map(|a| a.to_string()),
-                        error: None,
-                        accepted_connections: 0,
-                    },
-                    local,
-                    allowed_origins,
-                    socket: Some(socket),
-                    accepters: VecDeque::new(),
-                };
-                let info = listener.snapshot();
-                state.ws.listeners.insert(id, listener);
-                Reply::Listener(info)
-            }
-        }
-    }
-
-    /// `ws_listeners`.
-    pub fn ws_listeners(&self) -> Reply {
-        Reply::Listeners(self.lock().ws.listeners.values().map(WsListener::snapshot).collect())
-    }
-
-    /// `ws_listener`.
-    pub fn ws_listener(&self, id: u64) -> Reply {
-        self.lock().ws.listeners.get(&id).map_or_else(|| unknown_listener(id), |l| Reply::Listener(l.snapshot()))
-    }
-
-    /// `ws_accept`: waits for a connection, then its server handshake.
-    pub fn ws_accept(&self, id: u64, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
-        self.with_state(|state, done| {
-            let Some(l) = state.ws.listeners.get_mut(&id) else { return Some((reply, unknown_listener(id))) };
-            if l.info.status != Status::Listening {
-                return Some((reply, listener_closed()));
-            }
-            state.next_token += 1;
-            let token = state.next_token;
-            l.accepters.push_back(Accepter { token, timeout_ms, reply });
-            state.ws.serve_accepters(self, id, done);
-            state.arm_deadlines();
-            let waiting = state.ws.listeners.get(&id).is_some_and(|l| l.accepters.iter().any(|a| a.token == token));
-            if waiting {
-                self.arm_timer(state, KIND_WS_LISTENER, id, token, Duration::from_millis(timeout_ms));
-            }
-            None
-        })
-    }
-
-    /// `ws_listener_close`.
-    pub fn ws_listener_close(&self, id: u64) -> Reply {
-        self.with_state(|state, done| match state.ws.listeners.get_mut(&id) {
-            None => unknown_listener(id),
-            Some(l) => {
-                l.close(done);
-                Reply::Listener(l.snapshot())
-            }
-        })
-    }
-
-    /// `ws_listener_release`.
-    pub fn ws_listener_release(&self, id: u64) -> Reply {
-        let mut state = self.lock();
-        match state.ws.listeners.get(&id) {
-            None => unknown_listener(id),
-            Some(l) if l.info.status == Status::Listening => err(
-                "WebSocketListenerOpen",
-                format!("WebSocket listener {id} is still listening; close it before ws_listener_release"),
-            ),
-            Some(_) => {
-                state.ws.listeners.remove(&id);
-                Reply::Released
-            }
-        }
-    }
-
-    /// `ws_connect`: resolves the host (see `Net::resolve_then`), connects
-    /// and runs the client handshake without blocking.
+    /// `ws_connect`: checks the whole URL, resolves the host (see
+    /// `Net::resolve_then`; the lookup counts against `timeout_ms`), applies
+    /// the address policy, connects and runs the client handshake without
+    /// blocking. `host` is the URL's host, lower-cased (an IPv6 one
+    /// bracketed), and `port` its port or the scheme's.
     pub fn ws_connect(
         self: &Arc<Self>,
         url: &str,
@@ -755,6 +510,10 @@ impl Net {
         timeout_ms: u64,
         reply: ReplyFn,
     ) -> Option<(ReplyFn, Reply)> {
+        let (target, tls) = match check_url(url) {
+            Ok(checked) => checked,
+            Err(message) => return Some((reply, err("SocketRequestError", message))),
+        };
         if let Err(denied) = self.policy.check(host, port) {
             return Some((reply, crate::denied("ws_connect", &denied)));
         }
@@ -769,13 +528,15 @@ impl Net {
             ws.next_conn - 1
         };
         let timeout = Duration::from_millis(timeout_ms);
-        let start = DialStart { id, url: url.to_string(), host: host.to_string(), timeout, reply };
-        let resolve_host = host.trim_start_matches('[').trim_end_matches(']');
-        self.resolve_then(resolve_host, port, start, Net::ws_dial)
+        let deadline = Instant::now() + timeout;
+        let start =
+            DialStart { id, url: url.to_string(), target, host: host.to_string(), tls, timeout, deadline, reply };
+        self.resolve_then(lookup_host(host), port, timeout, start, Net::ws_dial)
     }
 
     /// Starts connecting `start.id` to the resolved addresses.
     fn ws_dial(&self, start: DialStart, addrs: Result<Vec<SocketAddr>, String>) -> Option<(ReplyFn, Reply)> {
+        let addrs = addrs.and_then(|addrs| self.policy.admit(&start.host, &addrs, true).map(|()| addrs));
         let addrs = match addrs {
             Ok(addrs) => addrs,
             Err(message) => {
@@ -784,11 +545,12 @@ impl Net {
             }
         };
         self.with_state(|state, done| {
-            state.next_token += 1;
-            let token = state.next_token;
-            let DialStart { id, url, host, timeout, reply } = start;
-            let (connecting, progress) = Connecting::start(self, addrs, timeout, key(id, KIND_WS_CONN));
-            state.ws.dials.insert(id, Dial { token, url, host, timeout, reply, stage: Stage::Connecting(connecting) });
+            let token = self.token();
+            let DialStart { id, url, target, host, tls, timeout, deadline, reply } = start;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (connecting, progress) = Connecting::start(self, addrs, left, key(id, KIND_WS_CONN));
+            let stage = Stage::Connecting(connecting);
+            state.ws.dials.insert(id, Dial { token, url, target, host, tls, timeout, reply, stage });
             state.ws.connect_progress(id, progress, done);
             state.arm_deadlines();
         });
@@ -820,8 +582,7 @@ impl Net {
                 }
             }
             c.info.messages_sent += 1;
-            state.next_token += 1;
-            let token = state.next_token;
+            let token = self.token();
             c.senders.push_back(Sender { token, reply });
             c.flush_sends(done);
             let waiting = c.senders.iter().any(|s| s.token == token);
@@ -840,8 +601,7 @@ impl Net {
             if c.socket.is_none() {
                 return Some((reply, closed_read()));
             }
-            state.next_token += 1;
-            let token = state.next_token;
+            let token = self.token();
             c.readers.push_back(Reader { token, max_bytes, reply });
             c.pump(true, false, done);
             if c.readers.iter().any(|r| r.token == token) {
@@ -876,20 +636,28 @@ impl Net {
             }
         }
     }
+}
 
-    /// Resolves `host:port` with the policy and binds the first address.
-    pub(crate) fn bind(&self, host: &str, port: u16, key: usize) -> Result<Registered<TcpListener>, String> {
-        let listener = self.policy.resolve(host, port).and_then(|addrs| {
-            let mut last = None;
-            for addr in addrs {
-                match TcpListener::bind(addr) {
-                    Ok(l) => return Ok(l),
-                    Err(e) => last = Some(e.to_string()),
-                }
-            }
-            Err(last.unwrap_or_else(|| format!("failed to bind socket listener for {host}:{port}")))
-        })?;
-        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-        Registered::new(listener, self.poller.clone(), key).map_err(|e| e.to_string())
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    fn urls_are_checked_whole() {
+        for (url, want) in [
+            ("ws://h:1/x", Ok(("ws://h:1/x", false))),
+            ("ws://h", Ok(("ws://h", false))),
+            ("ws://h:1/x?q=1", Ok(("ws://h:1/x?q=1", false))),
+            ("wss://h/x", Ok(("wss://h/x", true))),
+            ("WSS://H/x", Ok(("wss://H/x", true))),
+            ("Ws://h/x", Ok(("ws://h/x", false))),
+            ("ws://[::1]:9/", Ok(("ws://[::1]:9/", false))),
+            ("ws://h:1/a b", Err("invalid WebSocket URL: HTTP format error: invalid uri character")),
+            ("ws://h:1/<x>", Err("invalid WebSocket URL: HTTP format error: invalid uri character")),
+            ("ws://h:1/x\ny", Err("invalid WebSocket URL: HTTP format error: invalid uri character")),
+        ] {
+            let want = want.map(|(target, tls)| (target.to_string(), tls)).map_err(String::from);
+            assert_eq!(check_url(url), want, "{url}");
+        }
     }
 }

@@ -117,3 +117,50 @@ fn a_refused_websocket_connect_reports_the_os_error() {
         other => panic!("expected an error, got {other:?}"),
     }
 }
+
+/// DIALECT 9: a `ws_connect` URL is checked completely before any
+/// connection is made (here the path): the listener sees no connection.
+#[test]
+fn a_bad_websocket_url_is_refused_before_connecting() {
+    let reactor = Reactor::start(Policy::default(), 16).expect("reactor");
+    let net = reactor.handle();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    for url in [format!("ws://127.0.0.1:{port}/a b"), format!("ws://127.0.0.1:{port}/<x>")] {
+        match wait(|reply| net.ws_connect(&url, "127.0.0.1", port, 2000, reply)) {
+            Reply::Error(e) => {
+                assert_eq!(e.kind, "SocketRequestError", "{url}: {e:?}");
+                assert!(e.message.starts_with("invalid WebSocket URL: "), "{url}: {e:?}");
+            }
+            other => panic!("{url}: expected an error, got {other:?}"),
+        }
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(listener.accept().is_err(), "a connection was made");
+    assert_eq!(net.ws_counts(), (0, 0));
+}
+
+/// DIALECT 15 until TLS lands: a `wss://` connect fails with a TLS error
+/// before sending a byte, and never falls back to plain text.
+#[test]
+fn a_wss_connect_sends_nothing_in_clear() {
+    use std::io::Read;
+    let reactor = Reactor::start(Policy::default(), 16).expect("reactor");
+    let net = reactor.handle();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let url = format!("wss://127.0.0.1:{port}/x");
+    match wait(|reply| net.ws_connect(&url, "127.0.0.1", port, 2000, reply)) {
+        Reply::Error(e) => assert_eq!(
+            (e.kind, e.message.as_str()),
+            ("WebSocketError", "TLS handshake failed: TLS is not supported by this build")
+        ),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    let (mut peer, _) = listener.accept().expect("the TCP connect happened");
+    peer.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+    let mut buf = [0u8; 64];
+    assert_eq!(peer.read(&mut buf).expect("end of stream"), 0, "bytes were sent in clear");
+    assert_eq!(net.ws_counts(), (0, 0));
+}

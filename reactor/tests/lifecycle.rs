@@ -338,7 +338,7 @@ impl Harness {
     }
 
     fn listen(&mut self) -> Result<(), TestCaseError> {
-        let l = expect_listener(self.net.tcp_listen("127.0.0.1", 0, true))?;
+        let l = expect_listener(call(|r| self.net.tcp_listen("127.0.0.1", 0, true, r)))?;
         let m = &mut self.model;
         prop_assert_eq!(l.id, m.next_listener, "listener ids count up from 0");
         prop_assert_eq!(l.status, Status::Listening);
@@ -723,7 +723,7 @@ fn two_hundred_connections_leave_no_descriptor_behind() {
     let reactor = Reactor::start(Policy::default(), 10_000).expect("reactor");
     let net = reactor.handle();
     let with_reactor = open_fds();
-    let Reply::Listener(l) = net.tcp_listen("127.0.0.1", 0, true) else { panic!("listen failed") };
+    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, r)) else { panic!("listen failed") };
     let mut pairs = Vec::new();
     for n in 0..200u32 {
         let Reply::Conn(client) = call(|r| net.tcp_connect("127.0.0.1", l.port, 2000, true, r)) else {

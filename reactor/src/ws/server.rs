@@ -1,0 +1,598 @@
+//! WebSocket listeners, their server handshakes and `ws_accept` (DIALECT 8:
+//! no peer can hold `ws_accept`).
+//!
+//! Invariants:
+//! * A listener accepts eagerly, whether or not anyone waits in
+//!   `ws_accept`, and runs each connection's server handshake on the
+//!   reactor at once, resumed on readiness, with the Origin guard, the
+//!   16 MiB cap and a deadline of its own (`HANDSHAKE_DEADLINE` from the OS
+//!   accept). A slow or silent client delays nobody else.
+//! * A finished handshake (a WebSocket, or its failure as an error Result)
+//!   waits in the listener's `ready` queue in finish order; `ws_accept`
+//!   takes the oldest, and waiting accepters are served in the order they
+//!   began to wait.
+//! * At most `MAX_PENDING` connections per listener are in a handshake or
+//!   in `ready`; beyond that the listener stops accepting (its interest is
+//!   off) and new connections stay in the kernel's backlog.
+//! * A connection gets its id, counts against `--max-sockets` and joins the
+//!   registry only when `ws_accept` takes it (so ids follow accept order);
+//!   until then its poller key is a handshake key (`HANDSHAKE` bit set), in
+//!   the connection kind's key space.
+//! * A malformed request is answered `400 Bad Request`, a refused Origin
+//!   `403`; a deadline passing answers nothing.
+//! * An OS accept error (too many open files) becomes the next
+//!   `ws_accept`'s error Result (one at a time) and pauses accepting for
+//!   `ACCEPT_BACKOFF`, so the reactor does not spin on it.
+//! * Closing a listener drops its handshakes and unaccepted connections
+//!   (they were never retained: no leak note) and answers its accepters.
+
+use super::{config, conn_full, Stream, Ws};
+use crate::registered::Registered;
+use crate::types::{now_ms, ListenerInfo, Reply, ReplyFn, SocketError, Status};
+use crate::{err, key, Action, Completed, Net, KIND_WS_CONN, KIND_WS_LISTENER};
+use std::collections::{BTreeSet, VecDeque};
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response, ServerHandshake};
+use tungstenite::handshake::{HandshakeError, MidHandshake};
+use tungstenite::WebSocket;
+
+type Mid = MidHandshake<ServerHandshake<Stream, OriginGuard>>;
+
+/// Connections per listener in a handshake or waiting for `ws_accept`.
+#[cfg(not(test))]
+const MAX_PENDING: usize = 1024;
+#[cfg(test)]
+const MAX_PENDING: usize = 4;
+
+/// How long a server handshake may take, from the OS accept (the unit
+/// tests below use short values of this and of `MAX_PENDING`).
+#[cfg(not(test))]
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+#[cfg(test)]
+const HANDSHAKE_DEADLINE: Duration = Duration::from_millis(300);
+
+/// The pause in accepting after an OS accept error.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The bit that marks a handshake id (kept clear of connection ids, which
+/// never get near it, and of the two bits of the poller key's kind).
+const HANDSHAKE: u64 = 1 << 60;
+
+/// The answer to a request the handshake could not read.
+const BAD_REQUEST: &[u8] = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+
+/// Whether a poller id in the connection kind is a handshake's.
+pub(crate) fn is_handshake(id: u64) -> bool {
+    id & HANDSHAKE != 0
+}
+
+fn unknown_listener(id: u64) -> Reply {
+    err("UnknownWebSocketListener", format!("unknown WebSocket listener: {id}"))
+}
+
+fn listener_closed() -> Reply {
+    err("WebSocketListenerClosed", "cannot accept from a closed WebSocket listener")
+}
+
+/// A 403 answer with `body` (the Origin guard's refusal).
+fn forbidden(body: String) -> ErrorResponse {
+    let mut r = ErrorResponse::new(Some(body));
+    *r.status_mut() = tungstenite::http::StatusCode::FORBIDDEN;
+    r
+}
+
+/// The Origin guard of `ws_accept`.
+pub(crate) struct OriginGuard {
+    allowed: Vec<String>,
+}
+
+impl Callback for OriginGuard {
+    fn on_request(self, request: &Request, response: Response) -> Result<Response, ErrorResponse> {
+        match request.headers().get("origin") {
+            None => Ok(response),
+            Some(v) => match v.to_str() {
+                Err(_) => Err(forbidden("invalid Origin header value".into())),
+                Ok(origin) if self.allowed.iter().any(|a| a == origin) => Ok(response),
+                Ok(origin) => Err(forbidden(format!("WebSocket Origin is not allowed: {origin}"))),
+            },
+        }
+    }
+}
+
+struct Accepter {
+    token: u64,
+    timeout_ms: u64,
+    reply: ReplyFn,
+}
+
+/// A server handshake in progress.
+pub(crate) struct Handshake {
+    /// `None` only during a step.
+    mid: Option<Mid>,
+    listener: u64,
+    /// The token of its deadline timer.
+    token: u64,
+    peer: SocketAddr,
+}
+
+/// A connection whose handshake has finished, waiting for `ws_accept`.
+enum Finished {
+    Open(Box<WebSocket<Stream>>, SocketAddr),
+    Failed(SocketError),
+}
+
+pub(crate) struct WsListener {
+    info: ListenerInfo,
+    local: Option<SocketAddr>,
+    allowed_origins: Vec<String>,
+    socket: Option<Registered<TcpListener>>,
+    accepters: VecDeque<Accepter>,
+    /// Its handshakes in progress, by handshake id.
+    handshakes: BTreeSet<u64>,
+    ready: VecDeque<Finished>,
+    /// The token of the timer that ends a pause after an accept error.
+    backoff: Option<u64>,
+}
+
+impl WsListener {
+    fn snapshot(&self) -> ListenerInfo {
+        self.info.clone()
+    }
+
+    fn room(&self) -> bool {
+        self.handshakes.len() + self.ready.len() < MAX_PENDING
+    }
+
+    /// Readable interest while it may accept: listening, not pausing, with
+    /// room.
+    fn rearm(&self) {
+        if let Some(s) = &self.socket {
+            s.interest(self.backoff.is_none() && self.room(), false);
+        }
+    }
+}
+
+/// What `ws_listen` hands to the resolver's continuation.
+struct ListenStart {
+    id: u64,
+    host: String,
+    port: u16,
+    allowed_origins: Vec<String>,
+    reply: ReplyFn,
+}
+
+impl Ws {
+    /// Readiness of listener `id`.
+    pub(crate) fn on_listener_event(&mut self, net: &Net, id: u64, readable: bool, done: &mut Completed) {
+        if let Some(s) = self.listeners.get(&id).and_then(|l| l.socket.as_ref()) {
+            s.fired();
+        }
+        if readable {
+            self.accept_ready(net, id, done);
+        } else if let Some(l) = self.listeners.get(&id) {
+            l.rearm();
+        }
+    }
+
+    /// A listener timer: an accepter's timeout or the end of a pause.
+    pub(crate) fn on_listener_timeout(&mut self, net: &Net, id: u64, token: u64, done: &mut Completed) {
+        let Some(l) = self.listeners.get_mut(&id) else { return };
+        if l.backoff == Some(token) {
+            l.backoff = None;
+            self.accept_ready(net, id, done);
+        } else if let Some(i) = l.accepters.iter().position(|a| a.token == token) {
+            if let Some(a) = l.accepters.remove(i) {
+                let text = format!("timed out after {} ms waiting for socket connection", a.timeout_ms);
+                done.answer(a.token, a.reply, err("SocketAcceptTimeout", text));
+            }
+        }
+    }
+
+    /// Takes every connection the kernel has for listener `id` (while there
+    /// is room) and starts its handshake.
+    fn accept_ready(&mut self, net: &Net, id: u64, done: &mut Completed) {
+        loop {
+            let Some(l) = self.listeners.get_mut(&id) else { return };
+            let Some(socket) = &l.socket else { return };
+            if l.backoff.is_some() || !l.room() {
+                l.rearm();
+                return;
+            }
+            match socket.get().accept() {
+                Ok((stream, peer)) => self.start_handshake(net, id, stream, peer, done),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    l.rearm();
+                    return;
+                }
+                // The peer gave up before the accept: nothing to report.
+                Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted) => {}
+                Err(e) => {
+                    let token = net.token();
+                    l.backoff = Some(token);
+                    let action = Action::Expire { kind: KIND_WS_LISTENER, id, token };
+                    self.deadlines.push((Instant::now() + ACCEPT_BACKOFF, action));
+                    let queued =
+                        l.ready.iter().any(|f| matches!(f, Finished::Failed(e) if e.kind == "SocketAcceptError"));
+                    if !queued {
+                        l.ready.push_back(Finished::Failed(SocketError::new("SocketAcceptError", e.to_string())));
+                    }
+                    l.rearm();
+                    self.serve_accepters(net, id, done);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Starts the handshake of a connection accepted by listener `listener`.
+    fn start_handshake(&mut self, net: &Net, listener: u64, stream: TcpStream, peer: SocketAddr, done: &mut Completed) {
+        let Some(l) = self.listeners.get_mut(&listener) else { return };
+        let hid = HANDSHAKE | self.next_handshake;
+        let registered = stream
+            .set_nonblocking(true)
+            .and_then(|()| stream.set_nodelay(true))
+            .and_then(|()| Registered::new(stream, net.poller.clone(), key(hid, KIND_WS_CONN)));
+        let stream = match registered {
+            Ok(s) => s,
+            Err(e) => {
+                l.ready.push_back(Finished::Failed(SocketError::new("WebSocketListenerError", e.to_string())));
+                self.serve_accepters(net, listener, done);
+                return;
+            }
+        };
+        self.next_handshake += 1;
+        stream.farewell(Some(BAD_REQUEST));
+        let token = net.token();
+        let guard = OriginGuard { allowed: l.allowed_origins.clone() };
+        l.handshakes.insert(hid);
+        let action = Action::Expire { kind: KIND_WS_CONN, id: hid, token };
+        self.deadlines.push((Instant::now() + HANDSHAKE_DEADLINE, action));
+        self.handshakes.insert(hid, Handshake { mid: None, listener, token, peer });
+        let result = tungstenite::accept_hdr_with_config(stream, guard, Some(config()));
+        self.handshake_step(net, hid, result, done);
+    }
+
+    /// Readiness of handshake `hid`.
+    pub(crate) fn continue_handshake(&mut self, net: &Net, hid: u64, done: &mut Completed) {
+        let Some(mid) = self.handshakes.get_mut(&hid).and_then(|h| h.mid.take()) else { return };
+        mid.get_ref().get_ref().fired();
+        let result = mid.handshake();
+        self.handshake_step(net, hid, result, done);
+    }
+
+    /// The deadline of handshake `hid` passed.
+    pub(crate) fn on_handshake_timeout(&mut self, net: &Net, hid: u64, token: u64, done: &mut Completed) {
+        if self.handshakes.get(&hid).is_none_or(|h| h.token != token) {
+            return;
+        }
+        let Some(h) = self.handshakes.remove(&hid) else { return };
+        if let Some(mid) = &h.mid {
+            mid.get_ref().get_ref().farewell(None);
+        }
+        let failed = SocketError::new("WebSocketListenerError", "WebSocket handshake timed out");
+        self.finish(net, hid, h.listener, Finished::Failed(failed), done);
+    }
+
+    fn handshake_step(
+        &mut self,
+        net: &Net,
+        hid: u64,
+        result: Result<WebSocket<Stream>, HandshakeError<ServerHandshake<Stream, OriginGuard>>>,
+        done: &mut Completed,
+    ) {
+        let finished = match result {
+            Err(HandshakeError::Interrupted(mid)) => {
+                mid.get_ref().get_ref().await_blocked();
+                if let Some(h) = self.handshakes.get_mut(&hid) {
+                    h.mid = Some(mid);
+                }
+                return;
+            }
+            // The library dropped the stream, which sent `400 Bad Request`
+            // unless an answer (the Origin guard's 403) had gone out.
+            Err(HandshakeError::Failure(e)) => {
+                Finished::Failed(SocketError::new("WebSocketListenerError", e.to_string()))
+            }
+            Ok(ws) => {
+                ws.get_ref().farewell(None);
+                let peer = self.handshakes.get(&hid).map(|h| h.peer);
+                match peer {
+                    Some(peer) => Finished::Open(Box::new(ws), peer),
+                    None => return,
+                }
+            }
+        };
+        let Some(h) = self.handshakes.remove(&hid) else { return };
+        self.finish(net, hid, h.listener, finished, done);
+    }
+
+    /// Handshake `hid` of `listener` finished: its outcome joins the queue.
+    fn finish(&mut self, net: &Net, hid: u64, listener: u64, finished: Finished, done: &mut Completed) {
+        let Some(l) = self.listeners.get_mut(&listener) else { return };
+        l.handshakes.remove(&hid);
+        l.ready.push_back(finished);
+        self.serve_accepters(net, listener, done);
+    }
+
+    /// Hands finished handshakes to waiting accepters, oldest first on both
+    /// sides; then accepts again if that made room.
+    fn serve_accepters(&mut self, net: &Net, id: u64, done: &mut Completed) {
+        let mut served = false;
+        loop {
+            let Some(l) = self.listeners.get_mut(&id) else { return };
+            if l.accepters.is_empty() || l.ready.is_empty() {
+                break;
+            }
+            let (Some(a), Some(finished)) = (l.accepters.pop_front(), l.ready.pop_front()) else { break };
+            let answer = match finished {
+                Finished::Failed(e) => Reply::Error(e),
+                Finished::Open(ws, peer) => self.take(net, id, *ws, peer),
+            };
+            done.answer(a.token, a.reply, answer);
+            served = true;
+        }
+        if served {
+            self.accept_ready(net, id, done);
+        }
+    }
+
+    /// Retains a connection `ws_accept` takes from listener `listener`.
+    fn take(&mut self, net: &Net, listener: u64, ws: WebSocket<Stream>, peer: SocketAddr) -> Reply {
+        if self.conns.len() + self.conns_in_flight >= net.max_sockets {
+            return conn_full(net.max_sockets); // dropping `ws` closes it
+        }
+        let Some(l) = self.listeners.get_mut(&listener) else { return listener_closed() };
+        l.info.accepted_connections += 1;
+        let url = format!("ws://{}", l.local.map(|a| a.to_string()).unwrap_or_default());
+        let id = self.next_conn;
+        self.next_conn += 1;
+        ws.get_ref().rekey(key(id, KIND_WS_CONN));
+        self.adopt(id, url, peer.ip().to_string(), ws, 101, Arc::new([]))
+    }
+
+    /// Closes listener `id`: drops its handshakes and unaccepted
+    /// connections and answers its accepters.
+    pub(crate) fn close_listener(&mut self, id: u64, done: &mut Completed) -> Option<ListenerInfo> {
+        let l = self.listeners.get_mut(&id)?;
+        l.socket = None;
+        l.info.status = Status::Closed;
+        l.backoff = None;
+        l.ready.clear();
+        for a in l.accepters.drain(..) {
+            done.answer(a.token, a.reply, listener_closed());
+        }
+        for hid in std::mem::take(&mut l.handshakes) {
+            if let Some(Handshake { mid: Some(mid), .. }) = self.handshakes.remove(&hid) {
+                mid.get_ref().get_ref().farewell(None);
+            }
+        }
+        self.listeners.get(&id).map(WsListener::snapshot)
+    }
+}
+
+impl Net {
+    /// `ws_listen`: resolves the host (see `Net::resolve_then`, at most
+    /// `LISTEN_LOOKUP`), then binds.
+    pub fn ws_listen(
+        self: &Arc<Self>,
+        host: &str,
+        port: u16,
+        allowed_origins: Vec<String>,
+        reply: ReplyFn,
+    ) -> Option<(ReplyFn, Reply)> {
+        if let Err(denied) = self.policy.check(host, port) {
+            return Some((reply, crate::denied("ws_listen", &denied)));
+        }
+        let id = {
+            let mut state = self.lock();
+            let ws = &mut state.ws;
+            if ws.listeners.len() + ws.listeners_in_flight >= self.max_sockets {
+                let full = err(
+                    "RegistryFull",
+                    format!(
+                        "WebSocket listener registry retained listener limit of {} reached; release closed WebSocket listeners before starting another listener",
+                        self.max_sockets
+                    ),
+                );
+                return Some((reply, full));
+            }
+            ws.listeners_in_flight += 1;
+            ws.next_listener += 1;
+            ws.next_listener - 1
+        };
+        let start = ListenStart { id, host: host.to_string(), port, allowed_origins, reply };
+        let lookup = crate::policy::lookup_host(host);
+        self.resolve_then(lookup, port, crate::resolve::LISTEN_LOOKUP, start, Net::ws_bind)
+    }
+
+    /// Binds listener `start.id` to the first of the resolved addresses
+    /// that the policy admits, and starts accepting.
+    fn ws_bind(&self, start: ListenStart, addrs: Result<Vec<SocketAddr>, String>) -> Option<(ReplyFn, Reply)> {
+        let ListenStart { id, host, port, allowed_origins, reply } = start;
+        let bound = addrs.and_then(|addrs| self.bind(&host, &addrs, key(id, KIND_WS_LISTENER)));
+        let mut state = self.lock();
+        state.ws.listeners_in_flight -= 1;
+        let answer = match bound {
+            Err(message) => err("WebSocketListenerError", message),
+            Ok(socket) => {
+                let local = socket.get().local_addr().ok();
+                let listener = WsListener {
+                    info: ListenerInfo {
+                        id,
+                        host,
+                        port: local.map_or(port, |a| a.port()),
+                        started_at_ms: now_ms(),
+                        status: Status::Listening,
+                        local_addr: local.map(|a| a.to_string()),
+                        error: None,
+                        accepted_connections: 0,
+                    },
+                    local,
+                    allowed_origins,
+                    socket: Some(socket),
+                    accepters: VecDeque::new(),
+                    handshakes: BTreeSet::new(),
+                    ready: VecDeque::new(),
+                    backoff: None,
+                };
+                listener.rearm();
+                let info = listener.snapshot();
+                state.ws.listeners.insert(id, listener);
+                Reply::Listener(info)
+            }
+        };
+        Some((reply, answer))
+    }
+
+    /// `ws_listeners`.
+    pub fn ws_listeners(&self) -> Reply {
+        Reply::Listeners(self.lock().ws.listeners.values().map(WsListener::snapshot).collect())
+    }
+
+    /// `ws_listener`.
+    pub fn ws_listener(&self, id: u64) -> Reply {
+        self.lock().ws.listeners.get(&id).map_or_else(|| unknown_listener(id), |l| Reply::Listener(l.snapshot()))
+    }
+
+    /// `ws_accept`: the oldest finished handshake, or a wait of at most
+    /// `timeout_ms` for the next one.
+    pub fn ws_accept(&self, id: u64, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+        self.with_state(|state, done| {
+            let Some(l) = state.ws.listeners.get_mut(&id) else { return Some((reply, unknown_listener(id))) };
+            if l.info.status != Status::Listening {
+                return Some((reply, listener_closed()));
+            }
+            let token = self.token();
+            l.accepters.push_back(Accepter { token, timeout_ms, reply });
+            // Connections the poller has not reported yet count too.
+            state.ws.accept_ready(self, id, done);
+            state.ws.serve_accepters(self, id, done);
+            state.arm_deadlines();
+            let waiting = state.ws.listeners.get(&id).is_some_and(|l| l.accepters.iter().any(|a| a.token == token));
+            if waiting {
+                self.arm_timer(state, KIND_WS_LISTENER, id, token, Duration::from_millis(timeout_ms));
+            }
+            None
+        })
+    }
+
+    /// `ws_listener_close`.
+    pub fn ws_listener_close(&self, id: u64) -> Reply {
+        self.with_state(|state, done| match state.ws.close_listener(id, done) {
+            None => unknown_listener(id),
+            Some(info) => Reply::Listener(info),
+        })
+    }
+
+    /// `ws_listener_release`.
+    pub fn ws_listener_release(&self, id: u64) -> Reply {
+        let mut state = self.lock();
+        match state.ws.listeners.get(&id) {
+            None => unknown_listener(id),
+            Some(l) if l.info.status == Status::Listening => err(
+                "WebSocketListenerOpen",
+                format!("WebSocket listener {id} is still listening; close it before ws_listener_release"),
+            ),
+            Some(_) => {
+                state.ws.listeners.remove(&id);
+                Reply::Released
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Policy, Reactor};
+    use std::io::Read;
+    use std::sync::mpsc;
+
+    fn call(f: impl FnOnce(ReplyFn) -> Option<(ReplyFn, Reply)>) -> Reply {
+        let (tx, rx) = mpsc::channel();
+        let reply: ReplyFn = Box::new(move |r| {
+            let _ = tx.send(r);
+        });
+        match f(reply) {
+            Some((_, r)) => r,
+            None => rx.recv_timeout(Duration::from_secs(5)).expect("a reply within 5 s"),
+        }
+    }
+
+    fn listen(net: &Arc<Net>) -> (u64, u16) {
+        match call(|r| net.ws_listen("127.0.0.1", 0, Vec::new(), r)) {
+            Reply::Listener(l) => (l.id, l.port),
+            other => panic!("ws_listen failed: {other:?}"),
+        }
+    }
+
+    /// (handshakes in progress, finished and waiting) of listener `id`.
+    fn pending(net: &Net, id: u64) -> (usize, usize) {
+        let state = net.lock();
+        let l = &state.ws.listeners[&id];
+        (l.handshakes.len(), l.ready.len())
+    }
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}: not within 5 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn each_handshake_has_its_own_deadline() {
+        let reactor = Reactor::start(Policy::default(), 8).expect("reactor");
+        let net = reactor.handle();
+        let (id, port) = listen(&net);
+        let mut silent = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let started = Instant::now();
+        // ws_accept waits longer than the deadline: it gets the failure.
+        match call(|r| net.ws_accept(id, 3000, r)) {
+            Reply::Error(e) => {
+                assert_eq!((e.kind, e.message.as_str()), ("WebSocketListenerError", "WebSocket handshake timed out"))
+            }
+            other => panic!("expected the deadline's failure, got {other:?}"),
+        }
+        let waited = started.elapsed();
+        assert!(
+            waited >= HANDSHAKE_DEADLINE - Duration::from_millis(50) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
+        // No answer on a deadline, just the end.
+        silent.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+        let mut buf = [0u8; 64];
+        assert!(matches!(silent.read(&mut buf), Ok(0) | Err(_)), "a timed-out handshake got an answer");
+        assert_eq!(net.ws_counts(), (0, 1));
+    }
+
+    #[test]
+    fn at_most_max_pending_connections_per_listener() {
+        let reactor = Reactor::start(Policy::default(), 8).expect("reactor");
+        let net = reactor.handle();
+        let (id, port) = listen(&net);
+        let peers: Vec<TcpStream> =
+            (0..MAX_PENDING + 2).map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect")).collect();
+        wait_for("the first connections are taken", || pending(&net, id).0 == MAX_PENDING);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(pending(&net, id), (MAX_PENDING, 0), "the rest stay in the kernel's backlog");
+        // The deadlines pass: the failures still take the room...
+        wait_for("the deadlines pass", || pending(&net, id) == (0, MAX_PENDING));
+        // ... until ws_accept takes them; then the backlog is accepted.
+        for _ in 0..2 {
+            assert!(
+                matches!(call(|r| net.ws_accept(id, 1000, r)), Reply::Error(e) if e.kind == "WebSocketListenerError")
+            );
+        }
+        wait_for("the last two are taken", || pending(&net, id).0 == 2 || pending(&net, id).1 == MAX_PENDING);
+        // Closing the listener drops everything it holds.
+        assert!(matches!(net.ws_listener_close(id), Reply::Listener(_)));
+        assert_eq!(pending(&net, id), (0, 0));
+        assert!(net.lock().ws.handshakes.is_empty());
+        drop(peers);
+    }
+}
