@@ -12,6 +12,7 @@ mod builtins;
 pub mod chunk;
 pub mod compiler;
 mod convert;
+pub mod deep;
 pub mod diagnostic;
 pub mod error;
 pub mod host;

@@ -20,6 +20,7 @@
 //! state, and a failed, finished or exited VM never runs again.
 
 use crate::chunk::{ChunkKind, Program, Span};
+use crate::deep::TooDeep;
 use crate::diagnostic;
 use crate::error::{ErrorKind, VmError};
 use crate::host::{Effect, Host};
@@ -248,17 +249,20 @@ impl Vm {
 
     /// A VM for a spawned task: it runs `block` with a deep copy of the
     /// bindings visible now (DIALECT point 6) and an empty stack.
-    pub(crate) fn fork(&self, block: u32, task: u64) -> Vm {
+    pub(crate) fn fork(&self, block: u32, task: u64) -> Result<Vm, TooDeep> {
         let mut memo = crate::value::CopyMemo::default();
-        let mut vars: Vec<Vec<(Symbol, Value)>> =
-            self.vars.iter().map(|f| f.iter().map(|(k, v)| (*k, v.deep_copy_in(&mut memo))).collect()).collect();
+        let mut vars: Vec<Vec<(Symbol, Value)>> = self
+            .vars
+            .iter()
+            .map(|f| f.iter().map(|(k, v)| Ok((*k, v.deep_copy_in(&mut memo)?))).collect())
+            .collect::<Result<_, TooDeep>>()?;
         if self.scope != NO_SCOPE && vars.len() == self.scope as usize {
             // The frame the innermost call would create: the task declares
             // into it, as it would have if the frame had been created.
             vars.push(Vec::new());
         }
         let scope = vars.len().checked_sub(1).map_or(NO_SCOPE, |last| last as u32);
-        Vm {
+        Ok(Vm {
             program: self.program.clone(),
             stack: Vec::new(),
             frames: vec![Frame::Code(CodeFrame {
@@ -270,12 +274,16 @@ impl Vm {
             })],
             vars,
             scope,
-            globals: self.globals.iter().map(|g| g.as_ref().map(|v| v.deep_copy_in(&mut memo))).collect(),
+            globals: self
+                .globals
+                .iter()
+                .map(|g| g.as_ref().map(|v| v.deep_copy_in(&mut memo)).transpose())
+                .collect::<Result<_, TooDeep>>()?,
             functions: self.functions.clone(),
             rng: self.rng.wrapping_mul(6364136223846793005).wrapping_add(task | 1) | 1,
             state: State::Ready,
             blocked_site: (0, 0),
-        }
+        })
     }
 
     /// Names the task this VM runs (its diagnostics say `in task#ID`).
