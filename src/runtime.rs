@@ -204,7 +204,7 @@ impl TaskActor {
         let mut table = self.rt.tasks();
         Some(match table.await_task(id, notify) {
             AwaitState::Unknown => Resume::Error(VmError::new(ErrorKind::UnknownTask, format!("unknown task: {id}"))),
-            AwaitState::Finished(Ending::Value(v)) => Resume::Value(v.to_value()),
+            AwaitState::Finished(Ending::Value(v)) => v.to_value().map_or_else(Resume::Error, Resume::Value),
             AwaitState::Finished(Ending::Failed(error, origin)) => {
                 Resume::TaskFailed { task: id, error: error.clone(), origin: origin.clone() }
             }
@@ -271,7 +271,7 @@ impl TaskActor {
         match (self.task(), outcome) {
             (_, Outcome::Exited(code)) => self.rt.end(MainEnd::Exited(code)),
             (None, Outcome::Finished(stack)) => {
-                let values = stack.iter().map(|v| rco_lang::render::notation(v, program)).collect();
+                let values = stack.iter().map(|v| rco_lang::render::notation_in_message(v, program)).collect();
                 self.rt.end(MainEnd::Finished(values));
             }
             (None, Outcome::Failed(f)) => self.rt.end(MainEnd::Failed(f.render(program))),

@@ -13,7 +13,8 @@
 //!    at most one worker at once (the scheduler's guarantee), and a stored
 //!    result is only read under the task table's mutex.
 
-use rco_lang::{Value, Vm};
+use rco_lang::deep::TooDeep;
+use rco_lang::{Value, Vm, VmError};
 
 /// A VM that may move to another thread (see the module doc).
 pub struct SendVm(pub Vm);
@@ -23,8 +24,10 @@ pub struct SendVm(pub Vm);
 // reference count is ever touched by two threads.
 unsafe impl Send for SendVm {}
 
-/// A value detached from every VM: a deep copy nobody else references.
-pub struct SendValue(Value);
+/// A value detached from every VM: a deep copy nobody else references, or
+/// the fact that the value was too deep to copy (DIALECT 16), which the
+/// `await` that would receive it reports.
+pub struct SendValue(Result<Value, TooDeep>);
 
 impl SendValue {
     /// Detaches a copy of `v` from its VM.
@@ -32,9 +35,9 @@ impl SendValue {
         SendValue(v.deep_copy())
     }
 
-    /// A fresh copy for the VM that receives it.
-    pub fn to_value(&self) -> Value {
-        self.0.deep_copy()
+    /// A fresh copy for the VM that receives it, or `await`'s nesting error.
+    pub fn to_value(&self) -> Result<Value, VmError> {
+        self.0.as_ref().map_err(|e| *e).and_then(Value::deep_copy).map_err(|e| e.error("await"))
     }
 }
 

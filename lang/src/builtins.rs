@@ -9,11 +9,12 @@
 //! reduction budget (`Vm::charge`: one per element, `bytes` per string).
 
 use crate::convert::{self, IntRange};
+use crate::deep::TooDeep;
 use crate::error::{ErrorKind, VmError};
 use crate::host::{Host, Stream, TaskState};
 use crate::json;
 use crate::map::Map;
-use crate::render::{display, notation};
+use crate::render::{display, notation, notation_in_message};
 use crate::symbol::Symbol;
 use crate::value::{BlockId, ResultValue, Value};
 use crate::vm::{Flow, Items, IterFrame, Vm};
@@ -109,6 +110,26 @@ fn weight(v: &Value) -> usize {
         Value::Map(m) => m.borrow().len(),
         _ => 0,
     }
+}
+
+/// The longest string a word builds (DIALECT 16).
+const MAX_STRING: usize = 1 << 30;
+
+/// The length of the string `word` is about to build (`None`: it overflowed
+/// `usize`), checked before anything is allocated.
+fn fits(word: &str, len: Option<usize>) -> Result<usize, VmError> {
+    len.filter(|&n| n <= MAX_STRING).ok_or_else(|| VmError::invalid(word, "result would exceed 1 GiB"))
+}
+
+/// Where an element equal to `item` is in `items` (REFERENCE-LANGUAGE
+/// §3.4 equality).
+fn position_of(items: &[Value], item: &Value) -> Result<Option<usize>, TooDeep> {
+    for (i, x) in items.iter().enumerate() {
+        if x.equals(item)? {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
 }
 
 fn char_index_of(hay: &str, byte: usize) -> i64 {
@@ -298,7 +319,7 @@ impl Vm {
             Eq | Ne => {
                 self.need(name, 2)?;
                 self.charge(weight(self.peek(0)));
-                let eq = self.peek(1).equals(self.peek(0));
+                let eq = self.peek(1).equals(self.peek(0)).map_err(|e| e.error(name))?;
                 return self.replace(2, Value::Bool(eq == (word == Eq)));
             }
             Lt | Gt | Le | Ge => {
@@ -341,7 +362,9 @@ impl Vm {
                 self.need(name, 1)?;
                 match self.peek(0).truthy() {
                     None => return Err(VmError::invalid(name, "Result values require ok? before assertion")),
-                    Some(false) => return Err(VmError::assertion("truthy", &notation(self.peek(0), &self.program))),
+                    Some(false) => {
+                        return Err(VmError::assertion("truthy", &notation_in_message(self.peek(0), &self.program)))
+                    }
                     Some(true) => {
                         self.pop();
                     }
@@ -362,10 +385,10 @@ impl Vm {
                 self.need(name, 2)?;
                 self.charge(weight(self.peek(0)));
                 let (actual, expected) = (self.peek(1), self.peek(0));
-                if !actual.equals(expected) {
+                if !actual.equals(expected).map_err(|e| e.error(name))? {
                     return Err(VmError::assertion(
-                        &notation(expected, &self.program),
-                        &notation(actual, &self.program),
+                        &notation_in_message(expected, &self.program),
+                        &notation_in_message(actual, &self.program),
                     ));
                 }
                 self.pop();
@@ -379,7 +402,7 @@ impl Vm {
                 let is_ok = matches!(**r, ResultValue::Ok(_));
                 if is_ok != (word == AssertOk) {
                     let want = if word == AssertOk { "ok result" } else { "error result" };
-                    return Err(VmError::assertion(want, &notation(self.peek(0), &self.program)));
+                    return Err(VmError::assertion(want, &notation_in_message(self.peek(0), &self.program)));
                 }
                 self.pop();
             }
@@ -450,7 +473,7 @@ impl Vm {
             }
             Inspect => {
                 self.need(name, 1)?;
-                let text = notation(self.peek(0), &self.program);
+                let text = notation(self.peek(0), &self.program).map_err(|e| e.error(name))?;
                 self.charge(bytes(text.len()));
                 self.stack.push(Value::str(&text));
             }
@@ -544,6 +567,7 @@ impl Vm {
                 self.need(name, 2)?;
                 let suffix = str_arg(name, self.peek(0), "string")?;
                 let s = str_arg(name, self.peek(1), "receiver string")?;
+                fits(name, s.len().checked_add(suffix.len()))?;
                 let joined = format!("{s}{suffix}");
                 self.charge(bytes(joined.len()));
                 return self.replace(2, Value::str(&joined));
@@ -578,7 +602,9 @@ impl Vm {
                 let item = self.peek(0);
                 let r = match self.peek(1) {
                     Value::Str(s) => s.contains(&**str_arg(name, item, "string")?),
-                    Value::Array(s) | Value::List(s) | Value::Set(s) => s.borrow().iter().any(|x| x.equals(item)),
+                    Value::Array(s) | Value::List(s) | Value::Set(s) => {
+                        position_of(&s.borrow(), item).map_err(|e| e.error(name))?.is_some()
+                    }
                     Value::Map(m) => match item {
                         Value::Str(k) => m.borrow().contains_key(k),
                         _ => false,
@@ -614,7 +640,7 @@ impl Vm {
                 self.need(name, 2)?;
                 let n = count_arg(name, self.peek(0))?;
                 let s = str_arg(name, self.peek(1), "receiver string")?;
-                if s.len().saturating_mul(n) > 1 << 30 {
+                if s.len().checked_mul(n).map_or(true, |len| len > MAX_STRING) {
                     return Err(VmError::invalid(name, "repeated string is too large"));
                 }
                 let r = s.repeat(n);
@@ -640,16 +666,25 @@ impl Vm {
                 let Some(seq) = self.peek(1).as_seq() else {
                     return Err(VmError::type_error(name, "array, list, or set", self.peek(1).kind()));
                 };
-                let mut out = String::new();
-                for (i, item) in seq.borrow().iter().enumerate() {
+                let items = seq.borrow();
+                let mut len = Some(d.len().saturating_mul(items.len().saturating_sub(1)));
+                for item in items.iter() {
                     let Value::Str(s) = item else {
                         return Err(VmError::type_error(name, "collection of strings", item.kind()));
                     };
+                    len = len.and_then(|n| n.checked_add(s.len()));
+                }
+                let len = fits(name, len)?;
+                let mut out = String::with_capacity(len);
+                for (i, item) in items.iter().enumerate() {
                     if i > 0 {
                         out.push_str(d);
                     }
-                    out.push_str(s);
+                    if let Value::Str(s) = item {
+                        out.push_str(s);
+                    }
                 }
+                drop(items);
                 let cost = weight(self.peek(1)) + bytes(out.len());
                 self.charge(cost);
                 return self.replace(2, Value::str(&out));
@@ -689,6 +724,10 @@ impl Vm {
                 let with = str_arg(name, self.peek(0), "string")?;
                 let pattern = str_arg(name, self.peek(1), "string")?;
                 let s = str_arg(name, self.peek(2), "receiver string")?;
+                if !pattern.is_empty() && with.len() > pattern.len() {
+                    let grows = s.matches(&**pattern).count().checked_mul(with.len() - pattern.len());
+                    fits(name, grows.and_then(|g| g.checked_add(s.len())))?;
+                }
                 let r = if pattern.is_empty() { s.to_string() } else { s.replace(&**pattern, with) };
                 self.charge(bytes(s.len() + r.len()));
                 return self.replace(3, Value::str(&r));
@@ -703,7 +742,7 @@ impl Vm {
                 match self.peek(1) {
                     Value::Array(s) | Value::List(s) => s.borrow_mut().push(item),
                     Value::Set(s) => {
-                        let present = s.borrow().iter().any(|x| x.equals(&item));
+                        let present = position_of(&s.borrow(), &item).map_err(|e| e.error(name))?.is_some();
                         if !present {
                             s.borrow_mut().push(item);
                         }
@@ -747,7 +786,7 @@ impl Vm {
                 let item = self.peek(0);
                 match self.peek(1) {
                     Value::Array(s) | Value::List(s) | Value::Set(s) => {
-                        let at = s.borrow().iter().position(|x| x.equals(item));
+                        let at = position_of(&s.borrow(), item).map_err(|e| e.error(name))?;
                         if let Some(at) = at {
                             s.borrow_mut().remove(at);
                         }
@@ -964,7 +1003,7 @@ impl Vm {
                             ErrorKind::ResultUnwrap,
                             format!(
                                 "cannot use {name} on ok result; expected error result (value: {})",
-                                notation(v, &self.program)
+                                notation_in_message(v, &self.program)
                             ),
                         ))
                     }
@@ -1052,13 +1091,13 @@ impl Vm {
             }
             ToString => {
                 self.need(name, 1)?;
-                let s = display(self.peek(0), &self.program);
+                let s = display(self.peek(0), &self.program).map_err(|e| e.error(name))?;
                 self.charge(bytes(s.len()));
                 return self.replace(1, Value::str(&s));
             }
             JsonEncode => {
                 self.need(name, 1)?;
-                let s = json::encode(self.peek(0)).map_err(|m| VmError::invalid(name, m))?;
+                let s = json::encode(self.peek(0), name)?;
                 self.charge(bytes(s.len()));
                 return self.replace(1, Value::str(&s));
             }
@@ -1075,8 +1114,8 @@ impl Vm {
             // ---- input, output, environment
             Print | Println | Eprint => {
                 self.need(name, 1)?;
-                let v = self.pop();
-                let mut text = display(&v, &self.program);
+                let mut text = display(self.peek(0), &self.program).map_err(|e| e.error(name))?;
+                self.pop();
                 if word == Println {
                     text.push('\n');
                 }
@@ -1119,7 +1158,7 @@ impl Vm {
                 let Value::Block(BlockId(b)) = *self.peek(0) else {
                     return Err(VmError::type_error(name, "block", self.peek(0).kind()));
                 };
-                let child = self.fork(b, 0);
+                let child = self.fork(b, 0).map_err(|e| e.error(name))?;
                 let id = host.spawn(child).map_err(|m| VmError::host(name, m))?;
                 return self.replace(1, Value::Task(id));
             }
@@ -1309,8 +1348,9 @@ pub(crate) fn finish_iter(it: IterFrame) -> Value {
             Value::Map(_) => {
                 let mut m = Map::new();
                 let mut pairs = it.out.into_iter();
-                while let (Some(Value::Str(k)), Some(v)) = (pairs.next(), pairs.next()) {
-                    m.insert(k, v);
+                while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
+                    let Value::Str(k) = &k else { break };
+                    m.insert(k.clone(), v);
                 }
                 Value::map(m)
             }

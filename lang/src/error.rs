@@ -20,7 +20,7 @@ pub enum ErrorKind {
     Assertion,
     Unsupported,
     UnknownTask,
-    /// A resource limit of the VM (call depth, stack size).
+    /// A resource limit of the VM (call depth, stack size, value nesting).
     Limit,
 }
 
@@ -85,6 +85,11 @@ impl VmError {
 
     pub fn result_condition() -> VmError {
         VmError::new(ErrorKind::ResultCondition, "result values require ok? before they can be used as conditions")
+    }
+
+    /// A value nested deeper than `max` levels met by `word` (DIALECT 16).
+    pub fn nesting(word: &str, max: usize) -> VmError {
+        VmError::new(ErrorKind::Limit, format!("nesting limit exceeded in {word}: at most {max} levels"))
     }
 
     pub fn assertion(expected: &str, got: &str) -> VmError {

@@ -2,24 +2,105 @@
 //! with serde_json-style messages: `expected value at line 1 column 1`).
 //!
 //! Invariants: decoding never recurses deeper than `MAX_DEPTH`; encoding
-//! detects cycles and reports their path (`$.key[0]`).
+//! keeps its own stack (never the Rust stack) along a value's nesting,
+//! fails past `MAX_NESTING` levels (DIALECT 16), and detects cycles and
+//! reports their path (`$.key[0]`).
 
+use crate::deep::{self, OnPath, MAX_NESTING};
+use crate::error::VmError;
 use crate::map::Map;
-use crate::value::Value;
+use crate::value::{Seq, Value};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 const MAX_DEPTH: usize = 128;
 
-/// Encodes a value; the error is the message after `invalid argument in json_encode: `.
-pub fn encode(v: &Value) -> Result<String, String> {
+/// Encodes a value for `word`: `invalid argument in WORD: ...` for what
+/// JSON cannot hold, the nesting error past `MAX_NESTING` levels.
+pub fn encode(v: &Value, word: &str) -> Result<String, VmError> {
     let mut out = String::new();
-    let mut path = Vec::new();
-    enc(v, &mut out, &mut path, &mut String::from("$"))?;
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut path: OnPath<usize> = OnPath::new();
+    open(v, &mut out, &mut frames, &mut path).map_err(|e| e.error(word))?;
+    while let Some(frame) = frames.last_mut() {
+        // The first collection left in the frame, written up to it.
+        let mut nested = None;
+        match frame {
+            Frame::Seq { seq, next } => {
+                let items = seq.borrow();
+                while nested.is_none() && *next < items.len() {
+                    if *next > 0 {
+                        out.push(',');
+                    }
+                    let item = &items[*next];
+                    *next += 1;
+                    if is_collection(item) {
+                        nested = Some(item.clone());
+                    } else {
+                        scalar(item, &mut out).map_err(|m| VmError::invalid(word, m))?;
+                    }
+                }
+            }
+            Frame::Map { entries, next } => {
+                while nested.is_none() && *next < entries.len() {
+                    if *next > 0 {
+                        out.push(',');
+                    }
+                    let (k, item) = &mut entries[*next];
+                    *next += 1;
+                    quote(k, &mut out);
+                    out.push(':');
+                    if is_collection(item) {
+                        nested = Some(std::mem::take(item));
+                    } else {
+                        scalar(item, &mut out).map_err(|m| VmError::invalid(word, m))?;
+                    }
+                }
+            }
+        }
+        match nested {
+            Some(item) => open(&item, &mut out, &mut frames, &mut path).map_err(|e| e.error(word))?,
+            None => {
+                match frames.pop() {
+                    Some(Frame::Seq { .. }) => out.push(']'),
+                    Some(Frame::Map { .. }) => out.push('}'),
+                    None => {}
+                }
+                path.pop();
+            }
+        }
+    }
     Ok(out)
 }
 
-fn enc(v: &Value, out: &mut String, seen: &mut Vec<usize>, path: &mut String) -> Result<(), String> {
+/// A collection being encoded: what is left of it.
+enum Frame {
+    Seq { seq: Seq, next: usize },
+    Map { entries: Vec<(Arc<str>, Value)>, next: usize },
+}
+
+/// Why a value cannot be encoded.
+enum Unfit {
+    /// The message after `invalid argument in json_encode: `.
+    Invalid(String),
+    TooDeep,
+}
+
+impl Unfit {
+    fn error(self, word: &str) -> VmError {
+        match self {
+            Unfit::Invalid(m) => VmError::invalid(word, m),
+            Unfit::TooDeep => deep::TooDeep.error(word),
+        }
+    }
+}
+
+fn is_collection(v: &Value) -> bool {
+    matches!(v, Value::Array(_) | Value::List(_) | Value::Set(_) | Value::Map(_))
+}
+
+/// Writes a value that is not a collection.
+fn scalar(v: &Value, out: &mut String) -> Result<(), String> {
     match v {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -30,54 +111,53 @@ fn enc(v: &Value, out: &mut String, seen: &mut Vec<usize>, path: &mut String) ->
             if !f.is_finite() {
                 return Err("cannot encode non-finite float as JSON".into());
             }
-            let s = format!("{f:?}");
-            out.push_str(&s);
+            let _ = write!(out, "{f:?}");
         }
         Value::Str(s) => quote(s, out),
-        Value::Array(s) | Value::List(s) | Value::Set(s) => {
-            let key = std::rc::Rc::as_ptr(s) as usize;
-            if seen.contains(&key) {
-                return Err(format!("cannot encode cyclic collection as JSON at {path}"));
-            }
-            seen.push(key);
-            out.push('[');
-            for (i, item) in s.borrow().iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                let len = path.len();
-                let _ = write!(path, "[{i}]");
-                enc(item, out, seen, path)?;
-                path.truncate(len);
-            }
-            out.push(']');
-            seen.pop();
-        }
-        Value::Map(m) => {
-            let key = std::rc::Rc::as_ptr(m) as usize;
-            if seen.contains(&key) {
-                return Err(format!("cannot encode cyclic collection as JSON at {path}"));
-            }
-            seen.push(key);
-            out.push('{');
-            for (i, (k, item)) in m.borrow().iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                quote(k, out);
-                out.push(':');
-                let len = path.len();
-                let _ = write!(path, ".{k}");
-                enc(item, out, seen, path)?;
-                path.truncate(len);
-            }
-            out.push('}');
-            seen.pop();
-        }
         Value::Result(_) => return Err("cannot encode result as JSON".into()),
         other => return Err(format!("cannot encode {} as JSON", other.kind())),
     }
     Ok(())
+}
+
+/// Writes a value that may be a collection: its opening, with the frame
+/// that encodes the rest (sets and lists as arrays).
+fn open(v: &Value, out: &mut String, frames: &mut Vec<Frame>, path: &mut OnPath<usize>) -> Result<(), Unfit> {
+    let (key, frame, opening) = match v {
+        Value::Array(s) | Value::List(s) | Value::Set(s) => {
+            (deep::addr(s), Frame::Seq { seq: s.clone(), next: 0 }, '[')
+        }
+        Value::Map(m) => (deep::addr(m), Frame::Map { entries: deep::entries(m), next: 0 }, '{'),
+        other => return scalar(other, out).map_err(Unfit::Invalid),
+    };
+    if path.contains(key) {
+        return Err(Unfit::Invalid(format!("cannot encode cyclic collection as JSON at {}", json_path(frames))));
+    }
+    if path.len() >= MAX_NESTING {
+        return Err(Unfit::TooDeep);
+    }
+    path.push(key);
+    frames.push(frame);
+    out.push(opening);
+    Ok(())
+}
+
+/// Where the encoder is, as `$.key[0]`: each open collection's current item.
+fn json_path(frames: &[Frame]) -> String {
+    let mut path = String::from("$");
+    for frame in frames {
+        match frame {
+            Frame::Seq { next, .. } => {
+                let _ = write!(path, "[{}]", next.saturating_sub(1));
+            }
+            Frame::Map { entries, next } => {
+                if let Some((k, _)) = next.checked_sub(1).and_then(|i| entries.get(i)) {
+                    let _ = write!(path, ".{k}");
+                }
+            }
+        }
+    }
+    path
 }
 
 fn quote(s: &str, out: &mut String) {

@@ -13,6 +13,7 @@ pub mod capture;
 pub mod chunk;
 pub mod compiler;
 mod convert;
+pub mod deep;
 pub mod diagnostic;
 pub mod error;
 pub mod host;

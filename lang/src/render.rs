@@ -4,11 +4,15 @@
 //! Invariants: floats never use an exponent and always carry a `.0` or a
 //! fraction; a collection met again while it is being printed (a cycle,
 //! ancestors only) prints as `[...]`, `{...}` or `#{...}`; map keys print in
-//! their stored (sorted) order.
+//! their stored (sorted) order. Printing keeps its own stack, never the
+//! Rust stack, along a value's nesting: past `MAX_NESTING` levels a word
+//! fails (`TooDeep`) and a note or a message writes `...` (DIALECT 16).
 
 use crate::chunk::Program;
-use crate::value::{ResultValue, Value};
+use crate::deep::{self, OnPath, TooDeep, MAX_NESTING};
+use crate::value::{ResultValue, Seq, Value};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// A float as `print` shows it: shortest round-trip digits, no exponent.
 pub fn float_text(f: f64) -> String {
@@ -20,18 +24,28 @@ pub fn float_text(f: f64) -> String {
 }
 
 /// Display form: scalars plainly, everything else in notation.
-pub fn display(v: &Value, prog: &Program) -> String {
+pub fn display(v: &Value, prog: &Program) -> Result<String, TooDeep> {
     match v {
-        Value::Str(s) => s.to_string(),
-        Value::Class(name) => (*name).to_string(),
+        Value::Str(s) => Ok(s.to_string()),
+        Value::Class(name) => Ok((*name).to_string()),
         _ => notation(v, prog),
     }
 }
 
-/// Ricochet notation (DIALECT 4).
-pub fn notation(v: &Value, prog: &Program) -> String {
+/// Ricochet notation (DIALECT 4), for a word that prints: fails past
+/// `MAX_NESTING` levels.
+pub fn notation(v: &Value, prog: &Program) -> Result<String, TooDeep> {
     let mut out = String::new();
-    write_notation(&mut out, v, prog, &mut Vec::new());
+    write_notation(&mut out, v, prog, Past::Fail)?;
+    Ok(out)
+}
+
+/// Notation for a note or a message: the part past `MAX_NESTING` levels is
+/// written `...`.
+pub fn notation_in_message(v: &Value, prog: &Program) -> String {
+    let mut out = String::new();
+    // Eliding never fails.
+    let _ = write_notation(&mut out, v, prog, Past::Elide);
     out
 }
 
@@ -54,7 +68,89 @@ pub fn quote(s: &str, out: &mut String) {
     out.push('"');
 }
 
-fn write_notation(out: &mut String, v: &Value, prog: &Program, path: &mut Vec<usize>) {
+/// What printing does with a collection past `MAX_NESTING` levels.
+#[derive(Clone, Copy, PartialEq)]
+enum Past {
+    Fail,
+    Elide,
+}
+
+/// A collection being printed: what is left of it, and how it closes.
+enum Frame {
+    Seq {
+        seq: Seq,
+        next: usize,
+        close: &'static str,
+    },
+    Map {
+        entries: Vec<(Arc<str>, Value)>,
+        next: usize,
+    },
+    /// The `)` of `n` ok Results around the value printed before it.
+    CloseOks(usize),
+}
+
+fn write_notation(out: &mut String, v: &Value, prog: &Program, past: Past) -> Result<(), TooDeep> {
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut path: OnPath<usize> = OnPath::new();
+    open(out, v, prog, past, &mut frames, &mut path)?;
+    while let Some(frame) = frames.last_mut() {
+        // The first nested item left in the frame, written up to it.
+        let mut nested = None;
+        match frame {
+            Frame::Seq { seq, next, .. } => {
+                let items = seq.borrow();
+                while nested.is_none() && *next < items.len() {
+                    if *next > 0 {
+                        out.push_str(", ");
+                    }
+                    let item = &items[*next];
+                    *next += 1;
+                    if deep::is_nested(item) {
+                        nested = Some(item.clone());
+                    } else {
+                        scalar(out, item, prog);
+                    }
+                }
+            }
+            Frame::Map { entries, next } => {
+                while nested.is_none() && *next < entries.len() {
+                    if *next > 0 {
+                        out.push_str(", ");
+                    }
+                    let (k, item) = &mut entries[*next];
+                    *next += 1;
+                    quote(k, out);
+                    out.push_str(": ");
+                    if deep::is_nested(item) {
+                        nested = Some(std::mem::take(item));
+                    } else {
+                        scalar(out, item, prog);
+                    }
+                }
+            }
+            Frame::CloseOks(n) => (0..*n).for_each(|_| out.push(')')),
+        }
+        match nested {
+            Some(item) => open(out, &item, prog, past, &mut frames, &mut path)?,
+            None => match frames.pop() {
+                Some(Frame::Seq { close, .. }) => {
+                    out.push_str(close);
+                    path.pop();
+                }
+                Some(Frame::Map { .. }) => {
+                    out.push('}');
+                    path.pop();
+                }
+                _ => {}
+            },
+        }
+    }
+    Ok(())
+}
+
+/// Writes a value that holds no other (see `deep::is_nested`).
+fn scalar(out: &mut String, v: &Value, prog: &Program) {
     match v {
         Value::Nil => out.push_str("nil"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -63,57 +159,72 @@ fn write_notation(out: &mut String, v: &Value, prog: &Program, path: &mut Vec<us
         }
         Value::Float(f) => out.push_str(&float_text(*f)),
         Value::Str(s) => quote(s, out),
-        Value::Array(s) | Value::List(s) | Value::Set(s) => {
-            let (open, close) = if matches!(v, Value::Set(_)) { ("#{", "}") } else { ("[", "]") };
-            let key = std::rc::Rc::as_ptr(s) as usize;
-            if path.contains(&key) {
-                let _ = write!(out, "{open}...{close}");
-                return;
-            }
-            path.push(key);
-            out.push_str(open);
-            for (i, item) in s.borrow().iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_notation(out, item, prog, path);
-            }
-            out.push_str(close);
-            path.pop();
-        }
-        Value::Map(m) => {
-            let key = std::rc::Rc::as_ptr(m) as usize;
-            if path.contains(&key) {
-                out.push_str("{...}");
-                return;
-            }
-            path.push(key);
-            out.push('{');
-            for (i, (k, item)) in m.borrow().iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                quote(k, out);
-                out.push_str(": ");
-                write_notation(out, item, prog, path);
-            }
-            out.push('}');
-            path.pop();
-        }
         Value::Block(b) => out.push_str(prog.block_text(b.0)),
         Value::Task(id) => {
             let _ = write!(out, "task#{id}");
         }
         Value::Result(r) => match &**r {
-            ResultValue::Ok(inner) => {
-                out.push_str("ok(");
-                write_notation(out, inner, prog, path);
-                out.push(')');
-            }
             ResultValue::Err { kind, message } => {
                 let _ = write!(out, "error({kind}: {message})");
             }
+            // Not reached: an ok Result is nested; `open` unwraps it.
+            ResultValue::Ok(_) => out.push_str("ok(...)"),
         },
         Value::Class(name) => out.push_str(name),
+        Value::Array(_) | Value::List(_) | Value::Set(_) | Value::Map(_) => out.push_str("..."),
     }
+}
+
+/// Writes the start of any value: a scalar whole; `ok(` for each ok Result
+/// around it; a collection's opening, with the frame that prints the rest;
+/// a cycle or the part past `MAX_NESTING` levels as its marker.
+fn open(
+    out: &mut String,
+    v: &Value,
+    prog: &Program,
+    past: Past,
+    frames: &mut Vec<Frame>,
+    path: &mut OnPath<usize>,
+) -> Result<(), TooDeep> {
+    let mut v = v;
+    let mut oks = 0;
+    while let Value::Result(r) = v {
+        let ResultValue::Ok(inner) = &**r else { break };
+        out.push_str("ok(");
+        oks += 1;
+        v = inner;
+    }
+    if oks > 0 {
+        frames.push(Frame::CloseOks(oks));
+    }
+    let (key, open, close) = match v {
+        Value::Array(s) | Value::List(s) => (deep::addr(s), "[", "]"),
+        Value::Set(s) => (deep::addr(s), "#{", "}"),
+        Value::Map(m) => (deep::addr(m), "{", "}"),
+        other => {
+            scalar(out, other, prog);
+            return Ok(());
+        }
+    };
+    if path.contains(key) {
+        let _ = write!(out, "{open}...{close}");
+        return Ok(());
+    }
+    if path.len() >= MAX_NESTING {
+        return match past {
+            Past::Fail => Err(TooDeep),
+            Past::Elide => {
+                out.push_str("...");
+                Ok(())
+            }
+        };
+    }
+    frames.push(match v {
+        Value::Map(m) => Frame::Map { entries: deep::entries(m), next: 0 },
+        Value::Array(s) | Value::List(s) | Value::Set(s) => Frame::Seq { seq: s.clone(), next: 0, close },
+        _ => return Ok(()),
+    });
+    path.push(key);
+    out.push_str(open);
+    Ok(())
 }

@@ -8,9 +8,10 @@
 //! Map keys stay sorted byte-wise (see `map.rs`); sets keep
 //! insertion order and hold no two equal elements.
 
+pub use crate::deep::CopyMemo;
+use crate::deep::{self, TooDeep};
 use crate::map::Map;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -155,7 +156,11 @@ impl Value {
 
     /// A new sequence of the same kind (array, list or set) as `self`.
     pub fn same_kind_seq(&self, items: Vec<Value>) -> Value {
-        let seq = Rc::new(RefCell::new(items));
+        self.with_seq(Rc::new(RefCell::new(items)))
+    }
+
+    /// `seq` as a sequence of the same kind (array, list or set) as `self`.
+    pub fn with_seq(&self, seq: Seq) -> Value {
         match self {
             Value::List(_) => Value::List(seq),
             Value::Set(_) => Value::Set(seq),
@@ -164,37 +169,38 @@ impl Value {
     }
 
     /// `=` (§3.4): numbers compare by exact value across int and float;
-    /// everything else structurally.
-    pub fn equals(&self, other: &Value) -> bool {
+    /// everything else structurally. Fails only for two values that are
+    /// both nested deeper than `MAX_NESTING` where they would have to be
+    /// compared (DIALECT 16).
+    pub fn equals(&self, other: &Value) -> Result<bool, TooDeep> {
         match (self, other) {
-            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => int_eq_float(*a, *b),
-            _ => structural_eq(self, other, 0),
+            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => Ok(int_eq_float(*a, *b)),
+            _ => deep::structural_eq(self, other),
         }
     }
 
     /// A copy that shares nothing mutable with `self` (for handing a value to
     /// another task). Sharing and cycles inside the value are preserved.
-    pub fn deep_copy(&self) -> Value {
+    pub fn deep_copy(&self) -> Result<Value, TooDeep> {
         self.deep_copy_in(&mut CopyMemo::default())
     }
 
     /// `deep_copy` sharing one memo across several values, so that two
     /// bindings of one collection still share their copy.
-    pub fn deep_copy_in(&self, memo: &mut CopyMemo) -> Value {
-        deep_copy(self, memo)
+    pub fn deep_copy_in(&self, memo: &mut CopyMemo) -> Result<Value, TooDeep> {
+        deep::deep_copy(self, memo)
     }
 }
 
-/// The state of one deep copy that may span several values: the
-/// collections already copied (by address), and what the copied values hold
-/// that a spawned task could run or await (see `capture.rs`).
-#[derive(Default)]
-pub struct CopyMemo {
-    seen: HashMap<usize, Value>,
-    /// Every block value met while copying (in order met, repeats allowed).
-    pub blocks: Vec<BlockId>,
-    /// Whether a task handle was met while copying.
-    pub saw_task: bool,
+/// Freeing never recurses along a value's nesting (DIALECT 16: freeing
+/// always works, at any depth): see `deep::free`.
+impl Drop for Value {
+    #[inline]
+    fn drop(&mut self) {
+        if matches!(self, Value::Array(_) | Value::List(_) | Value::Set(_) | Value::Map(_) | Value::Result(_)) {
+            deep::free(self);
+        }
+    }
 }
 
 /// Exact comparison of an integer with a float (2^53+1 != 2^53 as float).
@@ -223,95 +229,4 @@ pub fn cmp_int_float(a: i64, b: f64) -> Option<std::cmp::Ordering> {
         Ordering::Equal => 0.0_f64.partial_cmp(&(b - t)).unwrap_or(Ordering::Equal),
         o => o,
     })
-}
-
-const MAX_EQ_DEPTH: usize = 512;
-
-fn structural_eq(a: &Value, b: &Value, depth: usize) -> bool {
-    if depth > MAX_EQ_DEPTH {
-        return false;
-    }
-    match (a, b) {
-        (Value::Nil, Value::Nil) => true,
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
-        (Value::Float(x), Value::Float(y)) => x == y,
-        (Value::Str(x), Value::Str(y)) => x == y,
-        (Value::Array(x), Value::Array(y)) | (Value::List(x), Value::List(y)) => {
-            if Rc::ptr_eq(x, y) {
-                return true;
-            }
-            let (x, y) = (x.borrow(), y.borrow());
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| structural_eq(p, q, depth + 1))
-        }
-        (Value::Set(x), Value::Set(y)) => {
-            if Rc::ptr_eq(x, y) {
-                return true;
-            }
-            let (x, y) = (x.borrow(), y.borrow());
-            x.len() == y.len() && x.iter().all(|p| y.iter().any(|q| structural_eq(p, q, depth + 1)))
-        }
-        (Value::Map(x), Value::Map(y)) => {
-            if Rc::ptr_eq(x, y) {
-                return true;
-            }
-            let (x, y) = (x.borrow(), y.borrow());
-            x.len() == y.len()
-                && x.iter().zip(y.iter()).all(|((k1, v1), (k2, v2))| k1 == k2 && structural_eq(v1, v2, depth + 1))
-        }
-        (Value::Block(x), Value::Block(y)) => x == y,
-        (Value::Task(x), Value::Task(y)) => x == y,
-        (Value::Class(x), Value::Class(y)) => x == y,
-        (Value::Result(x), Value::Result(y)) => match (&**x, &**y) {
-            (ResultValue::Ok(p), ResultValue::Ok(q)) => structural_eq(p, q, depth + 1),
-            (ResultValue::Err { kind: k1, message: m1 }, ResultValue::Err { kind: k2, message: m2 }) => {
-                k1 == k2 && m1 == m2
-            }
-            _ => false,
-        },
-        _ => false,
-    }
-}
-
-fn deep_copy(v: &Value, memo: &mut CopyMemo) -> Value {
-    fn seq(s: &Seq, memo: &mut CopyMemo, wrap: fn(Seq) -> Value) -> Value {
-        let key = Rc::as_ptr(s) as usize;
-        if let Some(done) = memo.seen.get(&key) {
-            return done.clone();
-        }
-        let fresh: Seq = Rc::new(RefCell::new(Vec::new()));
-        memo.seen.insert(key, wrap(fresh.clone()));
-        let items: Vec<Value> = s.borrow().iter().map(|i| deep_copy(i, memo)).collect();
-        *fresh.borrow_mut() = items;
-        wrap(fresh)
-    }
-    match v {
-        Value::Array(s) => seq(s, memo, Value::Array),
-        Value::List(s) => seq(s, memo, Value::List),
-        Value::Set(s) => seq(s, memo, Value::Set),
-        Value::Map(m) => {
-            let key = Rc::as_ptr(m) as usize;
-            if let Some(done) = memo.seen.get(&key) {
-                return done.clone();
-            }
-            let fresh: MapRef = Rc::new(RefCell::new(Map::new()));
-            memo.seen.insert(key, Value::Map(fresh.clone()));
-            let entries: Map = m.borrow().iter().map(|(k, v)| (k.clone(), deep_copy(v, memo))).collect();
-            *fresh.borrow_mut() = entries;
-            Value::Map(fresh)
-        }
-        Value::Result(r) => Value::Result(Rc::new(match &**r {
-            ResultValue::Ok(inner) => ResultValue::Ok(deep_copy(inner, memo)),
-            e @ ResultValue::Err { .. } => e.clone(),
-        })),
-        Value::Block(b) => {
-            memo.blocks.push(*b);
-            Value::Block(*b)
-        }
-        Value::Task(id) => {
-            memo.saw_task = true;
-            Value::Task(*id)
-        }
-        other => other.clone(),
-    }
 }

@@ -23,6 +23,7 @@
 //! state, and a failed, finished or exited VM never runs again.
 
 use crate::chunk::{ChunkKind, Program, ProgramRef, Span};
+use crate::deep::TooDeep;
 use crate::diagnostic;
 use crate::error::{ErrorKind, VmError};
 use crate::host::{Effect, Host};
@@ -267,7 +268,7 @@ impl Vm {
     /// lookup would have found, so lookups, `set` and `var` in the task
     /// behave as with a copy of the whole frame stack, and a task spawned
     /// deep inside recursion costs what it reads, not the depth.
-    pub(crate) fn fork(&self, block: u32, task: u64) -> Vm {
+    pub(crate) fn fork(&self, block: u32, task: u64) -> Result<Vm, TooDeep> {
         let program = &self.program;
         let captures = &program.captures;
         let mut memo = crate::value::CopyMemo::default();
@@ -275,10 +276,10 @@ impl Vm {
         let capture = captures.of(program, block);
         let mut everything = capture.dynamic;
         if everything {
-            self.copy_visible(&mut frame, &mut memo);
+            self.copy_visible(&mut frame, &mut memo)?;
         } else {
             // A capture's names are distinct: no check on this first pass.
-            self.copy_names(capture, false, &mut frame, &mut memo);
+            self.copy_names(capture, false, &mut frame, &mut memo)?;
         }
         // What the copied values hold extends the reach, until nothing new
         // is reached (rare: most tasks copy no block and no task handle).
@@ -302,13 +303,13 @@ impl Vm {
             for capture in more {
                 if capture.dynamic {
                     everything = true;
-                    self.copy_visible(&mut frame, &mut memo);
+                    self.copy_visible(&mut frame, &mut memo)?;
                     break;
                 }
-                self.copy_names(capture, true, &mut frame, &mut memo);
+                self.copy_names(capture, true, &mut frame, &mut memo)?;
             }
         }
-        Vm {
+        Ok(Vm {
             program: program.clone(),
             stack: Vec::new(),
             frames: vec![Frame::Code(CodeFrame {
@@ -328,7 +329,7 @@ impl Vm {
             blocked_site: (0, 0),
             debt: 0,
             spent: 0,
-        }
+        })
     }
 
     /// Copies into `frame` the binding lookup finds for each name of
@@ -339,28 +340,30 @@ impl Vm {
         check: bool,
         frame: &mut Vec<(Symbol, Value)>,
         memo: &mut crate::value::CopyMemo,
-    ) {
+    ) -> Result<(), TooDeep> {
         for &name in capture.names.iter() {
             if check && frame.iter().any(|(k, _)| *k == name) {
                 continue;
             }
             if let Some(v) = self.lookup(name) {
-                frame.push((name, v.deep_copy_in(memo)));
+                frame.push((name, v.deep_copy_in(memo)?));
             }
         }
+        Ok(())
     }
 
     /// Copies into `frame` every visible binding not there yet, the one
     /// lookup finds for each name: innermost frame first, then the globals.
-    fn copy_visible(&self, frame: &mut Vec<(Symbol, Value)>, memo: &mut crate::value::CopyMemo) {
+    fn copy_visible(&self, frame: &mut Vec<(Symbol, Value)>, memo: &mut crate::value::CopyMemo) -> Result<(), TooDeep> {
         let mut done: std::collections::HashSet<Symbol> = frame.iter().map(|(k, _)| *k).collect();
         let frames = self.vars.iter().rev().flat_map(|f| f.iter().map(|(k, v)| (*k, v)));
         let globals = self.globals.iter().enumerate().filter_map(|(i, g)| Some((Symbol::from_index(i), g.as_ref()?)));
         for (name, v) in frames.chain(globals) {
             if done.insert(name) {
-                frame.push((name, v.deep_copy_in(memo)));
+                frame.push((name, v.deep_copy_in(memo)?));
             }
         }
+        Ok(())
     }
 
     /// Frees spare memory while the VM waits: an empty operand stack gives
