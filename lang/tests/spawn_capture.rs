@@ -46,7 +46,7 @@ impl SyncHost {
                 Outcome::Exited(code) => return Err((VmError::host("exit", code.to_string()), String::new())),
                 Outcome::Yielded => continue,
                 Outcome::Blocked(Effect::Await(id)) => match self.endings.get(id as usize) {
-                    Some(Ok(v)) => Resume::Value(v.deep_copy()),
+                    Some(Ok(v)) => Resume::Value(v.deep_copy().expect("generated values are shallow")),
                     Some(Err((error, origin))) => {
                         Resume::TaskFailed { task: id, error: error.clone(), origin: origin.clone() }
                     }
@@ -78,7 +78,7 @@ impl Host for SyncHost {
         let id = self.endings.len() as u64;
         task.set_task_id(id);
         let ending = self.finish(&mut task);
-        self.endings.push(ending.map(|v| v.deep_copy()));
+        self.endings.push(ending.map(|v| v.deep_copy().expect("generated values are shallow")));
         Ok(id)
     }
     fn task_state(&mut self, id: u64) -> TaskState {
