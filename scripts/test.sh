@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Areas of ../shared/conformance that this implementation passes in full.
-AREAS=(core tasks capabilities tcp ws)
+AREAS=(core tasks capabilities tcp ws hardening tls)
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
