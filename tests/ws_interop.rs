@@ -322,6 +322,6 @@ fn ws_chat_serves_a_client_beside_a_silent_peer() {
     client.write_all(&[0x88, 0x80, 0, 0, 0, 0]).expect("close");
     let done = chat.finish(RUN_LIMIT);
     done.assert_clean_exit("rco ws_chat.rco");
-    assert!(done.stdout.ends_with("served 1 clients\n"), "{}", done.stdout);
+    assert!(done.stdout.ends_with("served 1 clients, 1 messages relayed\n"), "{}", done.stdout);
     drop(silent);
 }
