@@ -13,9 +13,8 @@
 //! of the model (issued and not yet released), and a listener we closed is
 //! reported `closed`; deterministic answers hold (a read of at most `max`
 //! bytes returns at most `max` bytes or one whole character, DIALECT 14;
-//! releasing a socket we closed
-//! succeeds, releasing a listener still listening fails, operations on
-//! unknown ids fail); and after `close_all()` and dropping the reactor the
+//! releasing a socket we closed succeeds, releasing a listener still
+//! listening fails, operations on unknown ids fail); and after `close_all()` and dropping the reactor the
 //! process has exactly as many open fds as before the input.
 #![no_main]
 
