@@ -57,7 +57,11 @@ fn run(data: &[u8]) {
 
     let reactor = Reactor::start(Policy::default(), 8).expect("reactor start");
     let net = reactor.handle();
-    let Reply::Listener(l) = net.ws_listen("127.0.0.1", 0, vec![ALLOWED_ORIGIN.to_string()]) else {
+    let n = net.clone();
+    let listening = rco_fuzz::call("ws_listen", SLACK, move |reply| {
+        n.ws_listen("127.0.0.1", 0, vec![ALLOWED_ORIGIN.to_string()], reply)
+    });
+    let Reply::Listener(l) = listening else {
         panic!("ws_listen failed on loopback")
     };
     let (prelude, frames) = if valid {

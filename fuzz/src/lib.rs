@@ -177,8 +177,8 @@ pub fn call(
 }
 
 /// Asserts that the process has no more open descriptors than `before`,
-/// allowing 2 s for helper threads (host resolution) to exit: they hold the
-/// `Net`, and so the poller, until they return.
+/// allowing 2 s for a reply still being delivered on another thread to let
+/// go of the `Net`, and so of the poller.
 pub fn assert_no_fd_leak(before: usize) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     let mut after = open_fds();

@@ -414,6 +414,26 @@ fn event_loop(net: &Net) {
     }
 }
 
+/// What the unit tests of the reactor's modules share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::{Reply, ReplyFn};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Calls a request that answers now or later; its reply, within 5 s.
+    pub(crate) fn call(f: impl FnOnce(ReplyFn) -> Option<(ReplyFn, Reply)>) -> Reply {
+        let (tx, rx) = mpsc::channel();
+        let reply: ReplyFn = Box::new(move |r| {
+            let _ = tx.send(r);
+        });
+        match f(reply) {
+            Some((_, r)) => r,
+            None => rx.recv_timeout(Duration::from_secs(5)).expect("a reply within 5 s"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

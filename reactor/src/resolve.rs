@@ -219,6 +219,7 @@ fn answer<T>(net: &Weak<Net>, arg: T, addrs: Result<Vec<SocketAddr>, String>, th
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::call;
     use crate::Reply;
     use std::sync::mpsc;
 
@@ -261,17 +262,6 @@ mod tests {
         crate::Reactor::with_lookup(crate::Policy::default(), 100, slow)
             .and_then(crate::Reactor::with_thread)
             .expect("reactor")
-    }
-
-    fn call(f: impl FnOnce(ReplyFn) -> Option<(ReplyFn, Reply)>) -> Reply {
-        let (tx, rx) = mpsc::channel();
-        let reply: ReplyFn = Box::new(move |r| {
-            let _ = tx.send(r);
-        });
-        match f(reply) {
-            Some((_, r)) => r,
-            None => rx.recv_timeout(Duration::from_secs(5)).expect("a reply within 5 s"),
-        }
     }
 
     fn error(reply: Reply) -> (&'static str, String) {

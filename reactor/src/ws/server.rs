@@ -507,20 +507,9 @@ impl Net {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::call;
     use crate::{Policy, Reactor};
     use std::io::Read;
-    use std::sync::mpsc;
-
-    fn call(f: impl FnOnce(ReplyFn) -> Option<(ReplyFn, Reply)>) -> Reply {
-        let (tx, rx) = mpsc::channel();
-        let reply: ReplyFn = Box::new(move |r| {
-            let _ = tx.send(r);
-        });
-        match f(reply) {
-            Some((_, r)) => r,
-            None => rx.recv_timeout(Duration::from_secs(5)).expect("a reply within 5 s"),
-        }
-    }
 
     fn listen(net: &Arc<Net>) -> (u64, u16) {
         match call(|r| net.ws_listen("127.0.0.1", 0, Vec::new(), r)) {
