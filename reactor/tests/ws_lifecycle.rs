@@ -600,7 +600,10 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
     drop(h);
     drop(reactor);
     let after = settle_fds(baseline);
-    prop_assert_eq!(after, baseline, "open descriptors after the reactor is gone");
+    // A leak leaves more descriptors than at the start; fewer can only be
+    // a descriptor of another thread of the test process (seen once in CI
+    // conditions: 6 against a baseline of 7) closing meanwhile.
+    prop_assert!(after <= baseline, "open descriptors after the reactor is gone: {after}, before: {baseline}");
     Ok(())
 }
 
