@@ -7,8 +7,8 @@
 //! * The client side never blocks: the URL is checked completely before
 //!   anything else (DIALECT 9), the host is resolved off the workers with
 //!   the connect timeout as its deadline, then a non-blocking connect (see
-//!   `connect.rs`) and the client handshake resumed on readiness, each with
-//!   what is left of the connect timeout and the timeout again. A `wss://`
+//!   `connect.rs`) with what the lookup left of that timeout, and the client
+//!   handshake resumed on readiness with the timeout again. A `wss://`
 //!   URL fails once connected, before any byte is sent: this build has no
 //!   TLS, and it never falls back to plain text (DIALECT 15).
 //! * A read takes exactly one message; `ws_read` over `max_bytes` discards
