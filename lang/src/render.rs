@@ -10,7 +10,7 @@
 
 use crate::chunk::Program;
 use crate::deep::{self, OnPath, TooDeep, MAX_NESTING};
-use crate::value::{ResultValue, Seq, Value};
+use crate::value::{MapRef, ResultValue, Seq, Value};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -77,8 +77,16 @@ enum Past {
 
 /// A collection being printed: what is left of it, and how it closes.
 enum Frame {
-    Seq { seq: Seq, next: usize, close: &'static str },
-    Map { entries: Vec<(Arc<str>, Value)>, next: usize },
+    Seq {
+        seq: Seq,
+        next: usize,
+        close: &'static str,
+    },
+    /// A map resumes after the key of the last entry it entered.
+    Map {
+        map: MapRef,
+        after: Option<Arc<str>>,
+    },
     /// The `)` of `n` ok Results around the value printed before it.
     CloseOks(usize),
 }
@@ -106,39 +114,43 @@ fn write_notation(out: &mut String, v: &Value, prog: &Program, past: Past) -> Re
                     }
                 }
             }
-            Frame::Map { entries, next } => {
-                while nested.is_none() && *next < entries.len() {
-                    if *next > 0 {
+            Frame::Map { map, after } => {
+                let m = map.borrow();
+                let mut first = after.is_none();
+                let mut stop = None;
+                for (k, item) in m.iter_after(after.as_deref()) {
+                    if !first {
                         out.push_str(", ");
                     }
-                    let (k, item) = &mut entries[*next];
-                    *next += 1;
+                    first = false;
                     quote(k, out);
                     out.push_str(": ");
                     if deep::is_nested(item) {
-                        nested = Some(std::mem::take(item));
-                    } else {
-                        scalar(out, item, prog);
+                        nested = Some(item.clone());
+                        stop = Some(k.clone());
+                        break;
                     }
+                    scalar(out, item, prog);
+                }
+                if stop.is_some() {
+                    *after = stop;
                 }
             }
             Frame::CloseOks(n) => (0..*n).for_each(|_| out.push(')')),
         }
         match nested {
             Some(item) => open(out, &item, prog, past, &mut frames, &mut path)?,
-            None => {
-                match frames.pop() {
-                    Some(Frame::Seq { close, .. }) => {
-                        out.push_str(close);
-                        path.pop();
-                    }
-                    Some(Frame::Map { .. }) => {
-                        out.push('}');
-                        path.pop();
-                    }
-                    _ => {}
+            None => match frames.pop() {
+                Some(Frame::Seq { close, .. }) => {
+                    out.push_str(close);
+                    path.pop();
                 }
-            }
+                Some(Frame::Map { .. }) => {
+                    out.push('}');
+                    path.pop();
+                }
+                _ => {}
+            },
         }
     }
     Ok(())
@@ -205,7 +217,7 @@ fn open(
         let _ = write!(out, "{open}...{close}");
         return Ok(());
     }
-    if path.len() >= MAX_NESTING {
+    if path.depth() >= MAX_NESTING {
         return match past {
             Past::Fail => Err(TooDeep),
             Past::Elide => {
@@ -215,7 +227,7 @@ fn open(
         };
     }
     frames.push(match v {
-        Value::Map(m) => Frame::Map { entries: deep::entries(m), next: 0 },
+        Value::Map(m) => Frame::Map { map: m.clone(), after: None },
         Value::Array(s) | Value::List(s) | Value::Set(s) => Frame::Seq { seq: s.clone(), next: 0, close },
         _ => return Ok(()),
     });
