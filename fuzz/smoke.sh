@@ -7,10 +7,10 @@ seconds=${FUZZ_SMOKE_SECONDS:-20}
 # The socket targets' oracles depend on timing (replies within timeout +
 # slack, descriptors closed by exiting helper threads); on a loaded CI
 # machine a failure there is reported but does not fail the smoke run unless
-# FUZZ_SMOKE_STRICT includes them. Any language-target crash fails it.
-strict=" ${FUZZ_SMOKE_STRICT:-lex parse compile run} "
+# FUZZ_SMOKE_STRICT includes them. Any language-target crash (deep_values included) fails it.
+strict=" ${FUZZ_SMOKE_STRICT:-lex parse compile run deep_values} "
 failed=()
-for target in lex parse compile run socket_ops ws_peer; do
+for target in lex parse compile run deep_values socket_ops ws_peer; do
   if ! ./run.sh "$target" "$seconds"; then
     if [[ "$strict" == *" $target "* ]]; then
       failed+=("$target")

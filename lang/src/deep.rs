@@ -386,11 +386,12 @@ enum Look {
     TooDeep,
 }
 
-/// Looks at a pair met inside `depth` open pairs of collections. Two
-/// distinct collections of one kind are one level deeper: past
+/// Looks at a pair met inside the open pairs on `path`. A pair already on
+/// it is a cycle, taken as equal (unless some other part differs). Two
+/// other distinct collections of one kind are one level deeper: past
 /// `MAX_NESTING`, comparing them fails even where their sizes alone would
 /// decide, so the limit does not depend on the contents.
-fn look(a: &Value, b: &Value, depth: usize) -> Look {
+fn look(a: &Value, b: &Value, path: &OnPath<(usize, usize)>) -> Look {
     let (mut a, mut b) = (a, b);
     loop {
         return Look::Equal(match (a, b) {
@@ -403,9 +404,9 @@ fn look(a: &Value, b: &Value, depth: usize) -> Look {
             (Value::Task(x), Value::Task(y)) => x == y,
             (Value::Class(x), Value::Class(y)) => x == y,
             (Value::Array(x), Value::Array(y)) | (Value::List(x), Value::List(y)) | (Value::Set(x), Value::Set(y)) => {
-                if Rc::ptr_eq(x, y) {
+                if Rc::ptr_eq(x, y) || path.contains((addr(x), addr(y))) {
                     true
-                } else if depth >= MAX_NESTING {
+                } else if path.depth() >= MAX_NESTING {
                     return Look::TooDeep;
                 } else if x.borrow().len() != y.borrow().len() {
                     false
@@ -422,9 +423,9 @@ fn look(a: &Value, b: &Value, depth: usize) -> Look {
                 }
             }
             (Value::Map(x), Value::Map(y)) => {
-                if Rc::ptr_eq(x, y) {
+                if Rc::ptr_eq(x, y) || path.contains((addr(x), addr(y))) {
                     true
-                } else if depth >= MAX_NESTING {
+                } else if path.depth() >= MAX_NESTING {
                     return Look::TooDeep;
                 } else {
                     let (mx, my) = (x.borrow(), y.borrow());
@@ -459,7 +460,7 @@ pub fn structural_eq(a: &Value, b: &Value) -> Result<bool, TooDeep> {
     let mut frames: Vec<EqFrame> = Vec::new();
     let mut path: OnPath<(usize, usize)> = OnPath::new();
     // The answer for the pair the top frame is at (None: not compared yet).
-    let mut answer = match look(a, b, 0) {
+    let mut answer = match look(a, b, &path) {
         Look::Equal(e) => return Ok(e),
         Look::TooDeep => return Err(TooDeep),
         Look::Enter(frame, key) => {
@@ -468,9 +469,7 @@ pub fn structural_eq(a: &Value, b: &Value) -> Result<bool, TooDeep> {
             None
         }
     };
-    loop {
-        let depth = frames.len();
-        let Some(top) = frames.last_mut() else { break };
+    while let Some(top) = frames.last_mut() {
         // Advance the top frame past pairs decided at once, up to a pair to
         // enter or its own answer.
         let step = match top {
@@ -481,7 +480,7 @@ pub fn structural_eq(a: &Value, b: &Value) -> Result<bool, TooDeep> {
                 let (xs, ys) = (x.borrow(), y.borrow());
                 let mut step = if answer == Some(false) { Some(Look::Equal(false)) } else { None };
                 while step.is_none() && *next < xs.len() {
-                    match look(&xs[*next], &ys[*next], depth) {
+                    match look(&xs[*next], &ys[*next], &path) {
                         Look::Equal(true) => *next += 1,
                         other => step = Some(other),
                     }
@@ -495,7 +494,7 @@ pub fn structural_eq(a: &Value, b: &Value) -> Result<bool, TooDeep> {
                 if step.is_none() {
                     let (mx, my) = (x.borrow(), y.borrow());
                     for ((k, p), (_, q)) in mx.iter_after(after.as_deref()).zip(my.iter_after(after.as_deref())) {
-                        match look(p, q, depth) {
+                        match look(p, q, &path) {
                             Look::Equal(true) => {}
                             other => {
                                 stop = Some(k.clone());
@@ -527,7 +526,7 @@ pub fn structural_eq(a: &Value, b: &Value) -> Result<bool, TooDeep> {
                     } else if *candidate == ys.len() {
                         step = Some(Look::Equal(false));
                     } else {
-                        match look(&xs[*next], &ys[*candidate], depth) {
+                        match look(&xs[*next], &ys[*candidate], &path) {
                             Look::Equal(true) => {
                                 *next += 1;
                                 *candidate = 0;
@@ -547,9 +546,6 @@ pub fn structural_eq(a: &Value, b: &Value) -> Result<bool, TooDeep> {
                 path.pop();
                 Some(e)
             }
-            // A pair already being compared further up: a cycle, equal
-            // unless some other part differs.
-            Look::Enter(_, key) if path.contains(key) => Some(true),
             Look::TooDeep => return Err(TooDeep),
             Look::Enter(frame, key) => {
                 frames.push(frame);
