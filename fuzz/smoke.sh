@@ -7,11 +7,11 @@ seconds=${FUZZ_SMOKE_SECONDS:-20}
 # The socket targets' oracles depend on timing (replies within timeout +
 # slack, descriptors closed by exiting helper threads); on a loaded CI
 # machine a failure there is reported but does not fail the smoke run unless
-# FUZZ_SMOKE_STRICT includes them. Any crash of a language target or of
-# allow_list (no sockets, no timing) fails it.
-strict=" ${FUZZ_SMOKE_STRICT:-lex parse compile run allow_list} "
+# FUZZ_SMOKE_STRICT includes them. Any crash of a language target (deep_values
+# included) or of allow_list (no sockets, no timing) fails it.
+strict=" ${FUZZ_SMOKE_STRICT:-lex parse compile run deep_values allow_list} "
 failed=()
-for target in lex parse compile run allow_list socket_ops ws_peer; do
+for target in lex parse compile run deep_values allow_list socket_ops ws_peer; do
   if ! ./run.sh "$target" "$seconds"; then
     if [[ "$strict" == *" $target "* ]]; then
       failed+=("$target")

@@ -1,7 +1,8 @@
 //! Helpers shared by the fuzz targets: the diagnostic oracle, a test `Host`
 //! for the VM, a driver that runs a program within a total instruction
-//! budget, and for the socket targets: waiting for a reactor's reply, the
-//! open-fd count and the CPU time.
+//! budget (`drive`, or `drive_within` for a budget of its own), and for the
+//! socket targets: waiting for a reactor's reply, the open-fd count and the
+//! CPU time.
 
 use rco_lang::diagnostic::{render_all, CompileError};
 use rco_lang::{Host, Outcome, Resume, Stream, TaskState, Value, Vm, VmError};
@@ -87,6 +88,11 @@ pub const SLICE: u64 = 4096;
 /// socket requests with an error (no task or socket can exist here).
 /// `Failure::render` is called on every failure (oracle: no panic).
 pub fn drive(source: &str) -> Option<End> {
+    drive_within(source, TOTAL_BUDGET)
+}
+
+/// `drive` with a total budget of `budget` instructions.
+pub fn drive_within(source: &str, budget: u64) -> Option<End> {
     let program = match rco_lang::compile("fuzz.rco", source) {
         Ok(p) => Arc::new(p),
         Err(errors) => {
@@ -99,10 +105,10 @@ pub fn drive(source: &str) -> Option<End> {
     let mut used = 0u64;
     let mut effects = 0u32;
     loop {
-        if used >= TOTAL_BUDGET {
+        if used >= budget {
             return Some(End::OutOfBudget);
         }
-        let slice = SLICE.min(TOTAL_BUDGET - used);
+        let slice = SLICE.min(budget - used);
         let outcome = vm.run(&mut host, slice);
         used += slice;
         match outcome {

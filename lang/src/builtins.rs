@@ -16,7 +16,7 @@ use crate::json;
 use crate::map::Map;
 use crate::render::{display, notation, notation_in_message};
 use crate::symbol::Symbol;
-use crate::value::{BlockId, ResultValue, Value};
+use crate::value::{new_seq, BlockId, ResultValue, Value};
 use crate::vm::{Flow, Items, IterFrame, Vm};
 use crate::word::Word;
 use std::cell::RefCell;
@@ -508,7 +508,7 @@ impl Vm {
             }
             ArrayW | ListW | MapW | SetW => {
                 let fresh = || -> Value {
-                    let seq = || Rc::new(RefCell::new(Vec::new()));
+                    let seq = || new_seq(Vec::new());
                     match word {
                         ArrayW => Value::Array(seq()),
                         ListW => Value::List(seq()),
@@ -536,8 +536,8 @@ impl Vm {
                 self.need(name, 1)?;
                 let v = match self.peek(0) {
                     Value::Class("Array") => Value::array(Vec::new()),
-                    Value::Class("List") => Value::List(Rc::new(RefCell::new(Vec::new()))),
-                    Value::Class("Set") => Value::Set(Rc::new(RefCell::new(Vec::new()))),
+                    Value::Class("List") => Value::List(new_seq(Vec::new())),
+                    Value::Class("Set") => Value::Set(new_seq(Vec::new())),
                     Value::Class("Map") => Value::map(Map::new()),
                     other => return Err(VmError::type_error(name, "collection class", other.kind())),
                 };
@@ -640,7 +640,7 @@ impl Vm {
                 self.need(name, 2)?;
                 let n = count_arg(name, self.peek(0))?;
                 let s = str_arg(name, self.peek(1), "receiver string")?;
-                if s.len().checked_mul(n).map_or(true, |len| len > MAX_STRING) {
+                if !matches!(s.len().checked_mul(n), Some(len) if len <= MAX_STRING) {
                     return Err(VmError::invalid(name, "repeated string is too large"));
                 }
                 let r = s.repeat(n);
@@ -1175,7 +1175,7 @@ impl Vm {
                 let Some(seq) = self.peek(0).as_seq().filter(|_| !matches!(self.peek(0), Value::Set(_))) else {
                     return Err(VmError::type_error(name, "array or list of tasks", self.peek(0).kind()));
                 };
-                let items: Vec<Value> = seq.borrow().clone();
+                let items: Vec<Value> = seq.borrow().to_vec();
                 self.charge(items.len());
                 if let Some(bad) = items.iter().find(|v| !matches!(v, Value::Task(_))) {
                     return Err(VmError::type_error(name, "task", bad.kind()));
@@ -1272,7 +1272,7 @@ impl Vm {
         }
         let items = match &coll {
             Value::Map(m) => Items::Map(m.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-            v => Items::Seq(v.as_seq().map(|s| s.borrow().clone()).unwrap_or_default()),
+            v => Items::Seq(v.as_seq().map(|s| s.borrow().to_vec()).unwrap_or_default()),
         };
         // The snapshot (each item then also runs its block, which counts).
         self.charge(items.len());
@@ -1348,9 +1348,8 @@ pub(crate) fn finish_iter(it: IterFrame) -> Value {
             Value::Map(_) => {
                 let mut m = Map::new();
                 let mut pairs = it.out.into_iter();
-                while let (Some(k), Some(v)) = (pairs.next(), pairs.next()) {
-                    let Value::Str(k) = &k else { break };
-                    m.insert(k.clone(), v);
+                while let (Some(Value::Str(k)), Some(v)) = (pairs.next(), pairs.next()) {
+                    m.insert(k, v);
                 }
                 Value::map(m)
             }
@@ -1371,5 +1370,20 @@ pub(crate) fn finish_iter(it: IterFrame) -> Value {
             }
         }
         _ => it.acc,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `concat` cannot be driven past 1 GiB by a test without building
+    /// strings of that size; its check is this one.
+    #[test]
+    fn a_built_string_may_reach_one_gib_but_not_exceed_it() {
+        assert_eq!(fits("concat", Some(MAX_STRING)), Ok(MAX_STRING));
+        let too_long = fits("concat", Some(MAX_STRING + 1)).map_err(|e| e.message);
+        assert_eq!(too_long, Err("invalid argument in concat: result would exceed 1 GiB".to_string()));
+        assert!(fits("concat", None).is_err(), "an overflowing length is too long");
     }
 }

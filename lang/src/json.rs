@@ -9,7 +9,7 @@
 use crate::deep::{self, OnPath, MAX_NESTING};
 use crate::error::VmError;
 use crate::map::Map;
-use crate::value::{Seq, Value};
+use crate::value::{MapRef, Seq, Value};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -41,20 +41,26 @@ pub fn encode(v: &Value, word: &str) -> Result<String, VmError> {
                     }
                 }
             }
-            Frame::Map { entries, next } => {
-                while nested.is_none() && *next < entries.len() {
-                    if *next > 0 {
+            Frame::Map { map, after } => {
+                let m = map.borrow();
+                let mut first = after.is_none();
+                let mut stop = None;
+                for (k, item) in m.iter_after(after.as_deref()) {
+                    if !first {
                         out.push(',');
                     }
-                    let (k, item) = &mut entries[*next];
-                    *next += 1;
+                    first = false;
                     quote(k, &mut out);
                     out.push(':');
                     if is_collection(item) {
-                        nested = Some(std::mem::take(item));
-                    } else {
-                        scalar(item, &mut out).map_err(|m| VmError::invalid(word, m))?;
+                        nested = Some(item.clone());
+                        stop = Some(k.clone());
+                        break;
                     }
+                    scalar(item, &mut out).map_err(|m| VmError::invalid(word, m))?;
+                }
+                if stop.is_some() {
+                    *after = stop;
                 }
             }
         }
@@ -75,8 +81,15 @@ pub fn encode(v: &Value, word: &str) -> Result<String, VmError> {
 
 /// A collection being encoded: what is left of it.
 enum Frame {
-    Seq { seq: Seq, next: usize },
-    Map { entries: Vec<(Arc<str>, Value)>, next: usize },
+    Seq {
+        seq: Seq,
+        next: usize,
+    },
+    /// A map resumes after the key of the last entry it entered.
+    Map {
+        map: MapRef,
+        after: Option<Arc<str>>,
+    },
 }
 
 /// Why a value cannot be encoded.
@@ -127,13 +140,13 @@ fn open(v: &Value, out: &mut String, frames: &mut Vec<Frame>, path: &mut OnPath<
         Value::Array(s) | Value::List(s) | Value::Set(s) => {
             (deep::addr(s), Frame::Seq { seq: s.clone(), next: 0 }, '[')
         }
-        Value::Map(m) => (deep::addr(m), Frame::Map { entries: deep::entries(m), next: 0 }, '{'),
+        Value::Map(m) => (deep::addr(m), Frame::Map { map: m.clone(), after: None }, '{'),
         other => return scalar(other, out).map_err(Unfit::Invalid),
     };
     if path.contains(key) {
         return Err(Unfit::Invalid(format!("cannot encode cyclic collection as JSON at {}", json_path(frames))));
     }
-    if path.len() >= MAX_NESTING {
+    if path.depth() >= MAX_NESTING {
         return Err(Unfit::TooDeep);
     }
     path.push(key);
@@ -150,8 +163,8 @@ fn json_path(frames: &[Frame]) -> String {
             Frame::Seq { next, .. } => {
                 let _ = write!(path, "[{}]", next.saturating_sub(1));
             }
-            Frame::Map { entries, next } => {
-                if let Some((k, _)) = next.checked_sub(1).and_then(|i| entries.get(i)) {
+            Frame::Map { after, .. } => {
+                if let Some(k) = after {
                     let _ = write!(path, ".{k}");
                 }
             }

@@ -12,8 +12,10 @@
 //! at most `SMALL` entries; only `clear` turns a `Large` map back into a
 //! `Small` one.
 
+use crate::deep;
 use crate::value::Value;
 use std::collections::{btree_map, BTreeMap};
+use std::ops::Bound;
 use std::sync::Arc;
 
 /// The most entries a map keeps in a vector.
@@ -23,6 +25,15 @@ const SMALL: usize = 32;
 pub enum Map {
     Small(Vec<(Arc<str>, Value)>),
     Large(BTreeMap<Arc<str>, Value>),
+}
+
+/// A map's values are freed like a sequence's elements (see `deep::free`).
+impl Drop for Map {
+    fn drop(&mut self) {
+        if !self.is_empty() {
+            deep::free(deep::Contents::Map(std::mem::take(self)));
+        }
+    }
 }
 
 impl Default for Map {
@@ -110,6 +121,21 @@ impl Map {
         }
     }
 
+    /// The entries after `key` (all of them for `None`) in key order: a
+    /// traversal that stops at an entry resumes here in O(log n), without
+    /// holding a borrow or a copy of the map in between.
+    pub fn iter_after(&self, key: Option<&str>) -> After<'_> {
+        match (self, key) {
+            (Map::Small(v), None) => After::Small(v.iter()),
+            (Map::Small(v), Some(k)) => {
+                let from = Map::search(v, k).map_or_else(|at| at, |at| at + 1);
+                After::Small(v[from..].iter())
+            }
+            (Map::Large(m), None) => After::Large(m.range::<str, _>(..)),
+            (Map::Large(m), Some(k)) => After::Large(m.range::<str, _>((Bound::Excluded(k), Bound::Unbounded))),
+        }
+    }
+
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Arc<str>> + '_ {
         self.iter().map(|(k, _)| k)
     }
@@ -153,6 +179,23 @@ impl DoubleEndedIterator for Iter<'_> {
 }
 
 impl ExactSizeIterator for Iter<'_> {}
+
+/// The entries of a [`Map`] after a key (see [`Map::iter_after`]).
+pub enum After<'a> {
+    Small(std::slice::Iter<'a, (Arc<str>, Value)>),
+    Large(btree_map::Range<'a, Arc<str>, Value>),
+}
+
+impl<'a> Iterator for After<'a> {
+    type Item = (&'a Arc<str>, &'a Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            After::Small(i) => i.next().map(|(k, v)| (k, v)),
+            After::Large(i) => i.next(),
+        }
+    }
+}
 
 impl<'a> IntoIterator for &'a Map {
     type Item = (&'a Arc<str>, &'a Value);
@@ -238,6 +281,14 @@ mod tests {
             let ours: Vec<&Arc<str>> = map.keys().collect();
             let theirs: Vec<&Arc<str>> = model.keys().collect();
             prop_assert_eq!(ours, theirs);
+            // Resuming after any key, present or not, gives the rest in order.
+            for k in 0..80 {
+                let k = key(k);
+                let ours: Vec<&Arc<str>> = map.iter_after(Some(&k)).map(|(k, _)| k).collect();
+                let theirs: Vec<&Arc<str>> = model.range::<str, _>((Bound::Excluded(&*k), Bound::Unbounded)).map(|(k, _)| k).collect();
+                prop_assert_eq!(ours, theirs);
+            }
+            prop_assert_eq!(map.iter_after(None).count(), model.len());
             let rebuilt: Map = model.clone().into_iter().collect();
             prop_assert!(rebuilt.iter().zip(model.iter()).all(|((a, x), (b, y))| a == b && x.equals(y) == Ok(true)));
         }

@@ -10,7 +10,7 @@
 
 use crate::chunk::Program;
 use crate::deep::{self, OnPath, TooDeep, MAX_NESTING};
-use crate::value::{ResultValue, Seq, Value};
+use crate::value::{MapRef, ResultValue, Seq, Value};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -82,9 +82,10 @@ enum Frame {
         next: usize,
         close: &'static str,
     },
+    /// A map resumes after the key of the last entry it entered.
     Map {
-        entries: Vec<(Arc<str>, Value)>,
-        next: usize,
+        map: MapRef,
+        after: Option<Arc<str>>,
     },
     /// The `)` of `n` ok Results around the value printed before it.
     CloseOks(usize),
@@ -113,20 +114,26 @@ fn write_notation(out: &mut String, v: &Value, prog: &Program, past: Past) -> Re
                     }
                 }
             }
-            Frame::Map { entries, next } => {
-                while nested.is_none() && *next < entries.len() {
-                    if *next > 0 {
+            Frame::Map { map, after } => {
+                let m = map.borrow();
+                let mut first = after.is_none();
+                let mut stop = None;
+                for (k, item) in m.iter_after(after.as_deref()) {
+                    if !first {
                         out.push_str(", ");
                     }
-                    let (k, item) = &mut entries[*next];
-                    *next += 1;
+                    first = false;
                     quote(k, out);
                     out.push_str(": ");
                     if deep::is_nested(item) {
-                        nested = Some(std::mem::take(item));
-                    } else {
-                        scalar(out, item, prog);
+                        nested = Some(item.clone());
+                        stop = Some(k.clone());
+                        break;
                     }
+                    scalar(out, item, prog);
+                }
+                if stop.is_some() {
+                    *after = stop;
                 }
             }
             Frame::CloseOks(n) => (0..*n).for_each(|_| out.push(')')),
@@ -210,7 +217,7 @@ fn open(
         let _ = write!(out, "{open}...{close}");
         return Ok(());
     }
-    if path.len() >= MAX_NESTING {
+    if path.depth() >= MAX_NESTING {
         return match past {
             Past::Fail => Err(TooDeep),
             Past::Elide => {
@@ -220,7 +227,7 @@ fn open(
         };
     }
     frames.push(match v {
-        Value::Map(m) => Frame::Map { entries: deep::entries(m), next: 0 },
+        Value::Map(m) => Frame::Map { map: m.clone(), after: None },
         Value::Array(s) | Value::List(s) | Value::Set(s) => Frame::Seq { seq: s.clone(), next: 0, close },
         _ => return Ok(()),
     });

@@ -6,7 +6,10 @@
 //! owns them: values cross to another task only through `deep_copy`, which
 //! rebuilds every collection, so no `Rc` is ever shared between tasks.
 //! Map keys stay sorted byte-wise (see `map.rs`); sets keep
-//! insertion order and hold no two equal elements.
+//! insertion order and hold no two equal elements. A value may nest to any
+//! depth: freeing it never overflows the native stack (the containers'
+//! `Drop` goes through `deep::free`), and equality and deep copy fail with
+//! `TooDeep` past `deep::MAX_NESTING` levels (DIALECT 16).
 
 pub use crate::deep::CopyMemo;
 use crate::deep::{self, TooDeep};
@@ -16,7 +19,41 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 /// A shared, mutable sequence (array, list or set).
-pub type Seq = Rc<RefCell<Vec<Value>>>;
+pub type Seq = Rc<RefCell<Elements>>;
+
+/// The elements of a sequence: a vector whose nested values are freed
+/// with a bounded native stack (DIALECT 16: freeing always works, at any
+/// depth; see `deep::free`). Only a collection whose elements are freed pays for it;
+/// the drop of a `Value` itself stays the compiler's.
+#[derive(Clone, Debug, Default)]
+pub struct Elements(pub Vec<Value>);
+
+impl Drop for Elements {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            deep::free(deep::Contents::Items(std::mem::take(&mut self.0)));
+        }
+    }
+}
+
+impl std::ops::Deref for Elements {
+    type Target = Vec<Value>;
+    fn deref(&self) -> &Vec<Value> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Elements {
+    fn deref_mut(&mut self) -> &mut Vec<Value> {
+        &mut self.0
+    }
+}
+
+/// A new sequence holding `items`.
+#[inline]
+pub fn new_seq(items: Vec<Value>) -> Seq {
+    Rc::new(RefCell::new(Elements(items)))
+}
 /// A shared, mutable map with byte-wise sorted string keys.
 pub type MapRef = Rc<RefCell<Map>>;
 
@@ -29,6 +66,17 @@ pub struct BlockId(pub u32);
 pub enum ResultValue {
     Ok(Value),
     Err { kind: Arc<str>, message: Arc<str> },
+}
+
+/// A chain of ok Results around a collection is freed like `Elements`.
+impl Drop for ResultValue {
+    fn drop(&mut self) {
+        if let ResultValue::Ok(v) = self {
+            if v.owns_nested() {
+                deep::free(deep::Contents::One(std::mem::take(v)));
+            }
+        }
+    }
 }
 
 /// A Ricochet value.
@@ -78,7 +126,7 @@ impl Value {
     }
 
     pub fn array(items: Vec<Value>) -> Value {
-        Value::Array(Rc::new(RefCell::new(items)))
+        Value::Array(new_seq(items))
     }
 
     pub fn map(entries: Map) -> Value {
@@ -156,7 +204,7 @@ impl Value {
 
     /// A new sequence of the same kind (array, list or set) as `self`.
     pub fn same_kind_seq(&self, items: Vec<Value>) -> Value {
-        self.with_seq(Rc::new(RefCell::new(items)))
+        self.with_seq(new_seq(items))
     }
 
     /// `seq` as a sequence of the same kind (array, list or set) as `self`.
@@ -189,17 +237,6 @@ impl Value {
     /// bindings of one collection still share their copy.
     pub fn deep_copy_in(&self, memo: &mut CopyMemo) -> Result<Value, TooDeep> {
         deep::deep_copy(self, memo)
-    }
-}
-
-/// Freeing never recurses along a value's nesting (DIALECT 16: freeing
-/// always works, at any depth): see `deep::free`.
-impl Drop for Value {
-    #[inline]
-    fn drop(&mut self) {
-        if matches!(self, Value::Array(_) | Value::List(_) | Value::Set(_) | Value::Map(_) | Value::Result(_)) {
-            deep::free(self);
-        }
     }
 }
 

@@ -30,10 +30,8 @@ use crate::host::{Effect, Host};
 use crate::map::Map;
 use crate::op::{int_word, Decl, Op, Then};
 use crate::symbol::Symbol;
-use crate::value::{ResultValue, Value};
+use crate::value::{new_seq, ResultValue, Value};
 use crate::word::Word;
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::sync::Arc;
 
 /// How many calls may be nested before the VM reports a limit error.
@@ -648,8 +646,8 @@ impl Vm {
                 let v = match decl {
                     Decl::Var => self.stack.pop().unwrap_or(Value::Nil),
                     Decl::Array => Value::array(Vec::new()),
-                    Decl::List => Value::List(Rc::new(RefCell::new(Vec::new()))),
-                    Decl::Set => Value::Set(Rc::new(RefCell::new(Vec::new()))),
+                    Decl::List => Value::List(new_seq(Vec::new())),
+                    Decl::Set => Value::Set(new_seq(Vec::new())),
                     Decl::Map => Value::map(Map::new()),
                 };
                 self.declare(sym, v);
