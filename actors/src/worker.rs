@@ -5,9 +5,11 @@
 //! Invariants:
 //! * Only the worker thread pushes to or pops from its own local queue
 //!   (peers only steal through `Shared::stealers`).
-//! * Every push of new work (spawn or wake) is followed by
-//!   `Sleep::notify`, so idle peers can come and steal it. Requeueing a
-//!   yielded actor does not notify: its worker comes back to it anyway.
+//! * Every push of new work (spawn or wake) is followed by one
+//!   `Sleep::notify`, so idle peers can come and steal it: at once outside
+//!   an actor's slice, at the end of the slice for pushes made during it
+//!   (one wake-up per slice, not per push). Requeueing a yielded actor
+//!   does not notify: its worker comes back to it anyway.
 //! * The worker thread alone touches its registry shard; it hands the shard
 //!   back to `Scheduler::shutdown` when it exits.
 

@@ -1,7 +1,10 @@
 //! `Chunk` and `Program`: compiled code and the source it came from.
 //!
-//! Invariants: a `Program` is immutable once compiled and shared (`Arc`) by
-//! every task running it; chunk 0 is the top level; `ops` and `spans` have
+//! Invariants: a `Program` is immutable once compiled (its capture sets are
+//! filled lazily, once each) and shared by every task running it, counted
+//! (`Arc`) or lent for the life of the process (`ProgramRef`); chunk 0 is
+//! the top level, and its `DefineFunction` ops, the only ones, run once
+//! each in order (`Program::functions` numbers them); `ops` and `spans` have
 //! the same length (a superinstruction keeps the span of its first part,
 //! and its other parts keep theirs, see `op.rs`); spans are byte offsets
 //! into `source`.
@@ -89,8 +92,11 @@ impl Program {
     /// The chunk `sym` calls once `defined` top-level definitions have run.
     #[inline]
     pub fn function(&self, sym: Symbol, defined: u32) -> Option<u32> {
+        // Definitions are in ordinal order: the last one that has run (a
+        // binary search, so redefining a name many times costs a call little).
         let defs = self.functions.get(sym.index())?;
-        defs.iter().rev().find(|(ordinal, _)| *ordinal < defined).map(|&(_, chunk)| chunk)
+        let ran = defs.partition_point(|&(ordinal, _)| ordinal < defined);
+        ran.checked_sub(1).map(|last| defs[last].1)
     }
 
     /// 1-based line and byte column of a byte offset.

@@ -32,6 +32,7 @@ use crate::op::{int_word, Decl, Op, Then};
 use crate::symbol::Symbol;
 use crate::value::{new_seq, ResultValue, Value};
 use crate::word::Word;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// How many calls may be nested before the VM reports a limit error.
@@ -272,22 +273,23 @@ impl Vm {
         let mut memo = crate::value::CopyMemo::default();
         let mut frame: Vec<(Symbol, Value)> = Vec::new();
         let capture = captures.of(program, block);
-        let mut everything = capture.dynamic;
-        if everything {
+        if capture.dynamic {
             self.copy_visible(&mut frame, &mut memo)?;
         } else {
             // A capture's names are distinct: no check on this first pass.
-            self.copy_names(capture, false, &mut frame, &mut memo)?;
+            self.copy_names(capture, None, &mut frame, &mut memo)?;
         }
         // What the copied values hold extends the reach, until nothing new
         // is reached (rare: most tasks copy no block and no task handle).
-        let mut reached: Vec<u32> = Vec::new();
+        // Sets, not lists: a script controls how many blocks it stores.
+        let mut everything = capture.dynamic;
+        let mut reached: HashSet<u32> = HashSet::new();
+        let mut copied: Option<HashSet<Symbol>> = None;
         let mut awaited_anything = false;
         while !everything {
             let mut more = Vec::new();
             for b in memo.blocks.drain(..) {
-                if b.0 != block && !reached.contains(&b.0) {
-                    reached.push(b.0);
+                if b.0 != block && reached.insert(b.0) {
                     more.push(captures.of(program, b.0));
                 }
             }
@@ -298,13 +300,14 @@ impl Vm {
             if more.is_empty() {
                 break;
             }
+            let copied = copied.get_or_insert_with(|| frame.iter().map(|(k, _)| *k).collect());
             for capture in more {
                 if capture.dynamic {
                     everything = true;
                     self.copy_visible(&mut frame, &mut memo)?;
                     break;
                 }
-                self.copy_names(capture, true, &mut frame, &mut memo)?;
+                self.copy_names(capture, Some(&mut *copied), &mut frame, &mut memo)?;
             }
         }
         Ok(Vm {
@@ -331,16 +334,16 @@ impl Vm {
     }
 
     /// Copies into `frame` the binding lookup finds for each name of
-    /// `capture` (skipping names already there when `check`).
+    /// `capture`; with `copied`, only names not in it (adding them).
     fn copy_names(
         &self,
         capture: &crate::capture::Capture,
-        check: bool,
+        mut copied: Option<&mut HashSet<Symbol>>,
         frame: &mut Vec<(Symbol, Value)>,
         memo: &mut crate::value::CopyMemo,
     ) -> Result<(), TooDeep> {
         for &name in capture.names.iter() {
-            if check && frame.iter().any(|(k, _)| *k == name) {
+            if copied.as_mut().is_some_and(|c| !c.insert(name)) {
                 continue;
             }
             if let Some(v) = self.lookup(name) {
@@ -353,7 +356,7 @@ impl Vm {
     /// Copies into `frame` every visible binding not there yet, the one
     /// lookup finds for each name: innermost frame first, then the globals.
     fn copy_visible(&self, frame: &mut Vec<(Symbol, Value)>, memo: &mut crate::value::CopyMemo) -> Result<(), TooDeep> {
-        let mut done: std::collections::HashSet<Symbol> = frame.iter().map(|(k, _)| *k).collect();
+        let mut done: HashSet<Symbol> = frame.iter().map(|(k, _)| *k).collect();
         let frames = self.vars.iter().rev().flat_map(|f| f.iter().map(|(k, v)| (*k, v)));
         let globals = self.globals.iter().enumerate().filter_map(|(i, g)| Some((Symbol::from_index(i), g.as_ref()?)));
         for (name, v) in frames.chain(globals) {
