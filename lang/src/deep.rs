@@ -257,6 +257,11 @@ enum CopyFrame {
 /// A copy of `v` that shares nothing mutable with it; sharing and cycles
 /// inside are preserved through `memo`. Fails past `MAX_NESTING` levels.
 pub fn deep_copy(v: &Value, memo: &mut CopyMemo) -> Result<Value, TooDeep> {
+    // Most values a spawn or an await copies are numbers and strings: no
+    // memo, no frames (a task's result and its captures are usually these).
+    if let Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::Class(_) = v {
+        return Ok(v.clone());
+    }
     let (root, opened) = copy_one(v, memo, 0)?;
     let mut frames: Vec<CopyFrame> = opened.into_iter().collect();
     // Depth first, meeting the values in the order a recursive copy would
