@@ -28,7 +28,7 @@ use crate::output::Output;
 use crate::send::{SendValue, SendVm};
 use crate::stdin::{Line, Stdin};
 use crate::task_table::{AwaitState, Ending, TaskTable};
-use rco_actors::{Actor, Completion, Context, IdleHook, Mailbox, MailboxSender, Poll, Scheduler};
+use rco_actors::{Actor, ActorRef, Completion, Context, IdleHook, Poll, Scheduler};
 use rco_lang::{Effect, ErrorKind, Host, Outcome, Program, Resume, Stream, TaskState, Value, Vm, VmError};
 use rco_reactor::{Reactor, ReactorHandle};
 use std::any::Any;
@@ -138,15 +138,17 @@ enum Msg {
     Line(Option<String>),
 }
 
+/// The context a `TaskActor` runs in.
+type Cx<'a> = Context<'a, TaskActor>;
+
 /// A Ricochet task (or the main program) as an actor.
 struct TaskActor {
     vm: SendVm,
     /// The task's id; `MAIN` for the main program (one word, not an
     /// `Option`: a parked task's size is the runtime's unit of memory).
     task: u64,
-    inbox: Mailbox<Msg>,
     rt: &'static Runtime,
-    /// Parked on an effect whose answer will arrive in `inbox`.
+    /// Parked on an effect whose answer will arrive in its mailbox.
     waiting: bool,
     /// Its end (or the program's, for the main program) is recorded.
     ended: bool,
@@ -182,8 +184,8 @@ fn answer_cost(answer: &Resume) -> u64 {
 }
 
 impl TaskActor {
-    fn new(vm: Vm, task: Option<u64>, inbox: Mailbox<Msg>, rt: &'static Runtime) -> TaskActor {
-        TaskActor { vm: SendVm(vm), task: task.unwrap_or(MAIN), inbox, rt, waiting: false, ended: false }
+    fn new(vm: Vm, task: Option<u64>, rt: &'static Runtime) -> TaskActor {
+        TaskActor { vm: SendVm(vm), task: task.unwrap_or(MAIN), rt, waiting: false, ended: false }
     }
 
     /// The task's id, `None` for the main program.
@@ -193,9 +195,9 @@ impl TaskActor {
 
     /// Answers `await id` now if the task has ended; otherwise registers to
     /// be told when it does.
-    fn await_task(&self, id: u64) -> Option<Resume> {
+    fn await_task(&self, cx: &Cx<'_>, id: u64) -> Option<Resume> {
         let notify = || -> crate::task_table::Waiter {
-            let sender: MailboxSender<Msg> = self.inbox.sender();
+            let sender: ActorRef<TaskActor> = cx.self_ref();
             Box::new(move || {
                 // The waiter may be gone (the program ended): nothing to do.
                 let _ = sender.send(Msg::TaskDone(id));
@@ -213,14 +215,14 @@ impl TaskActor {
     }
 
     /// Starts an effect: its answer now, or `None` when the actor must park.
-    fn perform(&self, effect: Effect) -> Option<Resume> {
+    fn perform(&self, cx: &Cx<'_>, effect: Effect) -> Option<Resume> {
         match effect {
-            Effect::Await(id) => self.await_task(id),
+            Effect::Await(id) => self.await_task(cx, id),
             Effect::Sleep(_) if !self.rt.config.capabilities.sleep => {
                 Some(Resume::Error(VmError::host("sleep", "sleep capability is not enabled")))
             }
             Effect::Socket(request) => {
-                let sender = self.inbox.sender();
+                let sender = cx.self_ref();
                 let reply = Box::new(move |r| {
                     let _ = sender.send(Msg::Socket(Box::new(r)));
                 });
@@ -230,7 +232,7 @@ impl TaskActor {
             Effect::Sleep(ms) => {
                 #[cfg(feature = "test-hooks")]
                 crate::test_hooks::on_sleep(ms);
-                let sender = self.inbox.sender();
+                let sender = cx.self_ref();
                 self.rt.reactor.after(
                     Duration::from_millis(ms),
                     Box::new(move || {
@@ -240,7 +242,7 @@ impl TaskActor {
                 None
             }
             Effect::ReadLine => {
-                let sender = self.inbox.sender();
+                let sender = cx.self_ref();
                 let reply = Box::new(move |line| {
                     let _ = sender.send(Msg::Line(line));
                 });
@@ -256,11 +258,11 @@ impl TaskActor {
     /// The answer of an effect that completed while it was being started
     /// (a socket reply delivered before `perform` returned): taking it now
     /// saves a park and a wake.
-    fn answered_already(&self) -> Option<Resume> {
-        match self.inbox.try_recv()? {
+    fn answered_already(&self, cx: &Cx<'_>) -> Option<Resume> {
+        match cx.recv()? {
             Msg::Socket(reply) => Some(Resume::Value(crate::sockets::to_value(*reply))),
             Msg::Slept => Some(Resume::Done),
-            Msg::TaskDone(id) => self.await_task(id),
+            Msg::TaskDone(id) => self.await_task(cx, id),
             Msg::Line(line) => Some(line_value(line)),
         }
     }
@@ -306,12 +308,12 @@ impl TaskActor {
 
     /// One run: resumes with the answer that woke it, if any, then runs the
     /// VM until the budget is spent, it must park, or it ends.
-    fn run_slice(&mut self, cx: &mut Context<'_>) -> Poll {
+    fn run_slice(&mut self, cx: &mut Cx<'_>) -> Poll {
         if self.waiting {
-            if self.inbox.is_empty() {
+            if !cx.has_mail() {
                 return Poll::Park;
             }
-            let Some(answer) = self.answered_already() else { return Poll::Park };
+            let Some(answer) = self.answered_already(cx) else { return Poll::Park };
             self.waiting = false;
             if let Err(f) = self.vm.0.resume(answer) {
                 return self.finish(Outcome::Failed(f));
@@ -327,7 +329,7 @@ impl TaskActor {
             match outcome {
                 Outcome::Yielded => return Poll::Yield,
                 Outcome::Blocked(_) if self.rt.stopping.load(SeqCst) => return Poll::Done,
-                Outcome::Blocked(effect) => match self.perform(effect).or_else(|| self.answered_already()) {
+                Outcome::Blocked(effect) => match self.perform(cx, effect).or_else(|| self.answered_already(cx)) {
                     None => {
                         self.waiting = true;
                         self.vm.0.trim();
@@ -355,7 +357,9 @@ fn line_value(line: Option<String>) -> Resume {
 }
 
 impl Actor for TaskActor {
-    fn run(&mut self, cx: &mut Context<'_>) -> Poll {
+    type Msg = Msg;
+
+    fn run(&mut self, cx: &mut Cx<'_>) -> Poll {
         if !self.rt.enter() {
             return Poll::Done;
         }
@@ -383,7 +387,7 @@ impl Drop for TaskActor {
 /// The `Host` a task's VM sees while its actor runs.
 struct TaskHost<'a, 'c> {
     rt: &'static Runtime,
-    cx: &'a Context<'c>,
+    cx: &'a Cx<'c>,
 }
 
 impl Host for TaskHost<'_, '_> {
@@ -417,9 +421,7 @@ impl Host for TaskHost<'_, '_> {
     fn spawn(&mut self, mut task: Vm) -> Result<u64, String> {
         let id = self.rt.tasks().spawn()?;
         task.set_task_id(id);
-        let rt = self.rt;
-        let task = SendVm(task);
-        self.cx.spawn_with(move |me| Box::new(TaskActor::new(task.0, Some(id), Mailbox::new(me.clone()), rt)));
+        self.cx.spawn(TaskActor::new(task, Some(id), self.rt));
         Ok(id)
     }
 
@@ -483,7 +485,7 @@ fn raise_fd_limit() {
 /// workers that tasks may keep busy).
 struct Running {
     rt: &'static Runtime,
-    _scheduler: Scheduler,
+    _scheduler: Scheduler<TaskActor>,
     _reactor: Reactor,
 }
 
@@ -519,8 +521,7 @@ fn start(program: Arc<Program>, config: Config) -> std::io::Result<Running> {
         in_run: AtomicUsize::new(0),
     }));
     let lent: &'static Program = Box::leak(Box::new(program));
-    let vm = SendVm(Vm::new(lent));
-    scheduler.spawn_with(move |me| Box::new(TaskActor::new(vm.0, None, Mailbox::new(me.clone()), rt)));
+    scheduler.spawn(TaskActor::new(Vm::new(lent), None, rt));
     Ok(Running { rt, _scheduler: scheduler, _reactor: reactor })
 }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rco_actors::{Config, Context, Poll, Scheduler};
+use rco_actors::{Config, FnActor, Poll, Scheduler};
 
 /// Resident memory of this process in bytes (Linux only; 0 elsewhere).
 fn rss_bytes() -> usize {
@@ -18,15 +18,15 @@ fn rss_bytes() -> usize {
 
 fn main() {
     let count: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
-    let sched = Scheduler::new(Config::default()).expect("worker threads");
+    let sched: Scheduler<FnActor> = Scheduler::new(Config::default()).expect("worker threads");
 
     // Spawn + complete, from inside an actor (the Ricochet `spawn` path).
     // The children capture nothing (no allocation for their closure, no
     // shared counter), so this measures the scheduler's own cost.
     let start = Instant::now();
-    sched.spawn(Box::new(move |cx: &mut Context<'_>| {
+    sched.spawn(FnActor::new(move |cx| {
         for _ in 0..count {
-            cx.spawn(Box::new(|_: &mut Context<'_>| Poll::Done));
+            cx.spawn(FnActor::new(|_| Poll::Done));
         }
         Poll::Done
     }));
@@ -44,7 +44,7 @@ fn main() {
     let parked = Arc::new(AtomicUsize::new(0));
     for _ in 0..count {
         let p = parked.clone();
-        sched.spawn(Box::new(move |_: &mut Context<'_>| {
+        sched.spawn(FnActor::new(move |_| {
             p.fetch_add(1, Ordering::Relaxed);
             Poll::Park
         }));

@@ -1,5 +1,6 @@
-//! The [`Actor`] trait, the [`Poll`] result of one run slice, and the
-//! [`Context`] an actor gets while it runs.
+//! The [`Actor`] trait, the [`Poll`] result of one run slice, the
+//! [`Context`] an actor gets while it runs, and [`FnActor`] (a closure as an
+//! actor).
 //!
 //! Invariants: `run` is only ever called by the worker that moved the actor
 //! from SCHEDULED to RUNNING (see `actor_ref`), so it is never called on two
@@ -23,58 +24,77 @@ pub enum Poll {
     Done,
 }
 
-/// A lightweight task run by the [`Scheduler`](crate::Scheduler).
+/// A lightweight task run by the [`Scheduler`](crate::Scheduler). One
+/// scheduler runs actors of one type (an enum or [`FnActor`] where several
+/// kinds are needed), so an actor, its state and its mailbox are a single
+/// allocation and queues hold thin pointers.
 ///
 /// `run` is called whenever the actor is runnable. It must return promptly
 /// (the actor counts its own reductions and returns [`Poll::Yield`] when its
 /// budget is used up) because a worker thread runs nothing else meanwhile. A
 /// panic in `run` is caught and treated like [`Poll::Done`] (the actor is
 /// dropped), so that a faulty actor cannot kill a worker thread.
-pub trait Actor: Send + 'static {
+pub trait Actor: Send + Sized + 'static {
+    /// What its mailbox holds (see [`ActorRef::send`] and [`Context::recv`]).
+    type Msg: Send + 'static;
+
     /// Runs one slice of the actor.
-    fn run(&mut self, cx: &mut Context<'_>) -> Poll;
+    fn run(&mut self, cx: &mut Context<'_, Self>) -> Poll;
 }
 
-/// Any `FnMut(&mut Context) -> Poll` closure is an actor, handy for tests and
-/// small helpers.
-impl<F> Actor for F
-where
-    F: FnMut(&mut Context<'_>) -> Poll + Send + 'static,
-{
-    fn run(&mut self, cx: &mut Context<'_>) -> Poll {
-        self(cx)
+/// A closure as an actor, for tests and small helpers: a scheduler of
+/// `FnActor<M>` runs any mix of closures whose mailboxes hold `M`.
+pub struct FnActor<M: Send + 'static = ()>(Box<FnRun<M>>);
+
+/// The closure inside an [`FnActor`].
+type FnRun<M> = dyn FnMut(&mut Context<'_, FnActor<M>>) -> Poll + Send;
+
+impl<M: Send + 'static> FnActor<M> {
+    pub fn new(run: impl FnMut(&mut Context<'_, FnActor<M>>) -> Poll + Send + 'static) -> Self {
+        FnActor(Box::new(run))
     }
 }
 
-/// What an actor can do while it runs: learn its own [`ActorRef`] and spawn
-/// other actors onto the current worker's local queue.
-pub struct Context<'a> {
-    me: &'a ActorRef,
-    worker: &'a WorkerLocal,
+impl<M: Send + 'static> Actor for FnActor<M> {
+    type Msg = M;
+
+    fn run(&mut self, cx: &mut Context<'_, Self>) -> Poll {
+        (self.0)(cx)
+    }
 }
 
-impl<'a> Context<'a> {
-    pub(crate) fn new(me: &'a ActorRef, worker: &'a WorkerLocal) -> Self {
+/// What an actor can do while it runs: read its mailbox, learn its own
+/// [`ActorRef`] and spawn other actors onto the current worker's local queue.
+pub struct Context<'a, A: Actor> {
+    me: &'a ActorRef<A>,
+    worker: &'a WorkerLocal<A>,
+}
+
+impl<'a, A: Actor> Context<'a, A> {
+    pub(crate) fn new(me: &'a ActorRef<A>, worker: &'a WorkerLocal<A>) -> Self {
         Context { me, worker }
     }
 
     /// A handle to the running actor itself (to hand to others so they can
-    /// wake it, e.g. inside a [`MailboxSender`](crate::MailboxSender)).
-    pub fn self_ref(&self) -> ActorRef {
+    /// send to it or wake it).
+    pub fn self_ref(&self) -> ActorRef<A> {
         self.me.clone()
+    }
+
+    /// Takes the oldest message of this actor's mailbox, if any. Never
+    /// blocks (beyond the short queue lock).
+    pub fn recv(&self) -> Option<A::Msg> {
+        self.me.recv()
+    }
+
+    /// Whether a message is waiting.
+    pub fn has_mail(&self) -> bool {
+        self.me.has_mail()
     }
 
     /// Spawns `actor` onto this worker's local queue (cheaper and more cache
     /// friendly than the global injector; idle peers may steal it).
-    pub fn spawn(&self, actor: Box<dyn Actor>) -> ActorRef {
-        self.spawn_with(|_| actor)
-    }
-
-    /// Like [`Context::spawn`], but the actor is built by `make`, which gets
-    /// the new actor's own [`ActorRef`] first (e.g. to create its
-    /// [`Mailbox`](crate::Mailbox)). The actor is not run before `make`
-    /// returns.
-    pub fn spawn_with(&self, make: impl FnOnce(&ActorRef) -> Box<dyn Actor>) -> ActorRef {
-        self.worker.spawn_local(make)
+    pub fn spawn(&self, actor: A) -> ActorRef<A> {
+        self.worker.spawn_local(actor)
     }
 }

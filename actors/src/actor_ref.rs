@@ -1,9 +1,10 @@
-//! [`ActorRef`], the per-actor header it points to, and the atomic state
-//! machine that makes [`ActorRef::wake`] exact.
+//! [`ActorRef`], the header it points to (one allocation per actor: its
+//! state, its mailbox and the actor itself), the atomic state machine that
+//! makes [`ActorRef::wake`] exact, and sending.
 //!
-//! Every actor is one `Arc<Header>`: an atomic state, a weak pointer to its
-//! scheduler and the boxed actor. Queues, the registry and user handles all
-//! hold that same `Arc` (an `ActorRef`).
+//! Every actor is one `Arc<Header<A>>`: an atomic state, a weak pointer to
+//! its scheduler, its mailbox and the actor. Queues, the registry and user
+//! handles all hold that same `Arc` (an `ActorRef`, one word).
 //!
 //! # States and transitions
 //!
@@ -33,7 +34,19 @@
 //! run that has not started yet is pending), or RUNNING/NOTIFIED (the
 //! worker requeues it when the run returns), so no wake is lost and none
 //! causes a second queue entry.
+//!
+//! The mailbox: `send` enqueues under the mailbox lock and only then wakes
+//! the actor, so the actor either sees the message in its current drain or
+//! is run again after the wake: no message is left unread while it is
+//! parked. A message is either accepted (and then received exactly once, or
+//! dropped with the actor when it is done) or handed back in [`SendError`]
+//! when the actor is already DONE: never lost silently, never duplicated.
+//! `send` reads DONE under the mailbox lock and `finish` stores DONE before
+//! it empties the mailbox under that lock, so no message is accepted after
+//! the mailbox was emptied for good.
 
+use std::collections::VecDeque;
+use std::error::Error;
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -48,39 +61,49 @@ const RUNNING: u8 = 2;
 const NOTIFIED: u8 = 3;
 const DONE: u8 = 4;
 
-/// The shared part of one actor.
-pub(crate) struct Header {
+pub(crate) struct Header<A: Actor> {
     state: AtomicU8,
-    /// Weak, so that actors parked in queues or held by stray handles never
-    /// keep a shut-down scheduler alive (no reference cycle).
-    scheduler: Weak<Shared>,
-    /// The actor itself; `None` once it is done. The state machine already
-    /// guarantees exclusive access, so this lock is never contended: it only
-    /// lets us hand out `&mut dyn Actor` without `unsafe`.
-    actor: Mutex<Option<Box<dyn Actor>>>,
+    scheduler: Weak<Shared<A>>,
+    mail: Mutex<VecDeque<A::Msg>>,
+    /// `None` once the actor is done (it is dropped then, not with the last
+    /// handle).
+    actor: Mutex<Option<A>>,
 }
 
-/// A handle to an actor: cheap to clone, `Send + Sync`.
-///
-/// Holding an `ActorRef` keeps the actor's small header alive, not the
-/// scheduler; waking an actor whose scheduler is gone does nothing.
-#[derive(Clone)]
-pub struct ActorRef(pub(crate) Arc<Header>);
+/// A handle to an actor: wakes it, sends to its mailbox. Cheap to clone
+/// (one `Arc`), `Send + Sync`.
+pub struct ActorRef<A: Actor>(Arc<Header<A>>);
 
-impl ActorRef {
-    /// A new actor in state SCHEDULED (its spawner pushes it next) with no
-    /// actor installed yet (see [`ActorRef::install`]).
-    pub(crate) fn new(scheduler: Weak<Shared>) -> Self {
-        ActorRef(Arc::new(Header { state: AtomicU8::new(SCHEDULED), scheduler, actor: Mutex::new(None) }))
+impl<A: Actor> Clone for ActorRef<A> {
+    fn clone(&self) -> Self {
+        ActorRef(self.0.clone())
+    }
+}
+
+/// The message could not be delivered because the actor is done; the
+/// message is handed back.
+pub struct SendError<M>(pub M);
+
+/// Every critical section of these locks only pushes/pops a `VecDeque`,
+/// takes an `Option` or runs the actor (whose panics the worker catches and
+/// then retires the actor), none of which leaves them inconsistent; so a
+/// poisoned lock is recovered rather than propagated.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<A: Actor> ActorRef<A> {
+    pub(crate) fn new(scheduler: Weak<Shared<A>>, actor: A) -> Self {
+        ActorRef(Arc::new(Header {
+            state: AtomicU8::new(SCHEDULED),
+            scheduler,
+            mail: Mutex::new(VecDeque::new()),
+            actor: Mutex::new(Some(actor)),
+        }))
     }
 
-    /// Makes the actor runnable if it is parked.
-    ///
-    /// Exactly-once semantics: if the actor is parked it is queued once; if it
-    /// is running, it is run again after its current run returns (even if it
-    /// returns [`Poll::Park`](crate::Poll::Park)); if it is already queued or
-    /// done, nothing happens. Callable from any thread, including from inside
-    /// actors (then the actor goes to the current worker's local queue).
+    /// Makes the actor runnable if it is parked; see the module docs for
+    /// why a wake is never lost nor duplicated.
     pub fn wake(&self) {
         let mut current = self.0.state.load(Ordering::Acquire);
         loop {
@@ -88,17 +111,11 @@ impl ActorRef {
                 IDLE => SCHEDULED,
                 RUNNING => NOTIFIED,
                 DONE => return,
-                // SCHEDULED or NOTIFIED: a run after this wake is already
-                // due. We still write the (same) state with a release RMW,
-                // so that the worker's next acquiring RMW of the state (at
-                // the start of that run, or when the current run returns)
-                // sees everything the waker wrote before waking.
                 covered => covered,
             };
             match self.0.state.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
                     if current == IDLE {
-                        // We won IDLE → SCHEDULED: we alone push it.
                         worker::schedule(self.clone());
                     }
                     return;
@@ -108,61 +125,83 @@ impl ActorRef {
         }
     }
 
-    /// The scheduler this actor belongs to.
-    pub(crate) fn scheduler(&self) -> &Weak<Shared> {
+    /// Enqueues `msg` in the actor's mailbox and wakes it. Fails, handing
+    /// the message back, only if the actor is done.
+    pub fn send(&self, msg: A::Msg) -> Result<(), SendError<A::Msg>> {
+        {
+            let mut mail = lock(&self.0.mail);
+            if self.is_done() {
+                return Err(SendError(msg));
+            }
+            mail.push_back(msg);
+        }
+        // Wake after unlocking: the actor may already be draining.
+        self.wake();
+        Ok(())
+    }
+
+    pub(crate) fn recv(&self) -> Option<A::Msg> {
+        lock(&self.0.mail).pop_front()
+    }
+
+    /// Frees the mailbox's buffer if it is empty: a parked actor keeps no
+    /// queue (most receive one answer at a time, and thousands of them may
+    /// wait at once).
+    pub(crate) fn trim_mail(&self) {
+        let mut mail = lock(&self.0.mail);
+        if mail.is_empty() && mail.capacity() > 0 {
+            *mail = VecDeque::new();
+        }
+    }
+
+    pub(crate) fn has_mail(&self) -> bool {
+        !lock(&self.0.mail).is_empty()
+    }
+
+    pub(crate) fn scheduler(&self) -> &Weak<Shared<A>> {
         &self.0.scheduler
     }
 
-    /// Puts the actor in place before it is first queued.
-    pub(crate) fn install(&self, actor: Box<dyn Actor>) {
-        *self.lock_actor() = Some(actor);
+    pub(crate) fn lock_actor(&self) -> MutexGuard<'_, Option<A>> {
+        lock(&self.0.actor)
     }
 
-    /// Locks the actor slot. Poisoning cannot carry a broken invariant here
-    /// (the slot is just an `Option` and panics in `run` are caught outside
-    /// the lock's critical section), so a poisoned guard is simply recovered.
-    pub(crate) fn lock_actor(&self) -> MutexGuard<'_, Option<Box<dyn Actor>>> {
-        self.0.actor.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// SCHEDULED → RUNNING, by the worker that popped the actor.
     pub(crate) fn start_run(&self) {
         let previous = self.0.state.swap(RUNNING, Ordering::AcqRel);
         debug_assert_eq!(previous, SCHEDULED, "popped an actor that was not scheduled");
     }
 
-    /// After `run` returned `Yield`: → SCHEDULED (a NOTIFIED wake is subsumed
-    /// by the requeue). The caller pushes the actor. (A swap rather than a
-    /// store, so that it acquires what a NOTIFIED waker published.)
     pub(crate) fn yielded(&self) {
         self.0.state.swap(SCHEDULED, Ordering::AcqRel);
     }
 
-    /// After `run` returned `Park`: RUNNING → IDLE. Returns `true` if a wake
-    /// arrived during the run (state NOTIFIED): then the state becomes
-    /// SCHEDULED and the caller must push the actor.
     pub(crate) fn parked(&self) -> bool {
         match self.0.state.compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => false,
             Err(_notified) => {
-                // A swap, to also acquire from wakers that came since the CAS.
                 self.0.state.swap(SCHEDULED, Ordering::AcqRel);
                 true
             }
         }
     }
 
-    /// → DONE, and takes the actor out so the caller can drop it (outside
-    /// the lock: dropping may wake or message other actors). Later wakes are
-    /// no-ops.
-    pub(crate) fn finish(&self) -> Option<Box<dyn Actor>> {
+    /// Marks the actor done and takes it and its unread messages out, for
+    /// the caller to drop outside every lock (their destructors may send or
+    /// wake). `None` if it was already taken.
+    pub(crate) fn finish(&self) -> Option<(A, VecDeque<A::Msg>)> {
         self.0.state.store(DONE, Ordering::Release);
-        self.lock_actor().take()
+        let unread = std::mem::take(&mut *lock(&self.0.mail));
+        let actor = self.lock_actor().take()?;
+        Some((actor, unread))
     }
 
-    /// Whether the actor has finished (or was dropped by shutdown).
     pub(crate) fn is_done(&self) -> bool {
         self.0.state.load(Ordering::Acquire) == DONE
+    }
+
+    /// Whether `self` and `other` are the same actor.
+    pub fn same(&self, other: &ActorRef<A>) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 
     fn state_name(&self) -> &'static str {
@@ -176,25 +215,40 @@ impl ActorRef {
     }
 }
 
-impl fmt::Debug for ActorRef {
+impl<A: Actor> fmt::Debug for ActorRef<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActorRef").field("id", &Arc::as_ptr(&self.0)).field("state", &self.state_name()).finish()
     }
 }
 
+impl<M> fmt::Debug for SendError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError(..)")
+    }
+}
+
+impl<M> fmt::Display for SendError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the actor is done: message not delivered")
+    }
+}
+
+impl<M> Error for SendError<M> {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{FnActor, Poll};
 
-    fn state(actor: &ActorRef) -> u8 {
+    fn state(actor: &ActorRef<FnActor<u32>>) -> u8 {
         actor.0.state.load(Ordering::Acquire)
     }
 
     /// A handle without a scheduler: `wake` makes the transitions but has
     /// nowhere to push, which is exactly what we need to check the state
     /// machine in isolation.
-    fn detached() -> ActorRef {
-        ActorRef::new(Weak::new())
+    fn detached() -> ActorRef<FnActor<u32>> {
+        ActorRef::new(Weak::new(), FnActor::new(|_| Poll::Done))
     }
 
     #[test]
@@ -239,12 +293,40 @@ mod tests {
     #[test]
     fn done_ignores_wakes_and_drops_actor() {
         let a = detached();
-        a.install(Box::new(|_: &mut crate::Context<'_>| crate::Poll::Done));
         a.start_run();
         assert!(a.finish().is_some());
         a.wake();
         assert_eq!(state(&a), DONE);
         assert!(a.finish().is_none());
         assert!(format!("{a:?}").contains("done"));
+    }
+
+    #[test]
+    fn mail_is_fifo_and_a_send_after_done_returns_the_message() {
+        let a = detached();
+        assert!(!a.has_mail());
+        for i in 0..3 {
+            a.clone().send(i).expect("actor alive");
+        }
+        assert!(a.has_mail());
+        assert_eq!(a.recv(), Some(0));
+        assert_eq!(a.recv(), Some(1));
+        a.trim_mail();
+        assert!(a.0.mail.lock().map(|m| m.capacity()).unwrap_or(0) > 0, "not empty: kept");
+        let (_, unread) = a.finish().expect("first finish");
+        assert_eq!(unread.into_iter().collect::<Vec<_>>(), vec![2]);
+        match a.send(7) {
+            Err(SendError(7)) => {}
+            other => panic!("expected the message back, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_empty_mailbox_keeps_no_buffer() {
+        let a = detached();
+        a.send(1).expect("alive");
+        assert_eq!(a.recv(), Some(1));
+        a.trim_mail();
+        assert_eq!(a.0.mail.lock().map(|m| m.capacity()).unwrap_or(1), 0);
     }
 }

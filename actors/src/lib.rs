@@ -8,11 +8,11 @@
 //! * [`Scheduler`] — one worker thread per core, each with a FIFO
 //!   `crossbeam_deque` queue, a global injector and work stealing.
 //! * [`Actor`] / [`Poll`] / [`Context`] — what an actor is and what a run
-//!   slice reports (`Yield`, `Park`, `Done`).
+//!   slice reports (`Yield`, `Park`, `Done`); [`FnActor`], a closure as an
+//!   actor.
 //! * [`ActorRef`] — a cheap handle whose [`ActorRef::wake`] makes a parked
-//!   actor runnable exactly once (never lost, never duplicated).
-//! * [`Mailbox`] / [`MailboxSender`] — a per-actor message queue whose
-//!   `send` wakes the owner.
+//!   actor runnable exactly once (never lost, never duplicated) and whose
+//!   [`ActorRef::send`] puts a message in the actor's mailbox and wakes it.
 //! * [`Completion`] — a latch the main thread blocks on until, e.g., the
 //!   main actor is done.
 //! * [`IdleHook`] — lets an idle worker poll an I/O reactor instead of
@@ -27,7 +27,10 @@
 //!   looks at the global injector first, and every 61st pick or every
 //!   millisecond it polls the idle hook without blocking, so injected work,
 //!   I/O and timers are never starved by busy workers.
-//! * An actor is one `Arc`'d header (atomic state + boxed actor). Its state
+//! * A scheduler runs actors of one type `A`, so an actor is one
+//!   allocation: an `Arc`'d header holding its atomic state, its mailbox
+//!   and the actor itself, and every queue holds one-word pointers (the
+//!   cost of a task is the runtime's unit: see ARCHITECTURE.md). Its state
 //!   machine (IDLE/SCHEDULED/RUNNING/NOTIFIED/DONE) guarantees that a wake is
 //!   neither lost nor duplicated and that an actor never runs on two workers
 //!   at once.
@@ -43,20 +46,21 @@
 //! when it receives `0`:
 //!
 //! ```
-//! use rco_actors::{Actor, Completion, Config, Context, Mailbox, Poll, Scheduler};
+//! use rco_actors::{Actor, Completion, Config, Context, Poll, Scheduler};
 //! use std::sync::{Arc, atomic::{AtomicU64, Ordering}};
 //!
 //! struct Counter {
-//!     inbox: Mailbox<u64>,
 //!     total: Arc<AtomicU64>,
 //!     done: Completion,
 //! }
 //!
 //! impl Actor for Counter {
-//!     fn run(&mut self, _cx: &mut Context<'_>) -> Poll {
+//!     type Msg = u64;
+//!
+//!     fn run(&mut self, cx: &mut Context<'_, Self>) -> Poll {
 //!         // A real actor would also count reductions and return
 //!         // `Poll::Yield` when its budget is used up.
-//!         while let Some(n) = self.inbox.try_recv() {
+//!         while let Some(n) = cx.recv() {
 //!             if n == 0 {
 //!                 self.done.complete();
 //!                 return Poll::Done;
@@ -70,13 +74,7 @@
 //! let sched = Scheduler::new(Config::default()).expect("worker threads");
 //! let total = Arc::new(AtomicU64::new(0));
 //! let done = Completion::new();
-//! let mut sender = None;
-//! sched.spawn_with(|me| {
-//!     let inbox = Mailbox::new(me.clone());
-//!     sender = Some(inbox.sender());
-//!     Box::new(Counter { inbox, total: total.clone(), done: done.clone() })
-//! });
-//! let sender = sender.expect("spawn_with ran the constructor");
+//! let sender = sched.spawn(Counter { total: total.clone(), done: done.clone() });
 //! for n in [1, 2, 3, 0] {
 //!     sender.send(n).expect("the counter is alive until it reads 0");
 //! }
@@ -90,16 +88,14 @@
 mod actor;
 mod actor_ref;
 mod completion;
-mod mailbox;
 mod registry;
 mod scheduler;
 mod sleep;
 mod worker;
 
-pub use actor::{Actor, Context, Poll};
-pub use actor_ref::ActorRef;
+pub use actor::{Actor, Context, FnActor, Poll};
+pub use actor_ref::{ActorRef, SendError};
 pub use completion::Completion;
-pub use mailbox::{Mailbox, MailboxSender, SendError};
 pub use scheduler::{Config, Scheduler};
 pub use sleep::IdleHook;
 
@@ -109,10 +105,9 @@ mod tests {
     #[test]
     fn handles_are_send_and_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
-        assert_send_sync::<crate::ActorRef>();
-        assert_send_sync::<crate::MailboxSender<String>>();
+        assert_send_sync::<crate::ActorRef<crate::FnActor<String>>>();
         assert_send_sync::<crate::Completion>();
-        assert_send_sync::<crate::Scheduler>();
+        assert_send_sync::<crate::Scheduler<crate::FnActor>>();
         assert_send_sync::<crate::Config>();
     }
 }

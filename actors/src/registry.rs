@@ -22,17 +22,23 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
+use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
 
 /// Actors registered by one spawner.
-#[derive(Default)]
-pub(crate) struct Shard {
-    actors: Vec<ActorRef>,
+pub(crate) struct Shard<A: Actor> {
+    actors: Vec<ActorRef<A>>,
     inserted_since_sweep: usize,
 }
 
-impl Shard {
-    pub(crate) fn insert(&mut self, actor: ActorRef) {
+impl<A: Actor> Default for Shard<A> {
+    fn default() -> Self {
+        Shard { actors: Vec::new(), inserted_since_sweep: 0 }
+    }
+}
+
+impl<A: Actor> Shard<A> {
+    pub(crate) fn insert(&mut self, actor: ActorRef<A>) {
         if self.actors.len() == self.actors.capacity() {
             self.sweep();
         }
@@ -62,7 +68,7 @@ impl Shard {
     }
 
     /// All registered actors (some possibly finished), emptying the shard.
-    pub(crate) fn take_all(&mut self) -> Vec<ActorRef> {
+    pub(crate) fn take_all(&mut self) -> Vec<ActorRef<A>> {
         self.inserted_since_sweep = 0;
         std::mem::take(&mut self.actors)
     }
@@ -98,10 +104,15 @@ pub(crate) fn live(tallies: &[Tally]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{FnActor, Poll};
     use std::sync::Weak;
 
-    fn finished_actor() -> ActorRef {
-        let actor = ActorRef::new(Weak::new());
+    fn actor() -> ActorRef<FnActor> {
+        ActorRef::new(Weak::new(), FnActor::new(|_| Poll::Done))
+    }
+
+    fn finished_actor() -> ActorRef<FnActor> {
+        let actor = actor();
         actor.finish();
         actor
     }
@@ -109,7 +120,7 @@ mod tests {
     #[test]
     fn sweeps_drop_finished_actors_only() {
         let mut shard = Shard::default();
-        let live: Vec<_> = (0..10).map(|_| ActorRef::new(Weak::new())).collect();
+        let live: Vec<_> = (0..10).map(|_| actor()).collect();
         live.iter().for_each(|a| shard.insert(a.clone()));
         for _ in 0..10_000 {
             shard.insert(finished_actor());
@@ -125,7 +136,7 @@ mod tests {
     #[test]
     fn idle_sweep_only_when_amortized() {
         let mut shard = Shard::default();
-        (0..2).for_each(|_| shard.insert(ActorRef::new(Weak::new())));
+        (0..2).for_each(|_| shard.insert(actor()));
         shard.sweep(); // 2 live, room for 2 more, nothing inserted since
         shard.insert(finished_actor());
         shard.sweep_if_worthwhile(); // 1 insert does not pay for scanning 3

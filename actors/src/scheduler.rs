@@ -36,29 +36,27 @@ pub struct Config {
 
 /// State shared by the workers, the [`Scheduler`] handle and (weakly) every
 /// actor.
-pub(crate) struct Shared {
-    pub(crate) injector: Injector<ActorRef>,
+pub(crate) struct Shared<A: Actor> {
+    pub(crate) injector: Injector<ActorRef<A>>,
     /// One per worker, indexed by worker number.
-    pub(crate) stealers: Box<[Stealer<ActorRef>]>,
+    pub(crate) stealers: Box<[Stealer<ActorRef<A>>]>,
     pub(crate) sleep: Sleep,
     /// One per worker, indexed by worker number, then one for outside spawns.
     pub(crate) tallies: Box<[Tally]>,
     /// Registry shard for actors spawned from outside the workers.
-    outside: Mutex<Shard>,
+    outside: Mutex<Shard<A>>,
 }
 
-impl Shared {
+impl<A: Actor> Shared<A> {
     /// Creates a new actor in state SCHEDULED; the caller registers it and
     /// pushes it on a queue.
-    pub(crate) fn new_actor(self: &Arc<Self>, make: impl FnOnce(&ActorRef) -> Box<dyn Actor>) -> ActorRef {
-        let actor = ActorRef::new(Arc::downgrade(self));
-        actor.install(make(&actor));
-        actor
+    pub(crate) fn new_actor(self: &Arc<Self>, actor: A) -> ActorRef<A> {
+        ActorRef::new(Arc::downgrade(self), actor)
     }
 
     /// Pushes a runnable actor on the global queue (used by threads that are
     /// not workers of this scheduler) and wakes an idle worker.
-    pub(crate) fn inject(&self, actor: ActorRef) {
+    pub(crate) fn inject(&self, actor: ActorRef<A>) {
         self.injector.push(actor);
         self.sleep.notify();
     }
@@ -75,26 +73,26 @@ impl Shared {
 
     /// The outside shard only ever holds a `Vec` that is consistent between
     /// operations, so a poisoned lock is recovered.
-    fn outside(&self) -> std::sync::MutexGuard<'_, Shard> {
+    fn outside(&self) -> std::sync::MutexGuard<'_, Shard<A>> {
         self.outside.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// A pool of worker threads running [`Actor`]s.
+/// A pool of worker threads running [`Actor`]s of type `A`.
 ///
 /// Dropping the scheduler shuts it down like [`Scheduler::shutdown`].
-pub struct Scheduler {
-    shared: Arc<Shared>,
+pub struct Scheduler<A: Actor> {
+    shared: Arc<Shared<A>>,
     /// Each worker hands back its registry shard when it exits.
-    threads: Vec<JoinHandle<Vec<ActorRef>>>,
+    threads: Vec<JoinHandle<Vec<ActorRef<A>>>>,
 }
 
-impl Scheduler {
+impl<A: Actor> Scheduler<A> {
     /// Starts the worker threads.
     ///
     /// Errors only if a thread cannot be spawned (the workers already started
     /// are stopped again).
-    pub fn new(config: Config) -> io::Result<Scheduler> {
+    pub fn new(config: Config) -> io::Result<Scheduler<A>> {
         let count = match config.workers {
             0 => thread::available_parallelism().map_or(1, NonZeroUsize::get),
             n => n,
@@ -104,7 +102,7 @@ impl Scheduler {
         // runnable actors and none can starve the others. (A LIFO queue
         // would favour the most recently woken actor: two actors waking each
         // other could then monopolise a worker.)
-        let queues: Vec<Worker<ActorRef>> = (0..count).map(|_| Worker::new_fifo()).collect();
+        let queues: Vec<Worker<ActorRef<A>>> = (0..count).map(|_| Worker::new_fifo()).collect();
         let shared = Arc::new(Shared {
             injector: Injector::new(),
             stealers: queues.iter().map(Worker::stealer).collect(),
@@ -125,15 +123,8 @@ impl Scheduler {
 
     /// Spawns an actor from outside the workers (it goes to the global
     /// queue). Inside an actor, prefer [`Context::spawn`](crate::Context::spawn).
-    pub fn spawn(&self, actor: Box<dyn Actor>) -> ActorRef {
-        self.spawn_with(|_| actor)
-    }
-
-    /// Like [`Scheduler::spawn`], but the actor is built by `make`, which gets
-    /// the new actor's own [`ActorRef`] first (e.g. to create its
-    /// [`Mailbox`](crate::Mailbox) and keep a sender).
-    pub fn spawn_with(&self, make: impl FnOnce(&ActorRef) -> Box<dyn Actor>) -> ActorRef {
-        let actor = self.shared.new_actor(make);
+    pub fn spawn(&self, actor: A) -> ActorRef<A> {
+        let actor = self.shared.new_actor(actor);
         self.shared.outside().insert(actor.clone());
         self.shared.tallies[self.threads.len()].spawned();
         self.shared.inject(actor.clone());
@@ -183,13 +174,13 @@ impl Scheduler {
 
     /// A weak handle to the shared state, for tests that check teardown.
     #[cfg(test)]
-    fn shared_weak(&self) -> std::sync::Weak<Shared> {
+    fn shared_weak(&self) -> std::sync::Weak<Shared<A>> {
         Arc::downgrade(&self.shared)
     }
 }
 
 /// Steals (and drops) until the queue is empty.
-fn drain(mut steal: impl FnMut() -> Steal<ActorRef>) {
+fn drain<A: Actor>(mut steal: impl FnMut() -> Steal<ActorRef<A>>) {
     loop {
         match steal() {
             Steal::Success(actor) => drop(actor),
@@ -199,7 +190,7 @@ fn drain(mut steal: impl FnMut() -> Steal<ActorRef>) {
     }
 }
 
-impl Drop for Scheduler {
+impl<A: Actor> Drop for Scheduler<A> {
     fn drop(&mut self) {
         self.stop();
     }
@@ -208,18 +199,18 @@ impl Drop for Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Context, Poll};
+    use crate::{Context, FnActor, Poll};
 
     #[test]
     fn shutdown_frees_shared_state_even_with_self_referencing_actor() {
-        let sched = Scheduler::new(Config { workers: 2, idle_hook: None }).expect("threads");
+        let sched: Scheduler<FnActor> = Scheduler::new(Config { workers: 2, idle_hook: None }).expect("threads");
         assert_eq!(sched.workers(), 2);
         let weak = sched.shared_weak();
         // An actor that keeps its own handle: a cycle only shutdown breaks.
         let ran = crate::Completion::new();
         let signal = ran.clone();
-        let mut me: Option<ActorRef> = None;
-        sched.spawn(Box::new(move |cx: &mut Context<'_>| {
+        let mut me: Option<ActorRef<FnActor>> = None;
+        sched.spawn(FnActor::new(move |cx: &mut Context<'_, FnActor>| {
             me.get_or_insert_with(|| cx.self_ref());
             signal.complete();
             Poll::Park
@@ -231,11 +222,11 @@ mod tests {
 
     #[test]
     fn panicking_actor_is_retired_and_worker_survives() {
-        let sched = Scheduler::new(Config { workers: 1, idle_hook: None }).expect("threads");
-        sched.spawn(Box::new(|_: &mut Context<'_>| -> Poll { panic!("actor bug (expected by this test)") }));
+        let sched: Scheduler<FnActor> = Scheduler::new(Config { workers: 1, idle_hook: None }).expect("threads");
+        sched.spawn(FnActor::new(|_| -> Poll { panic!("actor bug (expected by this test)") }));
         let done = crate::Completion::new();
         let signal = done.clone();
-        sched.spawn(Box::new(move |_: &mut Context<'_>| {
+        sched.spawn(FnActor::new(move |_| {
             signal.complete();
             Poll::Done
         }));
@@ -245,7 +236,7 @@ mod tests {
 
     #[test]
     fn default_config_uses_available_parallelism() {
-        let sched = Scheduler::new(Config::default()).expect("threads");
+        let sched: Scheduler<FnActor> = Scheduler::new(Config::default()).expect("threads");
         let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
         assert_eq!(sched.workers(), cores);
         assert_eq!(sched.live_actors(), 0);

@@ -13,6 +13,7 @@
 //! * The worker thread alone touches its registry shard; it hands the shard
 //!   back to `Scheduler::shutdown` when it exits.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::hint;
 use std::panic::{self, AssertUnwindSafe};
@@ -41,17 +42,24 @@ const FAIRNESS_INTERVAL: u32 = 61;
 /// milliseconds while no worker is idle.
 const POLL_INTERVAL: Duration = Duration::from_millis(1);
 
+/// The clock is read for `POLL_INTERVAL` every this many picks, not at
+/// every one: a pick of a tiny actor (spawn + finish of a trivial task)
+/// costs about as much as reading the clock. A slice is bounded by its
+/// budget, so the poll is at most this many slices late.
+const CLOCK_EVERY: u32 = 4;
+
 thread_local! {
-    /// The worker running on this thread, if any.
-    static CURRENT: RefCell<Option<Rc<WorkerLocal>>> = const { RefCell::new(None) };
+    /// The worker running on this thread, if any (a `WorkerLocal<A>`: a
+    /// thread-local cannot be generic).
+    static CURRENT: RefCell<Option<Rc<dyn Any>>> = const { RefCell::new(None) };
 }
 
-pub(crate) struct WorkerLocal {
+pub(crate) struct WorkerLocal<A: Actor> {
     index: usize,
-    queue: Worker<ActorRef>,
-    shared: Arc<Shared>,
+    queue: Worker<ActorRef<A>>,
+    shared: Arc<Shared<A>>,
     /// The actors this worker spawned (see `registry`).
-    registry: RefCell<Shard>,
+    registry: RefCell<Shard<A>>,
     /// Set while an actor runs: work it pushes tells idle peers once, when
     /// its slice ends (see `push`).
     in_slice: Cell<bool>,
@@ -63,35 +71,40 @@ pub(crate) struct WorkerLocal {
 /// worker's local queue if this thread is a worker of the actor's scheduler,
 /// otherwise on that scheduler's global queue. If the scheduler is gone, the
 /// actor was already dropped by shutdown and there is nothing to do.
-pub(crate) fn schedule(actor: ActorRef) {
+pub(crate) fn schedule<A: Actor>(actor: ActorRef<A>) {
     // `try_with` fails only while thread-local storage is being torn down,
     // which no worker thread is doing while it runs actors.
-    let current = CURRENT.try_with(|current| current.borrow().clone()).ok().flatten();
-    match current {
-        Some(worker) if ptr::eq(Arc::as_ptr(&worker.shared), actor.scheduler().as_ptr()) => {
-            worker.push(actor);
-        }
-        _ => {
-            if let Some(shared) = actor.scheduler().upgrade() {
-                shared.inject(actor);
+    let local = CURRENT.try_with(|current| {
+        let current = current.borrow();
+        let worker = current.as_ref().and_then(|w| w.downcast_ref::<WorkerLocal<A>>());
+        match worker {
+            Some(worker) if ptr::eq(Arc::as_ptr(&worker.shared), actor.scheduler().as_ptr()) => {
+                worker.push(actor.clone());
+                true
             }
+            _ => false,
+        }
+    });
+    if local != Ok(true) {
+        if let Some(shared) = actor.scheduler().upgrade() {
+            shared.inject(actor);
         }
     }
 }
 
 /// The body of a worker thread; returns the actors it registered. (Actors
 /// left in its queue are drained by shutdown through the stealers.)
-pub(crate) fn run(local: WorkerLocal) -> Vec<ActorRef> {
+pub(crate) fn run<A: Actor>(local: WorkerLocal<A>) -> Vec<ActorRef<A>> {
     let local = Rc::new(local);
-    CURRENT.with(|current| *current.borrow_mut() = Some(local.clone()));
+    CURRENT.with(|current| *current.borrow_mut() = Some(local.clone() as Rc<dyn Any>));
     local.main_loop();
     CURRENT.with(|current| *current.borrow_mut() = None);
     let registered = local.registry.borrow_mut().take_all();
     registered
 }
 
-impl WorkerLocal {
-    pub(crate) fn new(index: usize, queue: Worker<ActorRef>, shared: Arc<Shared>) -> Self {
+impl<A: Actor> WorkerLocal<A> {
+    pub(crate) fn new(index: usize, queue: Worker<ActorRef<A>>, shared: Arc<Shared<A>>) -> Self {
         WorkerLocal {
             index,
             queue,
@@ -107,7 +120,7 @@ impl WorkerLocal {
     /// that spawns or wakes many in one slice (an accept loop, a spawning
     /// loop) then costs one wake-up of a peer per slice, not one per actor,
     /// and the peer steals a batch; the work waits at most one slice.
-    fn push(&self, actor: ActorRef) {
+    fn push(&self, actor: ActorRef<A>) {
         self.queue.push(actor);
         if self.in_slice.get() {
             self.notify_owed.set(true);
@@ -116,10 +129,10 @@ impl WorkerLocal {
         }
     }
 
-    /// `Context::spawn_with`: the new actor goes on this worker's queue and
-    /// in this worker's registry shard.
-    pub(crate) fn spawn_local(&self, make: impl FnOnce(&ActorRef) -> Box<dyn Actor>) -> ActorRef {
-        let actor = self.shared.new_actor(make);
+    /// `Context::spawn`: the new actor goes on this worker's queue and in
+    /// this worker's registry shard.
+    pub(crate) fn spawn_local(&self, actor: A) -> ActorRef<A> {
+        let actor = self.shared.new_actor(actor);
         self.registry.borrow_mut().insert(actor.clone());
         self.shared.tallies[self.index].spawned();
         self.push(actor.clone());
@@ -137,7 +150,8 @@ impl WorkerLocal {
             if fairness_tick {
                 until_fairness_tick = FAIRNESS_INTERVAL;
             }
-            if fairness_tick || last_poll.elapsed() >= POLL_INTERVAL {
+            let look_at_clock = until_fairness_tick.is_multiple_of(CLOCK_EVERY);
+            if fairness_tick || (look_at_clock && last_poll.elapsed() >= POLL_INTERVAL) {
                 sleep.poll_now();
                 last_poll = Instant::now();
             }
@@ -160,7 +174,7 @@ impl WorkerLocal {
 
     /// Local queue, then a batch from the global queue, then a batch stolen
     /// from a peer; with `global_first`, the global queue comes first.
-    fn find_task(&self, global_first: bool) -> Option<ActorRef> {
+    fn find_task(&self, global_first: bool) -> Option<ActorRef<A>> {
         if global_first {
             if let Some(actor) = self.steal_global() {
                 return Some(actor);
@@ -169,7 +183,7 @@ impl WorkerLocal {
         self.queue.pop().or_else(|| self.steal_global()).or_else(|| self.steal_peers())
     }
 
-    fn steal_global(&self) -> Option<ActorRef> {
+    fn steal_global(&self) -> Option<ActorRef<A>> {
         loop {
             match self.shared.injector.steal_batch_and_pop(&self.queue) {
                 Steal::Success(actor) => return Some(actor),
@@ -181,7 +195,7 @@ impl WorkerLocal {
 
     /// Tries every peer, starting with the next one, until one yields work or
     /// all are definitely empty (a `Retry` means a race: try again).
-    fn steal_peers(&self) -> Option<ActorRef> {
+    fn steal_peers(&self) -> Option<ActorRef<A>> {
         let stealers = &self.shared.stealers;
         loop {
             let mut retry = false;
@@ -204,7 +218,7 @@ impl WorkerLocal {
     /// result (see `actor_ref`); an actor that yielded is handed back, for
     /// the caller to requeue. Work the slice pushed is announced to idle
     /// peers once, when it ends (see `push`).
-    fn run_actor(&self, actor: ActorRef) -> Option<ActorRef> {
+    fn run_actor(&self, actor: ActorRef<A>) -> Option<ActorRef<A>> {
         self.in_slice.set(true);
         let yielded = self.run_slice(actor);
         self.in_slice.set(false);
@@ -214,11 +228,11 @@ impl WorkerLocal {
         yielded
     }
 
-    fn run_slice(&self, actor: ActorRef) -> Option<ActorRef> {
+    fn run_slice(&self, actor: ActorRef<A>) -> Option<ActorRef<A>> {
         actor.start_run();
         let outcome = {
             let mut slot = actor.lock_actor();
-            let Some(boxed) = slot.as_mut() else {
+            let Some(running) = slot.as_mut() else {
                 // Unreachable in practice: only shutdown empties the slot of a
                 // live actor, and it does so after joining the workers.
                 return None;
@@ -227,7 +241,7 @@ impl WorkerLocal {
             // A panicking actor is retired like a finished one instead of
             // killing this worker. The actor is not used after a panic (it is
             // dropped), so no broken invariant of it can be observed.
-            panic::catch_unwind(AssertUnwindSafe(|| boxed.run(&mut cx))).unwrap_or(Poll::Done)
+            panic::catch_unwind(AssertUnwindSafe(|| running.run(&mut cx))).unwrap_or(Poll::Done)
         }; // The actor lock is released before the actor can be requeued.
         match outcome {
             Poll::Yield => {
@@ -237,13 +251,15 @@ impl WorkerLocal {
             Poll::Park => {
                 if actor.parked() {
                     self.push(actor);
+                } else {
+                    actor.trim_mail();
                 }
             }
             Poll::Done => {
-                let boxed = actor.finish();
+                let ended = actor.finish();
                 self.shared.tallies[self.index].finished();
-                // Dropped last: the destructor may wake or message others.
-                drop(boxed);
+                // Dropped last: the destructors may wake or message others.
+                drop(ended);
             }
         }
         None

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{wait_for, PATIENCE};
-use rco_actors::{ActorRef, Config, Context, IdleHook, Poll, Scheduler};
+use rco_actors::{ActorRef, Config, FnActor, IdleHook, Poll, Scheduler};
 
 /// A fake reactor. `poll(None)` blocks until "I/O" is ready or it is
 /// interrupted; readiness wakes the registered actors from inside `poll`,
@@ -33,12 +33,12 @@ struct ReactorState {
     /// Sticky, like an eventfd: set by `interrupt`, cleared by `poll`.
     interrupted: bool,
     /// Actors whose "I/O" is ready.
-    ready: Vec<ActorRef>,
+    ready: Vec<ActorRef<FnActor>>,
 }
 
 impl FakeReactor {
     /// Simulates I/O readiness for `actor` (e.g. a socket became readable).
-    fn complete_io(&self, actor: ActorRef) {
+    fn complete_io(&self, actor: ActorRef<FnActor>) {
         self.lock().ready.push(actor);
         self.signal.notify_all();
     }
@@ -83,15 +83,15 @@ impl IdleHook for FakeReactor {
     }
 }
 
-fn scheduler_with(reactor: &Arc<FakeReactor>, workers: usize) -> Scheduler {
+fn scheduler_with(reactor: &Arc<FakeReactor>, workers: usize) -> Scheduler<FnActor> {
     Scheduler::new(Config { workers, idle_hook: Some(reactor.clone()) }).expect("spawn worker threads")
 }
 
 /// Spawns an actor that parks after every run; returns it and its run count.
-fn spawn_parker(sched: &Scheduler) -> (ActorRef, Arc<AtomicUsize>) {
+fn spawn_parker(sched: &Scheduler<FnActor>) -> (ActorRef<FnActor>, Arc<AtomicUsize>) {
     let runs = Arc::new(AtomicUsize::new(0));
     let r = runs.clone();
-    let actor = sched.spawn(Box::new(move |_: &mut Context<'_>| {
+    let actor = sched.spawn(FnActor::new(move |_| {
         r.fetch_add(1, SeqCst);
         Poll::Park
     }));
@@ -141,7 +141,7 @@ fn busy_workers_still_poll_io_without_blocking() {
     let reactor = Arc::new(FakeReactor::default());
     let sched = scheduler_with(&reactor, 1);
     // Keeps the only worker busy forever: it never goes idle.
-    sched.spawn(Box::new(|_: &mut Context<'_>| Poll::Yield));
+    sched.spawn(FnActor::new(|_| Poll::Yield));
     let (actor, runs) = spawn_parker(&sched);
     assert!(wait_for(PATIENCE, || runs.load(SeqCst) == 1));
     // (The worker may have blocked in the hook before the spawns.)

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
 use common::{scheduler, PATIENCE};
-use rco_actors::{Actor, ActorRef, Completion, Context, Mailbox, MailboxSender, Poll};
+use rco_actors::{Actor, ActorRef, Completion, Context, Poll, Scheduler};
 
 const PAIRS: usize = 500;
 const ROUNDS: u64 = 1_000;
@@ -18,7 +18,7 @@ const ROUNDS: u64 = 1_000;
 const BUDGET: usize = 16;
 
 enum Msg {
-    Peer(MailboxSender<Msg>),
+    Peer(ActorRef<Node>),
     Ping(u64),
 }
 
@@ -31,9 +31,15 @@ struct Stats {
     dropped: AtomicUsize,
 }
 
+/// The actors of the test: players, and one spawner that starts pairs
+/// from inside the scheduler.
+enum Node {
+    Player(Player),
+    Spawner { stats: Arc<Stats>, all_done: Completion },
+}
+
 struct Player {
-    inbox: Mailbox<Msg>,
-    peer: Option<MailboxSender<Msg>>,
+    peer: Option<ActorRef<Node>>,
     /// The player that serves first.
     starts: bool,
     sent: u64,
@@ -43,16 +49,15 @@ struct Player {
 }
 
 impl Player {
-    fn new(me: &ActorRef, starts: bool, stats: &Arc<Stats>, all_done: &Completion) -> Self {
-        Player {
-            inbox: Mailbox::new(me.clone()),
+    fn node(starts: bool, stats: &Arc<Stats>, all_done: &Completion) -> Node {
+        Node::Player(Player {
             peer: None,
             starts,
             sent: 0,
             received: 0,
             stats: stats.clone(),
             all_done: all_done.clone(),
-        }
+        })
     }
 
     fn send_next(&mut self) {
@@ -65,10 +70,26 @@ impl Player {
     }
 }
 
-impl Actor for Player {
-    fn run(&mut self, _cx: &mut Context<'_>) -> Poll {
+impl Actor for Node {
+    type Msg = Msg;
+
+    fn run(&mut self, cx: &mut Context<'_, Node>) -> Poll {
+        match self {
+            Node::Player(player) => player.run(cx),
+            Node::Spawner { stats, all_done } => {
+                for _ in 0..PAIRS - PAIRS / 2 {
+                    start_pair(&mut |starts| cx.spawn(Player::node(starts, stats, all_done)));
+                }
+                Poll::Done
+            }
+        }
+    }
+}
+
+impl Player {
+    fn run(&mut self, cx: &mut Context<'_, Node>) -> Poll {
         for _ in 0..BUDGET {
-            match self.inbox.try_recv() {
+            match cx.recv() {
                 Some(Msg::Peer(peer)) => {
                     self.peer = Some(peer);
                     if self.starts {
@@ -94,10 +115,10 @@ impl Actor for Player {
                 return Poll::Done;
             }
         }
-        if self.inbox.is_empty() {
-            Poll::Park
-        } else {
+        if cx.has_mail() {
             Poll::Yield
+        } else {
+            Poll::Park
         }
     }
 }
@@ -111,45 +132,25 @@ impl Drop for Player {
 /// Spawns a pair through `spawn` and introduces the players to each other.
 /// The non-starting player learns its peer first, so the first ping always
 /// finds it ready (mailboxes are FIFO).
-fn start_pair(spawn: &mut dyn FnMut(bool, &mut Option<MailboxSender<Msg>>) -> ActorRef) {
-    let (mut a, mut b) = (None, None);
-    spawn(true, &mut a);
-    spawn(false, &mut b);
-    let (a, b) = (a.expect("constructor ran"), b.expect("constructor ran"));
+fn start_pair(spawn: &mut dyn FnMut(bool) -> ActorRef<Node>) {
+    let a = spawn(true);
+    let b = spawn(false);
     b.send(Msg::Peer(a.clone())).expect("b alive");
     a.send(Msg::Peer(b)).expect("a alive");
 }
 
 #[test]
 fn ping_pong_counts_every_message_once() {
-    let sched = scheduler(0);
+    let sched: Scheduler<Node> = scheduler(0);
     let stats = Arc::new(Stats::default());
     let all_done = Completion::new();
 
     // Half the pairs are spawned from outside (global queue)...
     for _ in 0..PAIRS / 2 {
-        start_pair(&mut |starts, out| {
-            sched.spawn_with(|me| {
-                let player = Player::new(me, starts, &stats, &all_done);
-                *out = Some(player.inbox.sender());
-                Box::new(player)
-            })
-        });
+        start_pair(&mut |starts| sched.spawn(Player::node(starts, &stats, &all_done)));
     }
     // ...and half from inside an actor (local queues, then stolen).
-    let (stats2, done2) = (stats.clone(), all_done.clone());
-    sched.spawn(Box::new(move |cx: &mut Context<'_>| {
-        for _ in 0..PAIRS - PAIRS / 2 {
-            start_pair(&mut |starts, out| {
-                cx.spawn_with(|me| {
-                    let player = Player::new(me, starts, &stats2, &done2);
-                    *out = Some(player.inbox.sender());
-                    Box::new(player)
-                })
-            });
-        }
-        Poll::Done
-    }));
+    sched.spawn(Node::Spawner { stats: stats.clone(), all_done: all_done.clone() });
 
     assert!(
         all_done.wait_timeout(PATIENCE),

@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{scheduler, wait_for, Rng, PATIENCE};
-use rco_actors::{ActorRef, Completion, Context, Poll};
+use rco_actors::{ActorRef, Completion, FnActor, Poll, Scheduler};
 
 #[derive(Default)]
 struct Probe {
@@ -32,7 +32,7 @@ struct Probe {
 
 impl Probe {
     /// Requests a wake; returns the request number to wait for.
-    fn request(&self, actor: &ActorRef) -> u64 {
+    fn request(&self, actor: &ActorRef<FnActor>) -> u64 {
         let n = self.requested.fetch_add(1, SeqCst) + 1;
         actor.wake();
         n
@@ -57,17 +57,17 @@ const WAKES_PER_THREAD: usize = 50_000;
 
 #[test]
 fn concurrent_wakes_are_exact() {
-    let sched = scheduler(0);
+    let sched: Scheduler<FnActor> = scheduler(0);
     let probes: Arc<Vec<Probe>> = Arc::new((0..ACTORS).map(|_| Probe::default()).collect());
-    let refs: Arc<std::sync::OnceLock<Vec<ActorRef>>> = Arc::default();
+    let refs: Arc<std::sync::OnceLock<Vec<ActorRef<FnActor>>>> = Arc::default();
     // Yields and wakes made by the actors themselves, to bound the runs.
     let extra = Arc::new(AtomicU64::new(0));
 
-    let actors: Vec<ActorRef> = (0..ACTORS)
+    let actors: Vec<ActorRef<FnActor>> = (0..ACTORS)
         .map(|i| {
             let (probes, refs, extra) = (probes.clone(), refs.clone(), extra.clone());
             let mut rng = Rng::new(i as u64 + 1);
-            sched.spawn(Box::new(move |_: &mut Context<'_>| {
+            sched.spawn(FnActor::new(move |_| {
                 let me = &probes[i];
                 me.enter();
                 // Stay running a little, so that wakes race with the run.
@@ -137,10 +137,10 @@ fn concurrent_wakes_are_exact() {
 /// Waking a queued actor many times queues it once: it runs exactly once.
 #[test]
 fn wakes_while_queued_run_once() {
-    let sched = scheduler(1);
+    let sched: Scheduler<FnActor> = scheduler(1);
     let probe = Arc::new(Probe::default());
     let p = probe.clone();
-    let target = sched.spawn(Box::new(move |_: &mut Context<'_>| {
+    let target = sched.spawn(FnActor::new(move |_| {
         p.enter();
         p.leave();
         Poll::Park
@@ -151,7 +151,7 @@ fn wakes_while_queued_run_once() {
     let release = Arc::new(AtomicBool::new(false));
     let blocker_running = Completion::new();
     let (r, b) = (release.clone(), blocker_running.clone());
-    sched.spawn(Box::new(move |_: &mut Context<'_>| {
+    sched.spawn(FnActor::new(move |_| {
         b.complete();
         while !r.load(SeqCst) {
             thread::yield_now();
@@ -173,12 +173,12 @@ fn wakes_while_queued_run_once() {
 /// parks.
 #[test]
 fn wakes_while_running_rerun_once() {
-    let sched = scheduler(2);
+    let sched: Scheduler<FnActor> = scheduler(2);
     let probe = Arc::new(Probe::default());
     let running = Completion::new();
     let release = Arc::new(AtomicBool::new(false));
     let (p, s, r) = (probe.clone(), running.clone(), release.clone());
-    let target = sched.spawn(Box::new(move |_: &mut Context<'_>| {
+    let target = sched.spawn(FnActor::new(move |_| {
         p.enter();
         if p.runs.load(SeqCst) == 1 {
             s.complete();

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{scheduler, wait_for, PATIENCE};
-use rco_actors::{ActorRef, Context, Mailbox, MailboxSender, Poll, Scheduler};
+use rco_actors::{ActorRef, FnActor, Poll, Scheduler};
 
 /// Counts drops of the actor that owns it.
 struct DropCounter(Arc<AtomicUsize>);
@@ -26,12 +26,12 @@ const SPINNERS: usize = 4;
 
 /// Spawns parked actors (some in handle cycles) and yield-forever actors;
 /// returns how many were spawned once all of them have run at least once.
-fn populate(sched: &Scheduler, drops: &Arc<AtomicUsize>, first_runs: &Arc<AtomicUsize>) -> usize {
+fn populate(sched: &Scheduler<FnActor>, drops: &Arc<AtomicUsize>, first_runs: &Arc<AtomicUsize>) -> usize {
     // Plain parked actors, each keeping its own handle (a self-cycle).
     for _ in 0..PARKED {
         let (guard, ran) = (DropCounter(drops.clone()), first_runs.clone());
-        let mut me: Option<ActorRef> = None;
-        sched.spawn(Box::new(move |cx: &mut Context<'_>| {
+        let mut me: Option<ActorRef<FnActor>> = None;
+        sched.spawn(FnActor::new(move |cx| {
             let _ = &guard;
             if me.is_none() {
                 me = Some(cx.self_ref());
@@ -40,39 +40,37 @@ fn populate(sched: &Scheduler, drops: &Arc<AtomicUsize>, first_runs: &Arc<Atomic
             Poll::Park
         }));
     }
-    // Pairs holding each other's mailbox senders (a two-actor cycle).
+    // Pairs holding each other's handles (a two-actor cycle).
     for _ in 0..PAIRS {
-        let peers: [Arc<Mutex<Option<MailboxSender<u8>>>>; 2] = Default::default();
+        let peers: [Arc<Mutex<Option<ActorRef<FnActor>>>>; 2] = Default::default();
         for i in 0..2 {
             let (guard, ran) = (DropCounter(drops.clone()), first_runs.clone());
-            let (mine, theirs) = (peers[i].clone(), peers[1 - i].clone());
-            sched.spawn_with(move |me| {
-                let inbox = Mailbox::new(me.clone());
-                *mine.lock().expect("test lock") = Some(inbox.sender());
-                let mut peer: Option<MailboxSender<u8>> = None;
-                Box::new(move |_: &mut Context<'_>| {
-                    let _ = (&guard, &inbox);
-                    if peer.is_none() {
-                        peer = theirs.lock().expect("test lock").clone();
-                        if peer.is_some() {
-                            ran.fetch_add(1, SeqCst);
-                        }
+            let theirs = peers[1 - i].clone();
+            let mut peer: Option<ActorRef<FnActor>> = None;
+            let me = sched.spawn(FnActor::new(move |cx| {
+                let _ = &guard;
+                while cx.recv().is_some() {}
+                if peer.is_none() {
+                    peer = theirs.lock().expect("test lock").clone();
+                    if peer.is_some() {
+                        ran.fetch_add(1, SeqCst);
                     }
-                    Poll::Park
-                })
-            });
+                }
+                Poll::Park
+            }));
+            *peers[i].lock().expect("test lock") = Some(me);
         }
-        // Both senders exist now: a message makes each actor pick its peer.
+        // Both handles exist now: a message makes each actor pick its peer.
         for slot in &peers {
-            let sender = slot.lock().expect("test lock").clone();
-            sender.expect("constructed").send(0).expect("alive");
+            let actor = slot.lock().expect("test lock").clone();
+            actor.expect("spawned").send(()).expect("alive");
         }
     }
     // Runnable forever.
     for _ in 0..SPINNERS {
         let (guard, ran) = (DropCounter(drops.clone()), first_runs.clone());
         let mut first = true;
-        sched.spawn(Box::new(move |_: &mut Context<'_>| {
+        sched.spawn(FnActor::new(move |_| {
             let _ = &guard;
             if std::mem::take(&mut first) {
                 ran.fetch_add(1, SeqCst);
@@ -87,7 +85,7 @@ fn populate(sched: &Scheduler, drops: &Arc<AtomicUsize>, first_runs: &Arc<Atomic
 
 #[test]
 fn shutdown_joins_promptly_and_drops_live_actors() {
-    let sched = scheduler(0);
+    let sched: Scheduler<FnActor> = scheduler(0);
     let (drops, first_runs) = Default::default();
     let total = populate(&sched, &drops, &first_runs);
     assert_eq!(sched.live_actors(), total);
@@ -99,7 +97,7 @@ fn shutdown_joins_promptly_and_drops_live_actors() {
 
 #[test]
 fn dropping_the_scheduler_shuts_it_down() {
-    let sched = scheduler(2);
+    let sched: Scheduler<FnActor> = scheduler(2);
     let (drops, first_runs) = Default::default();
     let total = populate(&sched, &drops, &first_runs);
     drop(sched);
@@ -110,15 +108,15 @@ fn dropping_the_scheduler_shuts_it_down() {
 /// handles that outlive the scheduler are harmless.
 #[test]
 fn shutdown_drops_queued_actors_and_later_wakes_are_noops() {
-    let sched = scheduler(1);
+    let sched: Scheduler<FnActor> = scheduler(1);
     let drops = Arc::new(AtomicUsize::new(0));
     let completed = Arc::new(AtomicUsize::new(0));
     const QUEUED: usize = 10_000;
-    let refs: Vec<ActorRef> = (0..QUEUED)
+    let refs: Vec<ActorRef<FnActor>> = (0..QUEUED)
         .map(|_| {
             let (guard, completed) = (DropCounter(drops.clone()), completed.clone());
             let mut slices = 0;
-            sched.spawn(Box::new(move |_: &mut Context<'_>| {
+            sched.spawn(FnActor::new(move |_| {
                 let _ = &guard;
                 slices += 1;
                 if slices < 10 {

@@ -9,18 +9,18 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::scheduler;
-use rco_actors::{ActorRef, Completion, Context, Poll, Scheduler};
+use rco_actors::{ActorRef, Completion, FnActor, Poll, Scheduler};
 
 /// Everything here should finish in milliseconds; a starved actor would
 /// never finish at all.
 const BOUND: Duration = Duration::from_secs(10);
 
 /// Spawns `count` yield-forever actors; returns their shared run counter.
-fn spawn_spinners(sched: &Scheduler, count: usize) -> Arc<AtomicU64> {
+fn spawn_spinners(sched: &Scheduler<FnActor>, count: usize) -> Arc<AtomicU64> {
     let runs = Arc::new(AtomicU64::new(0));
     for _ in 0..count {
         let runs = runs.clone();
-        sched.spawn(Box::new(move |_: &mut Context<'_>| {
+        sched.spawn(FnActor::new(move |_| {
             runs.fetch_add(1, SeqCst);
             Poll::Yield
         }));
@@ -31,7 +31,7 @@ fn spawn_spinners(sched: &Scheduler, count: usize) -> Arc<AtomicU64> {
 /// Spawns `count` short actors from outside, each of which also spawns one
 /// child from inside; completes the returned latch when all `2 * count`
 /// have finished.
-fn spawn_short_work(sched: &Scheduler, count: usize) -> Completion {
+fn spawn_short_work(sched: &Scheduler<FnActor>, count: usize) -> Completion {
     let done = Completion::new();
     let finished = Arc::new(AtomicUsize::new(0));
     let finish = move |finished: &AtomicUsize, done: &Completion| {
@@ -42,11 +42,11 @@ fn spawn_short_work(sched: &Scheduler, count: usize) -> Completion {
     for _ in 0..count {
         let (finished, done) = (finished.clone(), done.clone());
         let mut steps = 0;
-        sched.spawn(Box::new(move |cx: &mut Context<'_>| {
+        sched.spawn(FnActor::new(move |cx| {
             steps += 1;
             if steps == 1 {
                 let (finished, done) = (finished.clone(), done.clone());
-                cx.spawn(Box::new(move |_: &mut Context<'_>| {
+                cx.spawn(FnActor::new(move |_| {
                     finish(&finished, &done);
                     Poll::Done
                 }));
@@ -89,13 +89,13 @@ fn yield_forever_does_not_starve_others_all_workers() {
 /// queue) must not monopolise a worker either.
 #[test]
 fn mutually_waking_actors_do_not_starve_others() {
-    let sched = scheduler(1);
+    let sched: Scheduler<FnActor> = scheduler(1);
     let stop = Arc::new(AtomicBool::new(false));
     let wakes = Arc::new(AtomicU64::new(0));
-    let refs: [Arc<OnceLock<ActorRef>>; 2] = Default::default();
+    let refs: [Arc<OnceLock<ActorRef<FnActor>>>; 2] = Default::default();
     for i in 0..2 {
         let (stop, wakes, partner) = (stop.clone(), wakes.clone(), refs[1 - i].clone());
-        let me = sched.spawn(Box::new(move |cx: &mut Context<'_>| {
+        let me = sched.spawn(FnActor::new(move |cx| {
             // Wake the partner (or ourselves until it exists), then park.
             match partner.get() {
                 Some(p) => p.wake(),

@@ -4,13 +4,13 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rco_actors::{Config, Scheduler};
+use rco_actors::{Actor, Config, Scheduler};
 
 /// Generous upper bound for anything that should take milliseconds: only
 /// reached when something is lost or starved.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
-pub fn scheduler(workers: usize) -> Scheduler {
+pub fn scheduler<A: Actor>(workers: usize) -> Scheduler<A> {
     Scheduler::new(Config { workers, idle_hook: None }).expect("spawn worker threads")
 }
 
