@@ -35,7 +35,7 @@ use std::any::Any;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -78,10 +78,9 @@ struct Runtime {
     stdin: Arc<Stdin>,
     end: Mutex<Option<MainEnd>>,
     done: Completion,
-    /// Set when the main program has ended: no actor runs again.
+    /// Set when the main program has ended (see `Running::exit`): a run
+    /// still in progress ends at its next effect instead of starting it.
     stopping: AtomicBool,
-    /// Actor runs in progress (see `Runtime::enter`).
-    in_run: AtomicUsize,
 }
 
 impl Runtime {
@@ -98,33 +97,6 @@ impl Runtime {
             *slot = Some(end);
         }
         self.done.complete();
-    }
-
-    /// Starts an actor run (then `leave` ends it), or says no once the
-    /// program has stopped. (The count goes up before the flag is read, and
-    /// `stop` sets the flag before it reads the count: either the run sees
-    /// the flag, or `stop` waits for the run.)
-    fn enter(&self) -> bool {
-        self.in_run.fetch_add(1, SeqCst);
-        if self.stopping.load(SeqCst) {
-            self.leave();
-            return false;
-        }
-        true
-    }
-
-    fn leave(&self) {
-        self.in_run.fetch_sub(1, SeqCst);
-    }
-
-    /// Stops every actor: no run starts after this; waits until `deadline`
-    /// at most for the runs in progress (one run is bounded by its budget,
-    /// but a word can take long, and a run may be stuck in a write).
-    fn stop(&self, deadline: Instant) {
-        self.stopping.store(true, SeqCst);
-        while self.in_run.load(SeqCst) > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_micros(200));
-        }
     }
 }
 
@@ -360,15 +332,10 @@ impl Actor for TaskActor {
     type Msg = Msg;
 
     fn run(&mut self, cx: &mut Cx<'_>) -> Poll {
-        if !self.rt.enter() {
-            return Poll::Done;
-        }
-        let poll = match panic::catch_unwind(AssertUnwindSafe(|| self.run_slice(cx))) {
+        match panic::catch_unwind(AssertUnwindSafe(|| self.run_slice(cx))) {
             Ok(poll) => poll,
             Err(payload) => self.panicked(panic_message(payload.as_ref())),
-        };
-        self.rt.leave();
-        poll
+        }
     }
 }
 
@@ -485,7 +452,7 @@ fn raise_fd_limit() {
 /// workers that tasks may keep busy).
 struct Running {
     rt: &'static Runtime,
-    _scheduler: Scheduler<TaskActor>,
+    scheduler: Scheduler<TaskActor>,
     _reactor: Reactor,
 }
 
@@ -518,11 +485,10 @@ fn start(program: Arc<Program>, config: Config) -> std::io::Result<Running> {
         end: Mutex::new(None),
         done: Completion::new(),
         stopping: AtomicBool::new(false),
-        in_run: AtomicUsize::new(0),
     }));
     let lent: &'static Program = Box::leak(Box::new(program));
     scheduler.spawn(TaskActor::new(Vm::new(lent), None, rt));
-    Ok(Running { rt, _scheduler: scheduler, _reactor: reactor })
+    Ok(Running { rt, scheduler, _reactor: reactor })
 }
 
 impl Running {
@@ -532,7 +498,12 @@ impl Running {
         let rt = self.rt;
         rt.done.wait();
         let deadline = Instant::now() + EXIT_GRACE;
-        rt.stop(deadline);
+        // Stops every task: no run starts after this; waits until `deadline`
+        // at most for the runs in progress (one run is bounded by its
+        // budget, but a word can take long, and a run may be stuck in a
+        // write). A run that blocks on an effect from now on ends instead.
+        rt.stopping.store(true, SeqCst);
+        self.scheduler.stop_runs(deadline);
         let free = rt.output.close(deadline);
         // The streams that no stuck write holds are held from here until the
         // process exits (`process::exit` runs no destructor).

@@ -12,8 +12,10 @@
 
 use std::io;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
@@ -45,7 +47,17 @@ pub(crate) struct Shared<A: Actor> {
     pub(crate) tallies: Box<[Tally]>,
     /// Registry shard for actors spawned from outside the workers.
     outside: Mutex<Shard<A>>,
+    /// Set by [`Scheduler::stop_runs`]: no run starts after it.
+    pub(crate) halted: AtomicBool,
+    /// One per worker: whether it is inside a run (see `WorkerLocal::run_actor`).
+    pub(crate) in_run: Box<[InRun]>,
 }
+
+/// Whether one worker is inside an actor's run, on a cache line of its own:
+/// written twice per run by its worker, read only by `stop_runs`.
+#[derive(Default)]
+#[repr(align(128))]
+pub(crate) struct InRun(pub(crate) AtomicBool);
 
 impl<A: Actor> Shared<A> {
     /// Creates a new actor in state SCHEDULED; the caller registers it and
@@ -109,6 +121,8 @@ impl<A: Actor> Scheduler<A> {
             sleep: Sleep::new(config.idle_hook),
             tallies: (0..=count).map(|_| Tally::default()).collect(),
             outside: Mutex::default(),
+            halted: AtomicBool::new(false),
+            in_run: (0..count).map(|_| InRun::default()).collect(),
         });
         let mut scheduler = Scheduler { shared: shared.clone(), threads: Vec::with_capacity(count) };
         for (index, queue) in queues.into_iter().enumerate() {
@@ -134,6 +148,28 @@ impl<A: Actor> Scheduler<A> {
     /// Number of actors spawned and not yet done.
     pub fn live_actors(&self) -> usize {
         registry::live(&self.shared.tallies)
+    }
+
+    /// Stops running actors without shutting down: no run starts after
+    /// this call, and it waits until `deadline` at most for the runs in
+    /// progress to end (a run is bounded by its actor's budget, but may be
+    /// stuck in a call). Returns whether they all ended. Queued and parked
+    /// actors stay alive (shutdown drops them); wakes are then no-ops in
+    /// effect. For a process that exits without dropping its actors.
+    pub fn stop_runs(&self, deadline: Instant) -> bool {
+        // SeqCst with the worker's store-then-load of `in_run` and `halted`
+        // (see `run_actor`): either the worker sees `halted`, or this loop
+        // sees its run.
+        self.shared.halted.store(true, SeqCst);
+        loop {
+            if self.shared.in_run.iter().all(|flag| !flag.0.load(SeqCst)) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_micros(200));
+        }
     }
 
     /// Number of worker threads.
@@ -232,6 +268,28 @@ mod tests {
         }));
         assert!(done.wait_timeout(std::time::Duration::from_secs(20)), "worker died");
         assert_eq!(sched.shutdown(), 0);
+    }
+
+    #[test]
+    fn stop_runs_waits_for_runs_in_progress_and_starts_none() {
+        let sched: Scheduler<FnActor> = Scheduler::new(Config { workers: 2, idle_hook: None }).expect("threads");
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        for _ in 0..4 {
+            let runs = runs.clone();
+            sched.spawn(FnActor::new(move |_| {
+                runs.fetch_add(1, SeqCst);
+                thread::sleep(Duration::from_micros(100));
+                Poll::Yield
+            }));
+        }
+        while runs.load(SeqCst) < 20 {
+            thread::yield_now();
+        }
+        assert!(sched.stop_runs(Instant::now() + Duration::from_secs(20)), "runs in progress did not end");
+        let after = runs.load(SeqCst);
+        thread::sleep(Duration::from_millis(20));
+        assert_eq!(runs.load(SeqCst), after, "a run started after stop_runs");
+        assert_eq!(sched.shutdown(), 4, "the stopped actors are still alive until shutdown");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::hint;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::rc::Rc;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -219,9 +220,18 @@ impl<A: Actor> WorkerLocal<A> {
     /// the caller to requeue. Work the slice pushed is announced to idle
     /// peers once, when it ends (see `push`).
     fn run_actor(&self, actor: ActorRef<A>) -> Option<ActorRef<A>> {
+        // Announce the run, then look for a halt (see `Scheduler::stop_runs`).
+        let in_run = &self.shared.in_run[self.index].0;
+        in_run.store(true, SeqCst);
+        if self.shared.halted.load(SeqCst) {
+            in_run.store(false, SeqCst);
+            // Not run: the registry keeps it alive until shutdown.
+            return None;
+        }
         self.in_slice.set(true);
         let yielded = self.run_slice(actor);
         self.in_slice.set(false);
+        in_run.store(false, SeqCst);
         if self.notify_owed.replace(false) {
             self.shared.sleep.notify();
         }
