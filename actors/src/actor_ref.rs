@@ -190,7 +190,15 @@ impl<A: Actor> ActorRef<A> {
     /// wake). `None` if it was already taken.
     pub(crate) fn finish(&self) -> Option<(A, VecDeque<A::Msg>)> {
         self.0.state.store(DONE, Ordering::Release);
-        let unread = std::mem::take(&mut *lock(&self.0.mail));
+        let unread = {
+            let mut mail = lock(&self.0.mail);
+            // Most actors end with an empty mailbox that owns no buffer.
+            if mail.capacity() == 0 {
+                VecDeque::new()
+            } else {
+                std::mem::take(&mut *mail)
+            }
+        };
         let actor = self.lock_actor().take()?;
         Some((actor, unread))
     }

@@ -189,7 +189,7 @@ pub struct Vm {
     blocked_site: (u32, u32),
     /// Reductions charged by the running word beyond its instruction;
     /// `execute` takes them off the budget after the word.
-    debt: u64,
+    debt: u32,
     /// Reductions the last `run` spent (see `Vm::spent`).
     spent: u64,
 }
@@ -271,8 +271,9 @@ impl Vm {
         let program = &self.program;
         let captures = &program.captures;
         let mut memo = crate::value::CopyMemo::default();
-        let mut frame: Vec<(Symbol, Value)> = Vec::new();
         let capture = captures.of(program, block);
+        // Sized for the names the block uses: most tasks copy nothing more.
+        let mut frame: Vec<(Symbol, Value)> = Vec::with_capacity(if capture.dynamic { 0 } else { capture.names.len() });
         if capture.dynamic {
             self.copy_visible(&mut frame, &mut memo)?;
         } else {
@@ -312,7 +313,8 @@ impl Vm {
         }
         Ok(Vm {
             program: program.clone(),
-            stack: Vec::new(),
+            // Every task pushes at least its result: sized once, not grown.
+            stack: Vec::with_capacity(4),
             frames: vec![Frame::Code(CodeFrame {
                 chunk: block,
                 ip: 0,
@@ -592,7 +594,7 @@ impl Vm {
                     continue 'ops;
                 }
                 let step = self.step(&prog, chunk_index, ip, host);
-                remaining = remaining.saturating_sub(std::mem::take(&mut self.debt));
+                remaining = remaining.saturating_sub(u64::from(std::mem::take(&mut self.debt)));
                 match step {
                     Step::Next(next) => ip = next,
                     Step::Frames => continue 'frames,
@@ -759,7 +761,7 @@ impl Vm {
     /// element made or visited, or per 16 bytes of string).
     #[inline]
     pub(crate) fn charge(&mut self, reductions: usize) {
-        self.debt = self.debt.saturating_add(reductions as u64);
+        self.debt = self.debt.saturating_add(u32::try_from(reductions).unwrap_or(u32::MAX));
     }
 
     /// Ends the VM with `error`, blamed on the instruction it was at, when
