@@ -208,7 +208,7 @@ fn expected(case: &Case) -> Option<String> {
             Op::SetPush if deep => Some(nesting("push")),
             Op::JsonEncode => json_ending(case),
             Op::Spawn if deep => Some(nesting("spawn")),
-            Op::Spawn => Some("host operation failed in spawn: no tasks in the fuzz host".into()),
+            Op::Spawn => Some("host operation failed in spawn: this host runs no tasks".into()),
             _ => None,
         };
         if failure.is_some() {

@@ -5,7 +5,7 @@
 //! CPU time.
 
 use rco_lang::diagnostic::{render_all, CompileError};
-use rco_lang::{Host, Outcome, Resume, Stream, TaskState, Value, Vm, VmError};
+use rco_lang::{Host, Outcome, Resume, Stream, Value, Vm, VmError};
 use std::sync::Arc;
 
 /// The source text of a fuzz input: arbitrary bytes, decoded lossily (each
@@ -47,24 +47,6 @@ impl Host for FuzzHost {
     }
     fn now_ms(&self) -> i64 {
         0
-    }
-    fn runtime_capabilities(&mut self) -> Value {
-        Value::Nil
-    }
-    fn spawn(&mut self, _task: Vm) -> Result<u64, String> {
-        Err("no tasks in the fuzz host".into())
-    }
-    fn task_state(&mut self, _id: u64) -> TaskState {
-        TaskState::Consumed
-    }
-    fn release_task(&mut self, _id: u64) -> Result<bool, String> {
-        Ok(false)
-    }
-    fn running_tasks(&mut self) -> Vec<u64> {
-        Vec::new()
-    }
-    fn sockets_enabled(&self) -> bool {
-        false
     }
 }
 

@@ -41,7 +41,9 @@ pub enum Effect {
     ReadLine,
 }
 
-/// The services a running program uses.
+/// The services a running program uses. The task and socket methods have
+/// the answers of a host that runs no tasks and has no sockets (embedded
+/// uses, tests, fuzzing); the runtime overrides every one of them.
 pub trait Host {
     /// Writes text as the program prints it (one call is one `print`).
     fn write(&mut self, stream: Stream, text: &str);
@@ -50,15 +52,27 @@ pub trait Host {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> i64;
     /// The `runtime_capabilities` map.
-    fn runtime_capabilities(&mut self) -> Value;
+    fn runtime_capabilities(&mut self) -> Value {
+        Value::Nil
+    }
     /// Starts `task` as a new task; its id, or the reason it cannot run.
-    fn spawn(&mut self, task: Vm) -> Result<u64, String>;
+    fn spawn(&mut self, _task: Vm) -> Result<u64, String> {
+        Err("this host runs no tasks".into())
+    }
     /// The state of task `id`.
-    fn task_state(&mut self, id: u64) -> TaskState;
+    fn task_state(&mut self, _id: u64) -> TaskState {
+        TaskState::Consumed
+    }
     /// Releases a finished task: `Ok(true)` released, `Ok(false)` unknown.
-    fn release_task(&mut self, id: u64) -> Result<bool, String>;
+    fn release_task(&mut self, _id: u64) -> Result<bool, String> {
+        Ok(false)
+    }
     /// Ids of the tasks still running, in id order.
-    fn running_tasks(&mut self) -> Vec<u64>;
+    fn running_tasks(&mut self) -> Vec<u64> {
+        Vec::new()
+    }
     /// Whether the socket capability is on (the socket gate).
-    fn sockets_enabled(&self) -> bool;
+    fn sockets_enabled(&self) -> bool {
+        false
+    }
 }

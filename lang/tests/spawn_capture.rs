@@ -88,15 +88,6 @@ impl Host for SyncHost {
             None => TaskState::Consumed,
         }
     }
-    fn release_task(&mut self, _id: u64) -> Result<bool, String> {
-        Ok(false)
-    }
-    fn running_tasks(&mut self) -> Vec<u64> {
-        Vec::new()
-    }
-    fn sockets_enabled(&self) -> bool {
-        false
-    }
 }
 
 /// Everything the program printed, then how it ended.
