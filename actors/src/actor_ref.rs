@@ -185,22 +185,23 @@ impl<A: Actor> ActorRef<A> {
         }
     }
 
-    /// Marks the actor done and takes it and its unread messages out, for
-    /// the caller to drop outside every lock (their destructors may send or
-    /// wake). `None` if it was already taken.
-    pub(crate) fn finish(&self) -> Option<(A, VecDeque<A::Msg>)> {
+    /// Marks the actor done and drops it and its unread messages; whether
+    /// it was still there (not finished before). The actor is dropped in
+    /// place, under its own lock (which nothing but a run takes), and the
+    /// messages after the mailbox lock is released: their destructors may
+    /// send to or wake other actors, and sends to this one fail from now on.
+    pub(crate) fn finish(&self) -> bool {
         self.0.state.store(DONE, Ordering::Release);
         let unread = {
             let mut mail = lock(&self.0.mail);
             // Most actors end with an empty mailbox that owns no buffer.
-            if mail.capacity() == 0 {
-                VecDeque::new()
-            } else {
-                std::mem::take(&mut *mail)
-            }
+            (mail.capacity() > 0).then(|| std::mem::take(&mut *mail))
         };
-        let actor = self.lock_actor().take()?;
-        Some((actor, unread))
+        drop(unread);
+        let mut slot = self.lock_actor();
+        let was_there = slot.is_some();
+        *slot = None;
+        was_there
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -302,10 +303,10 @@ mod tests {
     fn done_ignores_wakes_and_drops_actor() {
         let a = detached();
         a.start_run();
-        assert!(a.finish().is_some());
+        assert!(a.finish());
         a.wake();
         assert_eq!(state(&a), DONE);
-        assert!(a.finish().is_none());
+        assert!(!a.finish());
         assert!(format!("{a:?}").contains("done"));
     }
 
@@ -321,8 +322,8 @@ mod tests {
         assert_eq!(a.recv(), Some(1));
         a.trim_mail();
         assert!(a.0.mail.lock().map(|m| m.capacity()).unwrap_or(0) > 0, "not empty: kept");
-        let (_, unread) = a.finish().expect("first finish");
-        assert_eq!(unread.into_iter().collect::<Vec<_>>(), vec![2]);
+        assert!(a.finish());
+        assert!(!a.has_mail(), "unread messages are dropped with the actor");
         match a.send(7) {
             Err(SendError(7)) => {}
             other => panic!("expected the message back, got {other:?}"),

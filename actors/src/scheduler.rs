@@ -196,10 +196,10 @@ impl<A: Actor> Scheduler<A> {
             }
         }
         registered.extend(self.shared.outside().take_all());
-        // Dropping each live actor (outside every lock) also breaks any cycle
+        // Dropping each live actor (under its own lock only) breaks any cycle
         // of handles through it. Its destructor may wake other actors: they
         // land in the queues, which are emptied next.
-        let alive = registered.iter().filter_map(ActorRef::finish).count();
+        let alive = registered.iter().filter(|actor| actor.finish()).count();
         drop(registered);
         for stealer in self.shared.stealers.iter() {
             drain(|| stealer.steal());

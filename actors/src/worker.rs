@@ -266,10 +266,8 @@ impl<A: Actor> WorkerLocal<A> {
                 }
             }
             Poll::Done => {
-                let ended = actor.finish();
                 self.shared.tallies[self.index].finished();
-                // Dropped last: the destructors may wake or message others.
-                drop(ended);
+                actor.finish();
             }
         }
         None
