@@ -224,6 +224,12 @@ pub(crate) fn free(contents: Contents) {
 
 // ---- deep copy
 
+/// Whether the copy of `v` is `v` itself: immutable values that hold no
+/// collection, block or task handle.
+pub(crate) fn is_shared_as_is(v: &Value) -> bool {
+    matches!(v, Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::Class(_))
+}
+
 /// The state of one deep copy that may span several values: the
 /// collections already copied (by address), and what the copied values hold
 /// that a spawned task could run or await (see `capture.rs`).
@@ -259,7 +265,7 @@ enum CopyFrame {
 pub fn deep_copy(v: &Value, memo: &mut CopyMemo) -> Result<Value, TooDeep> {
     // Most values a spawn or an await copies are numbers and strings: no
     // memo, no frames (a task's result and its captures are usually these).
-    if let Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Str(_) | Value::Class(_) = v {
+    if is_shared_as_is(v) {
         return Ok(v.clone());
     }
     let (root, opened) = copy_one(v, memo, 0)?;

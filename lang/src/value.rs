@@ -230,6 +230,9 @@ impl Value {
     /// A copy that shares nothing mutable with `self` (for handing a value to
     /// another task). Sharing and cycles inside the value are preserved.
     pub fn deep_copy(&self) -> Result<Value, TooDeep> {
+        if deep::is_shared_as_is(self) {
+            return Ok(self.clone());
+        }
         self.deep_copy_in(&mut CopyMemo::default())
     }
 
