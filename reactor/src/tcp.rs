@@ -289,6 +289,15 @@ impl Conn {
         }
         let mut chunk = std::mem::take(&mut self.kept);
         loop {
+            // Whole characters first: read bytes that completed, or that a
+            // cut at `max_bytes` left kept, go out without another read.
+            let whole = complete_prefix(&chunk);
+            if whole > 0 {
+                let cut = within_max(&chunk[..whole], max);
+                self.kept = chunk.split_off(cut);
+                self.deliver(chunk, done);
+                return true;
+            }
             let Some(stream) = &self.stream else { return true };
             // `max_bytes` counts the kept bytes; a character longer than
             // `max_bytes` is completed one byte at a time.
@@ -322,15 +331,9 @@ impl Conn {
                     self.deliver(chunk, done);
                     return true;
                 }
-                Ok(_) => {
-                    let whole = complete_prefix(&chunk);
-                    if whole > 0 {
-                        self.kept = chunk.split_off(whole);
-                        self.deliver(chunk, done);
-                        return true;
-                    }
-                    // Everything read so far is kept: read on.
-                }
+                // Delivered at the top of the loop, or everything read so
+                // far is kept: read on.
+                Ok(_) => {}
             }
         }
     }
@@ -406,6 +409,35 @@ impl Conn {
         }
         self.rearm();
     }
+}
+
+/// How many leading bytes of `bytes` (all whole characters or invalid
+/// sequences) a read with `max` delivers: the whole units that fit, or the
+/// first unit alone if none does (DIALECT 14: at most `max` bytes, or one
+/// whole character past it). An invalid sequence is one unit, as it
+/// decodes to one U+FFFD: kept bytes that a later byte made invalid go out
+/// alone, not with the bytes after them.
+fn within_max(bytes: &[u8], max: usize) -> usize {
+    if bytes.len() <= max {
+        return bytes.len();
+    }
+    let mut end = 0;
+    while end < bytes.len() {
+        let rest = &bytes[end..];
+        let unit = match std::str::from_utf8(&rest[..rest.len().min(4)]) {
+            Ok(text) => text.chars().next().map_or(rest.len(), char::len_utf8),
+            Err(e) if e.valid_up_to() > 0 => std::str::from_utf8(&rest[..e.valid_up_to()])
+                .ok()
+                .and_then(|t| t.chars().next())
+                .map_or(1, char::len_utf8),
+            Err(e) => e.error_len().unwrap_or(rest.len().min(4)),
+        };
+        if end + unit > max {
+            return if end == 0 { unit } else { end };
+        }
+        end += unit;
+    }
+    end
 }
 
 /// How many leading bytes of `bytes` end on a character boundary: all of
@@ -851,7 +883,7 @@ impl Net {
 
 #[cfg(test)]
 mod tests {
-    use super::complete_prefix;
+    use super::{complete_prefix, within_max};
     use proptest::prelude::*;
 
     /// The definition: scan the whole input, skipping invalid sequences.
@@ -865,6 +897,22 @@ mod tests {
                     None => return pos + e.valid_up_to(),
                 },
             }
+        }
+    }
+
+    #[test]
+    fn within_max_cuts_between_units() {
+        for (bytes, max, want) in [
+            (&b"abc"[..], 2, 2),
+            (b"abc", 0, 1),
+            ("é!".as_bytes(), 1, 2),
+            ("aé".as_bytes(), 2, 1),
+            (b"\xf0{", 1, 1),
+            (b"\xf0{", 0, 1),
+            (b"\xff\xc3(", 2, 2),
+            (b"\xe2\x82(", 1, 2), // an invalid sequence is one unit
+        ] {
+            assert_eq!(within_max(bytes, max), want, "{bytes:?} max {max}");
         }
     }
 

@@ -80,6 +80,19 @@ fn invalid_bytes_are_not_kept() {
 }
 
 #[test]
+fn kept_bytes_made_invalid_go_out_alone() {
+    // Found by the socket_ops fuzz target: a kept lead byte followed by a
+    // byte that cannot continue it was delivered together with that byte,
+    // two characters for `max_bytes` 1.
+    let (_reactor, net, id, mut peer) = accepted();
+    peer.write_all(b"\xf0{").expect("write");
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(chunk(&net, id, 1, 2000), ("\u{fffd}".into(), 1, 1));
+    // The byte after it is already read: it comes at once, without more data.
+    assert_eq!(chunk(&net, id, 1, 2000), ("{".into(), 1, 2));
+}
+
+#[test]
 fn end_of_stream_after_half_a_character() {
     let (_reactor, net, id, mut peer) = accepted();
     peer.write_all(b"x\xe2\x82").expect("write");
