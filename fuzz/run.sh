@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs one fuzz target for SECONDS seconds, starting from its committed seeds
-# (fuzz/seeds/TARGET) and the local corpus (fuzz/corpus/TARGET, not in git),
+# (fuzz/seeds/TARGET), the inputs that once failed (fuzz/regressions/TARGET)
+# and the local corpus (fuzz/corpus/TARGET, not in git),
 # then prints the number of executions. A crash leaves its input under
 # fuzz/artifacts/TARGET/ and makes this script exit non-zero.
 #
@@ -29,7 +30,10 @@ trap 'rm -f "$log"' EXIT
 status=0
 # -s none: the crates are safe Rust (lang forbids unsafe), so AddressSanitizer
 # adds cost and no signal; -a: debug assertions and overflow checks on.
-RUSTC_BOOTSTRAP=1 cargo fuzz run -s none -a "$target" "corpus/$target" "seeds/$target" -- \
+# Inputs that once failed (fuzz/regressions/TARGET) run first, with the seeds.
+inputs=("corpus/$target" "seeds/$target")
+[ -d "regressions/$target" ] && inputs+=("regressions/$target")
+RUSTC_BOOTSTRAP=1 cargo fuzz run -s none -a "$target" "${inputs[@]}" -- \
   -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 \
   -artifact_prefix="artifacts/$target/" "${limits[@]}" "$@" >"$log" 2>&1 || status=$?
 grep -E '^(INFO: (seed corpus|[0-9]+ files found)|#[0-9]+ +(INITED|DONE))|^Done [0-9]+ runs|^stat::number_of_executed_units|^stat::peak_rss_mb|SUMMARY|panicked|^==[0-9]+== ERROR|Test unit written' "$log" || true
