@@ -251,13 +251,16 @@ impl TaskActor {
             (None, Outcome::Failed(f)) => self.rt.end(MainEnd::Failed(f.render(program))),
             (Some(id), Outcome::Finished(stack)) => {
                 let result = stack.last().cloned().unwrap_or(Value::Nil);
-                let waiters = self.rt.tasks().finish(id, Ending::Value(SendValue::copy_of(&result)));
+                // Copied and boxed before the table is locked: the other
+                // workers spawn and await through the same lock.
+                let ending = Box::new(Ending::Value(SendValue::copy_of(&result)));
+                let waiters = self.rt.tasks().finish(id, ending);
                 waiters.into_iter().for_each(|wake| wake());
             }
             (Some(id), Outcome::Failed(f)) => {
                 let (line, col) = program.line_col(f.span.start);
                 let origin = format!("task#{id} at {}:{line}:{col}", program.file);
-                let waiters = self.rt.tasks().finish(id, Ending::Failed(f.error, origin));
+                let waiters = self.rt.tasks().finish(id, Box::new(Ending::Failed(f.error, origin)));
                 waiters.into_iter().for_each(|wake| wake());
             }
             (_, Outcome::Yielded | Outcome::Blocked(_)) => return Poll::Yield,

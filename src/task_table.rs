@@ -68,11 +68,11 @@ impl TaskTable {
     }
 
     /// Records how a task ended; returns the waiters to wake (outside the lock).
-    pub fn finish(&mut self, id: u64, ending: Ending) -> Vec<Waiter> {
+    pub fn finish(&mut self, id: u64, ending: Box<Ending>) -> Vec<Waiter> {
         let Some(entry @ Entry::Running) = self.entries.get_mut(id as usize) else {
             return Vec::new();
         };
-        *entry = Entry::Finished { ending: Box::new(ending), awaited: false };
+        *entry = Entry::Finished { ending, awaited: false };
         self.running -= 1;
         // Most tasks are awaited after they finish: skip hashing the id.
         if self.waiters.is_empty() {
@@ -166,7 +166,7 @@ mod tests {
             AwaitState::Pending
         ));
         assert!(t.release(a).is_err(), "running tasks cannot be released");
-        for wake in t.finish(a, Ending::Value(SendValue::copy_of(&Value::Int(1)))) {
+        for wake in t.finish(a, Box::new(Ending::Value(SendValue::copy_of(&Value::Int(1))))) {
             wake();
         }
         assert_eq!(woken.load(Ordering::SeqCst), 1);
