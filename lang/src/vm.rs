@@ -170,14 +170,14 @@ pub struct Vm {
     pub(crate) program: ProgramRef,
     pub(crate) stack: Vec<Value>,
     pub(crate) frames: Vec<Frame>,
-    /// Variable frames, one per function call that declared a variable,
-    /// innermost last. A call's frame is created by its first declaration
-    /// (most calls declare nothing), at index `scope`.
-    pub(crate) vars: Vec<Vec<(Symbol, Value)>>,
-    /// Where the variable frame of the innermost function call is or will
-    /// be: `vars.len()` is `scope` or `scope + 1`. `NO_SCOPE` outside every
-    /// call of the main program (then `vars` is empty); a task's top level
-    /// has scope 0, the frame holding its copies (see `fork`).
+    /// The variables of the function calls in progress, one flat run per
+    /// call, innermost last (a call that declares nothing has an empty run:
+    /// no allocation per call). Names are distinct within a run.
+    pub(crate) vars: Vec<(Symbol, Value)>,
+    /// Where the innermost function call's run starts in `vars` (its
+    /// variables are `vars[scope..]`: a call's callees have returned).
+    /// `NO_SCOPE` outside every call of the main program (then `vars` is
+    /// empty); a task's top level has scope 0, its copies (see `fork`).
     scope: u32,
     pub(crate) globals: Vec<Option<Value>>,
     /// How many top-level function definitions have run: which functions
@@ -323,7 +323,7 @@ impl Vm {
                 kind: FrameKind::Task(task),
             })],
             // An empty frame is created by the task's first `var`.
-            vars: if frame.is_empty() { Vec::new() } else { vec![frame] },
+            vars: frame,
             scope: 0,
             globals: Vec::new(),
             defined: self.defined,
@@ -359,7 +359,7 @@ impl Vm {
     /// lookup finds for each name: innermost frame first, then the globals.
     fn copy_visible(&self, frame: &mut Vec<(Symbol, Value)>, memo: &mut crate::value::CopyMemo) -> Result<(), TooDeep> {
         let mut done: HashSet<Symbol> = frame.iter().map(|(k, _)| *k).collect();
-        let frames = self.vars.iter().rev().flat_map(|f| f.iter().map(|(k, v)| (*k, v)));
+        let frames = self.vars.iter().rev().map(|(k, v)| (*k, v));
         let globals = self.globals.iter().enumerate().filter_map(|(i, g)| Some((Symbol::from_index(i), g.as_ref()?)));
         for (name, v) in frames.chain(globals) {
             if done.insert(name) {
@@ -938,9 +938,7 @@ impl Vm {
             self.stack.truncate(base);
         }
         if let FrameKind::Function(_) = f.kind {
-            if self.vars.len() > self.scope as usize {
-                self.vars.truncate(self.scope as usize);
-            }
+            self.vars.truncate(self.scope as usize);
             self.scope = f.caller_scope;
         }
         match self.frames.last_mut() {
@@ -954,21 +952,19 @@ impl Vm {
     /// The value of a variable: innermost function frame outwards, then the
     /// globals.
     pub(crate) fn lookup(&self, sym: Symbol) -> Option<&Value> {
-        for frame in self.vars.iter().rev() {
-            if let Some((_, v)) = frame.iter().find(|(k, _)| *k == sym) {
-                return Some(v);
-            }
+        // Scanned from the innermost call outwards: the first binding found
+        // is the innermost (names are distinct within a call's run).
+        if let Some((_, v)) = self.vars.iter().rfind(|(k, _)| *k == sym) {
+            return Some(v);
         }
         self.globals.get(sym.index()).and_then(Option::as_ref)
     }
 
     /// `set`: updates the innermost binding; gives the value back if none.
     pub(crate) fn assign(&mut self, sym: Symbol, v: Value) -> Result<(), Value> {
-        for frame in self.vars.iter_mut().rev() {
-            if let Some(slot) = frame.iter_mut().find(|(k, _)| *k == sym) {
-                std::mem::replace(&mut slot.1, v).discard();
-                return Ok(());
-            }
+        if let Some(slot) = self.vars.iter_mut().rfind(|(k, _)| *k == sym) {
+            std::mem::replace(&mut slot.1, v).discard();
+            return Ok(());
         }
         match self.globals.get_mut(sym.index()) {
             Some(Some(slot)) => {
@@ -982,14 +978,10 @@ impl Vm {
     /// `var`: (re)binds in the current scope (DIALECT point 5).
     pub(crate) fn declare(&mut self, sym: Symbol, v: Value) {
         if self.scope != NO_SCOPE {
-            let scope = self.scope as usize;
-            if self.vars.len() == scope {
-                self.vars.push(Vec::new());
-            }
-            let frame = &mut self.vars[scope];
-            match frame.iter_mut().find(|(k, _)| *k == sym) {
+            let run = self.vars.get_mut(self.scope as usize..).unwrap_or_default();
+            match run.iter_mut().find(|(k, _)| *k == sym) {
                 Some(slot) => slot.1 = v,
-                None => frame.push((sym, v)),
+                None => self.vars.push((sym, v)),
             }
             return;
         }
