@@ -2,7 +2,7 @@
 //!
 //! The registry exists so that `Scheduler::shutdown` can drop every actor
 //! that is still alive, including parked ones (in no queue) whose handles
-//! form cycles (e.g. two actors holding each other's `MailboxSender`).
+//! form cycles (e.g. two actors holding each other's `ActorRef`).
 //!
 //! Design, driven by the cost of spawn + complete (the hot path):
 //! * Each worker owns a [`Shard`] (no lock: only that thread touches it) in
