@@ -208,11 +208,6 @@ impl<A: Actor> ActorRef<A> {
         self.0.state.load(Ordering::Acquire) == DONE
     }
 
-    /// Whether `self` and `other` are the same actor.
-    pub fn same(&self, other: &ActorRef<A>) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-
     fn state_name(&self) -> &'static str {
         match self.0.state.load(Ordering::Acquire) {
             IDLE => "parked",
