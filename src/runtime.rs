@@ -178,7 +178,7 @@ impl TaskActor {
         let mut table = self.rt.tasks();
         Some(match table.await_task(id, notify) {
             AwaitState::Unknown => Resume::Error(VmError::new(ErrorKind::UnknownTask, format!("unknown task: {id}"))),
-            AwaitState::Finished(Ending::Value(v)) => v.to_value().map_or_else(Resume::Error, Resume::Value),
+            AwaitState::Finished(Ending::Value(v)) => v.to_value().map_or(Resume::TooDeep, Resume::Value),
             AwaitState::Finished(Ending::Failed(error, origin)) => {
                 Resume::TaskFailed { task: id, error: error.clone(), origin: origin.clone() }
             }

@@ -14,7 +14,7 @@
 //!    result is only read under the task table's mutex.
 
 use rco_lang::deep::TooDeep;
-use rco_lang::{Value, Vm, VmError};
+use rco_lang::{Value, Vm};
 
 /// A VM that may move to another thread (see the module doc).
 pub struct SendVm(pub Vm);
@@ -35,9 +35,10 @@ impl SendValue {
         SendValue(v.deep_copy())
     }
 
-    /// A fresh copy for the VM that receives it, or `await`'s nesting error.
-    pub fn to_value(&self) -> Result<Value, VmError> {
-        self.0.as_ref().map_err(|e| *e).and_then(Value::deep_copy).map_err(|e| e.error("await"))
+    /// A fresh copy for the VM that receives it, or the fact that it is too
+    /// deep (the VM names the word that waits for it).
+    pub fn to_value(&self) -> Result<Value, TooDeep> {
+        self.0.as_ref().map_err(|e| *e).and_then(Value::deep_copy)
     }
 }
 

@@ -97,6 +97,10 @@ pub enum Resume {
         error: VmError,
         origin: String,
     },
+    /// The awaited result is nested past `MAX_NESTING` (DIALECT 16): the
+    /// word waiting for it, `await` or `await_all`, fails with the nesting
+    /// error.
+    TooDeep,
 }
 
 /// What a frame is running, for the help line of a diagnostic.
@@ -401,6 +405,13 @@ impl Vm {
             Resume::Done => return Ok(()),
             Resume::Value(v) => return self.deliver(v),
             Resume::Error(e) => e,
+            Resume::TooDeep => {
+                let waiting = match self.frames.last() {
+                    Some(Frame::Iter(it)) if it.word == Word::AwaitAll => Word::AwaitAll,
+                    _ => Word::Await,
+                };
+                crate::deep::TooDeep.error(waiting.name())
+            }
             Resume::TaskFailed { task: _, error, origin } => {
                 let mut f = self.failure_at(self.blocked_site, error);
                 f.raised_in = Some(format!("raised in {origin}"));
