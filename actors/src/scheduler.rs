@@ -1,8 +1,12 @@
 //! The [`Scheduler`]: its configuration, the state shared by all workers
 //! (global injector, peers' stealers, sleep protocol, live-actor tallies,
-//! registry shard for outside spawns), spawning from outside, and shutdown.
+//! registry shard for outside spawns, the halt flag and per-worker in-run
+//! flags), spawning from outside, halting runs, and shutdown.
 //!
 //! Invariants:
+//! * After [`Scheduler::stop_runs`] returns `true`, no actor run is in
+//!   progress and none starts again (each worker announces a run on its
+//!   own flag before it reads the halt flag, both SeqCst).
 //! * Every actor that is not done is registered (see `registry`) from its
 //!   spawn on, so shutdown can drop every live actor, even parked ones in
 //!   reference cycles, and the tallies give an exact live count.

@@ -12,7 +12,11 @@
 //! * A read delivers whole characters (DIALECT 14): the one to three bytes
 //!   of a character that may still complete are kept for the next read of
 //!   the connection (`Conn::kept`, counted in `max_bytes`, in no counter);
-//!   a read performs one OS read, more only while everything it read is
+//!   a read delivers at most `max_bytes`, cut between whole characters (an
+//!   invalid sequence is one), or one whole character past it
+//!   (`within_max`); what it does not deliver is kept, and whole kept
+//!   bytes go out at the next read without another OS read. Otherwise a
+//!   read performs one OS read, more only while everything it read is
 //!   kept. A peer's end while bytes are kept is delivered after them
 //!   (`Conn::ended`); a local close discards them.
 //! * Closing a socket (by the script, by end of stream or by an error)
