@@ -6,9 +6,10 @@
 //! returned `Value`) or later through the `ReplyFn`; replies carry only
 //! plain data, and values are built on the worker running the task.
 
+use rco_lang::map::Shape;
 use rco_lang::sockets::SocketRequest;
 use rco_lang::{Map, Value};
-use rco_reactor::{ConnInfo, ListenerInfo, Net, Reply, ReplyFn, Status, WsConnInfo};
+use rco_reactor::{ConnInfo, ListenerInfo, Net, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
 use std::sync::Arc;
 
 /// Performs `request`: its reply now, or `None` when `reply` will get it.
@@ -48,65 +49,139 @@ pub fn perform(net: &Arc<Net>, request: SocketRequest, reply: ReplyFn) -> Option
     }
 }
 
-/// Defines `Keys`: one shared string per snapshot key, so that building a
-/// snapshot (once per read and write) allocates no key.
-macro_rules! keys {
-    ($($name:ident),* $(,)?) => {
-        struct Keys {
-            $($name: Arc<str>,)*
-            /// `listening`, `connected`, `closed`, `failed` (by `Status`).
-            statuses: [Arc<str>; 4],
-        }
+/// The entries of one kind of snapshot, in key order: `$name => value`.
+/// Defines the list of its keys (for its `Shape`) and a function building
+/// its map from them, so the keys are written once, beside their values.
+macro_rules! snapshot {
+    ($keys:ident, $build:ident($($arg:ident: $ty:ty),*), { $($key:ident => $value:expr,)* }) => {
+        const $keys: &[&str] = &[$(stringify!($key)),*];
 
-        impl Keys {
-            fn new() -> Keys {
-                let statuses = [Status::Listening, Status::Connected, Status::Closed, Status::Failed];
-                Keys { $($name: Arc::from(stringify!($name)),)* statuses: statuses.map(|s| Arc::from(s.as_str())) }
-            }
+        fn $build(shapes: &Shapes, $($arg: $ty),*) -> Map {
+            Map::shaped(&shapes.$build, vec![$($value),*])
         }
     };
 }
 
-keys!(
-    accepted_connections,
-    bytes,
-    bytes_read,
-    bytes_written,
-    closed,
-    connected,
-    data,
-    error,
-    host,
-    id,
-    listening,
-    local_addr,
-    message,
-    message_type,
-    messages_received,
-    messages_sent,
-    peer_addr,
-    port,
-    response_headers,
-    response_status,
-    started_at_ms,
-    status,
-    url,
-);
+snapshot!(LISTENER, listener(l: &ListenerInfo, statuses: &Statuses), {
+    accepted_connections => int(l.accepted_connections),
+    closed => Value::Bool(l.status == Status::Closed),
+    error => opt(&l.error),
+    host => Value::str(&l.host),
+    id => int(l.id),
+    listening => Value::Bool(l.status == Status::Listening),
+    local_addr => opt(&l.local_addr),
+    port => Value::Int(i64::from(l.port)),
+    started_at_ms => Value::Int(l.started_at_ms),
+    status => statuses.of(l.status),
+});
 
-impl Keys {
-    fn status(&self, status: Status) -> Value {
-        Value::Str(self.statuses[status as usize].clone())
+snapshot!(CONN, conn(c: &ConnInfo, statuses: &Statuses), {
+    bytes_read => int(c.bytes_read),
+    bytes_written => int(c.bytes_written),
+    closed => Value::Bool(c.status == Status::Closed),
+    connected => Value::Bool(c.status == Status::Connected),
+    error => text(&c.error),
+    host => Value::Str(c.host.clone()),
+    id => int(c.id),
+    local_addr => text(&c.local_addr),
+    peer_addr => text(&c.peer_addr),
+    port => Value::Int(i64::from(c.port)),
+    started_at_ms => Value::Int(c.started_at_ms),
+    status => statuses.of(c.status),
+});
+
+snapshot!(READ, read(c: &ConnInfo, statuses: &Statuses, data: &[u8]), {
+    bytes => int(data.len() as u64),
+    bytes_read => int(c.bytes_read),
+    bytes_written => int(c.bytes_written),
+    closed => Value::Bool(c.status == Status::Closed),
+    connected => Value::Bool(c.status == Status::Connected),
+    data => Value::str(&String::from_utf8_lossy(data)),
+    error => text(&c.error),
+    host => Value::Str(c.host.clone()),
+    id => int(c.id),
+    local_addr => text(&c.local_addr),
+    peer_addr => text(&c.peer_addr),
+    port => Value::Int(i64::from(c.port)),
+    started_at_ms => Value::Int(c.started_at_ms),
+    status => statuses.of(c.status),
+});
+
+snapshot!(WS, ws(c: &WsConnInfo, statuses: &Statuses), {
+    closed => Value::Bool(c.status == Status::Closed),
+    connected => Value::Bool(c.status == Status::Connected),
+    error => text(&c.error),
+    host => Value::Str(c.host.clone()),
+    id => int(c.id),
+    messages_received => int(c.messages_received),
+    messages_sent => int(c.messages_sent),
+    response_headers => headers(&c.response_headers),
+    response_status => Value::Int(i64::from(c.response_status)),
+    started_at_ms => Value::Int(c.started_at_ms),
+    status => statuses.of(c.status),
+    url => Value::Str(c.url.clone()),
+});
+
+snapshot!(WS_READ, ws_read(c: &WsConnInfo, statuses: &Statuses, m: &WsMessage), {
+    bytes => int(m.bytes as u64),
+    closed => Value::Bool(c.status == Status::Closed),
+    connected => Value::Bool(c.status == Status::Connected),
+    error => text(&c.error),
+    host => Value::Str(c.host.clone()),
+    id => int(c.id),
+    message => Value::str(&m.text),
+    message_type => Value::str(m.kind),
+    messages_received => int(c.messages_received),
+    messages_sent => int(c.messages_sent),
+    response_headers => headers(&c.response_headers),
+    response_status => Value::Int(i64::from(c.response_status)),
+    started_at_ms => Value::Int(c.started_at_ms),
+    status => statuses.of(c.status),
+    url => Value::Str(c.url.clone()),
+});
+
+/// The shape of each kind of snapshot: a snapshot (one per read and write)
+/// is built without sorting or cloning its keys.
+struct Shapes {
+    listener: Shape,
+    conn: Shape,
+    read: Shape,
+    ws: Shape,
+    ws_read: Shape,
+    statuses: Statuses,
+}
+
+/// The `status` texts, shared by every snapshot.
+struct Statuses([Arc<str>; 4]);
+
+impl Statuses {
+    fn of(&self, status: Status) -> Value {
+        Value::Str(self.0[status as usize].clone())
+    }
+}
+
+impl Shapes {
+    fn new() -> Shapes {
+        let shape = |keys: &[&str]| {
+            let shape = Shape::new(keys.iter().copied());
+            debug_assert!(shape.keys().iter().map(|k| &**k).eq(keys.iter().copied()), "keys out of order: {keys:?}");
+            shape
+        };
+        let statuses = [Status::Listening, Status::Connected, Status::Closed, Status::Failed];
+        Shapes {
+            listener: shape(LISTENER),
+            conn: shape(CONN),
+            read: shape(READ),
+            ws: shape(WS),
+            ws_read: shape(WS_READ),
+            statuses: Statuses(statuses.map(|s| Arc::from(s.as_str()))),
+        }
     }
 }
 
 thread_local! {
     /// Per thread, so that the reference counts are not shared between cores.
-    static KEYS: Keys = Keys::new();
-}
-
-/// A map from `(key, value)` entries.
-fn map<const N: usize>(entries: [(&Arc<str>, Value); N]) -> Map {
-    Map::from(entries.map(|(k, v)| (k.clone(), v)))
+    static SHAPES: Shapes = Shapes::new();
 }
 
 fn text(s: &Option<Arc<str>>) -> Value {
@@ -121,79 +196,25 @@ fn int(n: u64) -> Value {
     Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-fn listener_map(k: &Keys, l: &ListenerInfo) -> Value {
-    Value::map(map([
-        (&k.accepted_connections, int(l.accepted_connections)),
-        (&k.closed, Value::Bool(l.status == Status::Closed)),
-        (&k.error, opt(&l.error)),
-        (&k.host, Value::str(&l.host)),
-        (&k.id, int(l.id)),
-        (&k.listening, Value::Bool(l.status == Status::Listening)),
-        (&k.local_addr, opt(&l.local_addr)),
-        (&k.port, Value::Int(i64::from(l.port))),
-        (&k.started_at_ms, Value::Int(l.started_at_ms)),
-        (&k.status, k.status(l.status)),
-    ]))
-}
-
-fn conn_map(k: &Keys, c: &ConnInfo) -> Map {
-    map([
-        (&k.bytes_read, int(c.bytes_read)),
-        (&k.bytes_written, int(c.bytes_written)),
-        (&k.closed, Value::Bool(c.status == Status::Closed)),
-        (&k.connected, Value::Bool(c.status == Status::Connected)),
-        (&k.error, text(&c.error)),
-        (&k.host, Value::Str(c.host.clone())),
-        (&k.id, int(c.id)),
-        (&k.local_addr, text(&c.local_addr)),
-        (&k.peer_addr, text(&c.peer_addr)),
-        (&k.port, Value::Int(i64::from(c.port))),
-        (&k.started_at_ms, Value::Int(c.started_at_ms)),
-        (&k.status, k.status(c.status)),
-    ])
-}
-
-fn ws_map(k: &Keys, c: &WsConnInfo) -> Map {
-    let headers = c.response_headers.iter().map(|(k, v)| (k.clone(), Value::Str(v.clone()))).collect();
-    map([
-        (&k.closed, Value::Bool(c.status == Status::Closed)),
-        (&k.connected, Value::Bool(c.status == Status::Connected)),
-        (&k.error, text(&c.error)),
-        (&k.host, Value::Str(c.host.clone())),
-        (&k.id, int(c.id)),
-        (&k.messages_received, int(c.messages_received)),
-        (&k.messages_sent, int(c.messages_sent)),
-        (&k.response_headers, Value::map(headers)),
-        (&k.response_status, Value::Int(i64::from(c.response_status))),
-        (&k.started_at_ms, Value::Int(c.started_at_ms)),
-        (&k.status, k.status(c.status)),
-        (&k.url, Value::Str(c.url.clone())),
-    ])
+fn headers(headers: &[(Arc<str>, Arc<str>)]) -> Value {
+    Value::map(headers.iter().map(|(k, v)| (k.clone(), Value::Str(v.clone()))).collect())
 }
 
 /// The value a socket word pushes for `reply`.
 pub fn to_value(reply: Reply) -> Value {
-    KEYS.with(|k| match reply {
-        Reply::Listener(l) => Value::ok(listener_map(k, &l)),
-        Reply::Listeners(ls) => Value::array(ls.iter().map(|l| listener_map(k, l)).collect()),
-        Reply::Conn(c) => Value::ok(Value::map(conn_map(k, &c))),
-        Reply::Conns(cs) => Value::array(cs.iter().map(|c| Value::map(conn_map(k, c))).collect()),
-        Reply::Read(c, bytes) => {
-            let mut entries = conn_map(k, &c);
-            entries.insert(k.bytes.clone(), int(bytes.len() as u64));
-            entries.insert(k.data.clone(), Value::str(&String::from_utf8_lossy(&bytes)));
-            Value::ok(Value::map(entries))
+    SHAPES.with(|k| {
+        let st = &k.statuses;
+        match reply {
+            Reply::Listener(l) => Value::ok(Value::map(listener(k, &l, st))),
+            Reply::Listeners(ls) => Value::array(ls.iter().map(|l| Value::map(listener(k, l, st))).collect()),
+            Reply::Conn(c) => Value::ok(Value::map(conn(k, &c, st))),
+            Reply::Conns(cs) => Value::array(cs.iter().map(|c| Value::map(conn(k, c, st))).collect()),
+            Reply::Read(c, bytes) => Value::ok(Value::map(read(k, &c, st, &bytes))),
+            Reply::WsConn(c) => Value::ok(Value::map(ws(k, &c, st))),
+            Reply::WsConns(cs) => Value::array(cs.iter().map(|c| Value::map(ws(k, c, st))).collect()),
+            Reply::WsRead(c, m) => Value::ok(Value::map(ws_read(k, &c, st, &m))),
+            Reply::Released => Value::ok(Value::Bool(true)),
+            Reply::Error(e) => Value::err(e.kind, &e.message),
         }
-        Reply::WsConn(c) => Value::ok(Value::map(ws_map(k, &c))),
-        Reply::WsConns(cs) => Value::array(cs.iter().map(|c| Value::map(ws_map(k, c))).collect()),
-        Reply::WsRead(c, m) => {
-            let mut entries = ws_map(k, &c);
-            entries.insert(k.bytes.clone(), int(m.bytes as u64));
-            entries.insert(k.message.clone(), Value::str(&m.text));
-            entries.insert(k.message_type.clone(), Value::str(m.kind));
-            Value::ok(Value::map(entries))
-        }
-        Reply::Released => Value::ok(Value::Bool(true)),
-        Reply::Error(e) => Value::err(e.kind, &e.message),
     })
 }

@@ -175,6 +175,7 @@ impl Pending {
             Contents::Map(mut map) => match &mut map {
                 Map::Small(entries) => std::mem::take(entries).into_iter().for_each(|(_, v)| self.keep(v)),
                 Map::Large(entries) => std::mem::take(entries).into_values().for_each(|v| self.keep(v)),
+                Map::Shaped(_, values) => std::mem::take(values).into_iter().for_each(|v| self.keep(v)),
             },
             Contents::One(v) => self.keep(v),
         }
@@ -207,6 +208,7 @@ pub(crate) fn free(contents: Contents) {
             Contents::Map(mut map) => match &mut map {
                 Map::Small(entries) => drop(std::mem::take(entries)),
                 Map::Large(entries) => drop(std::mem::take(entries)),
+                Map::Shaped(_, values) => drop(std::mem::take(values)),
             },
             Contents::One(v) => drop(v),
         }

@@ -8,9 +8,17 @@
 //! the same order, so iteration, rendering and equality never depend on the
 //! representation.
 //!
+//! A map a host builds many times with the same keys (a socket snapshot,
+//! once per read and write) can share its keys: `Shaped` holds a [`Shape`]
+//! (the sorted keys, reference-counted once for all the maps of that shape)
+//! and the values in key order, so building one sorts nothing, clones no
+//! key and makes one allocation. It behaves as the same entries in a
+//! `Small` map: a lookup or an update of an existing key works in place,
+//! and the first insertion of a new key or removal turns it into `Small`.
+//!
 //! Invariants: `Small` is sorted by key, without duplicate keys, and holds
 //! at most `SMALL` entries; only `clear` turns a `Large` map back into a
-//! `Small` one.
+//! `Small` one; a `Shaped` map has exactly one value per key of its shape.
 
 use crate::deep;
 use crate::value::Value;
@@ -25,6 +33,27 @@ const SMALL: usize = 32;
 pub enum Map {
     Small(Vec<(Arc<str>, Value)>),
     Large(BTreeMap<Arc<str>, Value>),
+    Shaped(Shape, Vec<Value>),
+}
+
+/// The keys of `Shaped` maps: sorted byte-wise, without duplicates.
+#[derive(Clone, Debug)]
+pub struct Shape(Arc<[Arc<str>]>);
+
+impl Shape {
+    /// The shape of maps with `keys` (in any order; a repeated key counts
+    /// once). [`Shape::keys`] gives the order values must follow.
+    pub fn new<'k>(keys: impl IntoIterator<Item = &'k str>) -> Shape {
+        let mut keys: Vec<Arc<str>> = keys.into_iter().map(Arc::from).collect();
+        keys.sort();
+        keys.dedup();
+        Shape(keys.into())
+    }
+
+    /// The keys, in the order of a shaped map's values.
+    pub fn keys(&self) -> &[Arc<str>] {
+        &self.0
+    }
 }
 
 /// A map's values are freed like a sequence's elements (see `deep::free`).
@@ -47,11 +76,36 @@ impl Map {
         Map::Small(Vec::new())
     }
 
+    /// The map with `shape`'s keys and `values` in key order.
+    ///
+    /// # Panics
+    /// If `values` has not one value per key: a bug of the caller, whose
+    /// values follow a fixed list of keys.
+    pub fn shaped(shape: &Shape, values: Vec<Value>) -> Map {
+        assert_eq!(shape.0.len(), values.len(), "a shaped map needs one value per key");
+        Map::Shaped(shape.clone(), values)
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Map::Small(v) => v.len(),
             Map::Large(m) => m.len(),
+            Map::Shaped(_, values) => values.len(),
         }
+    }
+
+    /// A shaped map as the same entries in a small one (before an insertion
+    /// of a new key or a removal); any other map as it is.
+    fn unshape(&mut self) {
+        if let Map::Shaped(shape, values) = self {
+            let entries = shape.0.iter().cloned().zip(std::mem::take(values)).collect();
+            *self = Map::Small(entries);
+        }
+    }
+
+    /// Where `key` is in a shape.
+    fn position(shape: &Shape, key: &str) -> Option<usize> {
+        shape.0.binary_search_by(|k| (**k).cmp(key)).ok()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -72,6 +126,7 @@ impl Map {
         match self {
             Map::Small(v) => Map::search(v, key).ok().map(|i| &v[i].1),
             Map::Large(m) => m.get(key),
+            Map::Shaped(shape, values) => Map::position(shape, key).map(|i| &values[i]),
         }
     }
 
@@ -79,6 +134,7 @@ impl Map {
         match self {
             Map::Small(v) => Map::search(v, key).ok().map(|i| &mut v[i].1),
             Map::Large(m) => m.get_mut(key),
+            Map::Shaped(shape, values) => Map::position(shape, key).map(|i| &mut values[i]),
         }
     }
 
@@ -88,6 +144,10 @@ impl Map {
 
     /// Sets `key` to `value`; the value it replaces, if any.
     pub fn insert(&mut self, key: Arc<str>, value: Value) -> Option<Value> {
+        if let Some(old) = self.get_mut(&key) {
+            return Some(std::mem::replace(old, value));
+        }
+        self.unshape();
         match self {
             Map::Small(v) => match Map::search(v, &key) {
                 Ok(i) => Some(std::mem::replace(&mut v[i].1, value)),
@@ -103,13 +163,19 @@ impl Map {
                 }
             },
             Map::Large(m) => m.insert(key, value),
+            Map::Shaped(..) => unreachable!("unshaped above"),
         }
     }
 
     pub fn remove(&mut self, key: &str) -> Option<Value> {
+        if !self.contains_key(key) {
+            return None;
+        }
+        self.unshape();
         match self {
             Map::Small(v) => Map::search(v, key).ok().map(|i| v.remove(i).1),
             Map::Large(m) => m.remove(key),
+            Map::Shaped(..) => unreachable!("unshaped above"),
         }
     }
 
@@ -118,6 +184,7 @@ impl Map {
         match self {
             Map::Small(v) => Iter::Small(v.iter()),
             Map::Large(m) => Iter::Large(m.iter()),
+            Map::Shaped(shape, values) => Iter::Shaped(shape.0.iter().zip(values.iter())),
         }
     }
 
@@ -133,6 +200,10 @@ impl Map {
             }
             (Map::Large(m), None) => After::Large(m.range::<str, _>(..)),
             (Map::Large(m), Some(k)) => After::Large(m.range::<str, _>((Bound::Excluded(k), Bound::Unbounded))),
+            (Map::Shaped(shape, values), k) => {
+                let from = k.map_or(0, |k| shape.0.partition_point(|key| **key <= *k));
+                After::Shaped(shape.0[from..].iter().zip(values[from..].iter()))
+            }
         }
     }
 
@@ -149,7 +220,11 @@ impl Map {
 pub enum Iter<'a> {
     Small(std::slice::Iter<'a, (Arc<str>, Value)>),
     Large(btree_map::Iter<'a, Arc<str>, Value>),
+    Shaped(Zip<'a>),
 }
+
+/// The entries of a shaped map: its keys beside its values.
+type Zip<'a> = std::iter::Zip<std::slice::Iter<'a, Arc<str>>, std::slice::Iter<'a, Value>>;
 
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a Arc<str>, &'a Value);
@@ -158,6 +233,7 @@ impl<'a> Iterator for Iter<'a> {
         match self {
             Iter::Small(i) => i.next().map(|(k, v)| (k, v)),
             Iter::Large(i) => i.next(),
+            Iter::Shaped(i) => i.next(),
         }
     }
 
@@ -165,6 +241,7 @@ impl<'a> Iterator for Iter<'a> {
         match self {
             Iter::Small(i) => i.size_hint(),
             Iter::Large(i) => i.size_hint(),
+            Iter::Shaped(i) => i.size_hint(),
         }
     }
 }
@@ -174,6 +251,7 @@ impl DoubleEndedIterator for Iter<'_> {
         match self {
             Iter::Small(i) => i.next_back().map(|(k, v)| (k, v)),
             Iter::Large(i) => i.next_back(),
+            Iter::Shaped(i) => i.next_back(),
         }
     }
 }
@@ -184,6 +262,7 @@ impl ExactSizeIterator for Iter<'_> {}
 pub enum After<'a> {
     Small(std::slice::Iter<'a, (Arc<str>, Value)>),
     Large(btree_map::Range<'a, Arc<str>, Value>),
+    Shaped(Zip<'a>),
 }
 
 impl<'a> Iterator for After<'a> {
@@ -193,6 +272,7 @@ impl<'a> Iterator for After<'a> {
         match self {
             After::Small(i) => i.next().map(|(k, v)| (k, v)),
             After::Large(i) => i.next(),
+            After::Shaped(i) => i.next(),
         }
     }
 }
@@ -257,11 +337,20 @@ mod tests {
 
     proptest! {
         /// Every operation answers as a `BTreeMap` does, and the entries
-        /// always come out in the same order.
+        /// always come out in the same order, whether the map starts empty
+        /// or shaped (with the keys of `start`).
         #[test]
-        fn behaves_like_a_btreemap(ops in proptest::collection::vec(op(), 0..300)) {
-            let mut map = Map::new();
-            let mut model: BTreeMap<Arc<str>, Value> = BTreeMap::new();
+        fn behaves_like_a_btreemap(
+            start in proptest::collection::btree_set(0u8..80, 0..20),
+            shaped in any::<bool>(),
+            ops in proptest::collection::vec(op(), 0..300),
+        ) {
+            let start = if shaped { start } else { Default::default() };
+            let mut model: BTreeMap<Arc<str>, Value> = start.iter().map(|&k| (key(k), Value::Int(i64::from(k)))).collect();
+            let names: Vec<String> = start.iter().map(|&k| format!("k{k}")).collect();
+            let shape = Shape::new(names.iter().map(String::as_str));
+            let values = shape.keys().iter().map(|k| model[k].clone()).collect();
+            let mut map = Map::shaped(&shape, values);
             for op in ops {
                 match op {
                     Op::Insert(k, v) => {
