@@ -27,6 +27,7 @@ mod resolve;
 mod tcp;
 pub mod timer;
 pub mod types;
+mod waiters;
 mod ws;
 
 use std::io;
@@ -111,7 +112,7 @@ pub(crate) struct State {
     /// The timer of each waiting request, by its token, so an answered
     /// waiter's timer is removed at once instead of lingering until it
     /// expires.
-    pub(crate) timer_of: std::collections::HashMap<u64, timer::TimerId>,
+    pub(crate) timer_of: std::collections::HashMap<u64, timer::TimerId, TokenHash>,
     pub(crate) tcp: tcp::Tcp,
     pub(crate) ws: ws::Ws,
     stopping: bool,
@@ -151,6 +152,40 @@ impl State {
                 }
             }
         }
+    }
+}
+
+/// Hashes a token, a number from a counter, by one multiplication (the
+/// golden ratio's, which spreads consecutive numbers over the table): the
+/// default SipHash cost more than the map's insert and remove together,
+/// and no peer chooses a token.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct TokenHash;
+
+impl std::hash::BuildHasher for TokenHash {
+    type Hasher = TokenHasher;
+
+    fn build_hasher(&self) -> TokenHasher {
+        TokenHasher(0)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct TokenHasher(u64);
+
+impl std::hash::Hasher for TokenHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 

@@ -32,8 +32,9 @@ use crate::policy::lookup_host;
 use crate::registered::Registered;
 use crate::resolve::LISTEN_LOOKUP;
 use crate::types::{now_ms, ConnInfo, ListenerInfo, Reply, ReplyFn, Status};
+use crate::waiters::Waiters;
 use crate::{err, key, Action, Completed, Net, KIND_TCP_CONN, KIND_TCP_LISTENER};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -62,10 +63,11 @@ struct Writer {
     token: u64,
     data: Vec<u8>,
     written: usize,
-    /// When the socket last took bytes of this write: the write times out
-    /// only after `WRITE_TIMEOUT` without progress, like a blocking socket
-    /// with a write timeout.
-    progress: Instant,
+    /// When the socket last took bytes of this write, taken when the write
+    /// blocks (`None` before: a write that completes at once reads no
+    /// clock): it times out only after `WRITE_TIMEOUT` without progress,
+    /// like a blocking socket with a write timeout.
+    progress: Option<Instant>,
     reply: ReplyFn,
 }
 
@@ -80,7 +82,7 @@ pub(crate) struct Listener {
     accepted: u64,
     nodelay: bool,
     socket: Option<Registered<TcpListener>>,
-    accepters: VecDeque<Accepter>,
+    accepters: Waiters<Accepter>,
 }
 
 pub(crate) struct Conn {
@@ -103,8 +105,8 @@ pub(crate) struct Conn {
     /// The peer ended the stream while bytes were kept: the read after the
     /// one that delivered them reports this end.
     ended: Option<End>,
-    readers: VecDeque<Reader>,
-    writers: VecDeque<Writer>,
+    readers: Waiters<Reader>,
+    writers: Waiters<Writer>,
 }
 
 /// How the peer ended a stream.
@@ -148,7 +150,9 @@ struct ListenStart {
 #[derive(Default)]
 pub(crate) struct Tcp {
     listeners: BTreeMap<u64, Listener>,
-    conns: BTreeMap<u64, Conn>,
+    /// Boxed: ids are sequential, so the map's nodes end about half full,
+    /// and a node holds eleven values whatever their size.
+    conns: BTreeMap<u64, Box<Conn>>,
     dials: BTreeMap<u64, Dial>,
     next_listener: u64,
     next_conn: u64,
@@ -211,7 +215,7 @@ impl Listener {
     fn close(&mut self, done: &mut Completed) {
         self.socket = None;
         self.status = Status::Closed;
-        for a in self.accepters.drain(..) {
+        for a in self.accepters.drain() {
             done.answer(a.token, a.reply, listener_closed());
         }
     }
@@ -235,8 +239,8 @@ impl Conn {
             stream: Some(stream),
             kept: Vec::new(),
             ended: None,
-            readers: VecDeque::new(),
-            writers: VecDeque::new(),
+            readers: Waiters::default(),
+            writers: Waiters::default(),
         }
     }
 
@@ -272,10 +276,10 @@ impl Conn {
         }
         self.kept = Vec::new();
         self.ended = None;
-        for r in self.readers.drain(..) {
+        for r in self.readers.drain() {
             done.answer(r.token, r.reply, closed_read());
         }
-        for w in self.writers.drain(..) {
+        for w in self.writers.drain() {
             done.answer(w.token, w.reply, closed_write());
         }
     }
@@ -377,14 +381,17 @@ impl Conn {
     fn write_some(&mut self, done: &mut Completed) -> bool {
         let Some(stream) = &self.stream else { return true };
         let Some(w) = self.writers.front_mut() else { return true };
+        let before = w.written;
         while w.written < w.data.len() {
             match stream.get().write(&w.data[w.written..]) {
                 Ok(0) => break,
-                Ok(n) => {
-                    w.written += n;
-                    w.progress = Instant::now();
+                Ok(n) => w.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if w.written > before || w.progress.is_none() {
+                        w.progress = Some(Instant::now());
+                    }
+                    return false;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     let message = e.to_string();
@@ -530,7 +537,7 @@ impl Tcp {
                         let conn = Conn::new(id, d.host, d.port, stream);
                         conn.rearm();
                         let info = conn.info();
-                        self.conns.insert(id, conn);
+                        self.conns.insert(id, Box::new(conn));
                         Reply::Conn(info)
                     }
                 };
@@ -554,29 +561,26 @@ impl Tcp {
         }
         if kind == KIND_TCP_LISTENER {
             let Some(l) = self.listeners.get_mut(&id) else { return };
-            if let Some(i) = l.accepters.iter().position(|a| a.token == token) {
-                if let Some(a) = l.accepters.remove(i) {
-                    let text = format!("timed out after {} ms waiting for socket connection", a.timeout_ms);
-                    done.answer(a.token, a.reply, err("SocketAcceptTimeout", text));
-                }
+            if let Some(a) = l.accepters.take_where(|a| a.token == token) {
+                let text = format!("timed out after {} ms waiting for socket connection", a.timeout_ms);
+                done.answer(a.token, a.reply, err("SocketAcceptTimeout", text));
                 l.rearm();
             }
             return;
         }
         let Some(c) = self.conns.get_mut(&id) else { return };
-        if let Some(i) = c.readers.iter().position(|r| r.token == token) {
-            if let Some(r) = c.readers.remove(i) {
-                done.answer(r.token, r.reply, Reply::Read(c.info(), Vec::new()));
-            }
+        let writing = c.writers.iter().find(|w| w.token == token).map(|w| w.progress);
+        if let Some(r) = c.readers.take_where(|r| r.token == token) {
+            done.answer(r.token, r.reply, Reply::Read(c.info(), Vec::new()));
             c.rearm();
-        } else if let Some(i) = c.writers.iter().position(|w| w.token == token) {
-            let progress = c.writers[i].progress;
+        } else if let Some(progress) = writing {
+            let progress = progress.unwrap_or_else(Instant::now);
             if progress.elapsed() < WRITE_TIMEOUT {
                 // The peer is still taking bytes: wait again from the last progress.
                 self.deadlines.push((progress + WRITE_TIMEOUT, Action::Expire { kind: KIND_TCP_CONN, id, token }));
                 return;
             }
-            if let Some(w) = c.writers.remove(i) {
+            if let Some(w) = c.writers.take_where(|w| w.token == token) {
                 done.answer(w.token, w.reply, err("TcpSocketError", "timed out writing to TCP socket"));
             }
             c.end(Status::Failed, Some("timed out writing to TCP socket".into()), done);
@@ -631,7 +635,7 @@ impl Tcp {
         }
         let conn = Conn::new(id, peer.ip().to_string().into(), peer.port(), stream);
         let info = conn.info();
-        self.conns.insert(id, conn);
+        self.conns.insert(id, Box::new(conn));
         Reply::Conn(info)
     }
 }
@@ -692,7 +696,7 @@ impl Net {
                     accepted: 0,
                     nodelay,
                     socket: Some(socket),
-                    accepters: VecDeque::new(),
+                    accepters: Waiters::default(),
                 };
                 let info = listener.info();
                 state.tcp.listeners.insert(id, listener);
@@ -815,7 +819,7 @@ impl Net {
 
     /// `tcp_connections`.
     pub fn tcp_connections(&self) -> Reply {
-        Reply::Conns(self.lock().tcp.conns.values().map(Conn::info).collect())
+        Reply::Conns(self.lock().tcp.conns.values().map(|c| c.info()).collect())
     }
 
     /// `tcp_connection`.
@@ -831,7 +835,7 @@ impl Net {
                 return Some((reply, closed_write()));
             }
             let token = self.token();
-            c.writers.push_back(Writer { token, data, written: 0, progress: Instant::now(), reply });
+            c.writers.push_back(Writer { token, data, written: 0, progress: None, reply });
             c.pump(false, true, done);
             if c.writers.iter().any(|w| w.token == token) {
                 self.arm_timer(state, KIND_TCP_CONN, id, token, WRITE_TIMEOUT);

@@ -23,8 +23,9 @@ use crate::connect::{Connecting, Progress};
 use crate::policy::lookup_host;
 use crate::registered::Registered;
 use crate::types::{now_ms, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
+use crate::waiters::Waiters;
 use crate::{err, key, Action, Completed, Net, KIND_WS_CONN, KIND_WS_LISTENER};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -167,15 +168,16 @@ struct Sender {
 pub(crate) struct WsConn {
     info: WsConnInfo,
     socket: Option<WebSocket<Stream>>,
-    readers: VecDeque<Reader>,
-    senders: VecDeque<Sender>,
+    readers: Waiters<Reader>,
+    senders: Waiters<Sender>,
 }
 
 /// The WebSocket registries.
 #[derive(Default)]
 pub(crate) struct Ws {
     listeners: BTreeMap<u64, server::WsListener>,
-    conns: BTreeMap<u64, WsConn>,
+    /// Boxed, as TCP's (`tcp::Tcp::conns`).
+    conns: BTreeMap<u64, Box<WsConn>>,
     /// Server handshakes in progress, by handshake id (`server.rs`).
     handshakes: BTreeMap<u64, server::Handshake>,
     dials: BTreeMap<u64, Dial>,
@@ -212,10 +214,10 @@ impl WsConn {
         if error.is_some() {
             self.info.error = error.map(Arc::from);
         }
-        for r in self.readers.drain(..) {
+        for r in self.readers.drain() {
             done.answer(r.token, r.reply, closed_read());
         }
-        for s in self.senders.drain(..) {
+        for s in self.senders.drain() {
             done.answer(s.token, s.reply, closed_send());
         }
     }
@@ -279,7 +281,7 @@ impl WsConn {
         let Some(ws) = self.socket.as_mut() else { return };
         match ws.flush() {
             Ok(()) => {
-                for s in self.senders.drain(..) {
+                for s in self.senders.drain() {
                     done.answer(s.token, s.reply, Reply::WsConn(self.info.clone()));
                 }
             }
@@ -367,16 +369,12 @@ impl Ws {
             return;
         }
         let Some(c) = self.conns.get_mut(&id) else { return };
-        if let Some(i) = c.readers.iter().position(|r| r.token == token) {
-            if let Some(r) = c.readers.remove(i) {
-                let none = WsMessage { kind: "none", text: String::new(), bytes: 0 };
-                done.answer(r.token, r.reply, Reply::WsRead(c.snapshot(), none));
-            }
+        if let Some(r) = c.readers.take_where(|r| r.token == token) {
+            let none = WsMessage { kind: "none", text: String::new(), bytes: 0 };
+            done.answer(r.token, r.reply, Reply::WsRead(c.snapshot(), none));
             c.rearm();
-        } else if let Some(i) = c.senders.iter().position(|s| s.token == token) {
-            if let Some(s) = c.senders.remove(i) {
-                done.answer(s.token, s.reply, err("WebSocketError", "timed out sending a WebSocket message"));
-            }
+        } else if let Some(s) = c.senders.take_where(|s| s.token == token) {
+            done.answer(s.token, s.reply, err("WebSocketError", "timed out sending a WebSocket message"));
             c.end(Status::Failed, Some("timed out sending a WebSocket message".into()), done);
         }
     }
@@ -486,12 +484,12 @@ impl Ws {
                 messages_received: 0,
             },
             socket: Some(ws),
-            readers: VecDeque::new(),
-            senders: VecDeque::new(),
+            readers: Waiters::default(),
+            senders: Waiters::default(),
         };
         conn.rearm();
         let info = conn.snapshot();
-        self.conns.insert(id, conn);
+        self.conns.insert(id, Box::new(conn));
         Reply::WsConn(info)
     }
 }
@@ -559,7 +557,7 @@ impl Net {
 
     /// `ws_connections`.
     pub fn ws_connections(&self) -> Reply {
-        Reply::WsConns(self.lock().ws.conns.values().map(WsConn::snapshot).collect())
+        Reply::WsConns(self.lock().ws.conns.values().map(|c| c.snapshot()).collect())
     }
 
     /// `ws_connection`.

@@ -29,6 +29,7 @@
 use super::{config, conn_full, Stream, Ws};
 use crate::registered::Registered;
 use crate::types::{now_ms, ListenerInfo, Reply, ReplyFn, SocketError, Status};
+use crate::waiters::Waiters;
 use crate::{err, key, Action, Completed, Net, KIND_WS_CONN, KIND_WS_LISTENER};
 use std::collections::{BTreeSet, VecDeque};
 use std::io;
@@ -129,7 +130,7 @@ pub(crate) struct WsListener {
     local: Option<SocketAddr>,
     allowed_origins: Vec<String>,
     socket: Option<Registered<TcpListener>>,
-    accepters: VecDeque<Accepter>,
+    accepters: Waiters<Accepter>,
     /// Its handshakes in progress, by handshake id.
     handshakes: BTreeSet<u64>,
     ready: VecDeque<Finished>,
@@ -183,11 +184,9 @@ impl Ws {
         if l.backoff == Some(token) {
             l.backoff = None;
             self.accept_ready(net, id, done);
-        } else if let Some(i) = l.accepters.iter().position(|a| a.token == token) {
-            if let Some(a) = l.accepters.remove(i) {
-                let text = format!("timed out after {} ms waiting for socket connection", a.timeout_ms);
-                done.answer(a.token, a.reply, err("SocketAcceptTimeout", text));
-            }
+        } else if let Some(a) = l.accepters.take_where(|a| a.token == token) {
+            let text = format!("timed out after {} ms waiting for socket connection", a.timeout_ms);
+            done.answer(a.token, a.reply, err("SocketAcceptTimeout", text));
         }
     }
 
@@ -361,7 +360,7 @@ impl Ws {
         l.info.status = Status::Closed;
         l.backoff = None;
         l.ready.clear();
-        for a in l.accepters.drain(..) {
+        for a in l.accepters.drain() {
             done.answer(a.token, a.reply, listener_closed());
         }
         for hid in std::mem::take(&mut l.handshakes) {
@@ -433,7 +432,7 @@ impl Net {
                     local,
                     allowed_origins,
                     socket: Some(socket),
-                    accepters: VecDeque::new(),
+                    accepters: Waiters::default(),
                     handshakes: BTreeSet::new(),
                     ready: VecDeque::new(),
                     backoff: None,
