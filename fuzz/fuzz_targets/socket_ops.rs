@@ -1,7 +1,9 @@
 //! `socket_ops`: an arbitrary sequence of TCP operations driven against a
 //! real `rco_reactor::Reactor` on loopback (a fresh reactor per input).
 //!
-//! The input is decoded into at most `MAX_OPS` operations: listen, connect
+//! Bits 4 and 5 of the last byte set the reactor up (`rco_fuzz::reactor`:
+//! polled as in production, with an allow-list of loopback). The input is
+//! decoded into at most `MAX_OPS` operations: listen, connect
 //! (to one of our listeners, or to a port nobody listens on), accept, read,
 //! write, close, release, listener close, listener release, and a registry
 //! check, each with an id that is either one the model knows or an invalid
@@ -19,9 +21,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rco_reactor::policy::Policy;
 use rco_reactor::types::{Reply, Status};
-use rco_reactor::{Net, Reactor};
+use rco_reactor::Net;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,7 +128,10 @@ fn run(data: &[u8]) {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
-    let reactor = Reactor::start(Policy::default(), MAX_SOCKETS).expect("reactor start");
+    // The last byte also sets up the reactor (read, not consumed, so the
+    // operations an input decodes to do not depend on it).
+    let setup = data.last().copied().unwrap_or(0);
+    let reactor = rco_fuzz::reactor(setup & 0x10 != 0, setup & 0x20 != 0, MAX_SOCKETS);
     let net = reactor.handle();
     let mut m = Model {
         listeners: Vec::new(),

@@ -6,7 +6,9 @@
 //! bit 1: the peer shuts down its write side after sending everything;
 //! bits 2-3: no Origin header / an allowed Origin / a forbidden Origin;
 //! bits 4-5: the accept timeout; bits 6-7: how many `ws_read`s follow).
-//! Byte 1 is the `max_bytes` selector of the reads. Without the handshake,
+//! Byte 1 is the `max_bytes` selector of the reads (bits 0-1) and sets the
+//! reactor up (`rco_fuzz::reactor`: bit 2 polled as in production, bit 3
+//! an allow-list of loopback). Without the handshake,
 //! byte 2 is the length of the raw prelude. The rest is sent as frames
 //! after `ws_accept` answered.
 //!
@@ -20,9 +22,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rco_reactor::policy::Policy;
 use rco_reactor::types::Reply;
-use rco_reactor::Reactor;
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
@@ -55,7 +55,7 @@ fn run(data: &[u8]) {
     let max_bytes = [0usize, 1, 16, 1 << 20][(sel & 3) as usize];
     let rest = data.get(2..).unwrap_or(&[]);
 
-    let reactor = Reactor::start(Policy::default(), 8).expect("reactor start");
+    let reactor = rco_fuzz::reactor(sel & 4 != 0, sel & 8 != 0, 8);
     let net = reactor.handle();
     let n = net.clone();
     let listening = rco_fuzz::call("ws_listen", SLACK, move |reply| {

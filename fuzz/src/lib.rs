@@ -1,8 +1,8 @@
 //! Helpers shared by the fuzz targets: the diagnostic oracle, a test `Host`
 //! for the VM, a driver that runs a program within a total instruction
 //! budget (`drive`, or `drive_within` for a budget of its own), and for the
-//! socket targets: waiting for a reactor's reply, the open-fd count and the
-//! CPU time.
+//! socket targets: their reactor, waiting for its reply, the open-fd count
+//! and the CPU time.
 
 use rco_lang::diagnostic::{render_all, CompileError};
 use rco_lang::{Host, Outcome, Resume, Stream, Value, Vm, VmError};
@@ -140,6 +140,18 @@ pub fn cpu_time() -> std::time::Duration {
     // utime and stime: the 14th and 15th fields, the 12th and 13th after the name.
     let ticks: u64 = after_name.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
     std::time::Duration::from_millis(ticks * 10)
+}
+
+/// A reactor for a socket target, set up by two bits of the input:
+/// `polled` as in production (`Reactor::start_polled`, two stand-in
+/// workers) instead of by a thread of its own, `allow_list` admitting only
+/// 127.0.0.1 (every host the targets use) instead of no list.
+pub fn reactor(polled: bool, allow_list: bool, max_sockets: usize) -> rco_reactor::Reactor {
+    use rco_reactor::{policy::Policy, Reactor};
+    let policy = Policy::new(allow_list.then(|| vec!["127.0.0.1".to_string()]));
+    let reactor =
+        if polled { Reactor::start_polled(policy, max_sockets, 2) } else { Reactor::start(policy, max_sockets) };
+    reactor.expect("reactor start")
 }
 
 /// Calls a reactor request that answers now (`Some`) or later (`None`), and

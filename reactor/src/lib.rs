@@ -385,7 +385,9 @@ pub type ReactorHandle = Arc<Net>;
 /// The reactor; dropping it stops it (and joins its thread, if it has one).
 pub struct Reactor {
     net: Arc<Net>,
-    thread: Option<JoinHandle<()>>,
+    /// The threads that poll it: none (the scheduler's workers do), its
+    /// own, or the stand-ins of workers of [`Reactor::start_polled`].
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl Reactor {
@@ -399,8 +401,30 @@ impl Reactor {
     pub(crate) fn with_thread(mut self) -> io::Result<Reactor> {
         let looped = self.net.clone();
         let thread = std::thread::Builder::new().name("rco-reactor".into()).spawn(move || event_loop(&looped))?;
-        self.thread = Some(thread);
+        self.threads.push(thread);
         Ok(self)
+    }
+
+    /// A reactor polled as in production, for the property tests and fuzz
+    /// targets: no thread of its own, but `workers` threads that poll it as
+    /// the scheduler's workers do: in turn, each either waits in `poll` (an
+    /// idle worker) or looks without blocking (a busy worker, every 61
+    /// picks), so replies are delivered on whichever thread polled, while
+    /// requests come from others.
+    pub fn start_polled(policy: Policy, max_sockets: usize, workers: usize) -> io::Result<Reactor> {
+        let mut reactor = Reactor::without_thread(policy, max_sockets)?;
+        for n in 0..workers {
+            let net = reactor.net.clone();
+            let worker = move || {
+                while !net.lock().stopping {
+                    net.poll(Some(Duration::from_millis(5)));
+                    net.poll(Some(Duration::ZERO));
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            };
+            reactor.threads.push(std::thread::Builder::new().name(format!("rco-test-worker-{n}")).spawn(worker)?);
+        }
+        Ok(reactor)
     }
 
     /// A reactor with no thread: nothing happens unless some thread calls
@@ -424,7 +448,7 @@ impl Reactor {
             resolver: resolve::Pool::default(),
             lookup,
         };
-        Ok(Reactor { net: Arc::new(net), thread: None })
+        Ok(Reactor { net: Arc::new(net), threads: Vec::new() })
     }
 
     /// A handle for making requests.
@@ -437,7 +461,7 @@ impl Drop for Reactor {
     fn drop(&mut self) {
         self.net.lock().stopping = true;
         let _ = self.net.poller.notify();
-        if let Some(t) = self.thread.take() {
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }

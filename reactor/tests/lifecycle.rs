@@ -18,8 +18,8 @@
 mod common;
 
 use common::{
-    call, check_listing, error_of, expect_error, expect_listener, id_pool, open_fds, serial, settle_fds, start,
-    PATIENT_MS, REPLY_LIMIT, SHORT_MS,
+    call, check_listing, error_of, expect_error, expect_listener, id_pool, open_fds, serial, settle_fds, start, Setup,
+    PATIENT_MS, REFUSED, REPLY_LIMIT, SHORT_MS,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -177,6 +177,9 @@ enum Op {
     CloseWhileAccepting(Index),
     /// A read that waits, then the peer writes: the read gets the data.
     PeerWritesWhileReading(Index, usize),
+    /// With an allow-list: a listen (`true`) or a connect to a host it
+    /// refuses gets `PermissionError` and changes nothing.
+    Refused(bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -197,12 +200,15 @@ fn op() -> impl Strategy<Value = Op> {
         1 => i().prop_map(Op::CloseWhileReading),
         1 => i().prop_map(Op::CloseWhileAccepting),
         2 => (i(), 1..32usize).prop_map(|(c, n)| Op::PeerWritesWhileReading(c, n)),
+        1 => any::<bool>().prop_map(Op::Refused),
     ]
 }
 
 struct Harness {
     net: Arc<rco_reactor::Net>,
     model: Model,
+    /// The reactor admits only `ALLOWED`.
+    allow_list: bool,
 }
 
 fn unknown_conn(id: u64) -> String {
@@ -334,7 +340,23 @@ impl Harness {
                 let id = *i.get(&self.model.conn_ids());
                 self.peer_writes_while_reading(id, *len)
             }
+            Op::Refused(listen) => self.refused(*listen),
         }
+    }
+
+    fn refused(&mut self, listen: bool) -> Result<(), TestCaseError> {
+        if !self.allow_list {
+            return Ok(());
+        }
+        let net = self.net.clone();
+        let port = self.model.ports().first().copied().unwrap_or(1);
+        let (word, reply) = if listen {
+            ("tcp_listen", call(|r| net.tcp_listen(REFUSED, 0, true, r)))
+        } else {
+            ("tcp_connect", call(|r| net.tcp_connect(REFUSED, port, 2000, true, r)))
+        };
+        let text = format!("host operation failed in {word}: socket host is not allowed: {REFUSED}");
+        expect_error(&reply, "PermissionError", &text)
     }
 
     fn listen(&mut self) -> Result<(), TestCaseError> {
@@ -679,10 +701,10 @@ impl Harness {
     }
 }
 
-fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
+fn run_case(setup: Setup, ops: &[Op]) -> Result<(), TestCaseError> {
     let baseline = open_fds();
-    let reactor = Reactor::start(Policy::default(), 10_000).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let mut h = Harness { net: reactor.handle(), model: Model::default() };
+    let reactor = setup.start(10_000)?;
+    let mut h = Harness { net: reactor.handle(), model: Model::default(), allow_list: setup.allow_list };
     for (n, op) in ops.iter().enumerate() {
         h.step(op).map_err(|e| TestCaseError::fail(format!("step {n} {op:?}: {e}\nmodel: {:#?}", h.model)))?;
         h.check_all().map_err(|e| TestCaseError::fail(format!("after step {n} {op:?}: {e}\nmodel: {:#?}", h.model)))?;
@@ -710,9 +732,9 @@ proptest! {
     })]
 
     #[test]
-    fn random_lifecycles_match_the_model(ops in prop::collection::vec(op(), 10..=40)) {
+    fn random_lifecycles_match_the_model(setup in Setup::strategy(), ops in prop::collection::vec(op(), 10..=40)) {
         let _serial = serial();
-        run_case(&ops)?;
+        run_case(setup, &ops)?;
     }
 }
 

@@ -19,12 +19,12 @@
 mod common;
 
 use common::{
-    check_listing, expect_error, expect_listener, id_pool, open_fds, serial, settle_fds, start, try_call, wait,
+    check_listing, expect_error, expect_listener, id_pool, open_fds, serial, settle_fds, start, try_call, wait, Setup,
     PATIENT_MS, SHORT_MS,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
-use rco_reactor::{ListenerInfo, Policy, Reactor, Reply, Status, WsConnInfo};
+use rco_reactor::{ListenerInfo, Reply, Status, WsConnInfo};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -584,9 +584,9 @@ impl Harness {
     }
 }
 
-fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
+fn run_case(setup: Setup, ops: &[Op]) -> Result<(), TestCaseError> {
     let baseline = open_fds();
-    let reactor = Reactor::start(Policy::default(), 10_000).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let reactor = setup.start(10_000)?;
     let mut h = Harness { net: reactor.handle(), model: Model::default() };
     for (n, op) in ops.iter().enumerate() {
         h.step(op).map_err(|e| TestCaseError::fail(format!("step {n} {op:?}: {e}\nmodel: {:#?}", h.model)))?;
@@ -616,8 +616,8 @@ proptest! {
     })]
 
     #[test]
-    fn random_ws_lifecycles_match_the_model(ops in prop::collection::vec(op(), 5..=25)) {
+    fn random_ws_lifecycles_match_the_model(setup in Setup::strategy(), ops in prop::collection::vec(op(), 5..=25)) {
         let _serial = serial();
-        run_case(&ops)?;
+        run_case(setup, &ops)?;
     }
 }

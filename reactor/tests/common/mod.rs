@@ -8,7 +8,7 @@
 #![allow(dead_code)]
 
 use proptest::test_runner::TestCaseError;
-use rco_reactor::{ListenerInfo, Reply, ReplyFn, SocketError};
+use rco_reactor::{ListenerInfo, Policy, Reactor, Reply, ReplyFn, SocketError};
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -21,6 +21,39 @@ pub const PATIENT_MS: u64 = 2_000;
 pub const REPLY_LIMIT: Duration = Duration::from_secs(5);
 /// An id no test ever reaches.
 pub const UNKNOWN_ID: u64 = 1_000_000;
+
+/// How a model test's reactor runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Setup {
+    /// Polled as in production (`Reactor::start_polled`, two stand-in
+    /// workers) instead of by a thread of its own.
+    pub polled: bool,
+    /// With an allow-list admitting only `ALLOWED` (the hosts the models
+    /// use), instead of none.
+    pub allow_list: bool,
+}
+
+/// The one host of the allow-list of `Setup::allow_list`.
+pub const ALLOWED: &str = "127.0.0.1";
+/// A loopback host the allow-list of `Setup::allow_list` refuses.
+pub const REFUSED: &str = "127.0.0.2";
+
+impl Setup {
+    pub fn strategy() -> impl proptest::strategy::Strategy<Value = Setup> {
+        use proptest::prelude::*;
+        (any::<bool>(), any::<bool>()).prop_map(|(polled, allow_list)| Setup { polled, allow_list })
+    }
+
+    pub fn start(self, max_sockets: usize) -> Result<Reactor, TestCaseError> {
+        let policy = Policy::new(self.allow_list.then(|| vec![ALLOWED.to_string()]));
+        let reactor = if self.polled {
+            Reactor::start_polled(policy, max_sockets, 2)
+        } else {
+            Reactor::start(policy, max_sockets)
+        };
+        reactor.map_err(|e| TestCaseError::fail(e.to_string()))
+    }
+}
 
 /// Serialises the tests of one test binary (descriptor counts are per
 /// process).
