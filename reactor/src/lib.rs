@@ -62,11 +62,15 @@ pub(crate) fn denied(word: &str, host: &str) -> Reply {
 }
 
 /// Replies ready to be delivered once the state lock is released, and the
-/// waiters they answer (whose timeout timers are then cancelled).
+/// waiters they answer (whose timeout timers are then cancelled); during a
+/// request, the answer to that request itself, returned by value.
 #[derive(Default)]
 pub(crate) struct Completed {
     replies: Vec<(ReplyFn, Reply)>,
     answered: Vec<u64>,
+    /// The token of the request being made (0, which no waiter has: none).
+    own: u64,
+    own_answer: Option<(ReplyFn, Reply)>,
 }
 
 impl Completed {
@@ -74,8 +78,14 @@ impl Completed {
         Completed::default()
     }
 
-    /// Answers waiter `token` with `value`.
+    /// Answers waiter `token` with `value`. The request being made gets its
+    /// answer back by value: no reply runs for it (for a task, no message
+    /// and no wake-up), and it has no timer yet.
     pub(crate) fn answer(&mut self, token: u64, reply: ReplyFn, value: Reply) {
+        if token == self.own && self.own_answer.is_none() {
+            self.own_answer = Some((reply, value));
+            return;
+        }
         self.replies.push((reply, value));
         self.answered.push(token);
     }
@@ -237,6 +247,27 @@ impl Net {
         };
         done.deliver();
         r
+    }
+
+    /// Runs request `token` (a fresh token, which its waiter will carry)
+    /// under the state lock: its answer now, whether `f` returned it or the
+    /// request was answered while `f` served its socket; `None` while it
+    /// waits. The other replies `f` completed are delivered after the lock.
+    pub(crate) fn request(
+        &self,
+        token: u64,
+        f: impl FnOnce(&mut State, &mut Completed) -> Option<(ReplyFn, Reply)>,
+    ) -> Option<(ReplyFn, Reply)> {
+        let mut done = Completed { own: token, ..Completed::new() };
+        let early = {
+            let mut state = self.lock();
+            let early = f(&mut state, &mut done);
+            done.cancel_timers(&mut state);
+            early
+        };
+        let answer = early.or_else(|| done.own_answer.take());
+        done.deliver();
+        answer
     }
 
     /// Arms the timeout of waiter `token` on socket `id` of registry `kind`.

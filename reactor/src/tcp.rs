@@ -718,12 +718,12 @@ impl Net {
 
     /// `tcp_accept`: the reply now, or `None` when `reply` will get it.
     pub fn tcp_accept(self: &Arc<Self>, id: u64, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
-        self.with_state(|state, done| {
+        let token = self.token();
+        self.request(token, |state, done| {
             let Some(l) = state.tcp.listeners.get_mut(&id) else { return Some((reply, unknown_listener(id))) };
             if l.status != Status::Listening {
                 return Some((reply, listener_closed()));
             }
-            let token = self.token();
             if let Some(l) = state.tcp.listeners.get_mut(&id) {
                 l.accepters.push_back(Accepter { token, timeout_ms, reply });
             }
@@ -829,12 +829,12 @@ impl Net {
 
     /// `tcp_write`: all of `data`, or an error; waits for writability.
     pub fn tcp_write(&self, id: u64, data: Vec<u8>, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
-        self.with_state(|state, done| {
+        let token = self.token();
+        self.request(token, |state, done| {
             let Some(c) = state.tcp.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
             if c.stream.is_none() {
                 return Some((reply, closed_write()));
             }
-            let token = self.token();
             c.writers.push_back(Writer { token, data, written: 0, progress: None, reply });
             c.pump(false, true, done);
             if c.writers.iter().any(|w| w.token == token) {
@@ -847,12 +847,12 @@ impl Net {
     /// `tcp_read`: a chunk of at most `max_bytes` (whole characters, see
     /// the module's invariants), waiting up to `timeout_ms` for data.
     pub fn tcp_read(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
-        self.with_state(|state, done| {
+        let token = self.token();
+        self.request(token, |state, done| {
             let Some(c) = state.tcp.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
             if c.stream.is_none() {
                 return Some((reply, closed_read()));
             }
-            let token = self.token();
             c.readers.push_back(Reader { token, max_bytes, reply });
             c.pump(true, false, done);
             if c.readers.iter().any(|r| r.token == token) {

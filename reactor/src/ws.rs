@@ -567,7 +567,8 @@ impl Net {
 
     /// `ws_send`: one text message.
     pub fn ws_send(&self, id: u64, message: String, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
-        self.with_state(|state, done| {
+        let token = self.token();
+        self.request(token, |state, done| {
             let Some(c) = state.ws.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
             let Some(ws) = c.socket.as_mut() else { return Some((reply, closed_send())) };
             match ws.write(Message::Text(message)) {
@@ -580,7 +581,6 @@ impl Net {
                 }
             }
             c.info.messages_sent += 1;
-            let token = self.token();
             c.senders.push_back(Sender { token, reply });
             c.flush_sends(done);
             let waiting = c.senders.iter().any(|s| s.token == token);
@@ -594,12 +594,12 @@ impl Net {
 
     /// `ws_read`: one message, waiting up to `timeout_ms`.
     pub fn ws_read(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
-        self.with_state(|state, done| {
+        let token = self.token();
+        self.request(token, |state, done| {
             let Some(c) = state.ws.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
             if c.socket.is_none() {
                 return Some((reply, closed_read()));
             }
-            let token = self.token();
             c.readers.push_back(Reader { token, max_bytes, reply });
             c.pump(true, false, done);
             if c.readers.iter().any(|r| r.token == token) {

@@ -459,12 +459,12 @@ impl Net {
     /// `ws_accept`: the oldest finished handshake, or a wait of at most
     /// `timeout_ms` for the next one.
     pub fn ws_accept(&self, id: u64, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
-        self.with_state(|state, done| {
+        let token = self.token();
+        self.request(token, |state, done| {
             let Some(l) = state.ws.listeners.get_mut(&id) else { return Some((reply, unknown_listener(id))) };
             if l.info.status != Status::Listening {
                 return Some((reply, listener_closed()));
             }
-            let token = self.token();
             l.accepters.push_back(Accepter { token, timeout_ms, reply });
             // Connections the poller has not reported yet count too.
             state.ws.accept_ready(self, id, done);
