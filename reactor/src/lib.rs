@@ -107,6 +107,20 @@ impl Completed {
     }
 }
 
+/// A socket behind a lock of its own: requests and events on one socket
+/// wait for each other, never for another socket's.
+pub(crate) type Shared<T> = Arc<Mutex<T>>;
+
+pub(crate) fn share<T>(socket: T) -> Shared<T> {
+    Arc::new(Mutex::new(socket))
+}
+
+/// Locks a socket. Every critical section leaves it consistent (its waiters
+/// are answered or queued whole), so a poisoned lock is recovered.
+pub(crate) fn hold<T>(socket: &Shared<T>) -> MutexGuard<'_, T> {
+    socket.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// What a timer does when it fires.
 pub(crate) enum Action {
     /// Run a callback (`sleep`).
@@ -115,7 +129,15 @@ pub(crate) enum Action {
     Expire { kind: usize, id: u64, token: u64 },
 }
 
-/// Everything the reactor owns, behind one lock.
+/// The registries (which socket has which id, the counts against the cap)
+/// and the timers, behind the state lock. The sockets themselves are each
+/// behind a lock of their own (`Shared`): the state lock is held only to
+/// find, add or remove an entry, count, or arm and cancel timers, never
+/// across a syscall, a handshake step or a frame's decoding.
+///
+/// Lock order: a socket's lock, then the state lock; never the other way,
+/// and never two sockets' locks at once (a listener's handshakes are part
+/// of the listener).
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) timers: Timers<Action>,
@@ -142,26 +164,6 @@ impl State {
             }
         }
         self.timers.insert(at, action)
-    }
-
-    /// Moves the deadlines the registries asked for (WebSocket handshakes,
-    /// TCP writes still making progress) into the timer heap.
-    pub(crate) fn arm_deadlines(&mut self) {
-        let deadlines: Vec<(Instant, Action)> =
-            self.ws.deadlines.drain(..).chain(self.tcp.deadlines.drain(..)).collect();
-        for (at, action) in deadlines {
-            let token = match &action {
-                Action::Expire { token, .. } => Some(*token),
-                Action::Call(_) => None,
-            };
-            let timer = self.add_timer(at, action);
-            if let Some(token) = token {
-                // A waiter has one timer: a new deadline replaces the old.
-                if let Some(old) = self.timer_of.insert(token, timer) {
-                    self.timers.cancel(old);
-                }
-            }
-        }
     }
 }
 
@@ -236,44 +238,59 @@ impl Net {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` under the state lock, then delivers the replies it completed.
-    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State, &mut Completed) -> R) -> R {
-        let mut done = Completed::new();
-        let r = {
-            let mut state = self.lock();
-            let r = f(&mut state, &mut done);
-            done.cancel_timers(&mut state);
-            r
-        };
+    /// Cancels the timers of the waiters `done` answered, then delivers its
+    /// replies; no lock is held meanwhile.
+    pub(crate) fn finish(&self, mut done: Completed) {
+        if !done.answered.is_empty() {
+            done.cancel_timers(&mut self.lock());
+        }
         done.deliver();
-        r
     }
 
-    /// Runs request `token` (a fresh token, which its waiter will carry)
-    /// under the state lock: its answer now, whether `f` returned it or the
-    /// request was answered while `f` served its socket; `None` while it
-    /// waits. The other replies `f` completed are delivered after the lock.
+    /// Runs request `token` (a fresh token, which its waiter will carry):
+    /// its answer now, whether `f` returned it or the request was answered
+    /// while `f` served its socket; `None` while it waits. The other replies
+    /// `f` completed are delivered afterwards, outside every lock.
     pub(crate) fn request(
         &self,
         token: u64,
-        f: impl FnOnce(&mut State, &mut Completed) -> Option<(ReplyFn, Reply)>,
+        f: impl FnOnce(&mut Completed) -> Option<(ReplyFn, Reply)>,
     ) -> Option<(ReplyFn, Reply)> {
         let mut done = Completed { own: token, ..Completed::new() };
-        let early = {
-            let mut state = self.lock();
-            let early = f(&mut state, &mut done);
-            done.cancel_timers(&mut state);
-            early
-        };
+        let early = f(&mut done);
         let answer = early.or_else(|| done.own_answer.take());
-        done.deliver();
+        self.finish(done);
         answer
     }
 
-    /// Arms the timeout of waiter `token` on socket `id` of registry `kind`.
-    pub(crate) fn arm_timer(&self, state: &mut State, kind: usize, id: u64, token: u64, timeout: Duration) {
-        let timer = state.add_timer(Instant::now() + timeout, Action::Expire { kind, id, token });
-        state.timer_of.insert(token, timer);
+    /// Runs `f`, then delivers the replies it completed.
+    pub(crate) fn with_done<R>(&self, f: impl FnOnce(&mut Completed) -> R) -> R {
+        let mut done = Completed::new();
+        let r = f(&mut done);
+        self.finish(done);
+        r
+    }
+
+    /// Arms the timeout of waiter `token` on socket `id` of registry `kind`
+    /// (called with the socket's lock held: the timer exists before any
+    /// event can answer the waiter and cancel it).
+    pub(crate) fn arm_timer(&self, kind: usize, id: u64, token: u64, timeout: Duration) {
+        self.arm(Instant::now() + timeout, Action::Expire { kind, id, token });
+    }
+
+    /// Adds a timer; the timer of a waiter replaces the one it had.
+    pub(crate) fn arm(&self, at: Instant, action: Action) {
+        let token = match &action {
+            Action::Expire { token, .. } => Some(*token),
+            Action::Call(_) => None,
+        };
+        let mut state = self.lock();
+        let timer = state.add_timer(at, action);
+        if let Some(token) = token {
+            if let Some(old) = state.timer_of.insert(token, timer) {
+                state.timers.cancel(old);
+            }
+        }
     }
 
     /// Applies the address policy to the addresses `host` resolved to, then
@@ -327,9 +344,10 @@ impl Net {
         events.clear();
         // An error (EINTR) only shortens the wait.
         let _ = self.poller.wait(&mut events, wait);
-        self.handle_events(&events).deliver();
+        let done = self.handle_events(&events);
+        self.finish(done);
         let (expired, calls) = self.expire();
-        expired.deliver();
+        self.finish(expired);
         for call in calls {
             call();
         }
@@ -358,54 +376,48 @@ impl Net {
 
     /// Closes every socket and reports what was still retained.
     pub fn close_all(&self) -> Retained {
-        let mut done = Completed::new();
-        let ((tcp_listeners, tcp_connections), (ws_listeners, ws_connections)) = {
-            let mut state = self.lock();
-            let tcp = state.tcp.close_all(&mut done);
-            let ws = state.ws.close_all(&mut done);
-            done.cancel_timers(&mut state);
-            (tcp, ws)
-        };
-        done.deliver();
-        Retained { tcp_listeners, tcp_connections, ws_listeners, ws_connections }
+        self.with_done(|done| {
+            let (tcp_listeners, tcp_connections) = self.tcp_close_all(done);
+            let (ws_listeners, ws_connections) = self.ws_close_all(done);
+            Retained { tcp_listeners, tcp_connections, ws_listeners, ws_connections }
+        })
     }
 
     fn handle_events(&self, events: &polling::Events) -> Completed {
+        self.lock().waiting = None;
         let mut done = Completed::new();
-        let mut state = self.lock();
-        state.waiting = None;
         for ev in events.iter() {
             let (kind, id) = (ev.key & 3, (ev.key >> 2) as u64);
             match kind {
-                KIND_TCP_LISTENER | KIND_TCP_CONN => {
-                    state.tcp.on_event(self, kind, id, ev.readable, ev.writable, &mut done)
-                }
-                _ => state.ws.on_event(self, kind, id, ev.readable, ev.writable, &mut done),
+                KIND_TCP_LISTENER | KIND_TCP_CONN => self.tcp_event(kind, id, ev.readable, ev.writable, &mut done),
+                _ => self.ws_event(kind, id, ev.readable, ev.writable, &mut done),
             }
         }
-        state.arm_deadlines();
-        done.cancel_timers(&mut state);
         done
     }
 
     fn expire(&self) -> (Completed, Vec<Callback>) {
         let mut done = Completed::new();
         let mut calls = Vec::new();
-        let mut state = self.lock();
-        for action in state.timers.expire(Instant::now()) {
-            if let Action::Expire { token, .. } = &action {
-                state.timer_of.remove(token);
+        let expired = {
+            let mut state = self.lock();
+            let expired = state.timers.expire(Instant::now());
+            for action in &expired {
+                if let Action::Expire { token, .. } = action {
+                    state.timer_of.remove(token);
+                }
             }
+            expired
+        };
+        for action in expired {
             match action {
                 Action::Call(cb) => calls.push(cb),
                 Action::Expire { kind, id, token } if kind <= KIND_TCP_CONN => {
-                    state.tcp.on_timeout(self, kind, id, token, &mut done)
+                    self.tcp_timeout(kind, id, token, &mut done)
                 }
-                Action::Expire { kind, id, token } => state.ws.on_timeout(self, kind, id, token, &mut done),
+                Action::Expire { kind, id, token } => self.ws_timeout(kind, id, token, &mut done),
             }
         }
-        state.arm_deadlines();
-        done.cancel_timers(&mut state);
         (done, calls)
     }
 }

@@ -33,7 +33,7 @@ use crate::registered::Registered;
 use crate::resolve::LISTEN_LOOKUP;
 use crate::types::{now_ms, ConnInfo, ListenerInfo, Reply, ReplyFn, Status};
 use crate::waiters::Waiters;
-use crate::{err, key, Action, Completed, Net, KIND_TCP_CONN, KIND_TCP_LISTENER};
+use crate::{err, hold, key, share, Action, Completed, Net, Shared, KIND_TCP_CONN, KIND_TCP_LISTENER};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -118,12 +118,16 @@ enum End {
 
 /// A `tcp_connect` in progress (its id is reserved, not yet retained).
 struct Dial {
+    id: u64,
     token: u64,
     host: Arc<str>,
     port: u16,
     nodelay: bool,
-    reply: ReplyFn,
-    connecting: Connecting,
+    /// `None` once answered.
+    reply: Option<ReplyFn>,
+    /// `None` until the first attempt starts (the dial is in its registry
+    /// first, so no event of its socket is missed).
+    connecting: Option<Connecting>,
 }
 
 /// What `tcp_connect` hands to the resolver's continuation.
@@ -146,20 +150,16 @@ struct ListenStart {
     reply: ReplyFn,
 }
 
-/// The TCP registries.
+/// The TCP registries (under the state lock; each socket behind its own).
 #[derive(Default)]
 pub(crate) struct Tcp {
-    listeners: BTreeMap<u64, Listener>,
-    /// Boxed: ids are sequential, so the map's nodes end about half full,
-    /// and a node holds eleven values whatever their size.
-    conns: BTreeMap<u64, Box<Conn>>,
-    dials: BTreeMap<u64, Dial>,
+    listeners: BTreeMap<u64, Shared<Listener>>,
+    conns: BTreeMap<u64, Shared<Conn>>,
+    dials: BTreeMap<u64, Shared<Dial>>,
     next_listener: u64,
     next_conn: u64,
     listeners_in_flight: usize,
     conns_in_flight: usize,
-    /// Write deadlines to re-arm, moved into the timer heap by the caller.
-    pub(crate) deadlines: Vec<(Instant, Action)>,
 }
 
 fn unknown_conn(id: u64) -> Reply {
@@ -209,6 +209,33 @@ impl Listener {
         if let Some(s) = &self.socket {
             s.interest(!self.accepters.is_empty(), false);
         }
+    }
+
+    /// Hands connections the kernel has to waiting accepters.
+    fn serve_accepters(&mut self, net: &Net, done: &mut Completed) {
+        loop {
+            if self.accepters.is_empty() {
+                break;
+            }
+            let Some(socket) = &self.socket else { return };
+            match socket.get().accept() {
+                Ok((stream, peer)) => {
+                    let Some(a) = self.accepters.pop_front() else { return };
+                    let reply = net.tcp_adopt(self.nodelay, stream, peer);
+                    if matches!(reply, Reply::Conn(_)) {
+                        self.accepted += 1;
+                    }
+                    done.answer(a.token, a.reply, reply);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    if let Some(a) = self.accepters.pop_front() {
+                        done.answer(a.token, a.reply, err("SocketAcceptError", e.to_string()));
+                    }
+                }
+            }
+        }
+        self.rearm();
     }
 
     /// Closes the listener and answers every accepter.
@@ -470,97 +497,111 @@ impl Tcp {
     pub(crate) fn counts(&self) -> (usize, usize) {
         (self.conns.len(), self.listeners.len())
     }
+}
 
-    /// Closes everything; the retained ids, listeners first.
-    pub(crate) fn close_all(&mut self, done: &mut Completed) -> (Vec<u64>, Vec<u64>) {
-        let listeners: Vec<u64> = self.listeners.keys().copied().collect();
-        let conns: Vec<u64> = self.conns.keys().copied().collect();
-        for l in self.listeners.values_mut() {
-            l.close(done);
+impl Dial {
+    /// Applies a step of the connect: arms the timeout of a new attempt, or
+    /// answers the `tcp_connect` with the connection or the error.
+    fn progress(&mut self, net: &Net, progress: Progress, done: &mut Completed) {
+        let (id, token) = (self.id, self.token);
+        let answer = match progress {
+            Progress::Waiting => return,
+            Progress::Started(deadline) => {
+                net.arm(deadline, Action::Expire { kind: KIND_TCP_CONN, id, token });
+                return;
+            }
+            Progress::Connected(stream) => match stream.get().set_nodelay(self.nodelay) {
+                Err(e) => err("TcpSocketError", e.to_string()),
+                Ok(()) => {
+                    let conn = Conn::new(id, self.host.clone(), self.port, stream);
+                    let info = conn.info();
+                    let mut state = net.lock();
+                    state.tcp.conns.insert(id, share(conn));
+                    Reply::Conn(info)
+                }
+            },
+            Progress::Failed(error) => {
+                err("TcpSocketError", error.unwrap_or_else(|| "TCP connection failed".to_string()))
+            }
+        };
+        let mut state = net.lock();
+        state.tcp.dials.remove(&id);
+        state.tcp.conns_in_flight -= 1;
+        drop(state);
+        if let Some(reply) = self.reply.take() {
+            done.answer(token, reply, answer);
         }
-        for c in self.conns.values_mut() {
-            c.end(Status::Closed, None, done);
-        }
-        for (_, d) in std::mem::take(&mut self.dials) {
-            self.conns_in_flight -= 1;
-            done.answer(d.token, d.reply, err("TcpSocketError", "connect cancelled: every socket was closed"));
-        }
-        self.listeners.clear();
-        self.conns.clear();
-        (listeners, conns)
+    }
+}
+
+impl Net {
+    fn tcp_listener_of(&self, id: u64) -> Option<Shared<Listener>> {
+        self.lock().tcp.listeners.get(&id).cloned()
     }
 
-    /// Readiness reported by the poller for `id`.
-    pub(crate) fn on_event(
-        &mut self,
-        net: &Net,
-        kind: usize,
-        id: u64,
-        readable: bool,
-        writable: bool,
-        done: &mut Completed,
-    ) {
+    fn tcp_conn_of(&self, id: u64) -> Option<Shared<Conn>> {
+        self.lock().tcp.conns.get(&id).cloned()
+    }
+
+    /// Closes everything; the retained ids, listeners first.
+    pub(crate) fn tcp_close_all(&self, done: &mut Completed) -> (Vec<u64>, Vec<u64>) {
+        let (listeners, conns, dials) = {
+            let mut state = self.lock();
+            let tcp = &mut state.tcp;
+            tcp.conns_in_flight -= tcp.dials.len();
+            (std::mem::take(&mut tcp.listeners), std::mem::take(&mut tcp.conns), std::mem::take(&mut tcp.dials))
+        };
+        for l in listeners.values() {
+            hold(l).close(done);
+        }
+        for c in conns.values() {
+            hold(c).end(Status::Closed, None, done);
+        }
+        for d in dials.values() {
+            let mut d = hold(d);
+            d.connecting = None;
+            if let Some(reply) = d.reply.take() {
+                done.answer(d.token, reply, err("TcpSocketError", "connect cancelled: every socket was closed"));
+            }
+        }
+        (listeners.into_keys().collect(), conns.into_keys().collect())
+    }
+
+    /// Readiness reported by the poller for socket `id` of registry `kind`.
+    pub(crate) fn tcp_event(&self, kind: usize, id: u64, readable: bool, writable: bool, done: &mut Completed) {
         if kind == KIND_TCP_LISTENER {
-            if let Some(s) = self.listeners.get(&id).and_then(|l| l.socket.as_ref()) {
+            let Some(l) = self.tcp_listener_of(id) else { return };
+            let mut l = hold(&l);
+            if let Some(s) = &l.socket {
                 s.fired();
             }
             if readable {
-                self.serve_accepters(net, id, done);
+                l.serve_accepters(self, done);
+            } else {
+                l.rearm();
             }
-        } else if let Some(d) = self.dials.get_mut(&id) {
-            let progress = d.connecting.on_ready(net);
-            self.dial_progress(id, progress, done);
-        } else if let Some(c) = self.conns.get_mut(&id) {
+            return;
+        }
+        if let Some(c) = self.tcp_conn_of(id) {
+            let mut c = hold(&c);
             if let Some(s) = &c.stream {
                 s.fired();
             }
             c.pump(readable, writable, done);
+            return;
         }
-    }
-
-    /// Applies a step of connect `id`: arms the timeout of a new attempt, or
-    /// answers the `tcp_connect` with the connection or the error.
-    fn dial_progress(&mut self, id: u64, progress: Progress, done: &mut Completed) {
-        let Some(d) = self.dials.get(&id) else { return };
-        let token = d.token;
-        match progress {
-            Progress::Waiting => {}
-            Progress::Started(deadline) => {
-                self.deadlines.push((deadline, Action::Expire { kind: KIND_TCP_CONN, id, token }));
-            }
-            Progress::Connected(stream) => {
-                let Some(d) = self.dials.remove(&id) else { return };
-                self.conns_in_flight -= 1;
-                let answer = match stream.get().set_nodelay(d.nodelay) {
-                    Err(e) => err("TcpSocketError", e.to_string()),
-                    Ok(()) => {
-                        let conn = Conn::new(id, d.host, d.port, stream);
-                        conn.rearm();
-                        let info = conn.info();
-                        self.conns.insert(id, Box::new(conn));
-                        Reply::Conn(info)
-                    }
-                };
-                done.answer(token, d.reply, answer);
-            }
-            Progress::Failed(error) => {
-                let Some(d) = self.dials.remove(&id) else { return };
-                self.conns_in_flight -= 1;
-                let message = error.unwrap_or_else(|| "TCP connection failed".to_string());
-                done.answer(token, d.reply, err("TcpSocketError", message));
-            }
-        }
+        let Some(d) = self.lock().tcp.dials.get(&id).cloned() else { return };
+        let mut d = hold(&d);
+        let Some(connecting) = d.connecting.as_mut() else { return };
+        let progress = connecting.on_ready(self);
+        d.progress(self, progress, done);
     }
 
     /// A waiter's timer expired: answer it if it still waits.
-    pub(crate) fn on_timeout(&mut self, net: &Net, kind: usize, id: u64, token: u64, done: &mut Completed) {
-        if let Some(d) = self.dials.get_mut(&id).filter(|d| d.token == token && kind == KIND_TCP_CONN) {
-            let progress = d.connecting.on_timeout(net);
-            self.dial_progress(id, progress, done);
-            return;
-        }
+    pub(crate) fn tcp_timeout(&self, kind: usize, id: u64, token: u64, done: &mut Completed) {
         if kind == KIND_TCP_LISTENER {
-            let Some(l) = self.listeners.get_mut(&id) else { return };
+            let Some(l) = self.tcp_listener_of(id) else { return };
+            let mut l = hold(&l);
             if let Some(a) = l.accepters.take_where(|a| a.token == token) {
                 let text = format!("timed out after {} ms waiting for socket connection", a.timeout_ms);
                 done.answer(a.token, a.reply, err("SocketAcceptTimeout", text));
@@ -568,7 +609,18 @@ impl Tcp {
             }
             return;
         }
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.tcp_conn_of(id) else {
+            let Some(d) = self.lock().tcp.dials.get(&id).cloned() else { return };
+            let mut d = hold(&d);
+            if d.token != token {
+                return;
+            }
+            let Some(connecting) = d.connecting.as_mut() else { return };
+            let progress = connecting.on_timeout(self);
+            d.progress(self, progress, done);
+            return;
+        };
+        let mut c = hold(&c);
         let writing = c.writers.iter().find(|w| w.token == token).map(|w| w.progress);
         if let Some(r) = c.readers.take_where(|r| r.token == token) {
             done.answer(r.token, r.reply, Reply::Read(c.info(), Vec::new()));
@@ -577,7 +629,7 @@ impl Tcp {
             let progress = progress.unwrap_or_else(Instant::now);
             if progress.elapsed() < WRITE_TIMEOUT {
                 // The peer is still taking bytes: wait again from the last progress.
-                self.deadlines.push((progress + WRITE_TIMEOUT, Action::Expire { kind: KIND_TCP_CONN, id, token }));
+                self.arm(progress + WRITE_TIMEOUT, Action::Expire { kind: KIND_TCP_CONN, id, token });
                 return;
             }
             if let Some(w) = c.writers.take_where(|w| w.token == token) {
@@ -587,60 +639,35 @@ impl Tcp {
         }
     }
 
-    fn serve_accepters(&mut self, net: &Net, id: u64, done: &mut Completed) {
-        loop {
-            let Some(l) = self.listeners.get_mut(&id) else { return };
-            if l.accepters.is_empty() {
-                l.rearm();
-                return;
-            }
-            let Some(socket) = &l.socket else { return };
-            match socket.get().accept() {
-                Ok((stream, peer)) => {
-                    let Some(a) = l.accepters.pop_front() else { return };
-                    let reply = self.adopt(net, id, stream, peer);
-                    done.answer(a.token, a.reply, reply);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    l.rearm();
-                    return;
-                }
-                Err(e) => {
-                    if let Some(a) = l.accepters.pop_front() {
-                        done.answer(a.token, a.reply, err("SocketAcceptError", e.to_string()));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Retains an accepted stream as a new connection.
-    fn adopt(&mut self, net: &Net, listener: u64, stream: TcpStream, peer: SocketAddr) -> Reply {
-        if self.conns.len() + self.conns_in_flight >= net.max_sockets {
-            return conn_full(net.max_sockets);
-        }
-        let nodelay = self.listeners.get(&listener).is_some_and(|l| l.nodelay);
-        let id = self.next_conn;
-        let configured = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(nodelay));
-        if let Err(e) = configured {
+    /// Retains a stream a listener accepted as a new connection.
+    fn tcp_adopt(&self, nodelay: bool, stream: TcpStream, peer: SocketAddr) -> Reply {
+        if let Err(e) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(nodelay)) {
             return err("TcpListenerError", e.to_string());
         }
-        let stream = match Registered::new(stream, net.poller.clone(), key(id, KIND_TCP_CONN)) {
-            Ok(s) => s,
-            Err(e) => return err("TcpListenerError", e.to_string()),
+        let id = {
+            let mut state = self.lock();
+            let tcp = &mut state.tcp;
+            if tcp.conns.len() + tcp.conns_in_flight >= self.max_sockets {
+                return conn_full(self.max_sockets);
+            }
+            tcp.conns_in_flight += 1;
+            tcp.next_conn += 1;
+            tcp.next_conn - 1
         };
-        self.next_conn += 1;
-        if let Some(l) = self.listeners.get_mut(&listener) {
-            l.accepted += 1;
+        let registered = Registered::new(stream, self.poller.clone(), key(id, KIND_TCP_CONN));
+        let mut state = self.lock();
+        state.tcp.conns_in_flight -= 1;
+        match registered {
+            Err(e) => err("TcpListenerError", e.to_string()),
+            Ok(stream) => {
+                let conn = Conn::new(id, peer.ip().to_string().into(), peer.port(), stream);
+                let info = conn.info();
+                state.tcp.conns.insert(id, share(conn));
+                Reply::Conn(info)
+            }
         }
-        let conn = Conn::new(id, peer.ip().to_string().into(), peer.port(), stream);
-        let info = conn.info();
-        self.conns.insert(id, Box::new(conn));
-        Reply::Conn(info)
     }
-}
 
-impl Net {
     /// `tcp_listen`: resolves the host (see `Net::resolve_then`, at most
     /// `LISTEN_LOOKUP`), then binds.
     pub fn tcp_listen(
@@ -699,7 +726,7 @@ impl Net {
                     accepters: Waiters::default(),
                 };
                 let info = listener.info();
-                state.tcp.listeners.insert(id, listener);
+                state.tcp.listeners.insert(id, share(listener));
                 Reply::Listener(info)
             }
         };
@@ -708,30 +735,28 @@ impl Net {
 
     /// `tcp_listeners`.
     pub fn tcp_listeners(&self) -> Reply {
-        Reply::Listeners(self.lock().tcp.listeners.values().map(Listener::info).collect())
+        let listeners: Vec<Shared<Listener>> = self.lock().tcp.listeners.values().cloned().collect();
+        Reply::Listeners(listeners.iter().map(|l| hold(l).info()).collect())
     }
 
     /// `tcp_listener`.
     pub fn tcp_listener(&self, id: u64) -> Reply {
-        self.lock().tcp.listeners.get(&id).map_or_else(|| unknown_listener(id), |l| Reply::Listener(l.info()))
+        self.tcp_listener_of(id).map_or_else(|| unknown_listener(id), |l| Reply::Listener(hold(&l).info()))
     }
 
     /// `tcp_accept`: the reply now, or `None` when `reply` will get it.
     pub fn tcp_accept(self: &Arc<Self>, id: u64, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+        let Some(l) = self.tcp_listener_of(id) else { return Some((reply, unknown_listener(id))) };
         let token = self.token();
-        self.request(token, |state, done| {
-            let Some(l) = state.tcp.listeners.get_mut(&id) else { return Some((reply, unknown_listener(id))) };
+        self.request(token, |done| {
+            let mut l = hold(&l);
             if l.status != Status::Listening {
                 return Some((reply, listener_closed()));
             }
-            if let Some(l) = state.tcp.listeners.get_mut(&id) {
-                l.accepters.push_back(Accepter { token, timeout_ms, reply });
-            }
-            state.tcp.serve_accepters(self, id, done);
-            let still_waiting =
-                state.tcp.listeners.get(&id).is_some_and(|l| l.accepters.iter().any(|a| a.token == token));
-            if still_waiting {
-                self.arm_timer(state, KIND_TCP_LISTENER, id, token, Duration::from_millis(timeout_ms));
+            l.accepters.push_back(Accepter { token, timeout_ms, reply });
+            l.serve_accepters(self, done);
+            if l.accepters.iter().any(|a| a.token == token) {
+                self.arm_timer(KIND_TCP_LISTENER, id, token, Duration::from_millis(timeout_ms));
             }
             None
         })
@@ -739,29 +764,26 @@ impl Net {
 
     /// `tcp_listener_close`.
     pub fn tcp_listener_close(&self, id: u64) -> Reply {
-        self.with_state(|state, done| match state.tcp.listeners.get_mut(&id) {
-            None => unknown_listener(id),
-            Some(l) => {
-                l.close(done);
-                Reply::Listener(l.info())
-            }
+        let Some(l) = self.tcp_listener_of(id) else { return unknown_listener(id) };
+        self.with_done(|done| {
+            let mut l = hold(&l);
+            l.close(done);
+            Reply::Listener(l.info())
         })
     }
 
     /// `tcp_listener_release`.
     pub fn tcp_listener_release(&self, id: u64) -> Reply {
-        let mut state = self.lock();
-        match state.tcp.listeners.get(&id) {
-            None => unknown_listener(id),
-            Some(l) if l.status == Status::Listening => err(
+        let Some(l) = self.tcp_listener_of(id) else { return unknown_listener(id) };
+        let l = hold(&l);
+        if l.status == Status::Listening {
+            return err(
                 "TcpListenerOpen",
                 format!("TCP listener {id} is still listening; close it before tcp_listener_release"),
-            ),
-            Some(_) => {
-                state.tcp.listeners.remove(&id);
-                Reply::Released
-            }
+            );
         }
+        self.lock().tcp.listeners.remove(&id);
+        Reply::Released
     }
 
     /// `tcp_connect`: resolves the host (see `Net::resolve_then`; the
@@ -805,40 +827,44 @@ impl Net {
                 return Some((start.reply, err("TcpSocketError", message)));
             }
         };
-        self.with_state(|state, done| {
-            let token = self.token();
-            let DialStart { id, host, port, deadline, nodelay, reply } = start;
+        let DialStart { id, host, port, deadline, nodelay, reply } = start;
+        let token = self.token();
+        let dial = share(Dial { id, token, host, port, nodelay, reply: Some(reply), connecting: None });
+        self.with_done(|done| {
+            let mut d = hold(&dial);
+            self.lock().tcp.dials.insert(id, dial.clone());
             let timeout = deadline.saturating_duration_since(Instant::now());
             let (connecting, progress) = Connecting::start(self, addrs, timeout, key(id, KIND_TCP_CONN));
-            state.tcp.dials.insert(id, Dial { token, host, port, nodelay, reply, connecting });
-            state.tcp.dial_progress(id, progress, done);
-            state.arm_deadlines();
+            d.connecting = Some(connecting);
+            d.progress(self, progress, done);
         });
         None
     }
 
     /// `tcp_connections`.
     pub fn tcp_connections(&self) -> Reply {
-        Reply::Conns(self.lock().tcp.conns.values().map(|c| c.info()).collect())
+        let conns: Vec<Shared<Conn>> = self.lock().tcp.conns.values().cloned().collect();
+        Reply::Conns(conns.iter().map(|c| hold(c).info()).collect())
     }
 
     /// `tcp_connection`.
     pub fn tcp_connection(&self, id: u64) -> Reply {
-        self.lock().tcp.conns.get(&id).map_or_else(|| unknown_conn(id), |c| Reply::Conn(c.info()))
+        self.tcp_conn_of(id).map_or_else(|| unknown_conn(id), |c| Reply::Conn(hold(&c).info()))
     }
 
     /// `tcp_write`: all of `data`, or an error; waits for writability.
     pub fn tcp_write(&self, id: u64, data: Vec<u8>, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+        let Some(c) = self.tcp_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
-        self.request(token, |state, done| {
-            let Some(c) = state.tcp.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
+        self.request(token, |done| {
+            let mut c = hold(&c);
             if c.stream.is_none() {
                 return Some((reply, closed_write()));
             }
             c.writers.push_back(Writer { token, data, written: 0, progress: None, reply });
             c.pump(false, true, done);
             if c.writers.iter().any(|w| w.token == token) {
-                self.arm_timer(state, KIND_TCP_CONN, id, token, WRITE_TIMEOUT);
+                self.arm_timer(KIND_TCP_CONN, id, token, WRITE_TIMEOUT);
             }
             None
         })
@@ -847,16 +873,17 @@ impl Net {
     /// `tcp_read`: a chunk of at most `max_bytes` (whole characters, see
     /// the module's invariants), waiting up to `timeout_ms` for data.
     pub fn tcp_read(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+        let Some(c) = self.tcp_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
-        self.request(token, |state, done| {
-            let Some(c) = state.tcp.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
+        self.request(token, |done| {
+            let mut c = hold(&c);
             if c.stream.is_none() {
                 return Some((reply, closed_read()));
             }
             c.readers.push_back(Reader { token, max_bytes, reply });
             c.pump(true, false, done);
             if c.readers.iter().any(|r| r.token == token) {
-                self.arm_timer(state, KIND_TCP_CONN, id, token, Duration::from_millis(timeout_ms));
+                self.arm_timer(KIND_TCP_CONN, id, token, Duration::from_millis(timeout_ms));
             }
             None
         })
@@ -864,28 +891,23 @@ impl Net {
 
     /// `tcp_close`.
     pub fn tcp_close(&self, id: u64) -> Reply {
-        self.with_state(|state, done| match state.tcp.conns.get_mut(&id) {
-            None => unknown_conn(id),
-            Some(c) => {
-                c.end(Status::Closed, None, done);
-                Reply::Conn(c.info())
-            }
+        let Some(c) = self.tcp_conn_of(id) else { return unknown_conn(id) };
+        self.with_done(|done| {
+            let mut c = hold(&c);
+            c.end(Status::Closed, None, done);
+            Reply::Conn(c.info())
         })
     }
 
     /// `tcp_release`.
     pub fn tcp_release(&self, id: u64) -> Reply {
-        let mut state = self.lock();
-        match state.tcp.conns.get(&id) {
-            None => unknown_conn(id),
-            Some(c) if c.status == Status::Connected => {
-                err("TcpSocketOpen", format!("TCP socket {id} is still connected; close it before tcp_release"))
-            }
-            Some(_) => {
-                state.tcp.conns.remove(&id);
-                Reply::Released
-            }
+        let Some(c) = self.tcp_conn_of(id) else { return unknown_conn(id) };
+        let c = hold(&c);
+        if c.status == Status::Connected {
+            return err("TcpSocketOpen", format!("TCP socket {id} is still connected; close it before tcp_release"));
         }
+        self.lock().tcp.conns.remove(&id);
+        Reply::Released
     }
 }
 

@@ -24,7 +24,7 @@ use crate::policy::lookup_host;
 use crate::registered::Registered;
 use crate::types::{now_ms, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
 use crate::waiters::Waiters;
-use crate::{err, key, Action, Completed, Net, KIND_WS_CONN, KIND_WS_LISTENER};
+use crate::{err, hold, key, share, Action, Completed, Net, Shared, State, KIND_WS_CONN, KIND_WS_LISTENER};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -122,6 +122,7 @@ fn would_block(e: &tungstenite::Error) -> bool {
 
 /// A `ws_connect` in progress (its id is reserved, not yet retained).
 struct Dial {
+    id: u64,
     token: u64,
     /// The URL as given (for the snapshot).
     url: String,
@@ -131,11 +132,15 @@ struct Dial {
     /// A `wss://` URL (refused once connected: no TLS in this build).
     tls: bool,
     timeout: Duration,
-    reply: ReplyFn,
+    /// `None` once answered.
+    reply: Option<ReplyFn>,
     stage: Stage,
 }
 
 enum Stage {
+    /// In the registry, before the first connect attempt (so no event of
+    /// its socket is missed).
+    Starting,
     Connecting(Connecting),
     /// The client handshake, between two steps (`None` only during one).
     Handshake(Option<ClientMid>),
@@ -172,23 +177,21 @@ pub(crate) struct WsConn {
     senders: Waiters<Sender>,
 }
 
-/// The WebSocket registries.
+/// The WebSocket registries (under the state lock; each socket behind its
+/// own, a listener together with its server handshakes).
 #[derive(Default)]
 pub(crate) struct Ws {
-    listeners: BTreeMap<u64, server::WsListener>,
-    /// Boxed, as TCP's (`tcp::Tcp::conns`).
-    conns: BTreeMap<u64, Box<WsConn>>,
-    /// Server handshakes in progress, by handshake id (`server.rs`).
-    handshakes: BTreeMap<u64, server::Handshake>,
-    dials: BTreeMap<u64, Dial>,
+    listeners: BTreeMap<u64, Shared<server::WsListener>>,
+    conns: BTreeMap<u64, Shared<WsConn>>,
+    /// The listener of each server handshake in progress, by handshake id
+    /// (`server.rs`).
+    handshakes: BTreeMap<u64, u64>,
+    dials: BTreeMap<u64, Shared<Dial>>,
     next_listener: u64,
     next_conn: u64,
     next_handshake: u64,
     listeners_in_flight: usize,
     conns_in_flight: usize,
-    /// Deadlines to arm (handshakes, connect attempts, accept back-offs),
-    /// moved into the timer heap by the caller.
-    pub(crate) deadlines: Vec<(Instant, Action)>,
 }
 
 impl WsConn {
@@ -312,164 +315,109 @@ impl Ws {
     pub(crate) fn counts(&self) -> (usize, usize) {
         (self.conns.len(), self.listeners.len())
     }
+}
 
-    /// Closes everything; the retained ids, listeners first.
-    pub(crate) fn close_all(&mut self, done: &mut Completed) -> (Vec<u64>, Vec<u64>) {
-        let listeners: Vec<u64> = self.listeners.keys().copied().collect();
-        let conns: Vec<u64> = self.conns.keys().copied().collect();
-        for id in &listeners {
-            self.close_listener(*id, done);
-        }
-        for c in self.conns.values_mut() {
-            c.end(Status::Closed, None, done);
-        }
-        for (_, d) in std::mem::take(&mut self.dials) {
-            self.conns_in_flight -= 1;
-            done.answer(d.token, d.reply, err("WebSocketError", "connect cancelled: every socket was closed"));
-        }
-        self.listeners.clear();
-        self.conns.clear();
-        (listeners, conns)
-    }
-
-    pub(crate) fn on_event(
-        &mut self,
-        net: &Net,
-        kind: usize,
-        id: u64,
-        readable: bool,
-        writable: bool,
-        done: &mut Completed,
-    ) {
-        if kind == KIND_WS_LISTENER {
-            self.on_listener_event(net, id, readable, done);
-        } else if server::is_handshake(id) {
-            self.continue_handshake(net, id, done);
-        } else if self.dials.contains_key(&id) {
-            self.dial_step(net, id, None, done);
-        } else if let Some(c) = self.conns.get_mut(&id) {
-            if let Some(ws) = &c.socket {
-                ws.get_ref().fired();
-            }
-            c.pump(readable, writable, done);
-        }
-    }
-
-    pub(crate) fn on_timeout(&mut self, net: &Net, kind: usize, id: u64, token: u64, done: &mut Completed) {
-        if kind == KIND_WS_CONN && self.dials.get(&id).is_some_and(|d| d.token == token) {
-            self.dial_step(net, id, Some(token), done);
-            return;
-        }
-        if kind == KIND_WS_LISTENER {
-            self.on_listener_timeout(net, id, token, done);
-            return;
-        }
-        if server::is_handshake(id) {
-            self.on_handshake_timeout(net, id, token, done);
-            return;
-        }
-        let Some(c) = self.conns.get_mut(&id) else { return };
-        if let Some(r) = c.readers.take_where(|r| r.token == token) {
-            let none = WsMessage { kind: "none", text: String::new(), bytes: 0 };
-            done.answer(r.token, r.reply, Reply::WsRead(c.snapshot(), none));
-            c.rearm();
-        } else if let Some(s) = c.senders.take_where(|s| s.token == token) {
-            done.answer(s.token, s.reply, err("WebSocketError", "timed out sending a WebSocket message"));
-            c.end(Status::Failed, Some("timed out sending a WebSocket message".into()), done);
-        }
-    }
-
-    /// Advances `ws_connect` `id` on readiness, or on the timeout of its
-    /// current stage (`timed_out`).
-    fn dial_step(&mut self, net: &Net, id: u64, timed_out: Option<u64>, done: &mut Completed) {
-        let Some(d) = self.dials.get_mut(&id) else { return };
-        match &mut d.stage {
+impl Dial {
+    /// Advances the connect on readiness, or on the timeout of its current
+    /// stage (`timed_out`).
+    fn step(&mut self, net: &Net, timed_out: bool, done: &mut Completed) {
+        match &mut self.stage {
+            Stage::Starting => {}
             Stage::Connecting(c) => {
-                let progress = if timed_out.is_some() { c.on_timeout(net) } else { c.on_ready(net) };
-                self.connect_progress(id, progress, done);
+                let progress = if timed_out { c.on_timeout(net) } else { c.on_ready(net) };
+                self.connect_progress(net, progress, done);
             }
-            Stage::Handshake(_) if timed_out.is_some() => {
-                self.dial_failed(id, "WebSocket handshake timed out".into(), done);
-            }
+            Stage::Handshake(_) if timed_out => self.failed(net, "WebSocket handshake timed out".into(), done),
             Stage::Handshake(mid) => {
                 let Some(mid) = mid.take() else { return };
                 mid.get_ref().get_ref().fired();
                 let result = mid.handshake();
-                self.client_handshake_step(id, result, done);
+                self.handshake_step(net, result, done);
             }
         }
     }
 
-    fn connect_progress(&mut self, id: u64, progress: Progress, done: &mut Completed) {
-        let Some(d) = self.dials.get_mut(&id) else { return };
+    fn connect_progress(&mut self, net: &Net, progress: Progress, done: &mut Completed) {
+        let (id, token) = (self.id, self.token);
         match progress {
             Progress::Waiting => {}
-            Progress::Started(deadline) => {
-                self.deadlines.push((deadline, Action::Expire { kind: KIND_WS_CONN, id, token: d.token }));
-            }
+            Progress::Started(deadline) => net.arm(deadline, Action::Expire { kind: KIND_WS_CONN, id, token }),
             Progress::Failed(error) => {
-                self.dial_failed(id, error.unwrap_or_else(|| "WebSocket connection failed".into()), done);
+                self.failed(net, error.unwrap_or_else(|| "WebSocket connection failed".into()), done);
             }
-            Progress::Connected(_) if d.tls => {
+            Progress::Connected(_) if self.tls => {
                 // Dropping the stream closes it before any byte is sent.
-                self.dial_failed(id, "TLS handshake failed: TLS is not supported by this build".into(), done);
+                self.failed(net, "TLS handshake failed: TLS is not supported by this build".into(), done);
             }
             Progress::Connected(stream) => {
                 if let Err(e) = stream.get().set_nodelay(true) {
-                    self.dial_failed(id, e.to_string(), done);
+                    self.failed(net, e.to_string(), done);
                     return;
                 }
                 // The handshake gets the connect timeout again, from now.
-                let deadline = Instant::now() + d.timeout;
-                self.deadlines.push((deadline, Action::Expire { kind: KIND_WS_CONN, id, token: d.token }));
-                d.stage = Stage::Handshake(None);
-                let result = tungstenite::client::client_with_config(d.target.as_str(), stream, Some(config()));
-                self.client_handshake_step(id, result, done);
+                net.arm(Instant::now() + self.timeout, Action::Expire { kind: KIND_WS_CONN, id, token });
+                self.stage = Stage::Handshake(None);
+                let result = tungstenite::client::client_with_config(self.target.as_str(), stream, Some(config()));
+                self.handshake_step(net, result, done);
             }
         }
     }
 
-    fn client_handshake_step(&mut self, id: u64, result: ClientResult, done: &mut Completed) {
+    fn handshake_step(&mut self, net: &Net, result: ClientResult, done: &mut Completed) {
         match result {
             Err(HandshakeError::Interrupted(mid)) => {
                 mid.get_ref().get_ref().await_blocked();
-                if let Some(d) = self.dials.get_mut(&id) {
-                    d.stage = Stage::Handshake(Some(mid));
-                }
+                self.stage = Stage::Handshake(Some(mid));
             }
-            Err(HandshakeError::Failure(e)) => self.dial_failed(id, e.to_string(), done),
+            Err(HandshakeError::Failure(e)) => self.failed(net, e.to_string(), done),
             Ok((ws, response)) => {
-                let Some(d) = self.dials.remove(&id) else { return };
-                self.conns_in_flight -= 1;
                 let headers: BTreeMap<String, String> = response
                     .headers()
                     .iter()
                     .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or("").to_string()))
                     .collect();
                 let headers = headers.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-                let answer = self.adopt(id, d.url, d.host, ws, response.status().as_u16(), headers);
-                done.answer(d.token, d.reply, answer);
+                let conn = WsConn::new(self.id, &self.url, &self.host, ws, response.status().as_u16(), headers);
+                let info = conn.snapshot();
+                let mut state = net.lock();
+                state.ws.conns.insert(self.id, share(conn));
+                self.settle(&mut state);
+                drop(state);
+                self.answer(Reply::WsConn(info), done);
             }
         }
     }
 
-    fn dial_failed(&mut self, id: u64, message: String, done: &mut Completed) {
-        if let Some(d) = self.dials.remove(&id) {
-            self.conns_in_flight -= 1;
-            done.answer(d.token, d.reply, err("WebSocketError", message));
-        }
+    fn failed(&mut self, net: &Net, message: String, done: &mut Completed) {
+        self.settle(&mut net.lock());
+        self.answer(err("WebSocketError", message), done);
     }
 
-    /// Retains a WebSocket whose handshake is done as connection `id`.
-    fn adopt(
-        &mut self,
+    /// Leaves the registry of connects in progress.
+    fn settle(&mut self, state: &mut State) {
+        if state.ws.dials.remove(&self.id).is_some() {
+            state.ws.conns_in_flight -= 1;
+        }
+        self.stage = Stage::Starting;
+    }
+
+    fn answer(&mut self, answer: Reply, done: &mut Completed) {
+        if let Some(reply) = self.reply.take() {
+            done.answer(self.token, reply, answer);
+        }
+    }
+}
+
+impl WsConn {
+    /// A WebSocket whose handshake is done, as connection `id`.
+    fn new(
         id: u64,
-        url: String,
-        host: String,
+        url: &str,
+        host: &str,
         ws: WebSocket<Stream>,
         response_status: u16,
         response_headers: Arc<[(Arc<str>, Arc<str>)]>,
-    ) -> Reply {
+    ) -> WsConn {
         let conn = WsConn {
             info: WsConnInfo {
                 id,
@@ -488,13 +436,85 @@ impl Ws {
             senders: Waiters::default(),
         };
         conn.rearm();
-        let info = conn.snapshot();
-        self.conns.insert(id, Box::new(conn));
-        Reply::WsConn(info)
+        conn
     }
 }
 
 impl Net {
+    fn ws_conn_of(&self, id: u64) -> Option<Shared<WsConn>> {
+        self.lock().ws.conns.get(&id).cloned()
+    }
+
+    /// Closes everything; the retained ids, listeners first.
+    pub(crate) fn ws_close_all(&self, done: &mut Completed) -> (Vec<u64>, Vec<u64>) {
+        let (listeners, conns, dials) = {
+            let mut state = self.lock();
+            let ws = &mut state.ws;
+            ws.conns_in_flight -= ws.dials.len();
+            ws.handshakes.clear();
+            (std::mem::take(&mut ws.listeners), std::mem::take(&mut ws.conns), std::mem::take(&mut ws.dials))
+        };
+        for l in listeners.values() {
+            hold(l).close(done);
+        }
+        for c in conns.values() {
+            hold(c).end(Status::Closed, None, done);
+        }
+        for d in dials.values() {
+            let mut d = hold(d);
+            d.stage = Stage::Starting;
+            d.answer(err("WebSocketError", "connect cancelled: every socket was closed"), done);
+        }
+        (listeners.into_keys().collect(), conns.into_keys().collect())
+    }
+
+    pub(crate) fn ws_event(&self, kind: usize, id: u64, readable: bool, writable: bool, done: &mut Completed) {
+        if kind == KIND_WS_LISTENER {
+            self.ws_listener_event(id, readable, done);
+        } else if server::is_handshake(id) {
+            self.ws_handshake_event(id, None, done);
+        } else if let Some(c) = self.ws_conn_of(id) {
+            let mut c = hold(&c);
+            if let Some(ws) = &c.socket {
+                ws.get_ref().fired();
+            }
+            c.pump(readable, writable, done);
+        } else {
+            let dial = self.lock().ws.dials.get(&id).cloned();
+            if let Some(d) = dial {
+                hold(&d).step(self, false, done);
+            }
+        }
+    }
+
+    pub(crate) fn ws_timeout(&self, kind: usize, id: u64, token: u64, done: &mut Completed) {
+        if kind == KIND_WS_LISTENER {
+            self.ws_listener_timeout(id, token, done);
+            return;
+        }
+        if server::is_handshake(id) {
+            self.ws_handshake_event(id, Some(token), done);
+            return;
+        }
+        let Some(c) = self.ws_conn_of(id) else {
+            let Some(d) = self.lock().ws.dials.get(&id).cloned() else { return };
+            let mut d = hold(&d);
+            if d.token == token {
+                d.step(self, true, done);
+            }
+            return;
+        };
+        let mut c = hold(&c);
+        if let Some(r) = c.readers.take_where(|r| r.token == token) {
+            let none = WsMessage { kind: "none", text: String::new(), bytes: 0 };
+            done.answer(r.token, r.reply, Reply::WsRead(c.snapshot(), none));
+            c.rearm();
+        } else if let Some(s) = c.senders.take_where(|s| s.token == token) {
+            done.answer(s.token, s.reply, err("WebSocketError", "timed out sending a WebSocket message"));
+            c.end(Status::Failed, Some("timed out sending a WebSocket message".into()), done);
+        }
+    }
+
     /// `ws_connect`: checks the whole URL, resolves the host (see
     /// `Net::resolve_then`; the lookup counts against `timeout_ms`), applies
     /// the address policy, connects and runs the client handshake without
@@ -542,34 +562,38 @@ impl Net {
                 return Some((start.reply, err("WebSocketError", message)));
             }
         };
-        self.with_state(|state, done| {
-            let token = self.token();
-            let DialStart { id, url, target, host, tls, timeout, deadline, reply } = start;
+        let DialStart { id, url, target, host, tls, timeout, deadline, reply } = start;
+        let token = self.token();
+        let dial =
+            share(Dial { id, token, url, target, host, tls, timeout, reply: Some(reply), stage: Stage::Starting });
+        self.with_done(|done| {
+            let mut d = hold(&dial);
+            self.lock().ws.dials.insert(id, dial.clone());
             let left = deadline.saturating_duration_since(Instant::now());
             let (connecting, progress) = Connecting::start(self, addrs, left, key(id, KIND_WS_CONN));
-            let stage = Stage::Connecting(connecting);
-            state.ws.dials.insert(id, Dial { token, url, target, host, tls, timeout, reply, stage });
-            state.ws.connect_progress(id, progress, done);
-            state.arm_deadlines();
+            d.stage = Stage::Connecting(connecting);
+            d.connect_progress(self, progress, done);
         });
         None
     }
 
     /// `ws_connections`.
     pub fn ws_connections(&self) -> Reply {
-        Reply::WsConns(self.lock().ws.conns.values().map(|c| c.snapshot()).collect())
+        let conns: Vec<Shared<WsConn>> = self.lock().ws.conns.values().cloned().collect();
+        Reply::WsConns(conns.iter().map(|c| hold(c).snapshot()).collect())
     }
 
     /// `ws_connection`.
     pub fn ws_connection(&self, id: u64) -> Reply {
-        self.lock().ws.conns.get(&id).map_or_else(|| unknown_conn(id), |c| Reply::WsConn(c.snapshot()))
+        self.ws_conn_of(id).map_or_else(|| unknown_conn(id), |c| Reply::WsConn(hold(&c).snapshot()))
     }
 
     /// `ws_send`: one text message.
     pub fn ws_send(&self, id: u64, message: String, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+        let Some(c) = self.ws_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
-        self.request(token, |state, done| {
-            let Some(c) = state.ws.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
+        self.request(token, |done| {
+            let mut c = hold(&c);
             let Some(ws) = c.socket.as_mut() else { return Some((reply, closed_send())) };
             match ws.write(Message::Text(message)) {
                 Ok(()) => {}
@@ -586,7 +610,7 @@ impl Net {
             let waiting = c.senders.iter().any(|s| s.token == token);
             c.rearm();
             if waiting {
-                self.arm_timer(state, KIND_WS_CONN, id, token, SEND_TIMEOUT);
+                self.arm_timer(KIND_WS_CONN, id, token, SEND_TIMEOUT);
             }
             None
         })
@@ -594,16 +618,17 @@ impl Net {
 
     /// `ws_read`: one message, waiting up to `timeout_ms`.
     pub fn ws_read(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+        let Some(c) = self.ws_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
-        self.request(token, |state, done| {
-            let Some(c) = state.ws.conns.get_mut(&id) else { return Some((reply, unknown_conn(id))) };
+        self.request(token, |done| {
+            let mut c = hold(&c);
             if c.socket.is_none() {
                 return Some((reply, closed_read()));
             }
             c.readers.push_back(Reader { token, max_bytes, reply });
             c.pump(true, false, done);
             if c.readers.iter().any(|r| r.token == token) {
-                self.arm_timer(state, KIND_WS_CONN, id, token, Duration::from_millis(timeout_ms));
+                self.arm_timer(KIND_WS_CONN, id, token, Duration::from_millis(timeout_ms));
             }
             None
         })
@@ -611,28 +636,23 @@ impl Net {
 
     /// `ws_close`.
     pub fn ws_close(&self, id: u64) -> Reply {
-        self.with_state(|state, done| match state.ws.conns.get_mut(&id) {
-            None => unknown_conn(id),
-            Some(c) => {
-                c.end(Status::Closed, None, done);
-                Reply::WsConn(c.snapshot())
-            }
+        let Some(c) = self.ws_conn_of(id) else { return unknown_conn(id) };
+        self.with_done(|done| {
+            let mut c = hold(&c);
+            c.end(Status::Closed, None, done);
+            Reply::WsConn(c.snapshot())
         })
     }
 
     /// `ws_release`.
     pub fn ws_release(&self, id: u64) -> Reply {
-        let mut state = self.lock();
-        match state.ws.conns.get(&id) {
-            None => unknown_conn(id),
-            Some(c) if c.info.status == Status::Connected => {
-                err("WebSocketOpen", format!("WebSocket {id} is still connected; close it before ws_release"))
-            }
-            Some(_) => {
-                state.ws.conns.remove(&id);
-                Reply::Released
-            }
+        let Some(c) = self.ws_conn_of(id) else { return unknown_conn(id) };
+        let c = hold(&c);
+        if c.info.status == Status::Connected {
+            return err("WebSocketOpen", format!("WebSocket {id} is still connected; close it before ws_release"));
         }
+        self.lock().ws.conns.remove(&id);
+        Reply::Released
     }
 }
 

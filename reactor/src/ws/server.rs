@@ -26,12 +26,12 @@
 //! * Closing a listener drops its handshakes and unaccepted connections
 //!   (they were never retained: no leak note) and answers its accepters.
 
-use super::{config, conn_full, Stream, Ws};
+use super::{config, conn_full, Stream, WsConn};
 use crate::registered::Registered;
 use crate::types::{now_ms, ListenerInfo, Reply, ReplyFn, SocketError, Status};
 use crate::waiters::Waiters;
-use crate::{err, key, Action, Completed, Net, KIND_WS_CONN, KIND_WS_LISTENER};
-use std::collections::{BTreeSet, VecDeque};
+use crate::{err, hold, key, share, Action, Completed, Net, Shared, KIND_WS_CONN, KIND_WS_LISTENER};
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -113,7 +113,6 @@ struct Accepter {
 pub(crate) struct Handshake {
     /// `None` only during a step.
     mid: Option<Mid>,
-    listener: u64,
     /// The token of its deadline timer.
     token: u64,
     peer: SocketAddr,
@@ -131,8 +130,9 @@ pub(crate) struct WsListener {
     allowed_origins: Vec<String>,
     socket: Option<Registered<TcpListener>>,
     accepters: Waiters<Accepter>,
-    /// Its handshakes in progress, by handshake id.
-    handshakes: BTreeSet<u64>,
+    /// Its handshakes in progress, by handshake id (a handshake's
+    /// syscalls and parsing hold up this listener only).
+    handshakes: BTreeMap<u64, Handshake>,
     ready: VecDeque<Finished>,
     /// The token of the timer that ends a pause after an accept error.
     backoff: Option<u64>,
@@ -165,71 +165,73 @@ struct ListenStart {
     reply: ReplyFn,
 }
 
-impl Ws {
-    /// Readiness of listener `id`.
-    pub(crate) fn on_listener_event(&mut self, net: &Net, id: u64, readable: bool, done: &mut Completed) {
-        if let Some(s) = self.listeners.get(&id).and_then(|l| l.socket.as_ref()) {
+impl WsListener {
+    /// Readiness of the listening socket.
+    fn on_event(&mut self, net: &Net, readable: bool, done: &mut Completed) {
+        if let Some(s) = &self.socket {
             s.fired();
         }
         if readable {
-            self.accept_ready(net, id, done);
-        } else if let Some(l) = self.listeners.get(&id) {
-            l.rearm();
+            self.accept_ready(net, done);
+        } else {
+            self.rearm();
         }
     }
 
     /// A listener timer: an accepter's timeout or the end of a pause.
-    pub(crate) fn on_listener_timeout(&mut self, net: &Net, id: u64, token: u64, done: &mut Completed) {
-        let Some(l) = self.listeners.get_mut(&id) else { return };
-        if l.backoff == Some(token) {
-            l.backoff = None;
-            self.accept_ready(net, id, done);
-        } else if let Some(a) = l.accepters.take_where(|a| a.token == token) {
+    fn on_timeout(&mut self, net: &Net, token: u64, done: &mut Completed) {
+        if self.backoff == Some(token) {
+            self.backoff = None;
+            self.accept_ready(net, done);
+        } else if let Some(a) = self.accepters.take_where(|a| a.token == token) {
             let text = format!("timed out after {} ms waiting for socket connection", a.timeout_ms);
             done.answer(a.token, a.reply, err("SocketAcceptTimeout", text));
         }
     }
 
-    /// Takes every connection the kernel has for listener `id` (while there
-    /// is room) and starts its handshake.
-    fn accept_ready(&mut self, net: &Net, id: u64, done: &mut Completed) {
+    /// Takes every connection the kernel has (while there is room) and
+    /// starts its handshake.
+    fn accept_ready(&mut self, net: &Net, done: &mut Completed) {
         loop {
-            let Some(l) = self.listeners.get_mut(&id) else { return };
-            let Some(socket) = &l.socket else { return };
-            if l.backoff.is_some() || !l.room() {
-                l.rearm();
+            let Some(socket) = &self.socket else { return };
+            if self.backoff.is_some() || !self.room() {
+                self.rearm();
                 return;
             }
             match socket.get().accept() {
-                Ok((stream, peer)) => self.start_handshake(net, id, stream, peer, done),
+                Ok((stream, peer)) => self.start_handshake(net, stream, peer, done),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    l.rearm();
+                    self.rearm();
                     return;
                 }
                 // The peer gave up before the accept: nothing to report.
                 Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted) => {}
                 Err(e) => {
                     let token = net.token();
-                    l.backoff = Some(token);
-                    let action = Action::Expire { kind: KIND_WS_LISTENER, id, token };
-                    self.deadlines.push((Instant::now() + ACCEPT_BACKOFF, action));
+                    self.backoff = Some(token);
+                    let action = Action::Expire { kind: KIND_WS_LISTENER, id: self.info.id, token };
+                    net.arm(Instant::now() + ACCEPT_BACKOFF, action);
                     let queued =
-                        l.ready.iter().any(|f| matches!(f, Finished::Failed(e) if e.kind == "SocketAcceptError"));
+                        self.ready.iter().any(|f| matches!(f, Finished::Failed(e) if e.kind == "SocketAcceptError"));
                     if !queued {
-                        l.ready.push_back(Finished::Failed(SocketError::new("SocketAcceptError", e.to_string())));
+                        self.ready.push_back(Finished::Failed(SocketError::new("SocketAcceptError", e.to_string())));
                     }
-                    l.rearm();
-                    self.serve_accepters(net, id, done);
+                    self.rearm();
+                    self.serve_accepters(net, done);
                     return;
                 }
             }
         }
     }
 
-    /// Starts the handshake of a connection accepted by listener `listener`.
-    fn start_handshake(&mut self, net: &Net, listener: u64, stream: TcpStream, peer: SocketAddr, done: &mut Completed) {
-        let Some(l) = self.listeners.get_mut(&listener) else { return };
-        let hid = HANDSHAKE | self.next_handshake;
+    /// Starts the handshake of a connection it accepted.
+    fn start_handshake(&mut self, net: &Net, stream: TcpStream, peer: SocketAddr, done: &mut Completed) {
+        let hid = {
+            let mut state = net.lock();
+            let hid = HANDSHAKE | state.ws.next_handshake;
+            state.ws.next_handshake += 1;
+            hid
+        };
         let registered = stream
             .set_nonblocking(true)
             .and_then(|()| stream.set_nodelay(true))
@@ -237,25 +239,23 @@ impl Ws {
         let stream = match registered {
             Ok(s) => s,
             Err(e) => {
-                l.ready.push_back(Finished::Failed(SocketError::new("WebSocketListenerError", e.to_string())));
-                self.serve_accepters(net, listener, done);
+                self.ready.push_back(Finished::Failed(SocketError::new("WebSocketListenerError", e.to_string())));
+                self.serve_accepters(net, done);
                 return;
             }
         };
-        self.next_handshake += 1;
         stream.farewell(Some(BAD_REQUEST));
         let token = net.token();
-        let guard = OriginGuard { allowed: l.allowed_origins.clone() };
-        l.handshakes.insert(hid);
-        let action = Action::Expire { kind: KIND_WS_CONN, id: hid, token };
-        self.deadlines.push((Instant::now() + HANDSHAKE_DEADLINE, action));
-        self.handshakes.insert(hid, Handshake { mid: None, listener, token, peer });
+        let guard = OriginGuard { allowed: self.allowed_origins.clone() };
+        net.lock().ws.handshakes.insert(hid, self.info.id);
+        net.arm(Instant::now() + HANDSHAKE_DEADLINE, Action::Expire { kind: KIND_WS_CONN, id: hid, token });
+        self.handshakes.insert(hid, Handshake { mid: None, token, peer });
         let result = tungstenite::accept_hdr_with_config(stream, guard, Some(config()));
         self.handshake_step(net, hid, result, done);
     }
 
     /// Readiness of handshake `hid`.
-    pub(crate) fn continue_handshake(&mut self, net: &Net, hid: u64, done: &mut Completed) {
+    fn continue_handshake(&mut self, net: &Net, hid: u64, done: &mut Completed) {
         let Some(mid) = self.handshakes.get_mut(&hid).and_then(|h| h.mid.take()) else { return };
         mid.get_ref().get_ref().fired();
         let result = mid.handshake();
@@ -263,7 +263,7 @@ impl Ws {
     }
 
     /// The deadline of handshake `hid` passed.
-    pub(crate) fn on_handshake_timeout(&mut self, net: &Net, hid: u64, token: u64, done: &mut Completed) {
+    fn on_handshake_timeout(&mut self, net: &Net, hid: u64, token: u64, done: &mut Completed) {
         if self.handshakes.get(&hid).is_none_or(|h| h.token != token) {
             return;
         }
@@ -272,7 +272,7 @@ impl Ws {
             mid.get_ref().get_ref().farewell(None);
         }
         let failed = SocketError::new("WebSocketListenerError", "WebSocket handshake timed out");
-        self.finish(net, hid, h.listener, Finished::Failed(failed), done);
+        self.finish(net, hid, Finished::Failed(failed), done);
     }
 
     fn handshake_step(
@@ -297,82 +297,115 @@ impl Ws {
             }
             Ok(ws) => {
                 ws.get_ref().farewell(None);
-                let peer = self.handshakes.get(&hid).map(|h| h.peer);
-                match peer {
-                    Some(peer) => Finished::Open(Box::new(ws), peer),
+                match self.handshakes.get(&hid) {
+                    Some(h) => Finished::Open(Box::new(ws), h.peer),
                     None => return,
                 }
             }
         };
-        let Some(h) = self.handshakes.remove(&hid) else { return };
-        self.finish(net, hid, h.listener, finished, done);
+        if self.handshakes.remove(&hid).is_some() {
+            self.finish(net, hid, finished, done);
+        }
     }
 
-    /// Handshake `hid` of `listener` finished: its outcome joins the queue.
-    fn finish(&mut self, net: &Net, hid: u64, listener: u64, finished: Finished, done: &mut Completed) {
-        let Some(l) = self.listeners.get_mut(&listener) else { return };
-        l.handshakes.remove(&hid);
-        l.ready.push_back(finished);
-        self.serve_accepters(net, listener, done);
+    /// Handshake `hid` finished (and left `handshakes`): its outcome joins
+    /// the queue.
+    fn finish(&mut self, net: &Net, hid: u64, finished: Finished, done: &mut Completed) {
+        net.lock().ws.handshakes.remove(&hid);
+        self.ready.push_back(finished);
+        self.serve_accepters(net, done);
     }
 
     /// Hands finished handshakes to waiting accepters, oldest first on both
     /// sides; then accepts again if that made room.
-    fn serve_accepters(&mut self, net: &Net, id: u64, done: &mut Completed) {
+    fn serve_accepters(&mut self, net: &Net, done: &mut Completed) {
         let mut served = false;
-        loop {
-            let Some(l) = self.listeners.get_mut(&id) else { return };
-            if l.accepters.is_empty() || l.ready.is_empty() {
-                break;
-            }
-            let (Some(a), Some(finished)) = (l.accepters.pop_front(), l.ready.pop_front()) else { break };
+        while !self.accepters.is_empty() && !self.ready.is_empty() {
+            let (Some(a), Some(finished)) = (self.accepters.pop_front(), self.ready.pop_front()) else { break };
             let answer = match finished {
                 Finished::Failed(e) => Reply::Error(e),
-                Finished::Open(ws, peer) => self.take(net, id, *ws, peer),
+                Finished::Open(ws, peer) => self.take(net, *ws, peer),
             };
             done.answer(a.token, a.reply, answer);
             served = true;
         }
         if served {
-            self.accept_ready(net, id, done);
+            self.accept_ready(net, done);
         }
     }
 
-    /// Retains a connection `ws_accept` takes from listener `listener`.
-    fn take(&mut self, net: &Net, listener: u64, ws: WebSocket<Stream>, peer: SocketAddr) -> Reply {
-        if self.conns.len() + self.conns_in_flight >= net.max_sockets {
+    /// Retains a connection `ws_accept` takes.
+    fn take(&mut self, net: &Net, ws: WebSocket<Stream>, peer: SocketAddr) -> Reply {
+        let mut state = net.lock();
+        let registry = &mut state.ws;
+        if registry.conns.len() + registry.conns_in_flight >= net.max_sockets {
             return conn_full(net.max_sockets); // dropping `ws` closes it
         }
-        let Some(l) = self.listeners.get_mut(&listener) else { return listener_closed() };
-        l.info.accepted_connections += 1;
-        let url = format!("ws://{}", l.local.map(|a| a.to_string()).unwrap_or_default());
-        let id = self.next_conn;
-        self.next_conn += 1;
+        let id = registry.next_conn;
+        registry.next_conn += 1;
+        self.info.accepted_connections += 1;
+        let url = format!("ws://{}", self.local.map(|a| a.to_string()).unwrap_or_default());
         ws.get_ref().rekey(key(id, KIND_WS_CONN));
-        self.adopt(id, url, peer.ip().to_string(), ws, 101, Arc::new([]))
+        let conn = WsConn::new(id, &url, &peer.ip().to_string(), ws, 101, Arc::new([]));
+        let info = conn.snapshot();
+        registry.conns.insert(id, share(conn));
+        Reply::WsConn(info)
     }
 
-    /// Closes listener `id`: drops its handshakes and unaccepted
-    /// connections and answers its accepters.
-    pub(crate) fn close_listener(&mut self, id: u64, done: &mut Completed) -> Option<ListenerInfo> {
-        let l = self.listeners.get_mut(&id)?;
-        l.socket = None;
-        l.info.status = Status::Closed;
-        l.backoff = None;
-        l.ready.clear();
-        for a in l.accepters.drain() {
+    /// Closes the listener: drops its handshakes and unaccepted
+    /// connections and answers its accepters; the ids of the handshakes.
+    pub(crate) fn close(&mut self, done: &mut Completed) -> Vec<u64> {
+        self.socket = None;
+        self.info.status = Status::Closed;
+        self.backoff = None;
+        self.ready.clear();
+        for a in self.accepters.drain() {
             done.answer(a.token, a.reply, listener_closed());
         }
-        for hid in std::mem::take(&mut l.handshakes) {
-            if let Some(Handshake { mid: Some(mid), .. }) = self.handshakes.remove(&hid) {
+        let handshakes = std::mem::take(&mut self.handshakes);
+        for h in handshakes.values() {
+            if let Some(mid) = &h.mid {
                 mid.get_ref().get_ref().farewell(None);
             }
         }
-        self.listeners.get(&id).map(WsListener::snapshot)
+        handshakes.into_keys().collect()
     }
 }
 
 impl Net {
+    fn ws_listener_of(&self, id: u64) -> Option<Shared<WsListener>> {
+        self.lock().ws.listeners.get(&id).cloned()
+    }
+
+    /// Readiness of listener `id`.
+    pub(crate) fn ws_listener_event(&self, id: u64, readable: bool, done: &mut Completed) {
+        if let Some(l) = self.ws_listener_of(id) {
+            hold(&l).on_event(self, readable, done);
+        }
+    }
+
+    /// A timer of listener `id`.
+    pub(crate) fn ws_listener_timeout(&self, id: u64, token: u64, done: &mut Completed) {
+        if let Some(l) = self.ws_listener_of(id) {
+            hold(&l).on_timeout(self, token, done);
+        }
+    }
+
+    /// Readiness of handshake `hid`, or its deadline (`timed_out`, with the
+    /// timer's token).
+    pub(crate) fn ws_handshake_event(&self, hid: u64, timed_out: Option<u64>, done: &mut Completed) {
+        let listener = {
+            let state = self.lock();
+            state.ws.handshakes.get(&hid).and_then(|id| state.ws.listeners.get(id)).cloned()
+        };
+        let Some(l) = listener else { return };
+        let mut l = hold(&l);
+        match timed_out {
+            None => l.continue_handshake(self, hid, done),
+            Some(token) => l.on_handshake_timeout(self, hid, token, done),
+        }
+    }
+
     /// `ws_listen`: resolves the host (see `Net::resolve_then`, at most
     /// `LISTEN_LOOKUP`), then binds.
     pub fn ws_listen(
@@ -433,13 +466,13 @@ impl Net {
                     allowed_origins,
                     socket: Some(socket),
                     accepters: Waiters::default(),
-                    handshakes: BTreeSet::new(),
+                    handshakes: BTreeMap::new(),
                     ready: VecDeque::new(),
                     backoff: None,
                 };
                 listener.rearm();
                 let info = listener.snapshot();
-                state.ws.listeners.insert(id, listener);
+                state.ws.listeners.insert(id, share(listener));
                 Reply::Listener(info)
             }
         };
@@ -448,31 +481,31 @@ impl Net {
 
     /// `ws_listeners`.
     pub fn ws_listeners(&self) -> Reply {
-        Reply::Listeners(self.lock().ws.listeners.values().map(WsListener::snapshot).collect())
+        let listeners: Vec<Shared<WsListener>> = self.lock().ws.listeners.values().cloned().collect();
+        Reply::Listeners(listeners.iter().map(|l| hold(l).snapshot()).collect())
     }
 
     /// `ws_listener`.
     pub fn ws_listener(&self, id: u64) -> Reply {
-        self.lock().ws.listeners.get(&id).map_or_else(|| unknown_listener(id), |l| Reply::Listener(l.snapshot()))
+        self.ws_listener_of(id).map_or_else(|| unknown_listener(id), |l| Reply::Listener(hold(&l).snapshot()))
     }
 
     /// `ws_accept`: the oldest finished handshake, or a wait of at most
     /// `timeout_ms` for the next one.
     pub fn ws_accept(&self, id: u64, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+        let Some(l) = self.ws_listener_of(id) else { return Some((reply, unknown_listener(id))) };
         let token = self.token();
-        self.request(token, |state, done| {
-            let Some(l) = state.ws.listeners.get_mut(&id) else { return Some((reply, unknown_listener(id))) };
+        self.request(token, |done| {
+            let mut l = hold(&l);
             if l.info.status != Status::Listening {
                 return Some((reply, listener_closed()));
             }
             l.accepters.push_back(Accepter { token, timeout_ms, reply });
             // Connections the poller has not reported yet count too.
-            state.ws.accept_ready(self, id, done);
-            state.ws.serve_accepters(self, id, done);
-            state.arm_deadlines();
-            let waiting = state.ws.listeners.get(&id).is_some_and(|l| l.accepters.iter().any(|a| a.token == token));
-            if waiting {
-                self.arm_timer(state, KIND_WS_LISTENER, id, token, Duration::from_millis(timeout_ms));
+            l.accept_ready(self, done);
+            l.serve_accepters(self, done);
+            if l.accepters.iter().any(|a| a.token == token) {
+                self.arm_timer(KIND_WS_LISTENER, id, token, Duration::from_millis(timeout_ms));
             }
             None
         })
@@ -480,26 +513,30 @@ impl Net {
 
     /// `ws_listener_close`.
     pub fn ws_listener_close(&self, id: u64) -> Reply {
-        self.with_state(|state, done| match state.ws.close_listener(id, done) {
-            None => unknown_listener(id),
-            Some(info) => Reply::Listener(info),
+        let Some(l) = self.ws_listener_of(id) else { return unknown_listener(id) };
+        self.with_done(|done| {
+            let mut l = hold(&l);
+            let handshakes = l.close(done);
+            let mut state = self.lock();
+            for hid in handshakes {
+                state.ws.handshakes.remove(&hid);
+            }
+            Reply::Listener(l.snapshot())
         })
     }
 
     /// `ws_listener_release`.
     pub fn ws_listener_release(&self, id: u64) -> Reply {
-        let mut state = self.lock();
-        match state.ws.listeners.get(&id) {
-            None => unknown_listener(id),
-            Some(l) if l.info.status == Status::Listening => err(
+        let Some(l) = self.ws_listener_of(id) else { return unknown_listener(id) };
+        let l = hold(&l);
+        if l.info.status == Status::Listening {
+            return err(
                 "WebSocketListenerOpen",
                 format!("WebSocket listener {id} is still listening; close it before ws_listener_release"),
-            ),
-            Some(_) => {
-                state.ws.listeners.remove(&id);
-                Reply::Released
-            }
+            );
         }
+        self.lock().ws.listeners.remove(&id);
+        Reply::Released
     }
 }
 
@@ -519,8 +556,8 @@ mod tests {
 
     /// (handshakes in progress, finished and waiting) of listener `id`.
     fn pending(net: &Net, id: u64) -> (usize, usize) {
-        let state = net.lock();
-        let l = &state.ws.listeners[&id];
+        let Some(l) = net.ws_listener_of(id) else { return (0, 0) };
+        let l = hold(&l);
         (l.handshakes.len(), l.ready.len())
     }
 
