@@ -9,7 +9,7 @@
 use rco_lang::map::Shape;
 use rco_lang::sockets::SocketRequest;
 use rco_lang::{Map, Value};
-use rco_reactor::{ConnInfo, ListenerInfo, Net, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
+use rco_reactor::{ConnInfo, ListenerInfo, Net, Reply, ReplyFn, Status, WsConnInfo};
 use std::sync::Arc;
 
 /// Performs `request`: its reply now, or `None` when `reply` will get it.
@@ -51,18 +51,19 @@ pub fn perform(net: &Arc<Net>, request: SocketRequest, reply: ReplyFn) -> Option
 
 /// The entries of one kind of snapshot, in key order: `$name => value`.
 /// Defines the list of its keys (for its `Shape`) and a function building
-/// its map from them, so the keys are written once, beside their values.
+/// its values in that order, so the keys are written once, beside their
+/// values.
 macro_rules! snapshot {
-    ($keys:ident, $build:ident($($arg:ident: $ty:ty),*), { $($key:ident => $value:expr,)* }) => {
+    ($keys:ident, $values:ident($($arg:ident: $ty:ty),*), { $($key:ident => $value:expr,)* }) => {
         const $keys: &[&str] = &[$(stringify!($key)),*];
 
-        fn $build(shapes: &Shapes, $($arg: $ty),*) -> Map {
-            Map::shaped(&shapes.$build, vec![$($value),*])
+        fn $values($($arg: $ty),*) -> Vec<Value> {
+            vec![$($value),*]
         }
     };
 }
 
-snapshot!(LISTENER, listener(l: &ListenerInfo, statuses: &Statuses), {
+snapshot!(LISTENER, listener_values(l: &ListenerInfo, statuses: &Statuses), {
     accepted_connections => int(l.accepted_connections),
     closed => Value::Bool(l.status == Status::Closed),
     error => opt(&l.error),
@@ -75,7 +76,7 @@ snapshot!(LISTENER, listener(l: &ListenerInfo, statuses: &Statuses), {
     status => statuses.of(l.status),
 });
 
-snapshot!(CONN, conn(c: &ConnInfo, statuses: &Statuses), {
+snapshot!(CONN, conn_values(c: &ConnInfo, statuses: &Statuses), {
     bytes_read => int(c.bytes_read),
     bytes_written => int(c.bytes_written),
     closed => Value::Bool(c.status == Status::Closed),
@@ -90,24 +91,7 @@ snapshot!(CONN, conn(c: &ConnInfo, statuses: &Statuses), {
     status => statuses.of(c.status),
 });
 
-snapshot!(READ, read(c: &ConnInfo, statuses: &Statuses, data: &[u8]), {
-    bytes => int(data.len() as u64),
-    bytes_read => int(c.bytes_read),
-    bytes_written => int(c.bytes_written),
-    closed => Value::Bool(c.status == Status::Closed),
-    connected => Value::Bool(c.status == Status::Connected),
-    data => Value::str(&String::from_utf8_lossy(data)),
-    error => text(&c.error),
-    host => Value::Str(c.host.clone()),
-    id => int(c.id),
-    local_addr => text(&c.local_addr),
-    peer_addr => text(&c.peer_addr),
-    port => Value::Int(i64::from(c.port)),
-    started_at_ms => Value::Int(c.started_at_ms),
-    status => statuses.of(c.status),
-});
-
-snapshot!(WS, ws(c: &WsConnInfo, statuses: &Statuses), {
+snapshot!(WS, ws_values(c: &WsConnInfo, statuses: &Statuses), {
     closed => Value::Bool(c.status == Status::Closed),
     connected => Value::Bool(c.status == Status::Connected),
     error => text(&c.error),
@@ -122,32 +106,52 @@ snapshot!(WS, ws(c: &WsConnInfo, statuses: &Statuses), {
     url => Value::Str(c.url.clone()),
 });
 
-snapshot!(WS_READ, ws_read(c: &WsConnInfo, statuses: &Statuses, m: &WsMessage), {
-    bytes => int(m.bytes as u64),
-    closed => Value::Bool(c.status == Status::Closed),
-    connected => Value::Bool(c.status == Status::Connected),
-    error => text(&c.error),
-    host => Value::Str(c.host.clone()),
-    id => int(c.id),
-    message => Value::str(&m.text),
-    message_type => Value::str(m.kind),
-    messages_received => int(c.messages_received),
-    messages_sent => int(c.messages_sent),
-    response_headers => headers(&c.response_headers),
-    response_status => Value::Int(i64::from(c.response_status)),
-    started_at_ms => Value::Int(c.started_at_ms),
-    status => statuses.of(c.status),
-    url => Value::Str(c.url.clone()),
-});
+/// The keys a `tcp_read` result adds to its connection's snapshot.
+const READ: [&str; 2] = ["bytes", "data"];
+/// The keys a `ws_read` result adds to its connection's snapshot.
+const WS_READ: [&str; 3] = ["bytes", "message", "message_type"];
+
+/// The shape of a snapshot kind (its sorted keys, given in order).
+fn shape(keys: &[&str]) -> Shape {
+    let shape = Shape::new(keys.iter().copied());
+    debug_assert!(shape.keys().iter().map(|k| &**k).eq(keys.iter().copied()), "keys out of order: {keys:?}");
+    shape
+}
+
+/// A snapshot kind that is another's with `N` more keys (a read result is
+/// its connection's snapshot with the data read).
+struct Extended<const N: usize> {
+    shape: Shape,
+    /// Where each added key goes among the values, ascending.
+    at: [usize; N],
+}
+
+impl<const N: usize> Extended<N> {
+    fn new(base: &[&str], added: [&str; N]) -> Extended<N> {
+        let shape = Shape::new(base.iter().copied().chain(added));
+        let at = added.map(|key| shape.keys().iter().position(|k| &**k == key).unwrap_or(0));
+        debug_assert!(at.windows(2).all(|w| w[0] < w[1]), "added keys in key order: {added:?}");
+        Extended { shape, at }
+    }
+
+    /// The map of `base`'s values with `added`'s (in the order of `new`).
+    fn map(&self, mut values: Vec<Value>, added: [Value; N]) -> Map {
+        values.reserve_exact(N);
+        for (at, value) in self.at.iter().zip(added) {
+            values.insert(*at, value);
+        }
+        Map::shaped(&self.shape, values)
+    }
+}
 
 /// The shape of each kind of snapshot: a snapshot (one per read and write)
 /// is built without sorting or cloning its keys.
 struct Shapes {
     listener: Shape,
     conn: Shape,
-    read: Shape,
+    read: Extended<2>,
     ws: Shape,
-    ws_read: Shape,
+    ws_read: Extended<3>,
     statuses: Statuses,
 }
 
@@ -162,20 +166,27 @@ impl Statuses {
 
 impl Shapes {
     fn new() -> Shapes {
-        let shape = |keys: &[&str]| {
-            let shape = Shape::new(keys.iter().copied());
-            debug_assert!(shape.keys().iter().map(|k| &**k).eq(keys.iter().copied()), "keys out of order: {keys:?}");
-            shape
-        };
         let statuses = [Status::Listening, Status::Connected, Status::Closed, Status::Failed];
         Shapes {
             listener: shape(LISTENER),
             conn: shape(CONN),
-            read: shape(READ),
+            read: Extended::new(CONN, READ),
             ws: shape(WS),
-            ws_read: shape(WS_READ),
+            ws_read: Extended::new(WS, WS_READ),
             statuses: Statuses(statuses.map(|s| Arc::from(s.as_str()))),
         }
+    }
+
+    fn listener(&self, l: &ListenerInfo) -> Value {
+        Value::map(Map::shaped(&self.listener, listener_values(l, &self.statuses)))
+    }
+
+    fn conn(&self, c: &ConnInfo) -> Value {
+        Value::map(Map::shaped(&self.conn, conn_values(c, &self.statuses)))
+    }
+
+    fn ws(&self, c: &WsConnInfo) -> Value {
+        Value::map(Map::shaped(&self.ws, ws_values(c, &self.statuses)))
     }
 }
 
@@ -202,19 +213,23 @@ fn headers(headers: &[(Arc<str>, Arc<str>)]) -> Value {
 
 /// The value a socket word pushes for `reply`.
 pub fn to_value(reply: Reply) -> Value {
-    SHAPES.with(|k| {
-        let st = &k.statuses;
-        match reply {
-            Reply::Listener(l) => Value::ok(Value::map(listener(k, &l, st))),
-            Reply::Listeners(ls) => Value::array(ls.iter().map(|l| Value::map(listener(k, l, st))).collect()),
-            Reply::Conn(c) => Value::ok(Value::map(conn(k, &c, st))),
-            Reply::Conns(cs) => Value::array(cs.iter().map(|c| Value::map(conn(k, c, st))).collect()),
-            Reply::Read(c, bytes) => Value::ok(Value::map(read(k, &c, st, &bytes))),
-            Reply::WsConn(c) => Value::ok(Value::map(ws(k, &c, st))),
-            Reply::WsConns(cs) => Value::array(cs.iter().map(|c| Value::map(ws(k, c, st))).collect()),
-            Reply::WsRead(c, m) => Value::ok(Value::map(ws_read(k, &c, st, &m))),
-            Reply::Released => Value::ok(Value::Bool(true)),
-            Reply::Error(e) => Value::err(e.kind, &e.message),
+    SHAPES.with(|k| match reply {
+        Reply::Listener(l) => Value::ok(k.listener(&l)),
+        Reply::Listeners(ls) => Value::array(ls.iter().map(|l| k.listener(l)).collect()),
+        Reply::Conn(c) => Value::ok(k.conn(&c)),
+        Reply::Conns(cs) => Value::array(cs.iter().map(|c| k.conn(c)).collect()),
+        Reply::Read(c, bytes) => {
+            let data = Value::str(&String::from_utf8_lossy(&bytes));
+            let added = [int(bytes.len() as u64), data];
+            Value::ok(Value::map(k.read.map(conn_values(&c, &k.statuses), added)))
         }
+        Reply::WsConn(c) => Value::ok(k.ws(&c)),
+        Reply::WsConns(cs) => Value::array(cs.iter().map(|c| k.ws(c)).collect()),
+        Reply::WsRead(c, m) => {
+            let added = [int(m.bytes as u64), Value::str(&m.text), Value::str(m.kind)];
+            Value::ok(Value::map(k.ws_read.map(ws_values(&c, &k.statuses), added)))
+        }
+        Reply::Released => Value::ok(Value::Bool(true)),
+        Reply::Error(e) => Value::err(e.kind, &e.message),
     })
 }

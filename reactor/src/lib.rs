@@ -23,6 +23,7 @@
 mod connect;
 pub mod policy;
 mod registered;
+mod registry;
 mod resolve;
 mod tcp;
 pub mod timer;
@@ -37,6 +38,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use policy::Policy;
+pub(crate) use registry::{hold, share, Registry, Shared};
 pub use timer::{Callback, Timers};
 pub use types::{ConnInfo, ListenerInfo, Reply, ReplyFn, SocketError, Status, WsConnInfo, WsMessage};
 
@@ -105,20 +107,6 @@ impl Completed {
             reply(value);
         }
     }
-}
-
-/// A socket behind a lock of its own: requests and events on one socket
-/// wait for each other, never for another socket's.
-pub(crate) type Shared<T> = Arc<Mutex<T>>;
-
-pub(crate) fn share<T>(socket: T) -> Shared<T> {
-    Arc::new(Mutex::new(socket))
-}
-
-/// Locks a socket. Every critical section leaves it consistent (its waiters
-/// are answered or queued whole), so a poisoned lock is recovered.
-pub(crate) fn hold<T>(socket: &Shared<T>) -> MutexGuard<'_, T> {
-    socket.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// What a timer does when it fires.
@@ -366,12 +354,19 @@ impl Net {
 
     /// Retained (TCP connections, TCP listeners).
     pub fn tcp_counts(&self) -> (usize, usize) {
-        self.lock().tcp.counts()
+        let state = self.lock();
+        (state.tcp.conns.len(), state.tcp.listeners.len())
     }
 
     /// Retained (WebSocket connections, WebSocket listeners).
     pub fn ws_counts(&self) -> (usize, usize) {
-        self.lock().ws.counts()
+        let state = self.lock();
+        (state.ws.conns.len(), state.ws.listeners.len())
+    }
+
+    /// The socket `id` of the registry `registry` picks, if retained.
+    pub(crate) fn find<S>(&self, registry: impl FnOnce(&State) -> &Registry<S>, id: u64) -> Option<Shared<S>> {
+        registry(&self.lock()).get(id)
     }
 
     /// Closes every socket and reports what was still retained.

@@ -30,10 +30,11 @@
 use crate::connect::{Connecting, Progress};
 use crate::policy::lookup_host;
 use crate::registered::Registered;
+use crate::registry::{shut_all, Socket};
 use crate::resolve::LISTEN_LOOKUP;
 use crate::types::{now_ms, ConnInfo, ListenerInfo, Reply, ReplyFn, Status};
 use crate::waiters::Waiters;
-use crate::{err, hold, key, share, Action, Completed, Net, Shared, KIND_TCP_CONN, KIND_TCP_LISTENER};
+use crate::{err, hold, key, share, Action, Completed, Net, Registry, Shared, KIND_TCP_CONN, KIND_TCP_LISTENER};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -153,13 +154,19 @@ struct ListenStart {
 /// The TCP registries (under the state lock; each socket behind its own).
 #[derive(Default)]
 pub(crate) struct Tcp {
-    listeners: BTreeMap<u64, Shared<Listener>>,
-    conns: BTreeMap<u64, Shared<Conn>>,
+    pub(crate) listeners: Registry<Listener>,
+    pub(crate) conns: Registry<Conn>,
+    /// Connects in progress, by the connection id they reserved.
     dials: BTreeMap<u64, Shared<Dial>>,
-    next_listener: u64,
-    next_conn: u64,
-    listeners_in_flight: usize,
-    conns_in_flight: usize,
+}
+
+fn listener_full(max: usize) -> Reply {
+    err(
+        "RegistryFull",
+        format!(
+            "TCP listener registry retained listener limit of {max} reached; release closed TCP listeners before starting another listener"
+        ),
+    )
 }
 
 fn unknown_conn(id: u64) -> Reply {
@@ -492,10 +499,24 @@ pub(crate) fn complete_prefix(bytes: &[u8]) -> usize {
     }
 }
 
-impl Tcp {
-    /// Retained TCP connections and listeners.
-    pub(crate) fn counts(&self) -> (usize, usize) {
-        (self.conns.len(), self.listeners.len())
+impl Socket for Listener {
+    fn shut(&mut self, done: &mut Completed) {
+        self.close(done);
+    }
+}
+
+impl Socket for Conn {
+    fn shut(&mut self, done: &mut Completed) {
+        self.end(Status::Closed, None, done);
+    }
+}
+
+impl Socket for Dial {
+    fn shut(&mut self, done: &mut Completed) {
+        self.connecting = None;
+        if let Some(reply) = self.reply.take() {
+            done.answer(self.token, reply, err("TcpSocketError", "connect cancelled: every socket was closed"));
+        }
     }
 }
 
@@ -516,8 +537,11 @@ impl Dial {
                     let conn = Conn::new(id, self.host.clone(), self.port, stream);
                     let info = conn.info();
                     let mut state = net.lock();
-                    state.tcp.conns.insert(id, share(conn));
-                    Reply::Conn(info)
+                    state.tcp.dials.remove(&id);
+                    state.tcp.conns.settle(id, Some(share(conn)));
+                    drop(state);
+                    self.answer(Reply::Conn(info), done);
+                    return;
                 }
             },
             Progress::Failed(error) => {
@@ -526,21 +550,25 @@ impl Dial {
         };
         let mut state = net.lock();
         state.tcp.dials.remove(&id);
-        state.tcp.conns_in_flight -= 1;
+        state.tcp.conns.settle(id, None);
         drop(state);
+        self.answer(answer, done);
+    }
+
+    fn answer(&mut self, answer: Reply, done: &mut Completed) {
         if let Some(reply) = self.reply.take() {
-            done.answer(token, reply, answer);
+            done.answer(self.token, reply, answer);
         }
     }
 }
 
 impl Net {
     fn tcp_listener_of(&self, id: u64) -> Option<Shared<Listener>> {
-        self.lock().tcp.listeners.get(&id).cloned()
+        self.find(|state| &state.tcp.listeners, id)
     }
 
     fn tcp_conn_of(&self, id: u64) -> Option<Shared<Conn>> {
-        self.lock().tcp.conns.get(&id).cloned()
+        self.find(|state| &state.tcp.conns, id)
     }
 
     /// Closes everything; the retained ids, listeners first.
@@ -548,23 +576,12 @@ impl Net {
         let (listeners, conns, dials) = {
             let mut state = self.lock();
             let tcp = &mut state.tcp;
-            tcp.conns_in_flight -= tcp.dials.len();
-            (std::mem::take(&mut tcp.listeners), std::mem::take(&mut tcp.conns), std::mem::take(&mut tcp.dials))
+            let dials = std::mem::take(&mut tcp.dials);
+            (tcp.listeners.take_all(0), tcp.conns.take_all(dials.len()), dials)
         };
-        for l in listeners.values() {
-            hold(l).close(done);
-        }
-        for c in conns.values() {
-            hold(c).end(Status::Closed, None, done);
-        }
-        for d in dials.values() {
-            let mut d = hold(d);
-            d.connecting = None;
-            if let Some(reply) = d.reply.take() {
-                done.answer(d.token, reply, err("TcpSocketError", "connect cancelled: every socket was closed"));
-            }
-        }
-        (listeners.into_keys().collect(), conns.into_keys().collect())
+        let retained = (shut_all(listeners, done), shut_all(conns, done));
+        shut_all(dials, done);
+        retained
     }
 
     /// Readiness reported by the poller for socket `id` of registry `kind`.
@@ -644,28 +661,18 @@ impl Net {
         if let Err(e) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(nodelay)) {
             return err("TcpListenerError", e.to_string());
         }
-        let id = {
-            let mut state = self.lock();
-            let tcp = &mut state.tcp;
-            if tcp.conns.len() + tcp.conns_in_flight >= self.max_sockets {
-                return conn_full(self.max_sockets);
-            }
-            tcp.conns_in_flight += 1;
-            tcp.next_conn += 1;
-            tcp.next_conn - 1
-        };
+        let Some(id) = self.lock().tcp.conns.reserve(self.max_sockets) else { return conn_full(self.max_sockets) };
         let registered = Registered::new(stream, self.poller.clone(), key(id, KIND_TCP_CONN));
-        let mut state = self.lock();
-        state.tcp.conns_in_flight -= 1;
-        match registered {
-            Err(e) => err("TcpListenerError", e.to_string()),
+        let (conn, answer) = match registered {
+            Err(e) => (None, err("TcpListenerError", e.to_string())),
             Ok(stream) => {
                 let conn = Conn::new(id, peer.ip().to_string().into(), peer.port(), stream);
                 let info = conn.info();
-                state.tcp.conns.insert(id, share(conn));
-                Reply::Conn(info)
+                (Some(share(conn)), Reply::Conn(info))
             }
-        }
+        };
+        self.lock().tcp.conns.settle(id, conn);
+        answer
     }
 
     /// `tcp_listen`: resolves the host (see `Net::resolve_then`, at most
@@ -680,22 +687,8 @@ impl Net {
         if let Err(denied) = self.policy.check(host, port) {
             return Some((reply, crate::denied("tcp_listen", &denied)));
         }
-        let id = {
-            let mut state = self.lock();
-            let tcp = &mut state.tcp;
-            if tcp.listeners.len() + tcp.listeners_in_flight >= self.max_sockets {
-                let full = err(
-                    "RegistryFull",
-                    format!(
-                        "TCP listener registry retained listener limit of {} reached; release closed TCP listeners before starting another listener",
-                        self.max_sockets
-                    ),
-                );
-                return Some((reply, full));
-            }
-            tcp.listeners_in_flight += 1;
-            tcp.next_listener += 1;
-            tcp.next_listener - 1
+        let Some(id) = self.lock().tcp.listeners.reserve(self.max_sockets) else {
+            return Some((reply, listener_full(self.max_sockets)));
         };
         let start = ListenStart { id, host: host.to_string(), port, nodelay, reply };
         self.resolve_then(lookup_host(host), port, LISTEN_LOOKUP, start, Net::tcp_bind)
@@ -706,10 +699,8 @@ impl Net {
     fn tcp_bind(&self, start: ListenStart, addrs: Result<Vec<SocketAddr>, String>) -> Option<(ReplyFn, Reply)> {
         let ListenStart { id, host, port, nodelay, reply } = start;
         let registered = addrs.and_then(|addrs| self.bind(&host, &addrs, key(id, KIND_TCP_LISTENER)));
-        let mut state = self.lock();
-        state.tcp.listeners_in_flight -= 1;
-        let answer = match registered {
-            Err(message) => err("TcpListenerError", message),
+        let (listener, answer) = match registered {
+            Err(message) => (None, err("TcpListenerError", message)),
             Ok(socket) => {
                 let local = socket.get().local_addr().ok();
                 let listener = Listener {
@@ -726,16 +717,16 @@ impl Net {
                     accepters: Waiters::default(),
                 };
                 let info = listener.info();
-                state.tcp.listeners.insert(id, share(listener));
-                Reply::Listener(info)
+                (Some(share(listener)), Reply::Listener(info))
             }
         };
+        self.lock().tcp.listeners.settle(id, listener);
         Some((reply, answer))
     }
 
     /// `tcp_listeners`.
     pub fn tcp_listeners(&self) -> Reply {
-        let listeners: Vec<Shared<Listener>> = self.lock().tcp.listeners.values().cloned().collect();
+        let listeners = self.lock().tcp.listeners.all();
         Reply::Listeners(listeners.iter().map(|l| hold(l).info()).collect())
     }
 
@@ -782,7 +773,7 @@ impl Net {
                 format!("TCP listener {id} is still listening; close it before tcp_listener_release"),
             );
         }
-        self.lock().tcp.listeners.remove(&id);
+        self.lock().tcp.listeners.remove(id);
         Reply::Released
     }
 
@@ -801,15 +792,8 @@ impl Net {
         if let Err(denied) = self.policy.check(host, port) {
             return Some((reply, crate::denied("tcp_connect", &denied)));
         }
-        let id = {
-            let mut state = self.lock();
-            let tcp = &mut state.tcp;
-            if tcp.conns.len() + tcp.conns_in_flight >= self.max_sockets {
-                return Some((reply, conn_full(self.max_sockets)));
-            }
-            tcp.conns_in_flight += 1;
-            tcp.next_conn += 1;
-            tcp.next_conn - 1
+        let Some(id) = self.lock().tcp.conns.reserve(self.max_sockets) else {
+            return Some((reply, conn_full(self.max_sockets)));
         };
         let timeout = Duration::from_millis(timeout_ms);
         let deadline = Instant::now() + timeout;
@@ -823,7 +807,7 @@ impl Net {
         let addrs = match addrs {
             Ok(addrs) => addrs,
             Err(message) => {
-                self.lock().tcp.conns_in_flight -= 1;
+                self.lock().tcp.conns.settle(start.id, None);
                 return Some((start.reply, err("TcpSocketError", message)));
             }
         };
@@ -843,7 +827,7 @@ impl Net {
 
     /// `tcp_connections`.
     pub fn tcp_connections(&self) -> Reply {
-        let conns: Vec<Shared<Conn>> = self.lock().tcp.conns.values().cloned().collect();
+        let conns = self.lock().tcp.conns.all();
         Reply::Conns(conns.iter().map(|c| hold(c).info()).collect())
     }
 
@@ -906,7 +890,7 @@ impl Net {
         if c.status == Status::Connected {
             return err("TcpSocketOpen", format!("TCP socket {id} is still connected; close it before tcp_release"));
         }
-        self.lock().tcp.conns.remove(&id);
+        self.lock().tcp.conns.remove(id);
         Reply::Released
     }
 }

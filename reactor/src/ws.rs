@@ -22,9 +22,10 @@ mod server;
 use crate::connect::{Connecting, Progress};
 use crate::policy::lookup_host;
 use crate::registered::Registered;
+use crate::registry::{shut_all, Socket};
 use crate::types::{now_ms, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
 use crate::waiters::Waiters;
-use crate::{err, hold, key, share, Action, Completed, Net, Shared, State, KIND_WS_CONN, KIND_WS_LISTENER};
+use crate::{err, hold, key, share, Action, Completed, Net, Registry, Shared, KIND_WS_CONN, KIND_WS_LISTENER};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -181,17 +182,14 @@ pub(crate) struct WsConn {
 /// own, a listener together with its server handshakes).
 #[derive(Default)]
 pub(crate) struct Ws {
-    listeners: BTreeMap<u64, Shared<server::WsListener>>,
-    conns: BTreeMap<u64, Shared<WsConn>>,
+    pub(crate) listeners: Registry<server::WsListener>,
+    pub(crate) conns: Registry<WsConn>,
     /// The listener of each server handshake in progress, by handshake id
     /// (`server.rs`).
     handshakes: BTreeMap<u64, u64>,
-    dials: BTreeMap<u64, Shared<Dial>>,
-    next_listener: u64,
-    next_conn: u64,
     next_handshake: u64,
-    listeners_in_flight: usize,
-    conns_in_flight: usize,
+    /// Connects in progress, by the connection id they reserved.
+    dials: BTreeMap<u64, Shared<Dial>>,
 }
 
 impl WsConn {
@@ -310,10 +308,16 @@ impl WsConn {
     }
 }
 
-impl Ws {
-    /// Retained WebSocket connections and listeners.
-    pub(crate) fn counts(&self) -> (usize, usize) {
-        (self.conns.len(), self.listeners.len())
+impl Socket for WsConn {
+    fn shut(&mut self, done: &mut Completed) {
+        self.end(Status::Closed, None, done);
+    }
+}
+
+impl Socket for Dial {
+    fn shut(&mut self, done: &mut Completed) {
+        self.stage = Stage::Starting;
+        self.answer(err("WebSocketError", "connect cancelled: every socket was closed"), done);
     }
 }
 
@@ -379,24 +383,23 @@ impl Dial {
                 let headers = headers.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
                 let conn = WsConn::new(self.id, &self.url, &self.host, ws, response.status().as_u16(), headers);
                 let info = conn.snapshot();
-                let mut state = net.lock();
-                state.ws.conns.insert(self.id, share(conn));
-                self.settle(&mut state);
-                drop(state);
+                self.settle(net, Some(share(conn)));
                 self.answer(Reply::WsConn(info), done);
             }
         }
     }
 
     fn failed(&mut self, net: &Net, message: String, done: &mut Completed) {
-        self.settle(&mut net.lock());
+        self.settle(net, None);
         self.answer(err("WebSocketError", message), done);
     }
 
-    /// Leaves the registry of connects in progress.
-    fn settle(&mut self, state: &mut State) {
+    /// Leaves the connects in progress: the connection is retained
+    /// (`Some`), or its id given up.
+    fn settle(&mut self, net: &Net, conn: Option<Shared<WsConn>>) {
+        let mut state = net.lock();
         if state.ws.dials.remove(&self.id).is_some() {
-            state.ws.conns_in_flight -= 1;
+            state.ws.conns.settle(self.id, conn);
         }
         self.stage = Stage::Starting;
     }
@@ -442,7 +445,7 @@ impl WsConn {
 
 impl Net {
     fn ws_conn_of(&self, id: u64) -> Option<Shared<WsConn>> {
-        self.lock().ws.conns.get(&id).cloned()
+        self.find(|state| &state.ws.conns, id)
     }
 
     /// Closes everything; the retained ids, listeners first.
@@ -450,22 +453,13 @@ impl Net {
         let (listeners, conns, dials) = {
             let mut state = self.lock();
             let ws = &mut state.ws;
-            ws.conns_in_flight -= ws.dials.len();
             ws.handshakes.clear();
-            (std::mem::take(&mut ws.listeners), std::mem::take(&mut ws.conns), std::mem::take(&mut ws.dials))
+            let dials = std::mem::take(&mut ws.dials);
+            (ws.listeners.take_all(0), ws.conns.take_all(dials.len()), dials)
         };
-        for l in listeners.values() {
-            hold(l).close(done);
-        }
-        for c in conns.values() {
-            hold(c).end(Status::Closed, None, done);
-        }
-        for d in dials.values() {
-            let mut d = hold(d);
-            d.stage = Stage::Starting;
-            d.answer(err("WebSocketError", "connect cancelled: every socket was closed"), done);
-        }
-        (listeners.into_keys().collect(), conns.into_keys().collect())
+        let retained = (shut_all(listeners, done), shut_all(conns, done));
+        shut_all(dials, done);
+        retained
     }
 
     pub(crate) fn ws_event(&self, kind: usize, id: u64, readable: bool, writable: bool, done: &mut Completed) {
@@ -535,15 +529,8 @@ impl Net {
         if let Err(denied) = self.policy.check(host, port) {
             return Some((reply, crate::denied("ws_connect", &denied)));
         }
-        let id = {
-            let mut state = self.lock();
-            let ws = &mut state.ws;
-            if ws.conns.len() + ws.conns_in_flight >= self.max_sockets {
-                return Some((reply, conn_full(self.max_sockets)));
-            }
-            ws.conns_in_flight += 1;
-            ws.next_conn += 1;
-            ws.next_conn - 1
+        let Some(id) = self.lock().ws.conns.reserve(self.max_sockets) else {
+            return Some((reply, conn_full(self.max_sockets)));
         };
         let timeout = Duration::from_millis(timeout_ms);
         let deadline = Instant::now() + timeout;
@@ -558,7 +545,7 @@ impl Net {
         let addrs = match addrs {
             Ok(addrs) => addrs,
             Err(message) => {
-                self.lock().ws.conns_in_flight -= 1;
+                self.lock().ws.conns.settle(start.id, None);
                 return Some((start.reply, err("WebSocketError", message)));
             }
         };
@@ -579,7 +566,7 @@ impl Net {
 
     /// `ws_connections`.
     pub fn ws_connections(&self) -> Reply {
-        let conns: Vec<Shared<WsConn>> = self.lock().ws.conns.values().cloned().collect();
+        let conns = self.lock().ws.conns.all();
         Reply::WsConns(conns.iter().map(|c| hold(c).snapshot()).collect())
     }
 
@@ -651,7 +638,7 @@ impl Net {
         if c.info.status == Status::Connected {
             return err("WebSocketOpen", format!("WebSocket {id} is still connected; close it before ws_release"));
         }
-        self.lock().ws.conns.remove(&id);
+        self.lock().ws.conns.remove(id);
         Reply::Released
     }
 }

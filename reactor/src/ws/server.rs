@@ -28,6 +28,7 @@
 
 use super::{config, conn_full, Stream, WsConn};
 use crate::registered::Registered;
+use crate::registry::Socket;
 use crate::types::{now_ms, ListenerInfo, Reply, ReplyFn, SocketError, Status};
 use crate::waiters::Waiters;
 use crate::{err, hold, key, share, Action, Completed, Net, Shared, KIND_WS_CONN, KIND_WS_LISTENER};
@@ -336,19 +337,15 @@ impl WsListener {
 
     /// Retains a connection `ws_accept` takes.
     fn take(&mut self, net: &Net, ws: WebSocket<Stream>, peer: SocketAddr) -> Reply {
-        let mut state = net.lock();
-        let registry = &mut state.ws;
-        if registry.conns.len() + registry.conns_in_flight >= net.max_sockets {
+        let Some(id) = net.lock().ws.conns.reserve(net.max_sockets) else {
             return conn_full(net.max_sockets); // dropping `ws` closes it
-        }
-        let id = registry.next_conn;
-        registry.next_conn += 1;
+        };
         self.info.accepted_connections += 1;
         let url = format!("ws://{}", self.local.map(|a| a.to_string()).unwrap_or_default());
         ws.get_ref().rekey(key(id, KIND_WS_CONN));
         let conn = WsConn::new(id, &url, &peer.ip().to_string(), ws, 101, Arc::new([]));
         let info = conn.snapshot();
-        registry.conns.insert(id, share(conn));
+        net.lock().ws.conns.settle(id, Some(share(conn)));
         Reply::WsConn(info)
     }
 
@@ -372,9 +369,15 @@ impl WsListener {
     }
 }
 
+impl Socket for WsListener {
+    fn shut(&mut self, done: &mut Completed) {
+        self.close(done);
+    }
+}
+
 impl Net {
     fn ws_listener_of(&self, id: u64) -> Option<Shared<WsListener>> {
-        self.lock().ws.listeners.get(&id).cloned()
+        self.find(|state| &state.ws.listeners, id)
     }
 
     /// Readiness of listener `id`.
@@ -396,7 +399,7 @@ impl Net {
     pub(crate) fn ws_handshake_event(&self, hid: u64, timed_out: Option<u64>, done: &mut Completed) {
         let listener = {
             let state = self.lock();
-            state.ws.handshakes.get(&hid).and_then(|id| state.ws.listeners.get(id)).cloned()
+            state.ws.handshakes.get(&hid).and_then(|id| state.ws.listeners.get(*id))
         };
         let Some(l) = listener else { return };
         let mut l = hold(&l);
@@ -418,22 +421,15 @@ impl Net {
         if let Err(denied) = self.policy.check(host, port) {
             return Some((reply, crate::denied("ws_listen", &denied)));
         }
-        let id = {
-            let mut state = self.lock();
-            let ws = &mut state.ws;
-            if ws.listeners.len() + ws.listeners_in_flight >= self.max_sockets {
-                let full = err(
-                    "RegistryFull",
-                    format!(
-                        "WebSocket listener registry retained listener limit of {} reached; release closed WebSocket listeners before starting another listener",
-                        self.max_sockets
-                    ),
-                );
-                return Some((reply, full));
-            }
-            ws.listeners_in_flight += 1;
-            ws.next_listener += 1;
-            ws.next_listener - 1
+        let Some(id) = self.lock().ws.listeners.reserve(self.max_sockets) else {
+            let full = err(
+                "RegistryFull",
+                format!(
+                    "WebSocket listener registry retained listener limit of {} reached; release closed WebSocket listeners before starting another listener",
+                    self.max_sockets
+                ),
+            );
+            return Some((reply, full));
         };
         let start = ListenStart { id, host: host.to_string(), port, allowed_origins, reply };
         let lookup = crate::policy::lookup_host(host);
@@ -445,10 +441,8 @@ impl Net {
     fn ws_bind(&self, start: ListenStart, addrs: Result<Vec<SocketAddr>, String>) -> Option<(ReplyFn, Reply)> {
         let ListenStart { id, host, port, allowed_origins, reply } = start;
         let bound = addrs.and_then(|addrs| self.bind(&host, &addrs, key(id, KIND_WS_LISTENER)));
-        let mut state = self.lock();
-        state.ws.listeners_in_flight -= 1;
-        let answer = match bound {
-            Err(message) => err("WebSocketListenerError", message),
+        let (listener, answer) = match bound {
+            Err(message) => (None, err("WebSocketListenerError", message)),
             Ok(socket) => {
                 let local = socket.get().local_addr().ok();
                 let listener = WsListener {
@@ -472,16 +466,16 @@ impl Net {
                 };
                 listener.rearm();
                 let info = listener.snapshot();
-                state.ws.listeners.insert(id, share(listener));
-                Reply::Listener(info)
+                (Some(share(listener)), Reply::Listener(info))
             }
         };
+        self.lock().ws.listeners.settle(id, listener);
         Some((reply, answer))
     }
 
     /// `ws_listeners`.
     pub fn ws_listeners(&self) -> Reply {
-        let listeners: Vec<Shared<WsListener>> = self.lock().ws.listeners.values().cloned().collect();
+        let listeners = self.lock().ws.listeners.all();
         Reply::Listeners(listeners.iter().map(|l| hold(l).snapshot()).collect())
     }
 
@@ -535,7 +529,7 @@ impl Net {
                 format!("WebSocket listener {id} is still listening; close it before ws_listener_release"),
             );
         }
-        self.lock().ws.listeners.remove(&id);
+        self.lock().ws.listeners.remove(id);
         Reply::Released
     }
 }

@@ -1,0 +1,105 @@
+//! The socket layer shared by TCP and WebSockets: a `Registry` of sockets
+//! of one kind by id, each socket `Shared` behind a lock of its own, and
+//! the `Socket` trait by which closing everything reaches each of them.
+//! (The other shared parts: a socket's wait queues are `Waiters`, its
+//! readiness is `Registered`, its timers are armed with `Net::arm`, and
+//! what a critical section completes is a `Completed`.)
+//!
+//! Invariants: ids come from one counter per registry and are never reused;
+//! an id is reserved (counted against the cap with the retained sockets)
+//! before the socket exists, and settled once: retained, or given up. The
+//! registry lives under the state lock, which is never held while a
+//! socket's lock is taken.
+
+use crate::Completed;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// A socket behind a lock of its own: requests and events on one socket
+/// wait for each other, never for another socket's.
+pub(crate) type Shared<T> = Arc<Mutex<T>>;
+
+pub(crate) fn share<T>(socket: T) -> Shared<T> {
+    Arc::new(Mutex::new(socket))
+}
+
+/// Locks a socket. Every critical section leaves it consistent (its waiters
+/// are answered or queued whole), so a poisoned lock is recovered.
+pub(crate) fn hold<T>(socket: &Shared<T>) -> MutexGuard<'_, T> {
+    socket.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What closing every socket does to one (at exit, `Net::close_all`):
+/// close it and answer its waiters.
+pub(crate) trait Socket {
+    fn shut(&mut self, done: &mut Completed);
+}
+
+/// The retained sockets of one kind, by id.
+pub(crate) struct Registry<S> {
+    entries: BTreeMap<u64, Shared<S>>,
+    next: u64,
+    /// Ids reserved for sockets not retained yet (a listen or a connect in
+    /// progress, an accepted connection being registered).
+    in_flight: usize,
+}
+
+impl<S> Default for Registry<S> {
+    fn default() -> Self {
+        Registry { entries: BTreeMap::new(), next: 0, in_flight: 0 }
+    }
+}
+
+impl<S> Registry<S> {
+    /// The next id, unless the retained sockets and those in flight have
+    /// reached `max`.
+    pub(crate) fn reserve(&mut self, max: usize) -> Option<u64> {
+        if self.entries.len() + self.in_flight >= max {
+            return None;
+        }
+        self.in_flight += 1;
+        self.next += 1;
+        Some(self.next - 1)
+    }
+
+    /// Settles reserved id `id`: its socket is retained, or (`None`) the
+    /// reservation is given up (the id stays used).
+    pub(crate) fn settle(&mut self, id: u64, socket: Option<Shared<S>>) {
+        self.in_flight -= 1;
+        if let Some(socket) = socket {
+            self.entries.insert(id, socket);
+        }
+    }
+
+    pub(crate) fn get(&self, id: u64) -> Option<Shared<S>> {
+        self.entries.get(&id).cloned()
+    }
+
+    /// Every retained socket, in id order.
+    pub(crate) fn all(&self) -> Vec<Shared<S>> {
+        self.entries.values().cloned().collect()
+    }
+
+    pub(crate) fn remove(&mut self, id: u64) {
+        self.entries.remove(&id);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Empties the registry; `in_flight` reservations the caller cancels
+    /// are given up with it.
+    pub(crate) fn take_all(&mut self, cancelled: usize) -> BTreeMap<u64, Shared<S>> {
+        self.in_flight -= cancelled;
+        std::mem::take(&mut self.entries)
+    }
+}
+
+/// Shuts `sockets` (taken out of their registry); their ids.
+pub(crate) fn shut_all<S: Socket>(sockets: BTreeMap<u64, Shared<S>>, done: &mut Completed) -> Vec<u64> {
+    for socket in sockets.values() {
+        hold(socket).shut(done);
+    }
+    sockets.into_keys().collect()
+}
