@@ -14,7 +14,6 @@ use crate::host::{Effect, Host};
 use crate::value::Value;
 use crate::vm::{Flow, Vm};
 use crate::word::Word;
-use std::sync::Arc;
 
 /// A validated socket request.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,33 +89,32 @@ const DEFAULT_TIMEOUT_MS: i64 = 10_000;
 const MAX_TIMEOUT_MS: i64 = 300_000;
 const MAX_READ_BYTES: i64 = 16_777_216;
 
-/// An options map being validated: known keys are taken out one by one.
-struct Options {
-    /// The non-nil entries in key order (a handful: a vector, searched
-    /// linearly, costs less than a tree on every socket call).
-    entries: Vec<(Arc<str>, Value)>,
+/// An options map being validated: known keys are taken one by one.
+struct Options<'m> {
+    map: std::cell::Ref<'m, crate::Map>,
+    /// The names taken so far (a word knows at most three options); the
+    /// options map is read in place, not copied.
+    taken: [&'static str; 4],
+    count: usize,
 }
 
-impl Options {
+impl<'m> Options<'m> {
     /// The options argument, or `<Label> options must be a map, got <kind>`.
-    fn new(label: &str, v: &Value) -> Result<Options, String> {
+    fn new(label: &str, v: &'m Value) -> Result<Options<'m>, String> {
         match v {
-            Value::Map(m) => Ok(Options {
-                entries: m
-                    .borrow()
-                    .iter()
-                    .filter(|(_, v)| !matches!(v, Value::Nil))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            }),
+            Value::Map(m) => Ok(Options { map: m.borrow(), taken: [""; 4], count: 0 }),
             other => Err(format!("{label} options must be a map, got {}", other.kind())),
         }
     }
 
-    /// Takes the option `name` out (what is left at the end is unknown).
-    fn take(&mut self, name: &str) -> Option<Value> {
-        let i = self.entries.iter().position(|(k, _)| &**k == name)?;
-        Some(self.entries.remove(i).1)
+    /// The option `name` (a nil value is no option); what no word takes is
+    /// unknown (`finish`).
+    fn take(&mut self, name: &'static str) -> Option<Value> {
+        if self.count < self.taken.len() {
+            self.taken[self.count] = name;
+            self.count += 1;
+        }
+        self.map.get(name).filter(|v| !matches!(v, Value::Nil)).cloned()
     }
 
     fn timeout(&mut self) -> Result<u64, String> {
@@ -172,8 +170,10 @@ impl Options {
 
     /// After the known keys: `unknown <what>: <smallest leftover key>`.
     fn finish(self, what: &str) -> Result<(), String> {
-        match self.entries.first().map(|(k, _)| k) {
-            Some(k) => Err(format!("unknown {what}: {k}")),
+        let taken = &self.taken[..self.count];
+        let unknown = self.map.iter().find(|(k, v)| !matches!(v, Value::Nil) && !taken.contains(&&***k));
+        match unknown {
+            Some((k, _)) => Err(format!("unknown {what}: {k}")),
             None => Ok(()),
         }
     }
