@@ -54,7 +54,7 @@ impl Connecting {
     /// The poller reported the attempt's socket writable (or failed).
     pub(crate) fn on_ready(&mut self, net: &Net) -> Progress {
         let Some(socket) = &self.socket else { return self.next_address(net) };
-        socket.fired();
+        socket.fired(true, true);
         let stream = socket.get();
         match stream.take_error() {
             Ok(None) => {}

@@ -1,10 +1,23 @@
 //! `Registered`: a socket registered with the poller, deregistered on drop,
-//! with the one-shot interest it has armed and the direction its last
+//! with the one-shot interest it has armed (listeners, connects and
+//! handshakes in progress) or, for an established connection, its readiness
+//! in edge-triggered mode; the direction its last
 //! would-block read or write went (for libraries that drive the stream,
 //! such as a WebSocket handshake), and the last words it sends if it is
 //! dropped before it has answered its peer (a server handshake that fails
 //! inside the library answers `400 Bad Request` this way: the library drops
 //! the stream with the error).
+//!
+//! Edge mode (a connection, `Registered::edge`): both directions are
+//! registered once, so waiting costs no system call (one-shot interest cost
+//! an `epoll_ctl` per wait). The socket is taken to be readable (writable)
+//! from an event until a read (write) would block: any byte arriving later
+//! is a new edge, hence a new event. A read or write it knows would block
+//! answers `WouldBlock` without a system call (a library reading through it,
+//! such as a WebSocket, finds out as cheaply). A short read is not taken to
+//! mean drained, as mio and tokio take it: they also ask for `EPOLLRDHUP`,
+//! which `polling` does not, so a peer's end that came with the last bytes
+//! would be missed (the reactor's property test found it).
 //!
 //! Invariants:
 //! * (The safety contract of `polling::Poller::add`) a registered socket is
@@ -32,6 +45,10 @@ pub struct Registered<S: AsFd> {
     /// Whether the last read or write through `io::Read`/`io::Write` that
     /// would have blocked was a write (see `await_blocked`).
     blocked_writing: std::cell::Cell<bool>,
+    /// Edge-triggered (see the module's notes).
+    edge: std::cell::Cell<bool>,
+    /// In edge mode: whether it may be (readable, writable).
+    ready: std::cell::Cell<(bool, bool)>,
 }
 
 impl<S: AsFd> Registered<S> {
@@ -48,6 +65,8 @@ impl<S: AsFd> Registered<S> {
             farewell: std::cell::Cell::new(None),
             armed: std::cell::Cell::new((false, false)),
             blocked_writing: std::cell::Cell::new(false),
+            edge: std::cell::Cell::new(false),
+            ready: std::cell::Cell::new((false, false)),
         })
     }
 
@@ -56,15 +75,22 @@ impl<S: AsFd> Registered<S> {
         &self.socket
     }
 
-    /// Records that the poller delivered an event: one-shot interest is
-    /// now disarmed.
-    pub fn fired(&self) {
-        self.armed.set((false, false));
+    /// Records that the poller delivered an event (`readable`, `writable`):
+    /// one-shot interest is now disarmed; in edge mode, the socket is ready
+    /// in those directions.
+    pub fn fired(&self, readable: bool, writable: bool) {
+        if self.edge.get() {
+            let (r, w) = self.ready.get();
+            self.ready.set((r || readable, w || writable));
+        } else {
+            self.armed.set((false, false));
+        }
     }
 
-    /// Sets the (one-shot) interest: readable, writable, both or none.
+    /// Sets the (one-shot) interest: readable, writable, both or none (in
+    /// edge mode, interest is always in both: nothing to do).
     pub fn interest(&self, readable: bool, writable: bool) {
-        if self.armed.get() == (readable, writable) {
+        if self.edge.get() || self.armed.get() == (readable, writable) {
             return;
         }
         self.armed.set((readable, writable));
@@ -82,12 +108,15 @@ impl<S: AsFd> Registered<S> {
 }
 
 impl<S: AsFd> Registered<S> {
-    /// Moves the socket to poller key `key`, with no interest.
-    pub fn rekey(&self, key: usize) {
+    /// Makes it an established connection under poller key `key`: edge
+    /// mode, taken to be ready both ways until a read or write says not.
+    pub fn edge(&self, key: usize) {
         self.key.set(key);
-        self.armed.set((false, false));
-        // As in `interest`: only an out-of-memory kernel refuses.
-        let _ = self.poller.modify(self.socket.as_fd(), Event::none(key));
+        self.edge.set(true);
+        self.ready.set((true, true));
+        // As in `interest`: only an out-of-memory kernel refuses (the
+        // waiters then time out).
+        let _ = self.poller.modify_with_mode(self.socket.as_fd(), Event::all(key), polling::PollMode::Edge);
     }
 
     /// Sets (or clears) what the socket sends if dropped before it writes
@@ -123,9 +152,18 @@ impl<S: AsFd> Drop for Registered<S> {
 /// WebSocket can own its registration.
 impl io::Read for Registered<std::net::TcpStream> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let (readable, writable) = self.ready.get();
+        if self.edge.get() && !readable {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         let result = (&self.socket).read(buf);
         match &result {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.blocked_writing.set(false),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if self.edge.get() {
+                    self.ready.set((false, writable));
+                }
+                self.blocked_writing.set(false);
+            }
             // The peer is gone: nobody to say farewell to.
             Err(e) if e.kind() != io::ErrorKind::Interrupted => self.farewell.set(None),
             _ => {}
@@ -136,9 +174,20 @@ impl io::Read for Registered<std::net::TcpStream> {
 
 impl io::Write for Registered<std::net::TcpStream> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let (readable, writable) = self.ready.get();
+        if self.edge.get() && !writable {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         let result = (&self.socket).write(buf);
         match &result {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.blocked_writing.set(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // Only a write that failed sets the kernel up to report
+                // space again, so a short write is not taken as full.
+                if self.edge.get() {
+                    self.ready.set((readable, false));
+                }
+                self.blocked_writing.set(true);
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // An answer has started (or the peer is gone): no farewell.
             _ => self.farewell.set(None),

@@ -258,6 +258,7 @@ impl Listener {
 impl Conn {
     /// A connected connection around a registered stream.
     fn new(id: u64, host: Arc<str>, port: u16, stream: Registered<TcpStream>) -> Conn {
+        stream.edge(key(id, KIND_TCP_CONN));
         let text = |addr: io::Result<SocketAddr>| addr.ok().map(|a| Arc::from(a.to_string()));
         Conn {
             id,
@@ -340,7 +341,7 @@ impl Conn {
                 self.deliver(chunk, done);
                 return true;
             }
-            let Some(stream) = &self.stream else { return true };
+            let Some(stream) = self.stream.as_mut() else { return true };
             // `max_bytes` counts the kept bytes; a character longer than
             // `max_bytes` is completed one byte at a time.
             let want = max.saturating_sub(chunk.len()).max(1);
@@ -350,7 +351,7 @@ impl Conn {
                 if buf.len() < want {
                     buf.resize(want, 0);
                 }
-                let n = stream.get().read(&mut buf[..want])?;
+                let n = stream.read(&mut buf[..want])?;
                 chunk.extend_from_slice(&buf[..n]);
                 Ok::<usize, io::Error>(n)
             });
@@ -413,11 +414,11 @@ impl Conn {
     /// Writes as much as the socket takes for the first writer; `false` if
     /// it would block before the writer is done.
     fn write_some(&mut self, done: &mut Completed) -> bool {
-        let Some(stream) = &self.stream else { return true };
+        let Some(stream) = self.stream.as_mut() else { return true };
         let Some(w) = self.writers.front_mut() else { return true };
         let before = w.written;
         while w.written < w.data.len() {
-            match stream.get().write(&w.data[w.written..]) {
+            match stream.write(&w.data[w.written..]) {
                 Ok(0) => break,
                 Ok(n) => w.written += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -590,7 +591,7 @@ impl Net {
             let Some(l) = self.tcp_listener_of(id) else { return };
             let mut l = hold(&l);
             if let Some(s) = &l.socket {
-                s.fired();
+                s.fired(readable, writable);
             }
             if readable {
                 l.serve_accepters(self, done);
@@ -602,7 +603,7 @@ impl Net {
         if let Some(c) = self.tcp_conn_of(id) {
             let mut c = hold(&c);
             if let Some(s) = &c.stream {
-                s.fired();
+                s.fired(readable, writable);
             }
             c.pump(readable, writable, done);
             return;

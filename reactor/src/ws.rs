@@ -334,7 +334,7 @@ impl Dial {
             Stage::Handshake(_) if timed_out => self.failed(net, "WebSocket handshake timed out".into(), done),
             Stage::Handshake(mid) => {
                 let Some(mid) = mid.take() else { return };
-                mid.get_ref().get_ref().fired();
+                mid.get_ref().get_ref().fired(true, true);
                 let result = mid.handshake();
                 self.handshake_step(net, result, done);
             }
@@ -421,6 +421,7 @@ impl WsConn {
         response_status: u16,
         response_headers: Arc<[(Arc<str>, Arc<str>)]>,
     ) -> WsConn {
+        ws.get_ref().edge(key(id, KIND_WS_CONN));
         let conn = WsConn {
             info: WsConnInfo {
                 id,
@@ -470,7 +471,7 @@ impl Net {
         } else if let Some(c) = self.ws_conn_of(id) {
             let mut c = hold(&c);
             if let Some(ws) = &c.socket {
-                ws.get_ref().fired();
+                ws.get_ref().fired(readable, writable);
             }
             c.pump(readable, writable, done);
         } else {

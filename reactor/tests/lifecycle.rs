@@ -815,3 +815,27 @@ fn ready_answers_come_back_by_value() {
     assert_eq!(data, b"hello");
     assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 0, "a reply function ran for an answer given by value");
 }
+
+/// A peer writes and closes at once: a read asking for more than was sent
+/// gets the bytes, and the next read the end at once, not after its
+/// timeout (a connection is edge-triggered, and the end that came with the
+/// bytes is announced by no later event: a short read must not be taken to
+/// mean that nothing is left).
+#[test]
+fn an_end_that_came_with_the_bytes_is_not_missed() {
+    use std::io::Write;
+    let reactor = Reactor::start_polled(Policy::default(), 16, 2).expect("reactor");
+    let net = reactor.handle();
+    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, r)) else { panic!("listen failed") };
+    let mut peer = std::net::TcpStream::connect(("127.0.0.1", l.port)).expect("connect");
+    let Reply::Conn(server) = call(|r| net.tcp_accept(l.id, 2000, r)) else { panic!("accept failed") };
+    peer.write_all(b"bye").expect("write");
+    drop(peer);
+    std::thread::sleep(Duration::from_millis(50));
+    let Reply::Read(_, data) = call(|r| net.tcp_read(server.id, 64, 2000, r)) else { panic!("read failed") };
+    assert_eq!(data, b"bye");
+    let started = Instant::now();
+    let Reply::Read(info, data) = call(|r| net.tcp_read(server.id, 64, 2000, r)) else { panic!("EOF read failed") };
+    assert!(data.is_empty() && info.status == Status::Closed, "the end: {info:?}");
+    assert!(started.elapsed() < Duration::from_secs(1), "the end came after {:?}", started.elapsed());
+}

@@ -170,7 +170,7 @@ impl WsListener {
     /// Readiness of the listening socket.
     fn on_event(&mut self, net: &Net, readable: bool, done: &mut Completed) {
         if let Some(s) = &self.socket {
-            s.fired();
+            s.fired(readable, false);
         }
         if readable {
             self.accept_ready(net, done);
@@ -258,7 +258,7 @@ impl WsListener {
     /// Readiness of handshake `hid`.
     fn continue_handshake(&mut self, net: &Net, hid: u64, done: &mut Completed) {
         let Some(mid) = self.handshakes.get_mut(&hid).and_then(|h| h.mid.take()) else { return };
-        mid.get_ref().get_ref().fired();
+        mid.get_ref().get_ref().fired(true, true);
         let result = mid.handshake();
         self.handshake_step(net, hid, result, done);
     }
@@ -342,7 +342,6 @@ impl WsListener {
         };
         self.info.accepted_connections += 1;
         let url = format!("ws://{}", self.local.map(|a| a.to_string()).unwrap_or_default());
-        ws.get_ref().rekey(key(id, KIND_WS_CONN));
         let conn = WsConn::new(id, &url, &peer.ip().to_string(), ws, 101, Arc::new([]));
         let info = conn.snapshot();
         net.lock().ws.conns.settle(id, Some(share(conn)));
