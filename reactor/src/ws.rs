@@ -45,16 +45,19 @@ type ClientResult =
 /// The largest message or frame a WebSocket accepts.
 const MAX_MESSAGE: usize = 16 << 20;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// The read buffer of a WebSocket, kept for as long as it lives (a larger
+/// message grows it as needed). tungstenite's default, 128 KiB, would be
+/// most of an idle connection's cost.
+const READ_BUFFER: usize = 2048;
 
 fn config() -> WebSocketConfig {
-    WebSocketConfig {
-        max_message_size: Some(MAX_MESSAGE),
-        max_frame_size: Some(MAX_MESSAGE),
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+        .read_buffer_size(READ_BUFFER)
         // No write buffering: a message goes to the socket at once, and an
         // idle connection holds no write buffer.
-        write_buffer_size: 0,
-        ..WebSocketConfig::default()
-    }
+        .write_buffer_size(0)
 }
 
 fn unknown_conn(id: u64) -> Reply {
@@ -243,7 +246,7 @@ impl WsConn {
                 self.end(Status::Failed, Some(message), done);
                 return true;
             }
-            Ok(Message::Text(t)) => WsMessage { kind: "text", bytes: t.len(), text: t },
+            Ok(Message::Text(t)) => WsMessage { kind: "text", bytes: t.len(), text: t.as_str().to_owned() },
             Ok(Message::Binary(b)) => {
                 WsMessage { kind: "binary", bytes: b.len(), text: String::from_utf8_lossy(&b).into() }
             }
@@ -583,7 +586,7 @@ impl Net {
         self.request(token, |done| {
             let mut c = hold(&c);
             let Some(ws) = c.socket.as_mut() else { return Some((reply, closed_send())) };
-            match ws.write(Message::Text(message)) {
+            match ws.write(Message::Text(message.into())) {
                 Ok(()) => {}
                 Err(e) if would_block(&e) => {}
                 Err(e) => {

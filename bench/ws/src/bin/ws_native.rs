@@ -8,7 +8,8 @@
 //! readable connection is read until WouldBlock and every text or binary
 //! message is sent straight back; frames the socket does not take at once
 //! stay in tungstenite's write buffer and writable interest is armed until
-//! they are flushed. (tungstenite 0.24 reads in fixed 4 KiB chunks.) Prints "listening on PORT" once ready.
+//! they are flushed. (Configured as rco's WebSockets are: a 2 KiB read buffer, tungstenite
+//! 0.30's default of 128 KiB being most of an idle connection's cost.) Prints "listening on PORT" once ready.
 
 use polling::{Event, Events, PollMode, Poller};
 use std::collections::HashMap;
@@ -98,7 +99,8 @@ fn main() -> io::Result<()> {
                             next_key += 1;
                             // SAFETY: deleted from the poller before the stream is dropped.
                             unsafe { poller.add_with_mode(&s, Event::readable(key), PollMode::Level)? };
-                            let state = match tungstenite::accept(s) {
+                            let config = tungstenite::protocol::WebSocketConfig::default().read_buffer_size(2048);
+                            let state = match tungstenite::accept_with_config(s, Some(config)) {
                                 Ok(ws) => Some(State::Open(ws)),
                                 Err(HandshakeError::Interrupted(mid)) => Some(State::Handshake(mid)),
                                 Err(HandshakeError::Failure(_)) => None,

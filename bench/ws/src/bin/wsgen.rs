@@ -104,7 +104,8 @@ impl Gen {
         for key in 0..n {
             let stream = TcpStream::connect(addr)?;
             stream.set_nodelay(true)?;
-            let (ws, _) = tungstenite::client::client(url.as_str(), stream)
+            let config = tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+            let (ws, _) = tungstenite::client::client_with_config(url.as_str(), stream, Some(config))
                 .map_err(|e| io::Error::other(format!("handshake {key}: {e}")))?;
             ws.get_ref().set_nonblocking(true)?;
             // SAFETY: deleted from the poller (Gen::drop / kill) before it is closed.
@@ -133,7 +134,7 @@ impl Gen {
     }
 
     fn send(&mut self, key: usize) {
-        let m = Message::Text(self.msg.clone());
+        let m = Message::Text(self.msg.clone().into());
         let c = &mut self.conns[key];
         c.sent_at = Instant::now();
         match c.ws.send(m) {
