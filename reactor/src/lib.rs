@@ -38,7 +38,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use policy::Policy;
-pub(crate) use registry::{hold, share, Registry, Shared};
+pub(crate) use registry::{hold, share, Alarm, Registry, Shared};
 pub use timer::{Callback, Timers};
 pub use types::{ConnInfo, ListenerInfo, Reply, ReplyFn, SocketError, Status, WsConnInfo, WsMessage};
 
@@ -70,6 +70,8 @@ pub(crate) fn denied(word: &str, host: &str) -> Reply {
 pub(crate) struct Completed {
     replies: Vec<(ReplyFn, Reply)>,
     answered: Vec<u64>,
+    /// Alarms of connections that ended (`registry::Alarm`).
+    silenced: Vec<timer::TimerId>,
     /// The token of the request being made (0, which no waiter has: none).
     own: u64,
     own_answer: Option<(ReplyFn, Reply)>,
@@ -92,12 +94,21 @@ impl Completed {
         self.answered.push(token);
     }
 
-    /// Cancels the timers of the answered waiters (under the lock).
+    /// Cancels `timer` once the socket's lock is released.
+    pub(crate) fn silence(&mut self, timer: timer::TimerId) {
+        self.silenced.push(timer);
+    }
+
+    /// Cancels the timers of the answered waiters and the silenced alarms
+    /// (under the state lock).
     fn cancel_timers(&mut self, state: &mut State) {
         for token in self.answered.drain(..) {
             if let Some(timer) = state.timer_of.remove(&token) {
                 state.timers.cancel(timer);
             }
+        }
+        for timer in self.silenced.drain(..) {
+            state.timers.cancel(timer);
         }
     }
 
@@ -115,6 +126,9 @@ pub(crate) enum Action {
     Call(Callback),
     /// A waiter's timeout: answer it if it is still waiting.
     Expire { kind: usize, id: u64, token: u64 },
+    /// The alarm of connection `id` (`registry::Alarm`): time out its
+    /// waiters whose deadlines have passed.
+    Alarm { kind: usize, id: u64 },
 }
 
 /// The registries (which socket has which id, the counts against the cap)
@@ -229,7 +243,7 @@ impl Net {
     /// Cancels the timers of the waiters `done` answered, then delivers its
     /// replies; no lock is held meanwhile.
     pub(crate) fn finish(&self, mut done: Completed) {
-        if !done.answered.is_empty() {
+        if !done.answered.is_empty() || !done.silenced.is_empty() {
             done.cancel_timers(&mut self.lock());
         }
         done.deliver();
@@ -267,10 +281,10 @@ impl Net {
     }
 
     /// Adds a timer; the timer of a waiter replaces the one it had.
-    pub(crate) fn arm(&self, at: Instant, action: Action) {
+    pub(crate) fn arm(&self, at: Instant, action: Action) -> timer::TimerId {
         let token = match &action {
             Action::Expire { token, .. } => Some(*token),
-            Action::Call(_) => None,
+            Action::Call(_) | Action::Alarm { .. } => None,
         };
         let mut state = self.lock();
         let timer = state.add_timer(at, action);
@@ -279,6 +293,12 @@ impl Net {
                 state.timers.cancel(old);
             }
         }
+        timer
+    }
+
+    /// Cancels `timer` (a no-op if it fired).
+    pub(crate) fn cancel(&self, timer: timer::TimerId) {
+        self.lock().timers.cancel(timer);
     }
 
     /// Applies the address policy to the addresses `host` resolved to, then
@@ -411,6 +431,8 @@ impl Net {
                     self.tcp_timeout(kind, id, token, &mut done)
                 }
                 Action::Expire { kind, id, token } => self.ws_timeout(kind, id, token, &mut done),
+                Action::Alarm { kind: KIND_TCP_CONN, id } => self.tcp_alarm(id, &mut done),
+                Action::Alarm { id, .. } => self.ws_alarm(id, &mut done),
             }
         }
         (done, calls)
@@ -535,6 +557,37 @@ pub(crate) mod test_support {
 mod tests {
     use super::*;
     use std::sync::mpsc;
+
+    /// Reads that wait on a connection share its one alarm: a thousand
+    /// round trips leave at most one timer per connection, and a read with
+    /// a shorter timeout than the alarm's still times out on time.
+    #[test]
+    fn a_connection_keeps_one_timer_for_its_waits() {
+        use crate::test_support::call;
+        let reactor = Reactor::start(Policy::default(), 16).expect("reactor");
+        let net = reactor.handle();
+        let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, r)) else { panic!("listen") };
+        let Reply::Conn(client) = call(|r| net.tcp_connect("127.0.0.1", l.port, 2000, true, r)) else {
+            panic!("connect")
+        };
+        let Reply::Conn(server) = call(|r| net.tcp_accept(l.id, 2000, r)) else { panic!("accept") };
+        for n in 0..1000 {
+            let (tx, rx) = mpsc::channel();
+            let reply: ReplyFn = Box::new(move |r| {
+                let _ = tx.send(r);
+            });
+            let now = net.tcp_read(server.id, 64, 300_000, reply).map(|(_, r)| r);
+            let Reply::Conn(_) = call(|r| net.tcp_write(client.id, b"x".to_vec(), r)) else { panic!("write {n}") };
+            let got = now.unwrap_or_else(|| rx.recv_timeout(Duration::from_secs(5)).expect("a reply"));
+            assert!(matches!(got, Reply::Read(_, ref d) if d == b"x"), "read {n}: {got:?}");
+        }
+        assert!(net.lock().timers.len() <= 2, "timers: {}", net.lock().timers.len());
+        let started = Instant::now();
+        let Reply::Read(_, data) = call(|r| net.tcp_read(server.id, 64, 50, r)) else { panic!("timed-out read") };
+        assert!(data.is_empty());
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(50) && waited < Duration::from_secs(1), "{waited:?}");
+    }
 
     #[test]
     fn timers_fire_in_order_and_wake_a_sleeping_loop() {

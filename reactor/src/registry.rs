@@ -1,6 +1,7 @@
 //! The socket layer shared by TCP and WebSockets: a `Registry` of sockets
-//! of one kind by id, each socket `Shared` behind a lock of its own, and
-//! the `Socket` trait by which closing everything reaches each of them.
+//! of one kind by id, each socket `Shared` behind a lock of its own, the
+//! `Alarm` a connection keeps for its waiters' deadlines, and the `Socket`
+//! trait by which closing everything reaches each of them.
 //! (The other shared parts: a socket's wait queues are `Waiters`, its
 //! readiness is `Registered`, its timers are armed with `Net::arm`, and
 //! what a critical section completes is a `Completed`.)
@@ -11,9 +12,11 @@
 //! registry lives under the state lock, which is never held while a
 //! socket's lock is taken.
 
-use crate::Completed;
+use crate::timer::TimerId;
+use crate::{Action, Completed, Net};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 /// A socket behind a lock of its own: requests and events on one socket
 /// wait for each other, never for another socket's.
@@ -27,6 +30,43 @@ pub(crate) fn share<T>(socket: T) -> Shared<T> {
 /// are answered or queued whole), so a poisoned lock is recovered.
 pub(crate) fn hold<T>(socket: &Shared<T>) -> MutexGuard<'_, T> {
     socket.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The one timer a connection keeps for the deadlines of its waiters. It
+/// is set for the earliest and not moved for a later one, so once a
+/// connection has its alarm a read that waits costs no timer operation (a
+/// timer per waiting read cost an insertion and a removal in the timer
+/// heap, and a map entry, every round trip). When it rings, the connection
+/// times out the waiters whose deadlines have passed and sets it again for
+/// the earliest left. Invariant: while a waiter waits, the alarm is set no
+/// later than its deadline.
+#[derive(Default)]
+pub(crate) struct Alarm(Option<(Instant, TimerId)>);
+
+impl Alarm {
+    /// Makes sure connection `id` of registry `kind` is looked at by
+    /// `deadline`.
+    pub(crate) fn by(&mut self, net: &Net, deadline: Instant, kind: usize, id: u64) {
+        if let Some((at, timer)) = self.0 {
+            if at <= deadline {
+                return;
+            }
+            net.cancel(timer);
+        }
+        self.0 = Some((deadline, net.arm(deadline, Action::Alarm { kind, id })));
+    }
+
+    /// It rang: no timer is set any more.
+    pub(crate) fn rang(&mut self) {
+        self.0 = None;
+    }
+
+    /// The connection ended: its timer goes once its lock is released.
+    pub(crate) fn silence(&mut self, done: &mut Completed) {
+        if let Some((_, timer)) = self.0.take() {
+            done.silence(timer);
+        }
+    }
 }
 
 /// What closing every socket does to one (at exit, `Net::close_all`):

@@ -34,7 +34,7 @@ use crate::registry::{shut_all, Socket};
 use crate::resolve::LISTEN_LOOKUP;
 use crate::types::{now_ms, ConnInfo, ListenerInfo, Reply, ReplyFn, Status};
 use crate::waiters::Waiters;
-use crate::{err, hold, key, share, Action, Completed, Net, Registry, Shared, KIND_TCP_CONN, KIND_TCP_LISTENER};
+use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Registry, Shared, KIND_TCP_CONN, KIND_TCP_LISTENER};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -57,6 +57,8 @@ struct Accepter {
 struct Reader {
     token: u64,
     max_bytes: usize,
+    /// When it times out (set when it starts to wait).
+    deadline: Option<Instant>,
     reply: ReplyFn,
 }
 
@@ -108,6 +110,8 @@ pub(crate) struct Conn {
     ended: Option<End>,
     readers: Waiters<Reader>,
     writers: Waiters<Writer>,
+    /// Set no later than the deadline of any waiter.
+    alarm: Alarm,
 }
 
 /// How the peer ended a stream.
@@ -276,6 +280,7 @@ impl Conn {
             ended: None,
             readers: Waiters::default(),
             writers: Waiters::default(),
+            alarm: Alarm::default(),
         }
     }
 
@@ -311,6 +316,7 @@ impl Conn {
         }
         self.kept = Vec::new();
         self.ended = None;
+        self.alarm.silence(done);
         for r in self.readers.drain() {
             done.answer(r.token, r.reply, closed_read());
         }
@@ -443,6 +449,29 @@ impl Conn {
             done.answer(w.token, w.reply, Reply::Conn(self.info()));
         }
         true
+    }
+
+    /// The alarm rang at `now`: readers whose deadline passed get the empty
+    /// chunk of a timeout, a writer that made no progress for
+    /// `WRITE_TIMEOUT` fails the connection; then the alarm is set for the
+    /// earliest deadline left.
+    fn alarm_rang(&mut self, net: &Net, now: Instant, done: &mut Completed) {
+        self.alarm.rang();
+        while let Some(r) = self.readers.take_where(|r| r.deadline.is_some_and(|d| d <= now)) {
+            done.answer(r.token, r.reply, Reply::Read(self.info(), Vec::new()));
+        }
+        let stalled = |w: &Writer| w.progress.is_some_and(|p| p + WRITE_TIMEOUT <= now);
+        if let Some(w) = self.writers.take_where(stalled) {
+            done.answer(w.token, w.reply, err("TcpSocketError", "timed out writing to TCP socket"));
+            self.end(Status::Failed, Some("timed out writing to TCP socket".into()), done);
+            return;
+        }
+        let readers = self.readers.iter().filter_map(|r| r.deadline);
+        let writers = self.writers.iter().filter_map(|w| w.progress.map(|p| p + WRITE_TIMEOUT));
+        if let Some(next) = readers.chain(writers).min() {
+            self.alarm.by(net, next, KIND_TCP_CONN, self.id);
+        }
+        self.rearm();
     }
 
     /// Serves readers, then writers, as far as the socket allows.
@@ -627,33 +656,20 @@ impl Net {
             }
             return;
         }
-        let Some(c) = self.tcp_conn_of(id) else {
-            let Some(d) = self.lock().tcp.dials.get(&id).cloned() else { return };
-            let mut d = hold(&d);
-            if d.token != token {
-                return;
-            }
-            let Some(connecting) = d.connecting.as_mut() else { return };
-            let progress = connecting.on_timeout(self);
-            d.progress(self, progress, done);
+        let Some(d) = self.lock().tcp.dials.get(&id).cloned() else { return };
+        let mut d = hold(&d);
+        if d.token != token {
             return;
-        };
-        let mut c = hold(&c);
-        let writing = c.writers.iter().find(|w| w.token == token).map(|w| w.progress);
-        if let Some(r) = c.readers.take_where(|r| r.token == token) {
-            done.answer(r.token, r.reply, Reply::Read(c.info(), Vec::new()));
-            c.rearm();
-        } else if let Some(progress) = writing {
-            let progress = progress.unwrap_or_else(Instant::now);
-            if progress.elapsed() < WRITE_TIMEOUT {
-                // The peer is still taking bytes: wait again from the last progress.
-                self.arm(progress + WRITE_TIMEOUT, Action::Expire { kind: KIND_TCP_CONN, id, token });
-                return;
-            }
-            if let Some(w) = c.writers.take_where(|w| w.token == token) {
-                done.answer(w.token, w.reply, err("TcpSocketError", "timed out writing to TCP socket"));
-            }
-            c.end(Status::Failed, Some("timed out writing to TCP socket".into()), done);
+        }
+        let Some(connecting) = d.connecting.as_mut() else { return };
+        let progress = connecting.on_timeout(self);
+        d.progress(self, progress, done);
+    }
+
+    /// The alarm of connection `id` rang.
+    pub(crate) fn tcp_alarm(&self, id: u64, done: &mut Completed) {
+        if let Some(c) = self.tcp_conn_of(id) {
+            hold(&c).alarm_rang(self, Instant::now(), done);
         }
     }
 
@@ -848,8 +864,10 @@ impl Net {
             }
             c.writers.push_back(Writer { token, data, written: 0, progress: None, reply });
             c.pump(false, true, done);
-            if c.writers.iter().any(|w| w.token == token) {
-                self.arm_timer(KIND_TCP_CONN, id, token, WRITE_TIMEOUT);
+            // A writer that waits has made its progress (or none) now.
+            let waiting = c.writers.iter().find(|w| w.token == token).and_then(|w| w.progress);
+            if let Some(progress) = waiting {
+                c.alarm.by(self, progress + WRITE_TIMEOUT, KIND_TCP_CONN, id);
             }
             None
         })
@@ -865,10 +883,13 @@ impl Net {
             if c.stream.is_none() {
                 return Some((reply, closed_read()));
             }
-            c.readers.push_back(Reader { token, max_bytes, reply });
+            c.readers.push_back(Reader { token, max_bytes, deadline: None, reply });
             c.pump(true, false, done);
-            if c.readers.iter().any(|r| r.token == token) {
-                self.arm_timer(KIND_TCP_CONN, id, token, Duration::from_millis(timeout_ms));
+            let conn = &mut *c;
+            if let Some(r) = conn.readers.last_mut().filter(|r| r.token == token) {
+                let deadline = Instant::now() + Duration::from_millis(timeout_ms);
+                r.deadline = Some(deadline);
+                conn.alarm.by(self, deadline, KIND_TCP_CONN, id);
             }
             None
         })

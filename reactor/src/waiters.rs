@@ -50,6 +50,14 @@ impl<T> Waiters<T> {
         first
     }
 
+    /// The latest waiter.
+    pub(crate) fn last_mut(&mut self) -> Option<&mut T> {
+        match self.rest.back_mut() {
+            Some(last) => Some(last),
+            None => self.first.as_mut(),
+        }
+    }
+
     /// The waiters in arrival order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
         self.first.iter().chain(self.rest.iter())
@@ -112,6 +120,7 @@ mod tests {
                 }
                 prop_assert_eq!(w.iter().copied().collect::<Vec<_>>(), model.iter().copied().collect::<Vec<_>>());
                 prop_assert_eq!(w.front(), model.front());
+                prop_assert_eq!(w.last_mut().copied(), model.back().copied());
                 prop_assert_eq!(w.is_empty(), model.is_empty());
                 if model.len() <= 1 {
                     prop_assert_eq!(w.rest.capacity(), 0);

@@ -25,7 +25,7 @@ use crate::registered::Registered;
 use crate::registry::{shut_all, Socket};
 use crate::types::{now_ms, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
 use crate::waiters::Waiters;
-use crate::{err, hold, key, share, Action, Completed, Net, Registry, Shared, KIND_WS_CONN, KIND_WS_LISTENER};
+use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Registry, Shared, KIND_WS_CONN, KIND_WS_LISTENER};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -166,11 +166,15 @@ struct DialStart {
 struct Reader {
     token: u64,
     max_bytes: usize,
+    /// When it times out (set when it starts to wait).
+    deadline: Option<Instant>,
     reply: ReplyFn,
 }
 
 struct Sender {
     token: u64,
+    /// When it times out (set when it starts to wait).
+    deadline: Option<Instant>,
     reply: ReplyFn,
 }
 
@@ -179,6 +183,8 @@ pub(crate) struct WsConn {
     socket: Option<WebSocket<Stream>>,
     readers: Waiters<Reader>,
     senders: Waiters<Sender>,
+    /// Set no later than the deadline of any waiter.
+    alarm: Alarm,
 }
 
 /// The WebSocket registries (under the state lock; each socket behind its
@@ -208,6 +214,7 @@ impl WsConn {
 
     /// Drops the socket (after a best-effort Close) and answers every waiter.
     fn end(&mut self, status: Status, error: Option<String>, done: &mut Completed) {
+        self.alarm.silence(done);
         if let Some(mut ws) = self.socket.take() {
             if status == Status::Closed {
                 let _ = ws.close(None);
@@ -300,6 +307,27 @@ impl WsConn {
         }
     }
 
+    /// The alarm rang at `now`: readers whose deadline passed get a `none`
+    /// message, a send that could not go out in `SEND_TIMEOUT` fails the
+    /// connection; then the alarm is set for the earliest deadline left.
+    fn alarm_rang(&mut self, net: &Net, now: Instant, done: &mut Completed) {
+        self.alarm.rang();
+        while let Some(r) = self.readers.take_where(|r| r.deadline.is_some_and(|d| d <= now)) {
+            let none = WsMessage { kind: "none", text: String::new(), bytes: 0 };
+            done.answer(r.token, r.reply, Reply::WsRead(self.snapshot(), none));
+        }
+        if let Some(s) = self.senders.take_where(|s| s.deadline.is_some_and(|d| d <= now)) {
+            done.answer(s.token, s.reply, err("WebSocketError", "timed out sending a WebSocket message"));
+            self.end(Status::Failed, Some("timed out sending a WebSocket message".into()), done);
+            return;
+        }
+        let readers = self.readers.iter().filter_map(|r| r.deadline);
+        if let Some(next) = readers.chain(self.senders.iter().filter_map(|s| s.deadline)).min() {
+            self.alarm.by(net, next, KIND_WS_CONN, self.info.id);
+        }
+        self.rearm();
+    }
+
     fn pump(&mut self, readable: bool, writable: bool, done: &mut Completed) {
         if writable || readable {
             self.flush_sends(done);
@@ -348,7 +376,9 @@ impl Dial {
         let (id, token) = (self.id, self.token);
         match progress {
             Progress::Waiting => {}
-            Progress::Started(deadline) => net.arm(deadline, Action::Expire { kind: KIND_WS_CONN, id, token }),
+            Progress::Started(deadline) => {
+                net.arm(deadline, Action::Expire { kind: KIND_WS_CONN, id, token });
+            }
             Progress::Failed(error) => {
                 self.failed(net, error.unwrap_or_else(|| "WebSocket connection failed".into()), done);
             }
@@ -441,6 +471,7 @@ impl WsConn {
             socket: Some(ws),
             readers: Waiters::default(),
             senders: Waiters::default(),
+            alarm: Alarm::default(),
         };
         conn.rearm();
         conn
@@ -494,22 +525,17 @@ impl Net {
             self.ws_handshake_event(id, Some(token), done);
             return;
         }
-        let Some(c) = self.ws_conn_of(id) else {
-            let Some(d) = self.lock().ws.dials.get(&id).cloned() else { return };
-            let mut d = hold(&d);
-            if d.token == token {
-                d.step(self, true, done);
-            }
-            return;
-        };
-        let mut c = hold(&c);
-        if let Some(r) = c.readers.take_where(|r| r.token == token) {
-            let none = WsMessage { kind: "none", text: String::new(), bytes: 0 };
-            done.answer(r.token, r.reply, Reply::WsRead(c.snapshot(), none));
-            c.rearm();
-        } else if let Some(s) = c.senders.take_where(|s| s.token == token) {
-            done.answer(s.token, s.reply, err("WebSocketError", "timed out sending a WebSocket message"));
-            c.end(Status::Failed, Some("timed out sending a WebSocket message".into()), done);
+        let Some(d) = self.lock().ws.dials.get(&id).cloned() else { return };
+        let mut d = hold(&d);
+        if d.token == token {
+            d.step(self, true, done);
+        }
+    }
+
+    /// The alarm of connection `id` rang.
+    pub(crate) fn ws_alarm(&self, id: u64, done: &mut Completed) {
+        if let Some(c) = self.ws_conn_of(id) {
+            hold(&c).alarm_rang(self, Instant::now(), done);
         }
     }
 
@@ -596,12 +622,14 @@ impl Net {
                 }
             }
             c.info.messages_sent += 1;
-            c.senders.push_back(Sender { token, reply });
+            c.senders.push_back(Sender { token, deadline: None, reply });
             c.flush_sends(done);
-            let waiting = c.senders.iter().any(|s| s.token == token);
             c.rearm();
-            if waiting {
-                self.arm_timer(KIND_WS_CONN, id, token, SEND_TIMEOUT);
+            let conn = &mut *c;
+            if let Some(s) = conn.senders.last_mut().filter(|s| s.token == token) {
+                let deadline = Instant::now() + SEND_TIMEOUT;
+                s.deadline = Some(deadline);
+                conn.alarm.by(self, deadline, KIND_WS_CONN, id);
             }
             None
         })
@@ -616,10 +644,13 @@ impl Net {
             if c.socket.is_none() {
                 return Some((reply, closed_read()));
             }
-            c.readers.push_back(Reader { token, max_bytes, reply });
+            c.readers.push_back(Reader { token, max_bytes, deadline: None, reply });
             c.pump(true, false, done);
-            if c.readers.iter().any(|r| r.token == token) {
-                self.arm_timer(KIND_WS_CONN, id, token, Duration::from_millis(timeout_ms));
+            let conn = &mut *c;
+            if let Some(r) = conn.readers.last_mut().filter(|r| r.token == token) {
+                let deadline = Instant::now() + Duration::from_millis(timeout_ms);
+                r.deadline = Some(deadline);
+                conn.alarm.by(self, deadline, KIND_WS_CONN, id);
             }
             None
         })
