@@ -57,8 +57,8 @@ macro_rules! snapshot {
     ($keys:ident, $values:ident($($arg:ident: $ty:ty),*), { $($key:ident => $value:expr,)* }) => {
         const $keys: &[&str] = &[$(stringify!($key)),*];
 
-        fn $values($($arg: $ty),*) -> Vec<Value> {
-            vec![$($value),*]
+        fn $values($($arg: $ty),*) -> [Value; $keys.len()] {
+            [$($value),*]
         }
     };
 }
@@ -134,12 +134,18 @@ impl<const N: usize> Extended<N> {
         Extended { shape, at }
     }
 
-    /// The map of `base`'s values with `added`'s (in the order of `new`).
-    fn map(&self, mut values: Vec<Value>, added: [Value; N]) -> Map {
-        values.reserve_exact(N);
-        for (at, value) in self.at.iter().zip(added) {
-            values.insert(*at, value);
+    /// The map of `base`'s values with `added`'s (in the order of `new`),
+    /// in one allocation.
+    fn map<const K: usize>(&self, base: [Value; K], added: [Value; N]) -> Map {
+        let mut values = Vec::with_capacity(K + N);
+        let mut added = self.at.iter().zip(added).peekable();
+        for value in base {
+            while let Some((_, extra)) = added.next_if(|(at, _)| **at == values.len()) {
+                values.push(extra);
+            }
+            values.push(value);
         }
+        values.extend(added.map(|(_, extra)| extra));
         Map::shaped(&self.shape, values)
     }
 }
@@ -178,15 +184,15 @@ impl Shapes {
     }
 
     fn listener(&self, l: &ListenerInfo) -> Value {
-        Value::map(Map::shaped(&self.listener, listener_values(l, &self.statuses)))
+        Value::map(Map::shaped(&self.listener, listener_values(l, &self.statuses).into()))
     }
 
     fn conn(&self, c: &ConnInfo) -> Value {
-        Value::map(Map::shaped(&self.conn, conn_values(c, &self.statuses)))
+        Value::map(Map::shaped(&self.conn, conn_values(c, &self.statuses).into()))
     }
 
     fn ws(&self, c: &WsConnInfo) -> Value {
-        Value::map(Map::shaped(&self.ws, ws_values(c, &self.statuses)))
+        Value::map(Map::shaped(&self.ws, ws_values(c, &self.statuses).into()))
     }
 }
 

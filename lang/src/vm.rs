@@ -374,11 +374,15 @@ impl Vm {
     }
 
     /// Frees spare memory while the VM waits: an empty operand stack gives
-    /// its buffer back (a parked task then costs only its frames).
+    /// its buffer back (a parked task then costs only its frames), and the
+    /// frames and variables their spare room (a task that waits in a loop
+    /// parks at the same depth each time, so this reallocates once).
     pub fn trim(&mut self) {
         if self.stack.is_empty() {
             self.stack = Vec::new();
         }
+        self.frames.shrink_to_fit();
+        self.vars.shrink_to_fit();
     }
 
     /// Names the task this VM runs (its diagnostics say `in task#ID`).

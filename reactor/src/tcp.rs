@@ -86,6 +86,25 @@ pub(crate) struct Listener {
     nodelay: bool,
     socket: Option<Registered<TcpListener>>,
     accepters: Waiters<Accepter>,
+    texts: Texts,
+}
+
+/// The texts of a listener's last accepted connection (its local address,
+/// its peer's host), shared with the next when they are the same: the
+/// connections from one host to one listener keep no copy of their own.
+#[derive(Default)]
+struct Texts {
+    local: Option<Arc<str>>,
+    host: Option<Arc<str>>,
+}
+
+impl Texts {
+    fn share(slot: &mut Option<Arc<str>>, text: String) -> Arc<str> {
+        match slot {
+            Some(shared) if **shared == *text => shared.clone(),
+            _ => slot.insert(Arc::from(text)).clone(),
+        }
+    }
 }
 
 pub(crate) struct Conn {
@@ -106,8 +125,9 @@ pub(crate) struct Conn {
     /// kept for the next read.
     kept: Vec<u8>,
     /// The peer ended the stream while bytes were kept: the read after the
-    /// one that delivered them reports this end.
-    ended: Option<End>,
+    /// one that delivered them reports this end (boxed: rare, and every
+    /// connection would carry its size).
+    ended: Option<Box<End>>,
     readers: Waiters<Reader>,
     writers: Waiters<Writer>,
     /// Set no later than the deadline of any waiter.
@@ -232,7 +252,7 @@ impl Listener {
             match socket.get().accept() {
                 Ok((stream, peer)) => {
                     let Some(a) = self.accepters.pop_front() else { return };
-                    let reply = net.tcp_adopt(self.nodelay, stream, peer);
+                    let reply = net.tcp_adopt(self.nodelay, stream, peer, &mut self.texts);
                     if matches!(reply, Reply::Conn(_)) {
                         self.accepted += 1;
                     }
@@ -261,17 +281,19 @@ impl Listener {
 
 impl Conn {
     /// A connected connection around a registered stream.
-    fn new(id: u64, host: Arc<str>, port: u16, stream: Registered<TcpStream>) -> Conn {
+    /// A connection around `stream`; `texts`, for one a listener accepted,
+    /// shares the texts it has in common with the one accepted before.
+    fn new(id: u64, host: &str, port: u16, stream: Registered<TcpStream>, texts: &mut Texts) -> Conn {
         stream.edge(key(id, KIND_TCP_CONN));
-        let text = |addr: io::Result<SocketAddr>| addr.ok().map(|a| Arc::from(a.to_string()));
+        let local_addr = stream.get().local_addr().ok().map(|a| Texts::share(&mut texts.local, a.to_string()));
         Conn {
             id,
-            host,
+            host: Texts::share(&mut texts.host, host.to_string()),
             port,
             started_at_ms: now_ms(),
             status: Status::Connected,
-            local_addr: text(stream.get().local_addr()),
-            peer_addr: text(stream.get().peer_addr()),
+            local_addr,
+            peer_addr: stream.get().peer_addr().ok().map(|a| Arc::from(a.to_string())),
             error: None,
             bytes_read: 0,
             bytes_written: 0,
@@ -331,7 +353,7 @@ impl Conn {
     fn read_once(&mut self, done: &mut Completed) -> bool {
         let Some(reader) = self.readers.front() else { return true };
         let max = reader.max_bytes;
-        match self.ended.take() {
+        match self.ended.take().map(|end| *end) {
             Some(End::Eof) => return self.read_eof(done),
             Some(End::Error(message)) => return self.read_failed(message, done),
             None => {}
@@ -371,12 +393,12 @@ impl Conn {
                 Ok(0) => {
                     // The kept bytes can no longer complete: they go out
                     // (as U+FFFD), and the end with the next read.
-                    self.ended = Some(End::Eof);
+                    self.ended = Some(Box::new(End::Eof));
                     self.deliver(chunk, done);
                     return true;
                 }
                 Err(e) => {
-                    self.ended = Some(End::Error(e.to_string()));
+                    self.ended = Some(Box::new(End::Error(e.to_string())));
                     self.deliver(chunk, done);
                     return true;
                 }
@@ -564,7 +586,7 @@ impl Dial {
             Progress::Connected(stream) => match stream.get().set_nodelay(self.nodelay) {
                 Err(e) => err("TcpSocketError", e.to_string()),
                 Ok(()) => {
-                    let conn = Conn::new(id, self.host.clone(), self.port, stream);
+                    let conn = Conn::new(id, &self.host, self.port, stream, &mut Texts::default());
                     let info = conn.info();
                     let mut state = net.lock();
                     state.tcp.dials.remove(&id);
@@ -674,7 +696,7 @@ impl Net {
     }
 
     /// Retains a stream a listener accepted as a new connection.
-    fn tcp_adopt(&self, nodelay: bool, stream: TcpStream, peer: SocketAddr) -> Reply {
+    fn tcp_adopt(&self, nodelay: bool, stream: TcpStream, peer: SocketAddr, texts: &mut Texts) -> Reply {
         if let Err(e) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(nodelay)) {
             return err("TcpListenerError", e.to_string());
         }
@@ -683,7 +705,7 @@ impl Net {
         let (conn, answer) = match registered {
             Err(e) => (None, err("TcpListenerError", e.to_string())),
             Ok(stream) => {
-                let conn = Conn::new(id, peer.ip().to_string().into(), peer.port(), stream);
+                let conn = Conn::new(id, &peer.ip().to_string(), peer.port(), stream, texts);
                 let info = conn.info();
                 (Some(share(conn)), Reply::Conn(info))
             }
@@ -732,6 +754,7 @@ impl Net {
                     nodelay,
                     socket: Some(socket),
                     accepters: Waiters::default(),
+                    texts: Texts::default(),
                 };
                 let info = listener.info();
                 (Some(share(listener)), Reply::Listener(info))
