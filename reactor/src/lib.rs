@@ -149,6 +149,8 @@ pub(crate) struct State {
     pub(crate) timer_of: std::collections::HashMap<u64, timer::TimerId, TokenHash>,
     pub(crate) tcp: tcp::Tcp,
     pub(crate) ws: ws::Ws,
+    /// Where the events of WebSocket server handshakes go.
+    pub(crate) handshakes: ws::Handshakes,
     stopping: bool,
     /// While a thread blocks in `Poller::wait`: the deadline it sleeps
     /// until (`Some(None)`: no deadline).

@@ -136,10 +136,48 @@ impl<S> Registry<S> {
     }
 }
 
-/// Shuts `sockets` (taken out of their registry); their ids.
-pub(crate) fn shut_all<S: Socket>(sockets: BTreeMap<u64, Shared<S>>, done: &mut Completed) -> Vec<u64> {
-    for socket in sockets.values() {
-        hold(socket).shut(done);
+/// One protocol's sockets: its listeners, its connections, and its
+/// connects in progress (by the connection id each reserved).
+pub(crate) struct Sockets<L, C, D> {
+    pub(crate) listeners: Registry<L>,
+    pub(crate) conns: Registry<C>,
+    pub(crate) dials: BTreeMap<u64, Shared<D>>,
+}
+
+impl<L, C, D> Default for Sockets<L, C, D> {
+    fn default() -> Self {
+        Sockets { listeners: Registry::default(), conns: Registry::default(), dials: BTreeMap::new() }
     }
-    sockets.into_keys().collect()
+}
+
+impl<L: Socket, C: Socket, D: Socket> Sockets<L, C, D> {
+    /// Takes every socket out (at exit, under the state lock; the connects
+    /// in progress give up their ids); `Taken::shut` then closes them.
+    pub(crate) fn take_all(&mut self) -> Taken<L, C, D> {
+        let dials = std::mem::take(&mut self.dials);
+        Taken { listeners: self.listeners.take_all(0), conns: self.conns.take_all(dials.len()), dials }
+    }
+}
+
+/// Sockets taken out of their registries.
+pub(crate) struct Taken<L, C, D> {
+    listeners: BTreeMap<u64, Shared<L>>,
+    conns: BTreeMap<u64, Shared<C>>,
+    dials: BTreeMap<u64, Shared<D>>,
+}
+
+impl<L: Socket, C: Socket, D: Socket> Taken<L, C, D> {
+    /// Shuts them all, listeners first; the ids of the listeners and
+    /// connections (those that were retained).
+    pub(crate) fn shut(self, done: &mut Completed) -> (Vec<u64>, Vec<u64>) {
+        fn shut_all<S: Socket>(sockets: BTreeMap<u64, Shared<S>>, done: &mut Completed) -> Vec<u64> {
+            for socket in sockets.values() {
+                hold(socket).shut(done);
+            }
+            sockets.into_keys().collect()
+        }
+        let retained = (shut_all(self.listeners, done), shut_all(self.conns, done));
+        shut_all(self.dials, done);
+        retained
+    }
 }

@@ -30,12 +30,12 @@
 use crate::connect::{Connecting, Progress};
 use crate::policy::lookup_host;
 use crate::registered::Registered;
-use crate::registry::{shut_all, Socket};
+use crate::registry::{Socket, Sockets};
 use crate::resolve::LISTEN_LOOKUP;
 use crate::types::{now_ms, ConnInfo, ListenerInfo, Reply, ReplyFn, Status};
 use crate::waiters::Waiters;
-use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Registry, Shared, KIND_TCP_CONN, KIND_TCP_LISTENER};
-use std::collections::BTreeMap;
+use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Shared, KIND_TCP_CONN, KIND_TCP_LISTENER};
+
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -142,7 +142,7 @@ enum End {
 }
 
 /// A `tcp_connect` in progress (its id is reserved, not yet retained).
-struct Dial {
+pub(crate) struct Dial {
     id: u64,
     token: u64,
     host: Arc<str>,
@@ -176,13 +176,7 @@ struct ListenStart {
 }
 
 /// The TCP registries (under the state lock; each socket behind its own).
-#[derive(Default)]
-pub(crate) struct Tcp {
-    pub(crate) listeners: Registry<Listener>,
-    pub(crate) conns: Registry<Conn>,
-    /// Connects in progress, by the connection id they reserved.
-    dials: BTreeMap<u64, Shared<Dial>>,
-}
+pub(crate) type Tcp = Sockets<Listener, Conn, Dial>;
 
 fn listener_full(max: usize) -> Reply {
     err(
@@ -625,15 +619,8 @@ impl Net {
 
     /// Closes everything; the retained ids, listeners first.
     pub(crate) fn tcp_close_all(&self, done: &mut Completed) -> (Vec<u64>, Vec<u64>) {
-        let (listeners, conns, dials) = {
-            let mut state = self.lock();
-            let tcp = &mut state.tcp;
-            let dials = std::mem::take(&mut tcp.dials);
-            (tcp.listeners.take_all(0), tcp.conns.take_all(dials.len()), dials)
-        };
-        let retained = (shut_all(listeners, done), shut_all(conns, done));
-        shut_all(dials, done);
-        retained
+        let taken = self.lock().tcp.take_all();
+        taken.shut(done)
     }
 
     /// Readiness reported by the poller for socket `id` of registry `kind`.

@@ -22,10 +22,11 @@ mod server;
 use crate::connect::{Connecting, Progress};
 use crate::policy::lookup_host;
 use crate::registered::Registered;
-use crate::registry::{shut_all, Socket};
+use crate::registry::{Socket, Sockets};
 use crate::types::{now_ms, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
 use crate::waiters::Waiters;
-use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Registry, Shared, KIND_WS_CONN, KIND_WS_LISTENER};
+use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Shared, KIND_WS_CONN, KIND_WS_LISTENER};
+pub(crate) use server::Handshakes;
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -125,7 +126,7 @@ fn would_block(e: &tungstenite::Error) -> bool {
 }
 
 /// A `ws_connect` in progress (its id is reserved, not yet retained).
-struct Dial {
+pub(crate) struct Dial {
     id: u64,
     token: u64,
     /// The URL as given (for the snapshot).
@@ -189,17 +190,7 @@ pub(crate) struct WsConn {
 
 /// The WebSocket registries (under the state lock; each socket behind its
 /// own, a listener together with its server handshakes).
-#[derive(Default)]
-pub(crate) struct Ws {
-    pub(crate) listeners: Registry<server::WsListener>,
-    pub(crate) conns: Registry<WsConn>,
-    /// The listener of each server handshake in progress, by handshake id
-    /// (`server.rs`).
-    handshakes: BTreeMap<u64, u64>,
-    next_handshake: u64,
-    /// Connects in progress, by the connection id they reserved.
-    dials: BTreeMap<u64, Shared<Dial>>,
-}
+pub(crate) type Ws = Sockets<server::WsListener, WsConn, Dial>;
 
 impl WsConn {
     fn snapshot(&self) -> WsConnInfo {
@@ -485,16 +476,12 @@ impl Net {
 
     /// Closes everything; the retained ids, listeners first.
     pub(crate) fn ws_close_all(&self, done: &mut Completed) -> (Vec<u64>, Vec<u64>) {
-        let (listeners, conns, dials) = {
+        let taken = {
             let mut state = self.lock();
-            let ws = &mut state.ws;
-            ws.handshakes.clear();
-            let dials = std::mem::take(&mut ws.dials);
-            (ws.listeners.take_all(0), ws.conns.take_all(dials.len()), dials)
+            state.handshakes.clear();
+            state.ws.take_all()
         };
-        let retained = (shut_all(listeners, done), shut_all(conns, done));
-        shut_all(dials, done);
-        retained
+        taken.shut(done)
     }
 
     pub(crate) fn ws_event(&self, kind: usize, id: u64, readable: bool, writable: bool, done: &mut Completed) {

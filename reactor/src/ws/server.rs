@@ -110,6 +110,20 @@ struct Accepter {
     reply: ReplyFn,
 }
 
+/// Which listener each server handshake in progress belongs to (under the
+/// state lock: its events and deadline are routed there).
+#[derive(Default)]
+pub(crate) struct Handshakes {
+    listener_of: BTreeMap<u64, u64>,
+    next: u64,
+}
+
+impl Handshakes {
+    pub(crate) fn clear(&mut self) {
+        self.listener_of.clear();
+    }
+}
+
 /// A server handshake in progress.
 pub(crate) struct Handshake {
     /// `None` only during a step.
@@ -229,8 +243,8 @@ impl WsListener {
     fn start_handshake(&mut self, net: &Net, stream: TcpStream, peer: SocketAddr, done: &mut Completed) {
         let hid = {
             let mut state = net.lock();
-            let hid = HANDSHAKE | state.ws.next_handshake;
-            state.ws.next_handshake += 1;
+            let hid = HANDSHAKE | state.handshakes.next;
+            state.handshakes.next += 1;
             hid
         };
         let registered = stream
@@ -248,7 +262,7 @@ impl WsListener {
         stream.farewell(Some(BAD_REQUEST));
         let token = net.token();
         let guard = OriginGuard { allowed: self.allowed_origins.clone() };
-        net.lock().ws.handshakes.insert(hid, self.info.id);
+        net.lock().handshakes.listener_of.insert(hid, self.info.id);
         net.arm(Instant::now() + HANDSHAKE_DEADLINE, Action::Expire { kind: KIND_WS_CONN, id: hid, token });
         self.handshakes.insert(hid, Handshake { mid: None, token, peer });
         let result = tungstenite::accept_hdr_with_config(stream, guard, Some(config()));
@@ -312,7 +326,7 @@ impl WsListener {
     /// Handshake `hid` finished (and left `handshakes`): its outcome joins
     /// the queue.
     fn finish(&mut self, net: &Net, hid: u64, finished: Finished, done: &mut Completed) {
-        net.lock().ws.handshakes.remove(&hid);
+        net.lock().handshakes.listener_of.remove(&hid);
         self.ready.push_back(finished);
         self.serve_accepters(net, done);
     }
@@ -398,7 +412,7 @@ impl Net {
     pub(crate) fn ws_handshake_event(&self, hid: u64, timed_out: Option<u64>, done: &mut Completed) {
         let listener = {
             let state = self.lock();
-            state.ws.handshakes.get(&hid).and_then(|id| state.ws.listeners.get(*id))
+            state.handshakes.listener_of.get(&hid).and_then(|id| state.ws.listeners.get(*id))
         };
         let Some(l) = listener else { return };
         let mut l = hold(&l);
@@ -512,7 +526,7 @@ impl Net {
             let handshakes = l.close(done);
             let mut state = self.lock();
             for hid in handshakes {
-                state.ws.handshakes.remove(&hid);
+                state.handshakes.listener_of.remove(&hid);
             }
             Reply::Listener(l.snapshot())
         })
@@ -610,7 +624,7 @@ mod tests {
         // Closing the listener drops everything it holds.
         assert!(matches!(net.ws_listener_close(id), Reply::Listener(_)));
         assert_eq!(pending(&net, id), (0, 0));
-        assert!(net.lock().ws.handshakes.is_empty());
+        assert!(net.lock().handshakes.listener_of.is_empty());
         drop(peers);
     }
 }
