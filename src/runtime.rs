@@ -113,6 +113,19 @@ enum Msg {
 /// The context a `TaskActor` runs in.
 type Cx<'a> = Context<'a, TaskActor>;
 
+/// The reply of a socket request that must wait: a message to the task,
+/// made only then (an answer given at once takes no reference to the task).
+struct ToTask<'a, 'c>(&'a Cx<'c>);
+
+impl rco_reactor::Replier for ToTask<'_, '_> {
+    fn reply_fn(self) -> rco_reactor::ReplyFn {
+        let sender = self.0.self_ref();
+        Box::new(move |r| {
+            let _ = sender.send(Msg::Socket(Box::new(r)));
+        })
+    }
+}
+
 /// A Ricochet task (or the main program) as an actor.
 struct TaskActor {
     vm: SendVm,
@@ -193,14 +206,8 @@ impl TaskActor {
             Effect::Sleep(_) if !self.rt.config.capabilities.sleep => {
                 Some(Resume::Error(VmError::host("sleep", "sleep capability is not enabled")))
             }
-            Effect::Socket(request) => {
-                let sender = cx.self_ref();
-                let reply = Box::new(move |r| {
-                    let _ = sender.send(Msg::Socket(Box::new(r)));
-                });
-                crate::sockets::perform(&self.rt.reactor, request, reply)
-                    .map(|r| Resume::Value(crate::sockets::to_value(r)))
-            }
+            Effect::Socket(request) => crate::sockets::perform(&self.rt.reactor, request, ToTask(cx))
+                .map(|r| Resume::Value(crate::sockets::to_value(r))),
             Effect::Sleep(ms) => {
                 #[cfg(feature = "test-hooks")]
                 crate::test_hooks::on_sleep(ms);

@@ -9,23 +9,27 @@
 use rco_lang::map::Shape;
 use rco_lang::sockets::SocketRequest;
 use rco_lang::{Map, Value};
-use rco_reactor::{ConnInfo, ListenerInfo, Net, Reply, ReplyFn, Status, WsConnInfo};
+use rco_reactor::{ConnInfo, ListenerInfo, Net, Replier, Reply, Status, WsConnInfo};
 use std::sync::Arc;
 
-/// Performs `request`: its reply now, or `None` when `reply` will get it.
-pub fn perform(net: &Arc<Net>, request: SocketRequest, reply: ReplyFn) -> Option<Reply> {
+/// Performs `request`: its reply now, or `None` when the reply function
+/// `reply` makes will get it (made only then, or at once for a listen or a
+/// connect, which always wait for a lookup or a connection).
+pub fn perform<R: Replier>(net: &Arc<Net>, request: SocketRequest, reply: R) -> Option<Reply> {
     use SocketRequest as Q;
     let now = |r: Reply| Some(r);
-    let later = |answer: Option<(ReplyFn, Reply)>| answer.map(|(_, r)| r);
+    fn later<T>(answer: Option<(T, Reply)>) -> Option<Reply> {
+        answer.map(|(_, r)| r)
+    }
     match request {
-        Q::TcpListen { host, port, nodelay } => later(net.tcp_listen(&host, port, nodelay, reply)),
+        Q::TcpListen { host, port, nodelay } => later(net.tcp_listen(&host, port, nodelay, reply.reply_fn())),
         Q::TcpListeners => now(net.tcp_listeners()),
         Q::TcpListener(id) => now(net.tcp_listener(id)),
         Q::TcpAccept { id, timeout_ms } => later(net.tcp_accept(id, timeout_ms, reply)),
         Q::TcpListenerClose(id) => now(net.tcp_listener_close(id)),
         Q::TcpListenerRelease(id) => now(net.tcp_listener_release(id)),
         Q::TcpConnect { host, port, timeout_ms, nodelay } => {
-            later(net.tcp_connect(&host, port, timeout_ms, nodelay, reply))
+            later(net.tcp_connect(&host, port, timeout_ms, nodelay, reply.reply_fn()))
         }
         Q::TcpConnections => now(net.tcp_connections()),
         Q::TcpConnection(id) => now(net.tcp_connection(id)),
@@ -33,13 +37,17 @@ pub fn perform(net: &Arc<Net>, request: SocketRequest, reply: ReplyFn) -> Option
         Q::TcpRead { id, timeout_ms, max_bytes } => later(net.tcp_read(id, max_bytes, timeout_ms, reply)),
         Q::TcpClose(id) => now(net.tcp_close(id)),
         Q::TcpRelease(id) => now(net.tcp_release(id)),
-        Q::WsListen { host, port, allowed_origins } => later(net.ws_listen(&host, port, allowed_origins, reply)),
+        Q::WsListen { host, port, allowed_origins } => {
+            later(net.ws_listen(&host, port, allowed_origins, reply.reply_fn()))
+        }
         Q::WsListeners => now(net.ws_listeners()),
         Q::WsListener(id) => now(net.ws_listener(id)),
         Q::WsAccept { id, timeout_ms } => later(net.ws_accept(id, timeout_ms, reply)),
         Q::WsListenerClose(id) => now(net.ws_listener_close(id)),
         Q::WsListenerRelease(id) => now(net.ws_listener_release(id)),
-        Q::WsConnect { url, host, port, timeout_ms } => later(net.ws_connect(&url, &host, port, timeout_ms, reply)),
+        Q::WsConnect { url, host, port, timeout_ms } => {
+            later(net.ws_connect(&url, &host, port, timeout_ms, reply.reply_fn()))
+        }
         Q::WsConnections => now(net.ws_connections()),
         Q::WsConnection(id) => now(net.ws_connection(id)),
         Q::WsSend { id, message } => later(net.ws_send(id, message, reply)),

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 pub use policy::Policy;
 pub(crate) use registry::{hold, share, Alarm, Registry, Shared};
 pub use timer::{Callback, Timers};
-pub use types::{ConnInfo, ListenerInfo, Reply, ReplyFn, SocketError, Status, WsConnInfo, WsMessage};
+pub use types::{ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, SocketError, Status, WsConnInfo, WsMessage};
 
 /// Poller keys carry the registry in their low two bits and the id above.
 pub(crate) const KIND_TCP_LISTENER: usize = 0;
@@ -74,7 +74,7 @@ pub(crate) struct Completed {
     silenced: Vec<timer::TimerId>,
     /// The token of the request being made (0, which no waiter has: none).
     own: u64,
-    own_answer: Option<(ReplyFn, Reply)>,
+    own_answer: Option<Reply>,
 }
 
 impl Completed {
@@ -84,14 +84,18 @@ impl Completed {
 
     /// Answers waiter `token` with `value`. The request being made gets its
     /// answer back by value: no reply runs for it (for a task, no message
-    /// and no wake-up), and it has no timer yet.
-    pub(crate) fn answer(&mut self, token: u64, reply: ReplyFn, value: Reply) {
+    /// and no wake-up), and it has no timer yet. Any other waiter has its
+    /// reply function (`None`: answered already).
+    pub(crate) fn answer(&mut self, token: u64, reply: Option<ReplyFn>, value: Reply) {
         if token == self.own && self.own_answer.is_none() {
-            self.own_answer = Some((reply, value));
+            self.own_answer = Some(value);
             return;
         }
-        self.replies.push((reply, value));
-        self.answered.push(token);
+        debug_assert!(reply.is_some(), "a waiter without a reply function");
+        if let Some(reply) = reply {
+            self.replies.push((reply, value));
+            self.answered.push(token);
+        }
     }
 
     /// Cancels `timer` once the socket's lock is released.
@@ -251,20 +255,27 @@ impl Net {
         done.deliver();
     }
 
-    /// Runs request `token` (a fresh token, which its waiter will carry):
-    /// its answer now, whether `f` returned it or the request was answered
-    /// while `f` served its socket; `None` while it waits. The other replies
-    /// `f` completed are delivered afterwards, outside every lock.
-    pub(crate) fn request(
+    /// Runs request `token` (a fresh token, which its waiter carries, with
+    /// no reply function while `f` serves its socket): `f` gets the
+    /// `replier` in a slot and takes it, to make the waiter's reply
+    /// function, only if the request is left waiting. Its answer now (with
+    /// the replier, untouched), whether `f` returned it or the request was
+    /// answered while `f` served its socket; `None` while it waits. The
+    /// other replies `f` completed are delivered afterwards, outside every
+    /// lock.
+    pub(crate) fn request<R: Replier>(
         &self,
         token: u64,
-        f: impl FnOnce(&mut Completed) -> Option<(ReplyFn, Reply)>,
-    ) -> Option<(ReplyFn, Reply)> {
+        replier: R,
+        f: impl FnOnce(&mut Completed, &mut Option<R>) -> Option<Reply>,
+    ) -> Option<(R, Reply)> {
         let mut done = Completed { own: token, ..Completed::new() };
-        let early = f(&mut done);
+        let mut slot = Some(replier);
+        let early = f(&mut done, &mut slot);
         let answer = early.or_else(|| done.own_answer.take());
         self.finish(done);
-        answer
+        debug_assert!(answer.is_none() || slot.is_some(), "an answered request made a reply function");
+        answer.and_then(|answer| slot.map(|replier| (replier, answer)))
     }
 
     /// Runs `f`, then delivers the replies it completed.

@@ -32,7 +32,7 @@ use crate::policy::lookup_host;
 use crate::registered::Registered;
 use crate::registry::{Socket, Sockets};
 use crate::resolve::LISTEN_LOOKUP;
-use crate::types::{now_ms, ConnInfo, ListenerInfo, Reply, ReplyFn, Status};
+use crate::types::{now_ms, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, Status};
 use crate::waiters::Waiters;
 use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Shared, KIND_TCP_CONN, KIND_TCP_LISTENER};
 
@@ -48,10 +48,13 @@ thread_local! {
 /// The fixed write timeout of `tcp_write`.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
+// A waiter's reply function is `None` only while its own request serves
+// the socket (`Net::request`).
+
 struct Accepter {
     token: u64,
     timeout_ms: u64,
-    reply: ReplyFn,
+    reply: Option<ReplyFn>,
 }
 
 struct Reader {
@@ -59,7 +62,7 @@ struct Reader {
     max_bytes: usize,
     /// When it times out (set when it starts to wait).
     deadline: Option<Instant>,
-    reply: ReplyFn,
+    reply: Option<ReplyFn>,
 }
 
 struct Writer {
@@ -71,7 +74,7 @@ struct Writer {
     /// clock): it times out only after `WRITE_TIMEOUT` without progress,
     /// like a blocking socket with a write timeout.
     progress: Option<Instant>,
-    reply: ReplyFn,
+    reply: Option<ReplyFn>,
 }
 
 pub(crate) struct Listener {
@@ -560,9 +563,7 @@ impl Socket for Conn {
 impl Socket for Dial {
     fn shut(&mut self, done: &mut Completed) {
         self.connecting = None;
-        if let Some(reply) = self.reply.take() {
-            done.answer(self.token, reply, err("TcpSocketError", "connect cancelled: every socket was closed"));
-        }
+        self.answer(err("TcpSocketError", "connect cancelled: every socket was closed"), done);
     }
 }
 
@@ -602,8 +603,8 @@ impl Dial {
     }
 
     fn answer(&mut self, answer: Reply, done: &mut Completed) {
-        if let Some(reply) = self.reply.take() {
-            done.answer(self.token, reply, answer);
+        if self.reply.is_some() {
+            done.answer(self.token, self.reply.take(), answer);
         }
     }
 }
@@ -763,17 +764,18 @@ impl Net {
     }
 
     /// `tcp_accept`: the reply now, or `None` when `reply` will get it.
-    pub fn tcp_accept(self: &Arc<Self>, id: u64, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+    pub fn tcp_accept<R: Replier>(self: &Arc<Self>, id: u64, timeout_ms: u64, reply: R) -> Option<(R, Reply)> {
         let Some(l) = self.tcp_listener_of(id) else { return Some((reply, unknown_listener(id))) };
         let token = self.token();
-        self.request(token, |done| {
+        self.request(token, reply, |done, reply| {
             let mut l = hold(&l);
             if l.status != Status::Listening {
-                return Some((reply, listener_closed()));
+                return Some(listener_closed());
             }
-            l.accepters.push_back(Accepter { token, timeout_ms, reply });
+            l.accepters.push_back(Accepter { token, timeout_ms, reply: None });
             l.serve_accepters(self, done);
-            if l.accepters.iter().any(|a| a.token == token) {
+            if let Some(a) = l.accepters.last_mut().filter(|a| a.token == token) {
+                a.reply = reply.take().map(Replier::reply_fn);
                 self.arm_timer(KIND_TCP_LISTENER, id, token, Duration::from_millis(timeout_ms));
             }
             None
@@ -864,20 +866,22 @@ impl Net {
     }
 
     /// `tcp_write`: all of `data`, or an error; waits for writability.
-    pub fn tcp_write(&self, id: u64, data: Vec<u8>, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+    pub fn tcp_write<R: Replier>(&self, id: u64, data: Vec<u8>, reply: R) -> Option<(R, Reply)> {
         let Some(c) = self.tcp_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
-        self.request(token, |done| {
+        self.request(token, reply, |done, reply| {
             let mut c = hold(&c);
             if c.stream.is_none() {
-                return Some((reply, closed_write()));
+                return Some(closed_write());
             }
-            c.writers.push_back(Writer { token, data, written: 0, progress: None, reply });
+            c.writers.push_back(Writer { token, data, written: 0, progress: None, reply: None });
             c.pump(false, true, done);
-            // A writer that waits has made its progress (or none) now.
-            let waiting = c.writers.iter().find(|w| w.token == token).and_then(|w| w.progress);
-            if let Some(progress) = waiting {
-                c.alarm.by(self, progress + WRITE_TIMEOUT, KIND_TCP_CONN, id);
+            let conn = &mut *c;
+            if let Some(w) = conn.writers.last_mut().filter(|w| w.token == token) {
+                w.reply = reply.take().map(Replier::reply_fn);
+                // A writer that waits has taken its progress (or none) now.
+                let since = *w.progress.get_or_insert_with(Instant::now);
+                conn.alarm.by(self, since + WRITE_TIMEOUT, KIND_TCP_CONN, id);
             }
             None
         })
@@ -885,18 +889,19 @@ impl Net {
 
     /// `tcp_read`: a chunk of at most `max_bytes` (whole characters, see
     /// the module's invariants), waiting up to `timeout_ms` for data.
-    pub fn tcp_read(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+    pub fn tcp_read<R: Replier>(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: R) -> Option<(R, Reply)> {
         let Some(c) = self.tcp_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
-        self.request(token, |done| {
+        self.request(token, reply, |done, reply| {
             let mut c = hold(&c);
             if c.stream.is_none() {
-                return Some((reply, closed_read()));
+                return Some(closed_read());
             }
-            c.readers.push_back(Reader { token, max_bytes, deadline: None, reply });
+            c.readers.push_back(Reader { token, max_bytes, deadline: None, reply: None });
             c.pump(true, false, done);
             let conn = &mut *c;
             if let Some(r) = conn.readers.last_mut().filter(|r| r.token == token) {
+                r.reply = reply.take().map(Replier::reply_fn);
                 let deadline = Instant::now() + Duration::from_millis(timeout_ms);
                 r.deadline = Some(deadline);
                 conn.alarm.by(self, deadline, KIND_TCP_CONN, id);

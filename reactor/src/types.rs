@@ -113,6 +113,20 @@ pub enum Reply {
 /// Where a reply goes: run once, on whichever thread completes the request.
 pub type ReplyFn = Box<dyn FnOnce(Reply) + Send>;
 
+/// What makes a request's `ReplyFn`, only if the request must wait: a
+/// request answered while it is made hands its `Replier` back with the
+/// answer, having made nothing (for a task: no boxed closure, no reference
+/// count taken and dropped).
+pub trait Replier {
+    fn reply_fn(self) -> ReplyFn;
+}
+
+impl Replier for ReplyFn {
+    fn reply_fn(self) -> ReplyFn {
+        self
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

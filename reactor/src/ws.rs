@@ -23,7 +23,7 @@ use crate::connect::{Connecting, Progress};
 use crate::policy::lookup_host;
 use crate::registered::Registered;
 use crate::registry::{Socket, Sockets};
-use crate::types::{now_ms, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
+use crate::types::{now_ms, Replier, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
 use crate::waiters::Waiters;
 use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Shared, KIND_WS_CONN, KIND_WS_LISTENER};
 pub(crate) use server::Handshakes;
@@ -164,19 +164,22 @@ struct DialStart {
     reply: ReplyFn,
 }
 
+// A waiter's reply function is `None` only while its own request serves
+// the socket (`Net::request`).
+
 struct Reader {
     token: u64,
     max_bytes: usize,
     /// When it times out (set when it starts to wait).
     deadline: Option<Instant>,
-    reply: ReplyFn,
+    reply: Option<ReplyFn>,
 }
 
 struct Sender {
     token: u64,
     /// When it times out (set when it starts to wait).
     deadline: Option<Instant>,
-    reply: ReplyFn,
+    reply: Option<ReplyFn>,
 }
 
 pub(crate) struct WsConn {
@@ -429,8 +432,8 @@ impl Dial {
     }
 
     fn answer(&mut self, answer: Reply, done: &mut Completed) {
-        if let Some(reply) = self.reply.take() {
-            done.answer(self.token, reply, answer);
+        if self.reply.is_some() {
+            done.answer(self.token, self.reply.take(), answer);
         }
     }
 }
@@ -593,27 +596,28 @@ impl Net {
     }
 
     /// `ws_send`: one text message.
-    pub fn ws_send(&self, id: u64, message: String, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+    pub fn ws_send<R: Replier>(&self, id: u64, message: String, reply: R) -> Option<(R, Reply)> {
         let Some(c) = self.ws_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
-        self.request(token, |done| {
+        self.request(token, reply, |done, reply| {
             let mut c = hold(&c);
-            let Some(ws) = c.socket.as_mut() else { return Some((reply, closed_send())) };
+            let Some(ws) = c.socket.as_mut() else { return Some(closed_send()) };
             match ws.write(Message::Text(message.into())) {
                 Ok(()) => {}
                 Err(e) if would_block(&e) => {}
                 Err(e) => {
                     let message = e.to_string();
                     c.end(Status::Failed, Some(message.clone()), done);
-                    return Some((reply, err("WebSocketError", message)));
+                    return Some(err("WebSocketError", message));
                 }
             }
             c.info.messages_sent += 1;
-            c.senders.push_back(Sender { token, deadline: None, reply });
+            c.senders.push_back(Sender { token, deadline: None, reply: None });
             c.flush_sends(done);
             c.rearm();
             let conn = &mut *c;
             if let Some(s) = conn.senders.last_mut().filter(|s| s.token == token) {
+                s.reply = reply.take().map(Replier::reply_fn);
                 let deadline = Instant::now() + SEND_TIMEOUT;
                 s.deadline = Some(deadline);
                 conn.alarm.by(self, deadline, KIND_WS_CONN, id);
@@ -623,18 +627,19 @@ impl Net {
     }
 
     /// `ws_read`: one message, waiting up to `timeout_ms`.
-    pub fn ws_read(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+    pub fn ws_read<R: Replier>(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: R) -> Option<(R, Reply)> {
         let Some(c) = self.ws_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
-        self.request(token, |done| {
+        self.request(token, reply, |done, reply| {
             let mut c = hold(&c);
             if c.socket.is_none() {
-                return Some((reply, closed_read()));
+                return Some(closed_read());
             }
-            c.readers.push_back(Reader { token, max_bytes, deadline: None, reply });
+            c.readers.push_back(Reader { token, max_bytes, deadline: None, reply: None });
             c.pump(true, false, done);
             let conn = &mut *c;
             if let Some(r) = conn.readers.last_mut().filter(|r| r.token == token) {
+                r.reply = reply.take().map(Replier::reply_fn);
                 let deadline = Instant::now() + Duration::from_millis(timeout_ms);
                 r.deadline = Some(deadline);
                 conn.alarm.by(self, deadline, KIND_WS_CONN, id);

@@ -23,7 +23,7 @@ use common::{
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
-use rco_reactor::{ConnInfo, ListenerInfo, Policy, Reactor, Reply, ReplyFn, Status};
+use rco_reactor::{ConnInfo, ListenerInfo, Policy, Reactor, Replier, Reply, ReplyFn, Status};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -787,33 +787,40 @@ fn two_hundred_connections_leave_no_descriptor_behind() {
 }
 
 /// A request that can be answered while it is made returns its answer by
-/// value, and its reply function never runs (for a task: no message, no
-/// wake-up, no spurious run): a write that fits, a read of data already
-/// there, an accept of a connection already made.
+/// value, without making its reply function (for a task: no message, no
+/// wake-up, no spurious run, no reference to the task taken): a write that
+/// fits, a read of data already there, an accept of a connection already
+/// made. One that must wait makes it once.
 #[test]
 fn ready_answers_come_back_by_value() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    /// Counts the reply functions made.
+    struct Counting(Arc<AtomicUsize>);
+    impl Replier for Counting {
+        fn reply_fn(self) -> ReplyFn {
+            self.0.fetch_add(1, SeqCst);
+            Box::new(|_| {})
+        }
+    }
     let reactor = Reactor::start(Policy::default(), 16).expect("reactor");
     let net = reactor.handle();
-    let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let reply = || -> ReplyFn {
-        let ran = ran.clone();
-        Box::new(move |_| {
-            ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        })
-    };
+    let made = Arc::new(AtomicUsize::new(0));
+    let counting = || Counting(made.clone());
     let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, r)) else { panic!("listen failed") };
     let Reply::Conn(client) = call(|r| net.tcp_connect("127.0.0.1", l.port, 2000, true, r)) else {
         panic!("connect failed")
     };
     std::thread::sleep(Duration::from_millis(20));
-    let Some((_, Reply::Conn(server))) = net.tcp_accept(l.id, 2000, reply()) else { panic!("accept waited") };
-    let Some((_, Reply::Conn(_))) = net.tcp_write(client.id, b"hello".to_vec(), reply()) else {
+    let Some((_, Reply::Conn(server))) = net.tcp_accept(l.id, 2000, counting()) else { panic!("accept waited") };
+    let Some((_, Reply::Conn(_))) = net.tcp_write(client.id, b"hello".to_vec(), counting()) else {
         panic!("write waited")
     };
     std::thread::sleep(Duration::from_millis(20));
-    let Some((_, Reply::Read(_, data))) = net.tcp_read(server.id, 64, 2000, reply()) else { panic!("read waited") };
+    let Some((_, Reply::Read(_, data))) = net.tcp_read(server.id, 64, 2000, counting()) else { panic!("read waited") };
     assert_eq!(data, b"hello");
-    assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 0, "a reply function ran for an answer given by value");
+    assert_eq!(made.load(SeqCst), 0, "a reply function was made for an answer given by value");
+    assert!(net.tcp_read(server.id, 64, 2000, counting()).is_none(), "a read with nothing to read waits");
+    assert_eq!(made.load(SeqCst), 1, "a waiting read makes its reply function once");
 }
 
 /// A peer writes and closes at once: a read asking for more than was sent

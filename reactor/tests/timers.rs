@@ -38,7 +38,7 @@ fn ping_pong(rounds: usize, read_timeout_ms: u64) -> u64 {
             read_timeout_ms,
             Box::new(move |r| {
                 let _ = tx.send(r);
-            }),
+            }) as rco_reactor::ReplyFn,
         );
         assert!(waiting.is_none(), "nothing to read yet: the read waits");
         let Reply::Conn(_) = call(|r| net.tcp_write(a.id, b"x".to_vec(), r)) else { panic!("write") };

@@ -34,7 +34,7 @@ fn a_stalled_handshake_waits_without_spinning() {
     peer.write_all(b"GET / HTTP/1.1\r\n").expect("half a request");
     let before = cpu_time();
     let (tx, rx) = mpsc::channel();
-    let reply = Box::new(move |r| {
+    let reply: rco_reactor::ReplyFn = Box::new(move |r| {
         let _ = tx.send(r);
     });
     let answer = match net.ws_accept(listener.id, 1000, reply) {

@@ -29,7 +29,7 @@
 use super::{config, conn_full, Stream, WsConn};
 use crate::registered::Registered;
 use crate::registry::Socket;
-use crate::types::{now_ms, ListenerInfo, Reply, ReplyFn, SocketError, Status};
+use crate::types::{now_ms, ListenerInfo, Replier, Reply, ReplyFn, SocketError, Status};
 use crate::waiters::Waiters;
 use crate::{err, hold, key, share, Action, Completed, Net, Shared, KIND_WS_CONN, KIND_WS_LISTENER};
 use std::collections::{BTreeMap, VecDeque};
@@ -107,7 +107,8 @@ impl Callback for OriginGuard {
 struct Accepter {
     token: u64,
     timeout_ms: u64,
-    reply: ReplyFn,
+    /// `None` only while its own request serves the listener.
+    reply: Option<ReplyFn>,
 }
 
 /// Which listener each server handshake in progress belongs to (under the
@@ -499,19 +500,20 @@ impl Net {
 
     /// `ws_accept`: the oldest finished handshake, or a wait of at most
     /// `timeout_ms` for the next one.
-    pub fn ws_accept(&self, id: u64, timeout_ms: u64, reply: ReplyFn) -> Option<(ReplyFn, Reply)> {
+    pub fn ws_accept<R: Replier>(&self, id: u64, timeout_ms: u64, reply: R) -> Option<(R, Reply)> {
         let Some(l) = self.ws_listener_of(id) else { return Some((reply, unknown_listener(id))) };
         let token = self.token();
-        self.request(token, |done| {
+        self.request(token, reply, |done, reply| {
             let mut l = hold(&l);
             if l.info.status != Status::Listening {
-                return Some((reply, listener_closed()));
+                return Some(listener_closed());
             }
-            l.accepters.push_back(Accepter { token, timeout_ms, reply });
+            l.accepters.push_back(Accepter { token, timeout_ms, reply: None });
             // Connections the poller has not reported yet count too.
             l.accept_ready(self, done);
             l.serve_accepters(self, done);
-            if l.accepters.iter().any(|a| a.token == token) {
+            if let Some(a) = l.accepters.last_mut().filter(|a| a.token == token) {
+                a.reply = reply.take().map(Replier::reply_fn);
                 self.arm_timer(KIND_WS_LISTENER, id, token, Duration::from_millis(timeout_ms));
             }
             None
