@@ -3,9 +3,11 @@
 //!
 //! It knows nothing of the language or of actors. Requests are method calls
 //! on a `ReactorHandle` from any thread: what can be answered at once is
-//! answered at once; otherwise the request is queued on its socket with a
-//! timeout and answered later, on the reactor thread, through the `ReplyFn`
-//! given with it (the glue's reply posts a message to the waiting actor).
+//! answered at once, by value; otherwise the request is queued on its
+//! socket with a deadline and answered later, by whichever thread polls,
+//! through the `ReplyFn` its `Replier` made (the glue's reply posts a
+//! message to the waiting actor). Each socket is behind a lock of its own;
+//! the state lock holds only the registries and the timers (see `State`).
 //! Every bind and connect is checked against the host allow-list here.
 //!
 //! The reactor is a structure, not a thread: [`Net::poll`] waits once and
@@ -18,7 +20,7 @@
 //! `Poller::wait`; a timer due before the deadline the poller sleeps until
 //! notifies it (interest changes need no notification: epoll and kqueue see
 //! them during a wait), so no deadline is missed while it sleeps; replies
-//! and timer callbacks run outside the state lock.
+//! and timer callbacks run outside every lock.
 
 mod connect;
 pub mod policy;
@@ -63,9 +65,10 @@ pub(crate) fn denied(word: &str, host: &str) -> Reply {
     err("PermissionError", format!("host operation failed in {word}: socket host is not allowed: {host}"))
 }
 
-/// Replies ready to be delivered once the state lock is released, and the
-/// waiters they answer (whose timeout timers are then cancelled); during a
-/// request, the answer to that request itself, returned by value.
+/// What a critical section completed, to finish once its locks are
+/// released: replies to deliver, the waiters they answer (whose timers are
+/// then cancelled) and the alarms of ended connections; during a request,
+/// the answer to that request itself, returned by value.
 #[derive(Default)]
 pub(crate) struct Completed {
     replies: Vec<(ReplyFn, Reply)>,

@@ -5,10 +5,12 @@
 //! * Ids come from one counter per registry, are taken after the
 //!   allow-list and cap checks and before resolving or connecting, and are
 //!   never reused; the cap counts retained entries plus starts in flight.
-//! * Sockets are non-blocking. An operation that cannot complete at once
-//!   queues a waiter (with a timeout timer) on its socket and arms one-shot
-//!   interest; waiters are served in arrival order when the poller reports
-//!   readiness.
+//! * Sockets are non-blocking, each behind its own lock (`Shared`). An
+//!   operation that cannot complete at once queues a waiter on its socket,
+//!   its deadline on the connection's `Alarm` (an accepter: a timer of its
+//!   own, and the listener's one-shot interest); waiters are served in
+//!   arrival order when the poller reports readiness (a connection is
+//!   edge-triggered: `Registered`).
 //! * A read delivers whole characters (DIALECT 14): the one to three bytes
 //!   of a character that may still complete are kept for the next read of
 //!   the connection (`Conn::kept`, counted in `max_bytes`, in no counter);
@@ -22,7 +24,8 @@
 //! * Closing a socket (by the script, by end of stream or by an error)
 //!   drops it from the poller and answers every waiter at once: readers and
 //!   writers get `TcpSocketClosed`, accepters `TcpListenerClosed`.
-//! * Nothing here blocks while holding the state lock: host names are
+//! * Nothing here blocks, or makes a syscall on a socket, while holding the
+//!   state lock: host names are
 //!   resolved on the lookup pool (`resolve.rs`) and binding happens outside
 //!   it; a connect is non-blocking and resumes on writability (see
 //!   `connect.rs`).
