@@ -3,8 +3,12 @@
 //! REFERENCE-SOCKETS §4).
 //!
 //! Invariants: a request is answered exactly once, either at once (the
-//! returned `Value`) or later through the `ReplyFn`; replies carry only
-//! plain data, and values are built on the worker running the task.
+//! returned `Value`, no reply function made) or later through the
+//! `ReplyFn` its `Replier` made; replies carry only plain data, and values
+//! are built on the worker running the task. Every snapshot of one kind is
+//! a map of that kind's shape (per thread), whose keys are listed once,
+//! beside their values (`snapshot!`); a read result is its connection's
+//! snapshot extended by the data keys.
 
 use rco_lang::map::Shape;
 use rco_lang::sockets::SocketRequest;

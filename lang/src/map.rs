@@ -144,10 +144,12 @@ impl Map {
 
     /// Sets `key` to `value`; the value it replaces, if any.
     pub fn insert(&mut self, key: Arc<str>, value: Value) -> Option<Value> {
-        if let Some(old) = self.get_mut(&key) {
-            return Some(std::mem::replace(old, value));
+        if let Map::Shaped(shape, values) = self {
+            if let Some(i) = Map::position(shape, &key) {
+                return Some(std::mem::replace(&mut values[i], value));
+            }
+            self.unshape();
         }
-        self.unshape();
         match self {
             Map::Small(v) => match Map::search(v, &key) {
                 Ok(i) => Some(std::mem::replace(&mut v[i].1, value)),
@@ -163,19 +165,19 @@ impl Map {
                 }
             },
             Map::Large(m) => m.insert(key, value),
-            Map::Shaped(..) => unreachable!("unshaped above"),
+            Map::Shaped(..) => unreachable!("a shaped map is unshaped above"),
         }
     }
 
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        if !self.contains_key(key) {
-            return None;
+        if let Map::Shaped(shape, _) = self {
+            Map::position(shape, key)?;
+            self.unshape();
         }
-        self.unshape();
         match self {
             Map::Small(v) => Map::search(v, key).ok().map(|i| v.remove(i).1),
             Map::Large(m) => m.remove(key),
-            Map::Shaped(..) => unreachable!("unshaped above"),
+            Map::Shaped(..) => unreachable!("a shaped map is unshaped above"),
         }
     }
 

@@ -110,6 +110,7 @@ impl<'m> Options<'m> {
     /// The option `name` (a nil value is no option); what no word takes is
     /// unknown (`finish`).
     fn take(&mut self, name: &'static str) -> Option<Value> {
+        debug_assert!(self.count < self.taken.len(), "a word takes at most four options");
         if self.count < self.taken.len() {
             self.taken[self.count] = name;
             self.count += 1;

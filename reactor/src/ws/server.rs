@@ -23,6 +23,10 @@
 //! * An OS accept error (too many open files) becomes the next
 //!   `ws_accept`'s error Result (one at a time) and pauses accepting for
 //!   `ACCEPT_BACKOFF`, so the reactor does not spin on it.
+//! * A listener's handshakes are part of it, under its lock (a handshake
+//!   step holds up only its own listener); the state records which
+//!   listener each handshake belongs to (`Handshakes`), to route its
+//!   events and deadline, until it finishes, times out or is dropped.
 //! * Closing a listener drops its handshakes and unaccepted connections
 //!   (they were never retained: no leak note) and answers its accepters.
 
