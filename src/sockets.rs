@@ -11,7 +11,7 @@
 //! snapshot extended by the data keys.
 
 use rco_lang::map::Shape;
-use rco_lang::sockets::SocketRequest;
+use rco_lang::sockets::{SocketRequest, TlsFiles};
 use rco_lang::{Map, Value};
 use rco_reactor::{ConnInfo, ListenerInfo, Net, Replier, Reply, Status, WsConnInfo};
 use std::sync::Arc;
@@ -26,14 +26,16 @@ pub fn perform<R: Replier>(net: &Arc<Net>, request: SocketRequest, reply: R) -> 
         answer.map(|(_, r)| r)
     }
     match request {
-        Q::TcpListen { host, port, nodelay } => later(net.tcp_listen(&host, port, nodelay, reply.reply_fn())),
+        Q::TcpListen { host, port, nodelay, tls } => {
+            later(net.tcp_listen(&host, port, nodelay, tls.as_ref().map(TlsFiles::paths), reply.reply_fn()))
+        }
         Q::TcpListeners => now(net.tcp_listeners()),
         Q::TcpListener(id) => now(net.tcp_listener(id)),
         Q::TcpAccept { id, timeout_ms } => later(net.tcp_accept(id, timeout_ms, reply)),
         Q::TcpListenerClose(id) => now(net.tcp_listener_close(id)),
         Q::TcpListenerRelease(id) => now(net.tcp_listener_release(id)),
-        Q::TcpConnect { host, port, timeout_ms, nodelay } => {
-            later(net.tcp_connect(&host, port, timeout_ms, nodelay, reply.reply_fn()))
+        Q::TcpConnect { host, port, timeout_ms, nodelay, tls } => {
+            later(net.tcp_connect(&host, port, timeout_ms, nodelay, tls, reply.reply_fn()))
         }
         Q::TcpConnections => now(net.tcp_connections()),
         Q::TcpConnection(id) => now(net.tcp_connection(id)),
@@ -41,8 +43,8 @@ pub fn perform<R: Replier>(net: &Arc<Net>, request: SocketRequest, reply: R) -> 
         Q::TcpRead { id, timeout_ms, max_bytes } => later(net.tcp_read(id, max_bytes, timeout_ms, reply)),
         Q::TcpClose(id) => now(net.tcp_close(id)),
         Q::TcpRelease(id) => now(net.tcp_release(id)),
-        Q::WsListen { host, port, allowed_origins } => {
-            later(net.ws_listen(&host, port, allowed_origins, reply.reply_fn()))
+        Q::WsListen { host, port, allowed_origins, tls } => {
+            later(net.ws_listen(&host, port, allowed_origins, tls.as_ref().map(TlsFiles::paths), reply.reply_fn()))
         }
         Q::WsListeners => now(net.ws_listeners()),
         Q::WsListener(id) => now(net.ws_listener(id)),

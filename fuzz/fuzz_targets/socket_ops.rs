@@ -148,7 +148,7 @@ fn run(data: &[u8]) {
             0 => {
                 let full = m.listeners.len() >= MAX_SOCKETS;
                 let n = net.clone();
-                match rco_fuzz::call("tcp_listen", SLACK, move |reply| n.tcp_listen("127.0.0.1", 0, a & 1 != 0, reply)) {
+                match rco_fuzz::call("tcp_listen", SLACK, move |reply| n.tcp_listen("127.0.0.1", 0, a & 1 != 0, None, reply)) {
                     Reply::Listener(info) => {
                         assert!(!full, "tcp_listen past the registry cap");
                         assert_eq!(info.status, Status::Listening);
@@ -168,7 +168,7 @@ fn run(data: &[u8]) {
                 let n = net.clone();
                 let r =
                     rco_fuzz::call("tcp_connect", Duration::from_millis(CONNECT_TIMEOUT_MS) + SLACK, move |reply| {
-                        n.tcp_connect("127.0.0.1", port, CONNECT_TIMEOUT_MS, a & 0x40 != 0, reply)
+                        n.tcp_connect("127.0.0.1", port, CONNECT_TIMEOUT_MS, a & 0x40 != 0, false, reply)
                     });
                 match r {
                     Reply::Conn(info) => {

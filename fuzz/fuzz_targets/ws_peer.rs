@@ -59,7 +59,7 @@ fn run(data: &[u8]) {
     let net = reactor.handle();
     let n = net.clone();
     let listening = rco_fuzz::call("ws_listen", SLACK, move |reply| {
-        n.ws_listen("127.0.0.1", 0, vec![ALLOWED_ORIGIN.to_string()], reply)
+        n.ws_listen("127.0.0.1", 0, vec![ALLOWED_ORIGIN.to_string()], None, reply)
     });
     let Reply::Listener(l) = listening else {
         panic!("ws_listen failed on loopback")

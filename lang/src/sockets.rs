@@ -22,6 +22,7 @@ pub enum SocketRequest {
         host: String,
         port: u16,
         nodelay: bool,
+        tls: Option<TlsFiles>,
     },
     TcpListeners,
     TcpListener(u64),
@@ -36,6 +37,8 @@ pub enum SocketRequest {
         port: u16,
         timeout_ms: u64,
         nodelay: bool,
+        /// TLS over the connection (DIALECT 15).
+        tls: bool,
     },
     TcpConnections,
     TcpConnection(u64),
@@ -54,6 +57,7 @@ pub enum SocketRequest {
         host: String,
         port: u16,
         allowed_origins: Vec<String>,
+        tls: Option<TlsFiles>,
     },
     WsListeners,
     WsListener(u64),
@@ -85,6 +89,21 @@ pub enum SocketRequest {
     WsRelease(u64),
 }
 
+/// The PEM files a TLS listener serves (options `tls_cert_file` and
+/// `tls_key_file`, DIALECT 15), as the script named them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsFiles {
+    pub cert: String,
+    pub key: String,
+}
+
+impl TlsFiles {
+    /// (certificate file, key file).
+    pub fn paths(&self) -> (&str, &str) {
+        (&self.cert, &self.key)
+    }
+}
+
 const DEFAULT_TIMEOUT_MS: i64 = 10_000;
 const MAX_TIMEOUT_MS: i64 = 300_000;
 const MAX_READ_BYTES: i64 = 16_777_216;
@@ -92,7 +111,7 @@ const MAX_READ_BYTES: i64 = 16_777_216;
 /// An options map being validated: known keys are taken one by one.
 struct Options<'m> {
     map: std::cell::Ref<'m, crate::Map>,
-    /// The names taken so far (a word knows at most three options); the
+    /// The names taken so far (a word knows at most four options); the
     /// options map is read in place, not copied.
     taken: [&'static str; 4],
     count: usize,
@@ -147,6 +166,29 @@ impl<'m> Options<'m> {
             None => Ok(true),
             Some(Value::Bool(b)) => Ok(b),
             Some(other) => Err(format!("{label} option nodelay must be a bool, got {}", other.kind())),
+        }
+    }
+
+    fn tls(&mut self, label: &str) -> Result<bool, String> {
+        match self.take("tls") {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(b),
+            Some(other) => Err(format!("{label} option tls must be a bool, got {}", other.kind())),
+        }
+    }
+
+    /// `tls_cert_file` and `tls_key_file`: both or neither.
+    fn tls_files(&mut self, label: &str) -> Result<Option<TlsFiles>, String> {
+        let mut path = |name: &'static str| match self.take(name) {
+            None => Ok(None),
+            Some(Value::Str(s)) => Ok(Some(s.to_string())),
+            Some(other) => Err(format!("{label} option {name} must be a string, got {}", other.kind())),
+        };
+        match (path("tls_cert_file")?, path("tls_key_file")?) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+            (Some(_), None) => Err(format!("{label} option tls_cert_file needs tls_key_file")),
+            (None, Some(_)) => Err(format!("{label} option tls_key_file needs tls_cert_file")),
         }
     }
 
@@ -312,8 +354,9 @@ impl Vm {
                         let port = port_in("TCP listener", port, 0)?;
                         let mut o = Options::new("TCP listener", &options)?;
                         let nodelay = o.nodelay("TCP listener")?;
+                        let tls = o.tls_files("TCP listener")?;
                         o.finish("TCP listener option")?;
-                        Ok(Q::TcpListen { host: host_name, port, nodelay })
+                        Ok(Q::TcpListen { host: host_name, port, nodelay, tls })
                     })(),
                     Word::TcpConnect => (|| {
                         host_in("TCP", &host_name)?;
@@ -321,16 +364,18 @@ impl Vm {
                         let mut o = Options::new("TCP", &options)?;
                         let timeout_ms = o.timeout()?;
                         let nodelay = o.nodelay("TCP")?;
+                        let tls = o.tls("TCP")?;
                         o.finish("TCP option")?;
-                        Ok(Q::TcpConnect { host: host_name, port, timeout_ms, nodelay })
+                        Ok(Q::TcpConnect { host: host_name, port, timeout_ms, nodelay, tls })
                     })(),
                     _ => (|| {
                         host_in("WebSocket listener", &host_name)?;
                         let port = port_in("WebSocket listener", port, 0)?;
                         let mut o = Options::new("WebSocket listener", &options)?;
                         let allowed_origins = o.allowed_origins()?;
+                        let tls = o.tls_files("WebSocket listener")?;
                         o.finish("WebSocket listener option")?;
-                        Ok(Q::WsListen { host: host_name, port, allowed_origins })
+                        Ok(Q::WsListen { host: host_name, port, allowed_origins, tls })
                     })(),
                 }
             }

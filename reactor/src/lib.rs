@@ -22,13 +22,16 @@
 //! them during a wait), so no deadline is missed while it sleeps; replies
 //! and timer callbacks run outside every lock.
 
+mod backlog;
 mod connect;
+mod link;
 pub mod policy;
 mod registered;
 mod registry;
 mod resolve;
 mod tcp;
 pub mod timer;
+mod tls;
 pub mod types;
 mod waiters;
 mod ws;
@@ -156,8 +159,8 @@ pub(crate) struct State {
     pub(crate) timer_of: std::collections::HashMap<u64, timer::TimerId, TokenHash>,
     pub(crate) tcp: tcp::Tcp,
     pub(crate) ws: ws::Ws,
-    /// Where the events of WebSocket server handshakes go.
-    pub(crate) handshakes: ws::Handshakes,
+    /// Where the events of server handshakes go.
+    pub(crate) handshakes: backlog::Handshakes,
     stopping: bool,
     /// While a thread blocks in `Poller::wait`: the deadline it sleeps
     /// until (`Some(None)`: no deadline).
@@ -226,6 +229,9 @@ pub struct Net {
     resolver: resolve::Pool,
     /// The lookup the pool runs: `resolve::lookup`, or a slow one in tests.
     lookup: resolve::Lookup,
+    /// The configuration of TLS clients, made at the first TLS connect
+    /// (`tls::client_config`).
+    client_tls: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 /// What the registries still hold, for the leak notes at exit.
@@ -523,6 +529,7 @@ impl Reactor {
             tokens: AtomicU64::new(0),
             resolver: resolve::Pool::default(),
             lookup,
+            client_tls: std::sync::OnceLock::new(),
         };
         Ok(Reactor { net: Arc::new(net), threads: Vec::new() })
     }
@@ -582,8 +589,8 @@ mod tests {
         use crate::test_support::call;
         let reactor = Reactor::start(Policy::default(), 16).expect("reactor");
         let net = reactor.handle();
-        let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, r)) else { panic!("listen") };
-        let Reply::Conn(client) = call(|r| net.tcp_connect("127.0.0.1", l.port, 2000, true, r)) else {
+        let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, None, r)) else { panic!("listen") };
+        let Reply::Conn(client) = call(|r| net.tcp_connect("127.0.0.1", l.port, 2000, true, false, r)) else {
             panic!("connect")
         };
         let Reply::Conn(server) = call(|r| net.tcp_accept(l.id, 2000, r)) else { panic!("accept") };

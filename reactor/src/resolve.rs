@@ -276,14 +276,14 @@ mod tests {
         let reactor = slow_reactor();
         let net = reactor.handle();
         let started = Instant::now();
-        let got = error(call(|r| net.tcp_connect("slow.test", 1, 200, true, r)));
+        let got = error(call(|r| net.tcp_connect("slow.test", 1, 200, true, false, r)));
         assert_eq!(got, ("TcpSocketError", "failed to resolve slow.test: timed out".to_string()));
         let waited = started.elapsed();
         assert!(waited >= Duration::from_millis(190) && waited < Duration::from_millis(700), "{waited:?}");
         let got = error(call(|r| net.ws_connect("ws://slow.test:1/", "slow.test", 1, 200, r)));
         assert_eq!(got, ("WebSocketError", "failed to resolve slow.test: timed out".to_string()));
         // A lookup in time goes on to the connect (refused: nothing listens).
-        let got = error(call(|r| net.tcp_connect("fast.test", 1, 200, true, r)));
+        let got = error(call(|r| net.tcp_connect("fast.test", 1, 200, true, false, r)));
         assert_eq!(got.0, "TcpSocketError");
         assert!(got.1.contains("refused"), "{got:?}");
         assert_eq!(net.tcp_counts(), (0, 0));
@@ -293,11 +293,11 @@ mod tests {
     fn a_listen_lookup_is_bounded() {
         let reactor = slow_reactor();
         let net = reactor.handle();
-        let got = error(call(|r| net.tcp_listen("slow.test", 0, true, r)));
+        let got = error(call(|r| net.tcp_listen("slow.test", 0, true, None, r)));
         assert_eq!(got, ("TcpListenerError", "failed to resolve slow.test: timed out".to_string()));
-        let got = error(call(|r| net.ws_listen("slow.test", 0, Vec::new(), r)));
+        let got = error(call(|r| net.ws_listen("slow.test", 0, Vec::new(), None, r)));
         assert_eq!(got, ("WebSocketListenerError", "failed to resolve slow.test: timed out".to_string()));
-        assert!(matches!(call(|r| net.tcp_listen("fast.test", 0, true, r)), Reply::Listener(_)));
+        assert!(matches!(call(|r| net.tcp_listen("fast.test", 0, true, None, r)), Reply::Listener(_)));
         assert_eq!(net.tcp_counts(), (0, 1), "the timed-out listen retains nothing");
     }
 
@@ -313,7 +313,7 @@ mod tests {
                 let reply: ReplyFn = Box::new(move |r| {
                     let _ = tx.send(r);
                 });
-                assert!(net.tcp_connect(&format!("n{i}.test"), 1, 300, true, reply).is_none());
+                assert!(net.tcp_connect(&format!("n{i}.test"), 1, 300, true, false, reply).is_none());
                 rx
             })
             .collect();

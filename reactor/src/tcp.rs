@@ -21,6 +21,12 @@
 //!   read performs one OS read, more only while everything it read is
 //!   kept. A peer's end while bytes are kept is delivered after them
 //!   (`Conn::ended`); a local close discards them.
+//! * A TLS listener (DIALECT 15) accepts eagerly and runs its
+//!   connections' TLS handshakes in its `Backlog`, as a WebSocket listener
+//!   does; `tcp_accept` takes the oldest finished one. A TLS connect runs
+//!   its client handshake after connecting, under the connect timeout
+//!   again; every failure before it completes is `TLS handshake failed`.
+//!   Reads, writes and counters count application data (`Link`).
 //! * Closing a socket (by the script, by end of stream or by an error)
 //!   drops it from the poller and answers every waiter at once: readers and
 //!   writers get `TcpSocketClosed`, accepters `TcpListenerClosed`.
@@ -30,7 +36,9 @@
 //!   it; a connect is non-blocking and resumes on writability (see
 //!   `connect.rs`).
 
+use crate::backlog::{Accepter, Backlog, Established, Handshaking};
 use crate::connect::{Connecting, Progress};
+use crate::link::Link;
 use crate::policy::lookup_host;
 use crate::registered::Registered;
 use crate::registry::{Socket, Sockets};
@@ -40,7 +48,7 @@ use crate::waiters::Waiters;
 use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Shared, KIND_TCP_CONN, KIND_TCP_LISTENER};
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,12 +61,6 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 // A waiter's reply function is `None` only while its own request serves
 // the socket (`Net::request`).
-
-struct Accepter {
-    token: u64,
-    timeout_ms: u64,
-    reply: Option<ReplyFn>,
-}
 
 struct Reader {
     token: u64,
@@ -93,6 +95,9 @@ pub(crate) struct Listener {
     socket: Option<Registered<TcpListener>>,
     accepters: Waiters<Accepter>,
     texts: Texts,
+    /// A TLS listener's connections in their handshakes (boxed: most
+    /// listeners are plain).
+    backlog: Option<Box<Backlog>>,
 }
 
 /// The texts of a listener's last accepted connection (its local address,
@@ -126,7 +131,7 @@ pub(crate) struct Conn {
     error: Option<Arc<str>>,
     bytes_read: u64,
     bytes_written: u64,
-    stream: Option<Registered<TcpStream>>,
+    stream: Option<Link>,
     /// The start of a character that may still complete (at most 3 bytes),
     /// kept for the next read.
     kept: Vec<u8>,
@@ -154,11 +159,16 @@ pub(crate) struct Dial {
     host: Arc<str>,
     port: u16,
     nodelay: bool,
+    tls: bool,
+    /// The connect timeout (the TLS handshake gets it again).
+    timeout: Duration,
     /// `None` once answered.
     reply: Option<ReplyFn>,
     /// `None` until the first attempt starts (the dial is in its registry
     /// first, so no event of its socket is missed).
     connecting: Option<Connecting>,
+    /// Once connected, the TLS handshake (`None` only during a step).
+    securing: Option<Link>,
 }
 
 /// What `tcp_connect` hands to the resolver's continuation.
@@ -168,7 +178,9 @@ struct DialStart {
     port: u16,
     /// The lookup counts against the connect's timeout.
     deadline: Instant,
+    timeout: Duration,
     nodelay: bool,
+    tls: bool,
     reply: ReplyFn,
 }
 
@@ -178,6 +190,7 @@ struct ListenStart {
     host: String,
     port: u16,
     nodelay: bool,
+    tls: Option<Arc<rustls::ServerConfig>>,
     reply: ReplyFn,
 }
 
@@ -237,13 +250,26 @@ impl Listener {
     }
 
     fn rearm(&self) {
-        if let Some(s) = &self.socket {
+        if let (Some(s), None) = (&self.socket, &self.backlog) {
             s.interest(!self.accepters.is_empty(), false);
         }
     }
 
-    /// Hands connections the kernel has to waiting accepters.
+    /// Hands connections to waiting accepters: those the kernel has, or on
+    /// a TLS listener those whose handshakes finished.
     fn serve_accepters(&mut self, net: &Net, done: &mut Completed) {
+        if let (Some(backlog), Some(socket)) = (self.backlog.as_deref_mut(), &self.socket) {
+            let (nodelay, texts, accepted) = (self.nodelay, &mut self.texts, &mut self.accepted);
+            backlog.serve(net, socket, &mut self.accepters, done, |conn, peer| {
+                let Established::Tcp(link) = conn else { return err("TcpListenerError", "not a TCP connection") };
+                let reply = net.tcp_adopt(nodelay, peer, texts, |_| Ok(link));
+                if matches!(reply, Reply::Conn(_)) {
+                    *accepted += 1;
+                }
+                reply
+            });
+            return;
+        }
         loop {
             if self.accepters.is_empty() {
                 break;
@@ -252,7 +278,7 @@ impl Listener {
             match socket.get().accept() {
                 Ok((stream, peer)) => {
                     let Some(a) = self.accepters.pop_front() else { return };
-                    let reply = net.tcp_adopt(self.nodelay, stream, peer, &mut self.texts);
+                    let reply = net.tcp_accepted(self.nodelay, stream, peer, &mut self.texts);
                     if matches!(reply, Reply::Conn(_)) {
                         self.accepted += 1;
                     }
@@ -269,22 +295,23 @@ impl Listener {
         self.rearm();
     }
 
-    /// Closes the listener and answers every accepter.
-    fn close(&mut self, done: &mut Completed) {
+    /// Closes the listener and answers every accepter; the ids of the
+    /// handshakes it dropped.
+    fn close(&mut self, done: &mut Completed) -> Vec<u64> {
         self.socket = None;
         self.status = Status::Closed;
         for a in self.accepters.drain() {
             done.answer(a.token, a.reply, listener_closed());
         }
+        self.backlog.as_mut().map(|b| b.close()).unwrap_or_default()
     }
 }
 
 impl Conn {
-    /// A connected connection around a registered stream.
     /// A connection around `stream`; `texts`, for one a listener accepted,
     /// shares the texts it has in common with the one accepted before.
-    fn new(id: u64, host: &str, port: u16, stream: Registered<TcpStream>, texts: &mut Texts) -> Conn {
-        stream.edge(key(id, KIND_TCP_CONN));
+    fn new(id: u64, host: &str, port: u16, stream: Link, texts: &mut Texts) -> Conn {
+        stream.socket().edge(key(id, KIND_TCP_CONN));
         let local_addr = stream.get().local_addr().ok().map(|a| Texts::share(&mut texts.local, a.to_string()));
         Conn {
             id,
@@ -323,14 +350,14 @@ impl Conn {
 
     fn rearm(&self) {
         if let Some(s) = &self.stream {
-            s.interest(!self.readers.is_empty(), !self.writers.is_empty());
+            s.socket().interest(!self.readers.is_empty(), !self.writers.is_empty());
         }
     }
 
     /// Drops the stream with `status` and answers every waiter.
     fn end(&mut self, status: Status, error: Option<String>, done: &mut Completed) {
-        if let Some(s) = self.stream.take() {
-            let _ = s.get().shutdown(Shutdown::Both);
+        if let Some(mut s) = self.stream.take() {
+            s.shutdown();
         }
         self.status = status;
         if error.is_some() {
@@ -445,10 +472,23 @@ impl Conn {
         let Some(stream) = self.stream.as_mut() else { return true };
         let Some(w) = self.writers.front_mut() else { return true };
         let before = w.written;
-        while w.written < w.data.len() {
-            match stream.write(&w.data[w.written..]) {
-                Ok(0) => break,
-                Ok(n) => w.written += n,
+        // Then the flush: TLS records of the data may still be to send.
+        let mut flushed = false;
+        while !flushed {
+            let result = if w.written < w.data.len() {
+                match stream.write(&w.data[w.written..]) {
+                    Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => {
+                        w.written += n;
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            } else {
+                stream.flush().map(|()| flushed = true)
+            };
+            match result {
+                Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if w.written > before || w.progress.is_none() {
                         w.progress = Some(Instant::now());
@@ -566,6 +606,7 @@ impl Socket for Conn {
 impl Socket for Dial {
     fn shut(&mut self, done: &mut Completed) {
         self.connecting = None;
+        self.securing = None;
         self.answer(err("TcpSocketError", "connect cancelled: every socket was closed"), done);
     }
 }
@@ -575,34 +616,60 @@ impl Dial {
     /// answers the `tcp_connect` with the connection or the error.
     fn progress(&mut self, net: &Net, progress: Progress, done: &mut Completed) {
         let (id, token) = (self.id, self.token);
-        let answer = match progress {
-            Progress::Waiting => return,
+        match progress {
+            Progress::Waiting => {}
             Progress::Started(deadline) => {
                 net.arm(deadline, Action::Expire { kind: KIND_TCP_CONN, id, token });
-                return;
             }
-            Progress::Connected(stream) => match stream.get().set_nodelay(self.nodelay) {
-                Err(e) => err("TcpSocketError", e.to_string()),
-                Ok(()) => {
-                    let conn = Conn::new(id, &self.host, self.port, stream, &mut Texts::default());
-                    let info = conn.info();
-                    let mut state = net.lock();
-                    state.tcp.dials.remove(&id);
-                    state.tcp.conns.settle(id, Some(share(conn)));
-                    drop(state);
-                    self.answer(Reply::Conn(info), done);
-                    return;
+            Progress::Connected(stream) => {
+                self.connecting = None;
+                if let Err(e) = stream.get().set_nodelay(self.nodelay) {
+                    return self.fail(e.to_string(), net, done);
                 }
-            },
-            Progress::Failed(error) => {
-                err("TcpSocketError", error.unwrap_or_else(|| "TCP connection failed".to_string()))
+                if !self.tls {
+                    return self.connected(Link::plain(stream), net, done);
+                }
+                // The TLS handshake gets the connect timeout again, from now.
+                net.arm(Instant::now() + self.timeout, Action::Expire { kind: KIND_TCP_CONN, id, token });
+                match net.tls_client(stream, &self.host) {
+                    Ok(link) => self.secure(net, link, done),
+                    Err(reason) => self.fail(format!("TLS handshake failed: {reason}"), net, done),
+                }
             }
-        };
+            Progress::Failed(error) => {
+                self.fail(error.unwrap_or_else(|| "TCP connection failed".to_string()), net, done);
+            }
+        }
+    }
+
+    /// Runs the TLS handshake as far as it goes.
+    fn secure(&mut self, net: &Net, mut link: Link, done: &mut Completed) {
+        match link.handshake() {
+            Ok(false) => self.securing = Some(link),
+            Ok(true) => self.connected(link, net, done),
+            Err(e) => self.fail(format!("TLS handshake failed: {e}"), net, done),
+        }
+    }
+
+    /// Retains the connection and answers the `tcp_connect` with it.
+    fn connected(&mut self, link: Link, net: &Net, done: &mut Completed) {
+        let conn = Conn::new(self.id, &self.host, self.port, link, &mut Texts::default());
+        let info = conn.info();
         let mut state = net.lock();
-        state.tcp.dials.remove(&id);
-        state.tcp.conns.settle(id, None);
+        state.tcp.dials.remove(&self.id);
+        state.tcp.conns.settle(self.id, Some(share(conn)));
         drop(state);
-        self.answer(answer, done);
+        self.answer(Reply::Conn(info), done);
+    }
+
+    /// Gives up the connect with a `TcpSocketError` Result.
+    fn fail(&mut self, message: String, net: &Net, done: &mut Completed) {
+        let mut state = net.lock();
+        if state.tcp.dials.remove(&self.id).is_some() {
+            state.tcp.conns.settle(self.id, None);
+        }
+        drop(state);
+        self.answer(err("TcpSocketError", message), done);
     }
 
     fn answer(&mut self, answer: Reply, done: &mut Completed) {
@@ -642,19 +709,43 @@ impl Net {
             }
             return;
         }
+        if crate::backlog::is_handshake(id) {
+            self.tcp_handshake_event(id, None, done);
+            return;
+        }
         if let Some(c) = self.tcp_conn_of(id) {
             let mut c = hold(&c);
             if let Some(s) = &c.stream {
-                s.fired(readable, writable);
+                s.socket().fired(readable, writable);
             }
             c.pump(readable, writable, done);
             return;
         }
         let Some(d) = self.lock().tcp.dials.get(&id).cloned() else { return };
         let mut d = hold(&d);
+        if let Some(link) = d.securing.take() {
+            link.socket().fired(readable, writable);
+            d.secure(self, link, done);
+            return;
+        }
         let Some(connecting) = d.connecting.as_mut() else { return };
         let progress = connecting.on_ready(self);
         d.progress(self, progress, done);
+    }
+
+    /// Readiness of server handshake `hid` of a TLS listener, or its
+    /// deadline (`timed_out`, with the timer's token).
+    fn tcp_handshake_event(&self, hid: u64, timed_out: Option<u64>, done: &mut Completed) {
+        let listener = {
+            let state = self.lock();
+            state.handshakes.listener_of.get(&hid).and_then(|id| state.tcp.listeners.get(*id))
+        };
+        let Some(l) = listener else { return };
+        let mut l = hold(&l);
+        if let Some(backlog) = l.backlog.as_deref_mut() {
+            backlog.on_handshake(self, hid, timed_out);
+        }
+        l.serve_accepters(self, done);
     }
 
     /// A waiter's timer expired: answer it if it still waits.
@@ -662,16 +753,25 @@ impl Net {
         if kind == KIND_TCP_LISTENER {
             let Some(l) = self.tcp_listener_of(id) else { return };
             let mut l = hold(&l);
-            if let Some(a) = l.accepters.take_where(|a| a.token == token) {
-                let text = format!("timed out after {} ms waiting for socket connection", a.timeout_ms);
-                done.answer(a.token, a.reply, err("SocketAcceptTimeout", text));
+            if l.backlog.as_deref_mut().is_some_and(|b| b.on_timeout(token)) {
+                l.serve_accepters(self, done);
+            } else if let Some(a) = l.accepters.take_where(|a| a.token == token) {
+                a.timed_out(done);
                 l.rearm();
             }
+            return;
+        }
+        if crate::backlog::is_handshake(id) {
+            self.tcp_handshake_event(id, Some(token), done);
             return;
         }
         let Some(d) = self.lock().tcp.dials.get(&id).cloned() else { return };
         let mut d = hold(&d);
         if d.token != token {
+            return;
+        }
+        if d.securing.take().is_some() {
+            d.fail("TLS handshake failed: handshake timed out".into(), self, done);
             return;
         }
         let Some(connecting) = d.connecting.as_mut() else { return };
@@ -686,17 +786,30 @@ impl Net {
         }
     }
 
-    /// Retains a stream a listener accepted as a new connection.
-    fn tcp_adopt(&self, nodelay: bool, stream: TcpStream, peer: SocketAddr, texts: &mut Texts) -> Reply {
-        if let Err(e) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(nodelay)) {
+    /// Retains a stream a plain listener accepted as a new connection.
+    fn tcp_accepted(&self, nodelay: bool, stream: TcpStream, peer: SocketAddr, texts: &mut Texts) -> Reply {
+        if let Err(e) = stream.set_nonblocking(true) {
             return err("TcpListenerError", e.to_string());
         }
+        let register = |id| Registered::new(stream, self.poller.clone(), key(id, KIND_TCP_CONN)).map(Link::plain);
+        self.tcp_adopt(nodelay, peer, texts, register)
+    }
+
+    /// Retains a connection a listener accepted (whose handshakes, if any,
+    /// are done) under a new id; `link` makes its link given the id.
+    fn tcp_adopt(
+        &self,
+        nodelay: bool,
+        peer: SocketAddr,
+        texts: &mut Texts,
+        link: impl FnOnce(u64) -> io::Result<Link>,
+    ) -> Reply {
         let Some(id) = self.lock().tcp.conns.reserve(self.max_sockets) else { return conn_full(self.max_sockets) };
-        let registered = Registered::new(stream, self.poller.clone(), key(id, KIND_TCP_CONN));
-        let (conn, answer) = match registered {
+        let link = link(id).and_then(|link| link.get().set_nodelay(nodelay).map(|()| link));
+        let (conn, answer) = match link {
             Err(e) => (None, err("TcpListenerError", e.to_string())),
-            Ok(stream) => {
-                let conn = Conn::new(id, &peer.ip().to_string(), peer.port(), stream, texts);
+            Ok(link) => {
+                let conn = Conn::new(id, &peer.ip().to_string(), peer.port(), link, texts);
                 let info = conn.info();
                 (Some(share(conn)), Reply::Conn(info))
             }
@@ -712,6 +825,7 @@ impl Net {
         host: &str,
         port: u16,
         nodelay: bool,
+        tls: Option<(&str, &str)>,
         reply: ReplyFn,
     ) -> Option<(ReplyFn, Reply)> {
         if let Err(denied) = self.policy.check(host, port) {
@@ -720,19 +834,37 @@ impl Net {
         let Some(id) = self.lock().tcp.listeners.reserve(self.max_sockets) else {
             return Some((reply, listener_full(self.max_sockets)));
         };
-        let start = ListenStart { id, host: host.to_string(), port, nodelay, reply };
+        let tls = match tls.map(|(cert, key)| crate::tls::server_config(cert, key)).transpose() {
+            Ok(tls) => tls,
+            Err(reason) => {
+                self.lock().tcp.listeners.settle(id, None);
+                return Some((reply, err("TcpListenerError", format!("TLS certificate or key not usable: {reason}"))));
+            }
+        };
+        let start = ListenStart { id, host: host.to_string(), port, nodelay, tls, reply };
         self.resolve_then(lookup_host(host), port, LISTEN_LOOKUP, start, Net::tcp_bind)
     }
 
     /// Binds listener `start.id` to the first of the resolved addresses
     /// that the policy admits.
     fn tcp_bind(&self, start: ListenStart, addrs: Result<Vec<SocketAddr>, String>) -> Option<(ReplyFn, Reply)> {
-        let ListenStart { id, host, port, nodelay, reply } = start;
+        let ListenStart { id, host, port, nodelay, tls, reply } = start;
         let registered = addrs.and_then(|addrs| self.bind(&host, &addrs, key(id, KIND_TCP_LISTENER)));
         let (listener, answer) = match registered {
             Err(message) => (None, err("TcpListenerError", message)),
             Ok(socket) => {
                 let local = socket.get().local_addr().ok();
+                let backlog = tls.map(|tls| {
+                    // Accepting eagerly: interest from the start.
+                    socket.interest(true, false);
+                    Box::new(Backlog::new(Handshaking {
+                        listener: id,
+                        kinds: (KIND_TCP_LISTENER, KIND_TCP_CONN),
+                        error_kind: "TcpListenerError",
+                        tls: Some(tls),
+                        ws: None,
+                    }))
+                });
                 let listener = Listener {
                     id,
                     host,
@@ -746,6 +878,7 @@ impl Net {
                     socket: Some(socket),
                     accepters: Waiters::default(),
                     texts: Texts::default(),
+                    backlog,
                 };
                 let info = listener.info();
                 (Some(share(listener)), Reply::Listener(info))
@@ -790,7 +923,11 @@ impl Net {
         let Some(l) = self.tcp_listener_of(id) else { return unknown_listener(id) };
         self.with_done(|done| {
             let mut l = hold(&l);
-            l.close(done);
+            let handshakes = l.close(done);
+            let mut state = self.lock();
+            for hid in handshakes {
+                state.handshakes.listener_of.remove(&hid);
+            }
             Reply::Listener(l.info())
         })
     }
@@ -819,6 +956,7 @@ impl Net {
         port: u16,
         timeout_ms: u64,
         nodelay: bool,
+        tls: bool,
         reply: ReplyFn,
     ) -> Option<(ReplyFn, Reply)> {
         if let Err(denied) = self.policy.check(host, port) {
@@ -829,7 +967,7 @@ impl Net {
         };
         let timeout = Duration::from_millis(timeout_ms);
         let deadline = Instant::now() + timeout;
-        let start = DialStart { id, host: host.into(), port, deadline, nodelay, reply };
+        let start = DialStart { id, host: host.into(), port, deadline, timeout, nodelay, tls, reply };
         self.resolve_then(lookup_host(host), port, timeout, start, Net::tcp_dial)
     }
 
@@ -843,9 +981,11 @@ impl Net {
                 return Some((start.reply, err("TcpSocketError", message)));
             }
         };
-        let DialStart { id, host, port, deadline, nodelay, reply } = start;
+        let DialStart { id, host, port, deadline, timeout, nodelay, tls, reply } = start;
         let token = self.token();
-        let dial = share(Dial { id, token, host, port, nodelay, reply: Some(reply), connecting: None });
+        let (connecting, securing) = (None, None);
+        let dial =
+            share(Dial { id, token, host, port, nodelay, tls, timeout, reply: Some(reply), connecting, securing });
         self.with_done(|done| {
             let mut d = hold(&dial);
             self.lock().tcp.dials.insert(id, dial.clone());

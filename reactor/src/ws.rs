@@ -8,9 +8,10 @@
 //!   anything else (DIALECT 9), the host is resolved off the workers with
 //!   the connect timeout as its deadline, then a non-blocking connect (see
 //!   `connect.rs`) with what the lookup left of that timeout, and the client
-//!   handshake resumed on readiness with the timeout again. A `wss://`
-//!   URL fails once connected, before any byte is sent: this build has no
-//!   TLS, and it never falls back to plain text (DIALECT 15).
+//!   handshakes resumed on readiness with the timeout again: for a `wss://`
+//!   URL, TLS (verifying the server's certificate for the URL's host; a
+//!   failure is `TLS handshake failed: REASON`, never plain text; DIALECT
+//!   15), then the WebSocket handshake, both under that one deadline.
 //! * A read takes exactly one message; `ws_read` over `max_bytes` discards
 //!   the message and leaves the connection open; a Close frame (or the
 //!   library's closed report) closes the connection.
@@ -20,16 +21,15 @@
 mod server;
 
 use crate::connect::{Connecting, Progress};
+use crate::link::Link;
 use crate::policy::lookup_host;
-use crate::registered::Registered;
 use crate::registry::{Socket, Sockets};
 use crate::types::{now_ms, Replier, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
 use crate::waiters::Waiters;
 use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Shared, KIND_WS_CONN, KIND_WS_LISTENER};
-pub(crate) use server::Handshakes;
 use std::collections::BTreeMap;
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tungstenite::client::IntoClientRequest;
@@ -38,7 +38,7 @@ use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
-type Stream = Registered<TcpStream>;
+type Stream = Link;
 type ClientMid = MidHandshake<ClientHandshake<Stream>>;
 type ClientResult =
     Result<(WebSocket<Stream>, tungstenite::handshake::client::Response), HandshakeError<ClientHandshake<Stream>>>;
@@ -51,7 +51,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// most of an idle connection's cost.
 const READ_BUFFER: usize = 2048;
 
-fn config() -> WebSocketConfig {
+pub(crate) fn config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE))
@@ -134,7 +134,7 @@ pub(crate) struct Dial {
     /// The URL the handshake requests (its scheme lower-cased).
     target: String,
     host: String,
-    /// A `wss://` URL (refused once connected: no TLS in this build).
+    /// A `wss://` URL: TLS before the handshake.
     tls: bool,
     timeout: Duration,
     /// `None` once answered.
@@ -147,6 +147,8 @@ enum Stage {
     /// its socket is missed).
     Starting,
     Connecting(Connecting),
+    /// The TLS handshake of a `wss://` URL (`None` only during a step).
+    Tls(Option<Link>),
     /// The client handshake, between two steps (`None` only during one).
     Handshake(Option<ClientMid>),
 }
@@ -202,7 +204,7 @@ impl WsConn {
 
     fn rearm(&self) {
         if let Some(ws) = &self.socket {
-            ws.get_ref().interest(!self.readers.is_empty(), !self.senders.is_empty());
+            ws.get_ref().socket().interest(!self.readers.is_empty(), !self.senders.is_empty());
         }
     }
 
@@ -214,6 +216,7 @@ impl WsConn {
                 let _ = ws.close(None);
                 let _ = ws.flush();
             }
+            ws.get_mut().shutdown();
         }
         self.info.status = status;
         if error.is_some() {
@@ -356,10 +359,16 @@ impl Dial {
                 let progress = if timed_out { c.on_timeout(net) } else { c.on_ready(net) };
                 self.connect_progress(net, progress, done);
             }
+            Stage::Tls(_) if timed_out => self.failed(net, "TLS handshake failed: handshake timed out".into(), done),
+            Stage::Tls(link) => {
+                let Some(link) = link.take() else { return };
+                link.socket().fired(true, true);
+                self.tls_step(net, link, done);
+            }
             Stage::Handshake(_) if timed_out => self.failed(net, "WebSocket handshake timed out".into(), done),
             Stage::Handshake(mid) => {
                 let Some(mid) = mid.take() else { return };
-                mid.get_ref().get_ref().fired(true, true);
+                mid.get_ref().get_ref().socket().fired(true, true);
                 let result = mid.handshake();
                 self.handshake_step(net, result, done);
             }
@@ -376,28 +385,44 @@ impl Dial {
             Progress::Failed(error) => {
                 self.failed(net, error.unwrap_or_else(|| "WebSocket connection failed".into()), done);
             }
-            Progress::Connected(_) if self.tls => {
-                // Dropping the stream closes it before any byte is sent.
-                self.failed(net, "TLS handshake failed: TLS is not supported by this build".into(), done);
-            }
             Progress::Connected(stream) => {
                 if let Err(e) = stream.get().set_nodelay(true) {
                     self.failed(net, e.to_string(), done);
                     return;
                 }
-                // The handshake gets the connect timeout again, from now.
+                // The handshakes get the connect timeout again, from now.
                 net.arm(Instant::now() + self.timeout, Action::Expire { kind: KIND_WS_CONN, id, token });
-                self.stage = Stage::Handshake(None);
-                let result = tungstenite::client::client_with_config(self.target.as_str(), stream, Some(config()));
-                self.handshake_step(net, result, done);
+                if !self.tls {
+                    self.start_handshake(net, Link::plain(stream), done);
+                    return;
+                }
+                match net.tls_client(stream, &self.host) {
+                    Ok(link) => self.tls_step(net, link, done),
+                    Err(reason) => self.failed(net, format!("TLS handshake failed: {reason}"), done),
+                }
             }
         }
+    }
+
+    /// Runs the TLS handshake as far as it goes; then the WebSocket's.
+    fn tls_step(&mut self, net: &Net, mut link: Link, done: &mut Completed) {
+        match link.handshake() {
+            Ok(false) => self.stage = Stage::Tls(Some(link)),
+            Ok(true) => self.start_handshake(net, link, done),
+            Err(e) => self.failed(net, format!("TLS handshake failed: {e}"), done),
+        }
+    }
+
+    fn start_handshake(&mut self, net: &Net, link: Link, done: &mut Completed) {
+        self.stage = Stage::Handshake(None);
+        let result = tungstenite::client::client_with_config(self.target.as_str(), link, Some(config()));
+        self.handshake_step(net, result, done);
     }
 
     fn handshake_step(&mut self, net: &Net, result: ClientResult, done: &mut Completed) {
         match result {
             Err(HandshakeError::Interrupted(mid)) => {
-                mid.get_ref().get_ref().await_blocked();
+                mid.get_ref().get_ref().socket().await_blocked();
                 self.stage = Stage::Handshake(Some(mid));
             }
             Err(HandshakeError::Failure(e)) => self.failed(net, e.to_string(), done),
@@ -448,7 +473,7 @@ impl WsConn {
         response_status: u16,
         response_headers: Arc<[(Arc<str>, Arc<str>)]>,
     ) -> WsConn {
-        ws.get_ref().edge(key(id, KIND_WS_CONN));
+        ws.get_ref().socket().edge(key(id, KIND_WS_CONN));
         let conn = WsConn {
             info: WsConnInfo {
                 id,
@@ -490,12 +515,12 @@ impl Net {
     pub(crate) fn ws_event(&self, kind: usize, id: u64, readable: bool, writable: bool, done: &mut Completed) {
         if kind == KIND_WS_LISTENER {
             self.ws_listener_event(id, readable, done);
-        } else if server::is_handshake(id) {
+        } else if crate::backlog::is_handshake(id) {
             self.ws_handshake_event(id, None, done);
         } else if let Some(c) = self.ws_conn_of(id) {
             let mut c = hold(&c);
             if let Some(ws) = &c.socket {
-                ws.get_ref().fired(readable, writable);
+                ws.get_ref().socket().fired(readable, writable);
             }
             c.pump(readable, writable, done);
         } else {
@@ -511,7 +536,7 @@ impl Net {
             self.ws_listener_timeout(id, token, done);
             return;
         }
-        if server::is_handshake(id) {
+        if crate::backlog::is_handshake(id) {
             self.ws_handshake_event(id, Some(token), done);
             return;
         }

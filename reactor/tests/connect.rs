@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 fn connect(net: &ReactorHandle, host: &str, port: u16, timeout_ms: u64) -> Reply {
-    wait(|reply| net.tcp_connect(host, port, timeout_ms, true, reply))
+    wait(|reply| net.tcp_connect(host, port, timeout_ms, true, false, reply))
 }
 
 /// A loopback port with nothing listening.
@@ -141,8 +141,9 @@ fn a_bad_websocket_url_is_refused_before_connecting() {
     assert_eq!(net.ws_counts(), (0, 0));
 }
 
-/// DIALECT 15 until TLS lands: a `wss://` connect fails with a TLS error
-/// before sending a byte, and never falls back to plain text.
+/// DIALECT 15: a `wss://` connect runs TLS first and never sends its
+/// request in clear; a peer that does not answer the TLS handshake fails
+/// it at the connect timeout.
 #[test]
 fn a_wss_connect_sends_nothing_in_clear() {
     use std::io::Read;
@@ -151,16 +152,17 @@ fn a_wss_connect_sends_nothing_in_clear() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let url = format!("wss://127.0.0.1:{port}/x");
-    match wait(|reply| net.ws_connect(&url, "127.0.0.1", port, 2000, reply)) {
-        Reply::Error(e) => assert_eq!(
-            (e.kind, e.message.as_str()),
-            ("WebSocketError", "TLS handshake failed: TLS is not supported by this build")
-        ),
+    match wait(|reply| net.ws_connect(&url, "127.0.0.1", port, 500, reply)) {
+        Reply::Error(e) => {
+            assert_eq!((e.kind, e.message.as_str()), ("WebSocketError", "TLS handshake failed: handshake timed out"))
+        }
         other => panic!("expected an error, got {other:?}"),
     }
     let (mut peer, _) = listener.accept().expect("the TCP connect happened");
     peer.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
-    let mut buf = [0u8; 64];
-    assert_eq!(peer.read(&mut buf).expect("end of stream"), 0, "bytes were sent in clear");
+    let mut sent = Vec::new();
+    let _ = peer.read_to_end(&mut sent);
+    assert_eq!(sent.first(), Some(&0x16), "the first record is not a TLS handshake: {sent:?}");
+    assert!(!sent.windows(4).any(|w| w == b"GET "), "the request went out in clear");
     assert_eq!(net.ws_counts(), (0, 0));
 }

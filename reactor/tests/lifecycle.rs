@@ -351,16 +351,16 @@ impl Harness {
         let net = self.net.clone();
         let port = self.model.ports().first().copied().unwrap_or(1);
         let (word, reply) = if listen {
-            ("tcp_listen", call(|r| net.tcp_listen(REFUSED, 0, true, r)))
+            ("tcp_listen", call(|r| net.tcp_listen(REFUSED, 0, true, None, r)))
         } else {
-            ("tcp_connect", call(|r| net.tcp_connect(REFUSED, port, 2000, true, r)))
+            ("tcp_connect", call(|r| net.tcp_connect(REFUSED, port, 2000, true, false, r)))
         };
         let text = format!("host operation failed in {word}: socket host is not allowed: {REFUSED}");
         expect_error(&reply, "PermissionError", &text)
     }
 
     fn listen(&mut self) -> Result<(), TestCaseError> {
-        let l = expect_listener(call(|r| self.net.tcp_listen("127.0.0.1", 0, true, r)))?;
+        let l = expect_listener(call(|r| self.net.tcp_listen("127.0.0.1", 0, true, None, r)))?;
         let m = &mut self.model;
         prop_assert_eq!(l.id, m.next_listener, "listener ids count up from 0");
         prop_assert_eq!(l.status, Status::Listening);
@@ -376,7 +376,7 @@ impl Harness {
 
     fn connect(&mut self, port: u16) -> Result<(), TestCaseError> {
         let net = self.net.clone();
-        let reply = call(|r| net.tcp_connect("127.0.0.1", port, 2000, true, r));
+        let reply = call(|r| net.tcp_connect("127.0.0.1", port, 2000, true, false, r));
         let m = &mut self.model;
         let id = m.next_conn;
         m.next_conn += 1; // taken before connecting: a failure burns it too
@@ -748,10 +748,10 @@ fn two_hundred_connections_leave_no_descriptor_behind() {
     let reactor = Reactor::start(Policy::default(), 10_000).expect("reactor");
     let net = reactor.handle();
     let with_reactor = open_fds();
-    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, r)) else { panic!("listen failed") };
+    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, None, r)) else { panic!("listen failed") };
     let mut pairs = Vec::new();
     for n in 0..200u32 {
-        let Reply::Conn(client) = call(|r| net.tcp_connect("127.0.0.1", l.port, 2000, true, r)) else {
+        let Reply::Conn(client) = call(|r| net.tcp_connect("127.0.0.1", l.port, 2000, true, false, r)) else {
             panic!("connect {n} failed")
         };
         let Reply::Conn(server) = call(|r| net.tcp_accept(l.id, 2000, r)) else { panic!("accept {n} failed") };
@@ -806,8 +806,8 @@ fn ready_answers_come_back_by_value() {
     let net = reactor.handle();
     let made = Arc::new(AtomicUsize::new(0));
     let counting = || Counting(made.clone());
-    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, r)) else { panic!("listen failed") };
-    let Reply::Conn(client) = call(|r| net.tcp_connect("127.0.0.1", l.port, 2000, true, r)) else {
+    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, None, r)) else { panic!("listen failed") };
+    let Reply::Conn(client) = call(|r| net.tcp_connect("127.0.0.1", l.port, 2000, true, false, r)) else {
         panic!("connect failed")
     };
     std::thread::sleep(Duration::from_millis(20));
@@ -833,7 +833,7 @@ fn an_end_that_came_with_the_bytes_is_not_missed() {
     use std::io::Write;
     let reactor = Reactor::start_polled(Policy::default(), 16, 2).expect("reactor");
     let net = reactor.handle();
-    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, r)) else { panic!("listen failed") };
+    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, None, r)) else { panic!("listen failed") };
     let mut peer = std::net::TcpStream::connect(("127.0.0.1", l.port)).expect("connect");
     let Reply::Conn(server) = call(|r| net.tcp_accept(l.id, 2000, r)) else { panic!("accept failed") };
     peer.write_all(b"bye").expect("write");

@@ -21,7 +21,7 @@ fn call(f: impl FnOnce(ReplyFn) -> Option<(ReplyFn, Reply)>) -> Reply {
 
 /// A connected pair: (client id, server id).
 fn pair(net: &Arc<Net>, listener: u64, port: u16) -> (u64, u64) {
-    let Reply::Conn(c) = call(|r| net.tcp_connect("127.0.0.1", port, 2000, true, r)) else { panic!("connect") };
+    let Reply::Conn(c) = call(|r| net.tcp_connect("127.0.0.1", port, 2000, true, false, r)) else { panic!("connect") };
     let Reply::Conn(s) = call(|r| net.tcp_accept(listener, 2000, r)) else { panic!("accept") };
     (c.id, s.id)
 }
@@ -33,7 +33,7 @@ fn pair(net: &Arc<Net>, listener: u64, port: u16) -> (u64, u64) {
 fn concurrent_readers_of_one_connection_get_every_byte_once() {
     let reactor = Reactor::start(Policy::default(), 100).expect("reactor");
     let net = reactor.handle();
-    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, r)) else { panic!("listen") };
+    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, None, r)) else { panic!("listen") };
     let (client, server) = pair(&net, l.id, l.port);
     let received = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
@@ -85,7 +85,7 @@ fn concurrent_readers_of_one_connection_get_every_byte_once() {
 fn many_ping_pongs_in_parallel_lose_no_wake_up() {
     let reactor = Reactor::start(Policy::default(), 1000).expect("reactor");
     let net = reactor.handle();
-    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, r)) else { panic!("listen") };
+    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, None, r)) else { panic!("listen") };
     let rounds = 300;
     let threads: Vec<_> = (0..16)
         .map(|_| pair(&net, l.id, l.port))

@@ -26,8 +26,10 @@ fn resident_kib() -> u64 {
 fn ping_pong(rounds: usize, read_timeout_ms: u64) -> u64 {
     let reactor = Reactor::start(Policy::default(), 100).expect("reactor");
     let net = reactor.handle();
-    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, r)) else { panic!("listen") };
-    let Reply::Conn(a) = call(|r| net.tcp_connect("127.0.0.1", l.port, 2000, true, r)) else { panic!("connect") };
+    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, None, r)) else { panic!("listen") };
+    let Reply::Conn(a) = call(|r| net.tcp_connect("127.0.0.1", l.port, 2000, true, false, r)) else {
+        panic!("connect")
+    };
     let Reply::Conn(b) = call(|r| net.tcp_accept(l.id, 2000, r)) else { panic!("accept") };
     let before = resident_kib();
     for _ in 0..rounds {

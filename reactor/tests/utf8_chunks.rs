@@ -19,7 +19,7 @@ use std::time::Duration;
 fn accepted() -> (Reactor, Arc<Net>, u64, TcpStream) {
     let reactor = Reactor::start(Policy::default(), 16).expect("reactor");
     let net = reactor.handle();
-    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, r)) else { panic!("listen") };
+    let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, None, r)) else { panic!("listen") };
     let peer = TcpStream::connect(("127.0.0.1", l.port)).expect("connect");
     let Reply::Conn(c) = call(|r| net.tcp_accept(l.id, 2000, r)) else { panic!("accept") };
     (reactor, net, c.id, peer)

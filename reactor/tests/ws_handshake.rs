@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn listen(net: &Arc<Net>) -> (u64, u16) {
-    match call(|r| net.ws_listen("127.0.0.1", 0, Vec::new(), r)) {
+    match call(|r| net.ws_listen("127.0.0.1", 0, Vec::new(), None, r)) {
         Reply::Listener(l) => (l.id, l.port),
         other => panic!("ws_listen failed: {other:?}"),
     }

@@ -27,7 +27,7 @@ fn cpu_time() -> Duration {
 fn a_stalled_handshake_waits_without_spinning() {
     let reactor = Reactor::start(Policy::default(), 8).expect("reactor");
     let net = reactor.handle();
-    let Reply::Listener(listener) = common::call(|r| net.ws_listen("127.0.0.1", 0, Vec::new(), r)) else {
+    let Reply::Listener(listener) = common::call(|r| net.ws_listen("127.0.0.1", 0, Vec::new(), None, r)) else {
         panic!("ws_listen failed")
     };
     let mut peer = std::net::TcpStream::connect(("127.0.0.1", listener.port)).expect("connect");

@@ -316,7 +316,7 @@ impl Harness {
     }
 
     fn listen(&mut self) -> Result<(), TestCaseError> {
-        let l = expect_listener(try_call(|r| self.net.ws_listen("127.0.0.1", 0, Vec::new(), r))?)?;
+        let l = expect_listener(try_call(|r| self.net.ws_listen("127.0.0.1", 0, Vec::new(), None, r))?)?;
         let id = self.model.next_listener;
         self.model.next_listener += 1;
         prop_assert_eq!(l.id, id, "listener ids are sequential");
