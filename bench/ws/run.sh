@@ -6,7 +6,7 @@
 # load generator (src/bin/wsgen.rs: `tungstenite` clients, one thread, one
 # `polling` loop). Mirrors bench/tcp/run.sh.
 #
-# Usage: bench/ws/run.sh [throughput|memory|all]      (default: all)
+# Usage: bench/ws/run.sh [throughput|memory|wss|all]      (default: all)
 #
 #   throughput: for each CONNS in CONNS_LIST, CONNS connections ping-pong a
 #     SIZE-byte text message (send, wait for the echo, repeat). After WARMUP
@@ -16,9 +16,20 @@
 #   memory: VmRSS of a fresh server with 0 connections, then with
 #     IDLE_CONNS WebSocket connections open, each having done one SIZE-byte
 #     round trip and then idle; (RSS_N - RSS_0) / N. RUNS reps, alternating.
+#   wss: throughput over TLS (issue 13: rco >= 0.8x native, ahead of Node),
+#     CONNS_LIST default "100". The same servers with TLS: ws_native PORT
+#     CERT KEY (rustls 0.23, ring, driven sans-I/O on its polling loop),
+#     echo_tls.rco (tls_cert_file / tls_key_file in ws_listen's options),
+#     echo_tls.js (https.createServer + ws); the generator runs a full
+#     rustls handshake per connection (no resumption) trusting the run's own
+#     CA. Certificates: a P-256 CA and a P-256 leaf for 127.0.0.1/localhost,
+#     made by openssl for each invocation in a temporary directory (removed at
+#     exit). A server that does not start (e.g. an rco without TLS listeners)
+#     is reported in the table with its error, and the run goes on.
+#   all: throughput, memory, then wss (wss adds about a third to the time).
 #
 # Environment (defaults in brackets):
-#   RUNS [3]  DURATION [10]  WARMUP [3]  CONNS_LIST ["100 1000"]  SIZE [64]
+#   RUNS [3]  DURATION [10]  WARMUP [3]  CONNS_LIST ["100 1000"; wss: "100"]  SIZE [64]
 #   IDLE_CONNS [2000]  SERVERS ["native rco node"]
 #   PIN [1]: server on CPU 0, generator on CPU 1 (taskset); PIN=0: no pinning
 #   NICE [0]: e.g. -10 (needs root): re-executes in a new session whose
@@ -47,6 +58,7 @@ PHASE="${1:-all}"
 RUNS="${RUNS:-3}"
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-3}"
+CONNS_LIST_ENV="${CONNS_LIST:-}"
 CONNS_LIST="${CONNS_LIST:-100 1000}"
 SIZE="${SIZE:-64}"
 IDLE_CONNS="${IDLE_CONNS:-2000}"
@@ -58,6 +70,11 @@ PYTHON="${PYTHON:-/usr/bin/python3}"
 OUT="${OUT:-$HERE/results}"
 GEN="$HERE/target/release/wsgen"
 NATIVE="$HERE/target/release/ws_native"
+TLS=0 # 1 in the wss phase: servers serve wss, the generator connects with TLS
+TLS_DIR=""
+CERT=""
+KEY=""
+CA=""
 
 log() { echo "[ws-bench $(date +%H:%M:%S)] $*" >&2; }
 
@@ -88,27 +105,65 @@ SRVLOG="$OUT/$STAMP-server.log"
 # Ports 21000-29999, a fresh one per server start (no TIME_WAIT clashes).
 PORT=$((21000 + RANDOM % 4000))
 
+# The wss phase's certificates: a CA (the generator's only trust root) and
+# a leaf for 127.0.0.1 and localhost signed by it, both ECDSA P-256; the
+# servers get the leaf (CERT) and its PKCS#8 key (KEY).
+make_certs() {
+    [ -n "$TLS_DIR" ] && return 0
+    TLS_DIR="$(mktemp -d "${TMPDIR:-/tmp}/rco-ws-tls.XXXXXX")"
+    trap 'rm -rf "$TLS_DIR"' EXIT
+    CA="$TLS_DIR/ca.pem"
+    CERT="$TLS_DIR/server.pem"
+    KEY="$TLS_DIR/server.key"
+    local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+    {
+        openssl req -x509 "${ec[@]}" -keyout "$TLS_DIR/ca.key" -out "$CA" -days 2 -subj "/CN=rco bench ws CA" &&
+        openssl req "${ec[@]}" -keyout "$KEY" -out "$TLS_DIR/server.csr" -subj "/CN=localhost" &&
+        printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+            "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" >"$TLS_DIR/leaf.ext" &&
+        openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$CA" -CAkey "$TLS_DIR/ca.key" -CAcreateserial \
+            -days 2 -extfile "$TLS_DIR/leaf.ext" -out "$CERT"
+    } >"$TLS_DIR/openssl.log" 2>&1 || { cat "$TLS_DIR/openssl.log" >&2; echo "openssl failed" >&2; exit 1; }
+    log "TLS: ECDSA P-256 leaf for 127.0.0.1 signed by a P-256 CA, in $TLS_DIR"
+}
+
 SERVER_PID=""
-start_server() { # NAME -> sets SERVER_PID; waits for "listening"
+START_ERROR=""
+start_server() { # NAME -> sets SERVER_PID and returns 0 once it says "listening"; else 1 and START_ERROR
     local name="$1"
     PORT=$((PORT + 1))
     : >"$SRVLOG"
-    case "$name" in
-        native) "${SRV_PIN[@]}" "$NATIVE" "$PORT" >"$SRVLOG" 2>&1 & ;;
-        rco) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo.rco" "$PORT" >"$SRVLOG" 2>&1 & ;;
-        node) "${SRV_PIN[@]}" "$NODE" "$HERE/echo.js" "$PORT" >"$SRVLOG" 2>&1 & ;;
-        *) echo "unknown server $name" >&2; exit 2 ;;
-    esac
+    if [ "$TLS" = 1 ]; then
+        case "$name" in
+            native) "${SRV_PIN[@]}" "$NATIVE" "$PORT" "$CERT" "$KEY" >"$SRVLOG" 2>&1 & ;;
+            rco) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo_tls.rco" "$PORT" "$CERT" "$KEY" >"$SRVLOG" 2>&1 & ;;
+            node) "${SRV_PIN[@]}" "$NODE" "$HERE/echo_tls.js" "$PORT" "$CERT" "$KEY" >"$SRVLOG" 2>&1 & ;;
+            *) echo "unknown server $name" >&2; exit 2 ;;
+        esac
+    else
+        case "$name" in
+            native) "${SRV_PIN[@]}" "$NATIVE" "$PORT" >"$SRVLOG" 2>&1 & ;;
+            rco) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo.rco" "$PORT" >"$SRVLOG" 2>&1 & ;;
+            node) "${SRV_PIN[@]}" "$NODE" "$HERE/echo.js" "$PORT" >"$SRVLOG" 2>&1 & ;;
+            *) echo "unknown server $name" >&2; exit 2 ;;
+        esac
+    fi
     SERVER_PID=$!
     for _ in $(seq 100); do
         grep -q listening "$SRVLOG" && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
     done
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
     echo "server $name did not start:" >&2
     cat "$SRVLOG" >&2
-    exit 1
+    START_ERROR="$(head -c 400 "$SRVLOG")"
+    [ -n "$START_ERROR" ] || START_ERROR="no output, no \"listening\" within 10 s"
+    return 1
 }
+
+json_str() { "$PYTHON" -c 'import json, sys; print(json.dumps(sys.stdin.read().strip()))'; }
 
 stop_server() {
     kill "$SERVER_PID" 2>/dev/null || true
@@ -144,21 +199,41 @@ order() {
 }
 
 throughput() {
-    log "throughput: $RUNS reps x [$SERVERS] x connections [$CONNS_LIST], $SIZE B, warmup $WARMUP s, $DURATION s each"
+    local what=throughput gen_tls=()
+    if [ "$TLS" = 1 ]; then
+        what=wss
+        gen_tls=(--tls-ca "$CA")
+    fi
+    log "$what: $RUNS reps x [$SERVERS] x connections [$CONNS_LIST], $SIZE B, warmup $WARMUP s, $DURATION s each"
+    local gen_err="$OUT/$STAMP-gen.err"
     for rep in $(seq 0 $((RUNS - 1))); do
       for CONNS in $CONNS_LIST; do
         for name in $(order "$rep"); do
-            start_server "$name"
+            if ! start_server "$name"; then
+                log "rep $((rep + 1)) $name c=$CONNS: the server did not start"
+                echo "{\"server\":\"$name\",\"rep\":$rep,\"conns\":$CONNS,\"result\":null,\"error\":$(printf 'server did not start: %s' "$START_ERROR" | json_str)}" >>"$RAW"
+                continue
+            fi
             log "rep $((rep + 1)) $name c=$CONNS (pid $SERVER_PID, port $PORT, load $(cut -d' ' -f1 /proc/loadavg))"
             local line rc=0
-            line="$("${GEN_PIN[@]}" "$GEN" pingpong --addr "127.0.0.1:$PORT" --conns "$CONNS" --size "$SIZE" \
-                --warmup "$WARMUP" --duration "$DURATION" --pid "$SERVER_PID")" || rc=$?
+            # timeout: a server that accepts but never answers a handshake
+            # (the generator's handshakes also time out after 10 s each).
+            line="$(timeout -k 5 $((WARMUP + DURATION + 120)) "${GEN_PIN[@]}" "$GEN" pingpong --addr "127.0.0.1:$PORT" \
+                --conns "$CONNS" --size "$SIZE" --warmup "$WARMUP" --duration "$DURATION" --pid "$SERVER_PID" \
+                "${gen_tls[@]}" 2>"$gen_err")" || rc=$?
             local load
             load="$(cut -d' ' -f1 /proc/loadavg)"
             stop_server
-            [ "$rc" = 0 ] || log "generator exit status $rc for $name: $line"
-            echo "{\"server\":\"$name\",\"rep\":$rep,\"conns\":$CONNS,\"load\":$load,\"gen_status\":$rc,\"result\":$line}" >>"$RAW"
-            log "  $line"
+            if [ "$rc" != 0 ]; then
+                log "generator exit status $rc for $name: $line $(cat "$gen_err")"
+            fi
+            if [ "${line:0:1}" = "{" ]; then
+                echo "{\"server\":\"$name\",\"rep\":$rep,\"conns\":$CONNS,\"load\":$load,\"gen_status\":$rc,\"result\":$line}" >>"$RAW"
+            else
+                [ "$rc" = 124 ] && echo "timed out" >>"$gen_err"
+                echo "{\"server\":\"$name\",\"rep\":$rep,\"conns\":$CONNS,\"load\":$load,\"gen_status\":$rc,\"result\":null,\"error\":$(printf 'generator failed (status %s): %s' "$rc" "$(head -c 400 "$gen_err")" | json_str)}" >>"$RAW"
+            fi
+            log "  ${line:-(no result)}"
         done
       done
     done
@@ -169,7 +244,7 @@ memory() {
     local hold_out="$OUT/$STAMP-hold.out"
     for rep in $(seq 0 $((RUNS - 1))); do
         for name in $(order "$rep"); do
-            start_server "$name"
+            start_server "$name" || exit 1
             sleep 1
             local rss0 rssn fds line gen_pid ok=0
             rss0="$(rss_sample "$SERVER_PID")"
@@ -209,24 +284,44 @@ report() {
     "$PYTHON" - "$RAW" "$1" <<'EOF'
 import json, statistics, sys
 raw, phase = sys.argv[1], sys.argv[2]
-rows = [json.loads(l) for l in open(raw) if l.strip()]
+allrows = [json.loads(l) for l in open(raw) if l.strip()]
 servers = []
-for r in rows:
+for r in allrows:
     if r["server"] not in servers:
         servers.append(r["server"])
+# Runs that produced no measurement (a server that did not start, a
+# generator that failed to connect) are listed, not measured.
+rows = [r for r in allrows if r.get("result") is not None]
+errors = [r for r in allrows if r.get("result") is None]
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 def rng(xs, fmt):
     return (fmt % min(xs)) + "–" + (fmt % max(xs)) if len(xs) > 1 else ""
-if phase == "throughput":
-    for c in sorted({r["conns"] for r in rows}):
+if phase in ("throughput", "wss"):
+    if phase == "wss":
+        # What the generator's first connection negotiated, per server.
+        tls = {}
+        for r in rows:
+            tls.setdefault(r["server"], set()).add(str(r["result"].get("tls")))
+        if len({t for ts in tls.values() for t in ts}) == 1:
+            desc = next(iter(next(iter(tls.values()))))
+        else:
+            desc = "; ".join("%s: %s" % (s, ", ".join(sorted(ts))) for s, ts in tls.items())
+        print("\n**wss** (negotiated: %s)" % (desc or "no TLS run completed"))
+    for c in sorted({r["conns"] for r in allrows}):
         cr = [r for r in rows if r["conns"] == c]
         base = {n: {r["rep"]: r["result"]["rt_per_s"] for r in cr if r["server"] == n} for n in ("native", "node")}
-        print("\n**%d connections**\n" % c)
+        print("\n**%d connections%s**\n" % (c, ", wss" if phase == "wss" else ""))
         print("| server | rt/s (median) | range | ratio to native (median of per-rep; range) | ratio to node | server user µs/rt | server sys µs/rt | p50 / p99 rtt (ms) | generator CPU (cores) | failed | load avg |")
         print("|---|---:|---|---:|---:|---:|---:|---|---:|---:|---|")
         for s in servers:
             rs = [r for r in cr if r["server"] == s]
+            errs = [r["error"] for r in errors if r["server"] == s and r["conns"] == c]
+            if errs:
+                # Flattened to one table cell.
+                msg = " ".join(errs[0].replace("|", "/").split())
+                print("| %s | **did not run** (%d of %d reps): %s |  |  |  |  |  |  |  |  |  |" % (
+                    s, len(errs), len(errs) + len(rs), msg[:300]))
             if not rs:
                 continue
             res = [r["result"] for r in rs]
@@ -259,12 +354,22 @@ log "pinning: PIN=$PIN; scheduler autogroup: $(cat /proc/self/autogroup 2>/dev/n
 log "machine: nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 log "rco: $("$RCO" --version 2>/dev/null || echo '?'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 log "raw results: $RAW"
+wss() {
+    TLS=1
+    CONNS_LIST="${CONNS_LIST_ENV:-100}"
+    make_certs
+    throughput
+    TLS=0
+}
 case "$PHASE" in
     throughput) throughput; report throughput ;;
     memory) memory; report memory ;;
+    wss) wss; report wss ;;
     all)
         throughput; report throughput
         RAW="$OUT/$STAMP-memory.jsonl"; : >"$RAW"
-        memory; report memory ;;
-    *) echo "usage: $0 [throughput|memory|all]" >&2; exit 2 ;;
+        memory; report memory
+        RAW="$OUT/$STAMP-wss.jsonl"; : >"$RAW"
+        wss; report wss ;;
+    *) echo "usage: $0 [throughput|memory|wss|all]" >&2; exit 2 ;;
 esac

@@ -38,15 +38,16 @@ def read_line(s, buf):
 
 
 def read_to_end(s):
-    """What the server sends until it ends the stream."""
+    """What the server sends until it ends the stream, and how it ended it:
+    with TLS's close_notify (a clean end) or without."""
     got = b""
     while True:
         try:
             chunk = s.recv(65536)
-        except ssl.SSLEOFError:  # ended without a close_notify
-            return got
+        except ssl.SSLEOFError:
+            return got, "without close_notify"
         if not chunk:
-            return got
+            return got, "with close_notify"
         got += chunk
 
 
@@ -92,8 +93,8 @@ def conn_c():
         line, buf = read_line(s, buf)
         out("C got", ascii(line))
         s.sendall(b"BYE\n")
-        rest = buf + read_to_end(s)
-        out("C server ended the stream, after", len(rest), "more bytes")
+        rest, how = read_to_end(s)
+        out("C server ended the stream", how + ", after", len(buf + rest), "more bytes")
 
 
 for step in (conn_a, conn_b, conn_c):

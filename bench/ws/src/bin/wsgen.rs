@@ -3,7 +3,7 @@
 //! sockets, one thread, one `polling` event loop (level-triggered).
 //!
 //! pingpong: `wsgen pingpong --addr 127.0.0.1:PORT --conns 100 --size 64
-//!            --warmup 3 --duration 10 [--pid SERVER_PID]`
+//!            --warmup 3 --duration 10 [--pid SERVER_PID] [--tls-ca CA_FILE]`
 //!   Opens CONNS WebSocket connections (blocking handshakes, one after the
 //!   other); each one sends a SIZE-byte text message, waits for the echo
 //!   (checked), and repeats. After WARMUP s it counts, for DURATION s, the
@@ -16,9 +16,18 @@
 //!   Opens CONNS connections, does one round trip on each, prints one JSON
 //!   line ("held": N) and keeps them open and idle for HOLD s (or until killed).
 //!
+//! --tls-ca CA_FILE: `wss` instead of `ws`. Each connection runs a full TLS
+//!   handshake (rustls 0.23, `ring` provider, no resumption; blocking, before
+//!   the WebSocket handshake) verifying the server's certificate against the
+//!   certificates of CA_FILE (PEM) for the server name = the IP of --addr;
+//!   afterwards rustls is driven sans-I/O on the same loop
+//!   (`rco_bench_ws::tls`). The JSON line's "tls" says what was negotiated.
+//!   Handshakes (TCP, TLS, WebSocket) time out after 10 s each read or write.
+//!
 //! Exit status 0 on success, 1 when a connection failed or an echo was wrong.
 
 use polling::{Event, Events, PollMode, Poller};
+use rco_bench_ws::tls::{self, BenchStream};
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -33,6 +42,7 @@ struct Opts {
     duration: f64,
     hold: f64,
     pid: Option<u32>,
+    tls_ca: Option<String>,
 }
 
 fn parse() -> Result<Opts, String> {
@@ -47,6 +57,7 @@ fn parse() -> Result<Opts, String> {
         duration: 10.0,
         hold: 60.0,
         pid: None,
+        tls_ca: None,
     };
     while let Some(flag) = args.next() {
         let v = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -59,6 +70,7 @@ fn parse() -> Result<Opts, String> {
             "--duration" => o.duration = v.parse().map_err(|_| bad())?,
             "--hold" => o.hold = v.parse().map_err(|_| bad())?,
             "--pid" => o.pid = Some(v.parse().map_err(|_| bad())?),
+            "--tls-ca" => o.tls_ca = Some(v),
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -79,40 +91,76 @@ fn would_block(e: &Error) -> bool {
     matches!(e, Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock)
 }
 
-struct Conn {
-    ws: WebSocket<TcpStream>,
+struct Conn<S> {
+    ws: WebSocket<S>,
     sent_at: Instant,
     alive: bool,
     want_write: bool,
 }
 
-struct Gen {
+struct Gen<S: BenchStream> {
     poller: Poller,
-    conns: Vec<Conn>,
+    conns: Vec<Conn<S>>,
+    tls_info: Option<String>,
     msg: String,
     bad_echo: u64,
     failed: u64,
     repeat: bool,
 }
 
-impl Gen {
-    fn connect(addr: SocketAddr, n: usize, size: usize) -> io::Result<Gen> {
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A handshake read or write that hit HANDSHAKE_TIMEOUT says so.
+fn timed_out(e: io::Error) -> io::Error {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::other("no answer within 10 s"),
+        _ => e,
+    }
+}
+
+impl<S: BenchStream> Gen<S> {
+    /// `dial` turns a connected blocking socket into the stream (plain, or
+    /// TLS with its handshake done).
+    fn connect(addr: SocketAddr, n: usize, size: usize, scheme: &str, dial: impl Fn(TcpStream) -> io::Result<S>) -> io::Result<Gen<S>> {
         let poller = Poller::new()?;
         let msg: String = (0..size).map(|i| (b'a' + (i % 26) as u8) as char).collect();
-        let url = format!("ws://{addr}/echo");
+        let url = format!("{scheme}://{addr}/echo");
         let mut conns = Vec::with_capacity(n);
+        let mut tls_info = None;
         for key in 0..n {
-            let stream = TcpStream::connect(addr)?;
+            let stream = TcpStream::connect_timeout(&addr, HANDSHAKE_TIMEOUT)?;
             stream.set_nodelay(true)?;
+            stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+            stream.set_write_timeout(Some(HANDSHAKE_TIMEOUT))?;
+            let stream = dial(stream).map_err(|e| io::Error::other(format!("TLS handshake {key}: {}", timed_out(e))))?;
             let config = tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
-            let (ws, _) = tungstenite::client::client_with_config(url.as_str(), stream, Some(config))
-                .map_err(|e| io::Error::other(format!("handshake {key}: {e}")))?;
-            ws.get_ref().set_nonblocking(true)?;
+            let (ws, _) = tungstenite::client::client_with_config(url.as_str(), stream, Some(config)).map_err(|e| {
+                let e = match e {
+                    // A blocking socket's read timeout (WouldBlock) interrupts the handshake.
+                    tungstenite::HandshakeError::Interrupted(_) => "no answer within 10 s".to_string(),
+                    tungstenite::HandshakeError::Failure(Error::Io(e)) => timed_out(e).to_string(),
+                    e => e.to_string(),
+                };
+                io::Error::other(format!("handshake {key}: {e}"))
+            })?;
+            ws.get_ref().tcp().set_read_timeout(None)?;
+            ws.get_ref().tcp().set_write_timeout(None)?;
+            ws.get_ref().tcp().set_nonblocking(true)?;
+            if key == 0 {
+                tls_info = ws.get_ref().tls_info();
+            }
             // SAFETY: deleted from the poller (Gen::drop / kill) before it is closed.
-            unsafe { poller.add_with_mode(ws.get_ref(), Event::readable(key), PollMode::Level)? };
+            unsafe { poller.add_with_mode(ws.get_ref().tcp(), Event::readable(key), PollMode::Level)? };
             conns.push(Conn { ws, sent_at: Instant::now(), alive: true, want_write: false });
         }
-        Ok(Gen { poller, conns, msg, bad_echo: 0, failed: 0, repeat: true })
+        Ok(Gen { poller, conns, tls_info, msg, bad_echo: 0, failed: 0, repeat: true })
+    }
+
+    fn tls_json(&self) -> String {
+        match &self.tls_info {
+            Some(t) => format!("\"{t}\""),
+            None => "null".into(),
+        }
     }
 
     fn kill(&mut self, key: usize) {
@@ -120,7 +168,7 @@ impl Gen {
         if c.alive {
             c.alive = false;
             self.failed += 1;
-            let _ = self.poller.delete(c.ws.get_ref());
+            let _ = self.poller.delete(c.ws.get_ref().tcp());
         }
     }
 
@@ -129,7 +177,7 @@ impl Gen {
         if want != c.want_write {
             c.want_write = want;
             let ev = if want { Event::all(key) } else { Event::readable(key) };
-            let _ = self.poller.modify_with_mode(c.ws.get_ref(), ev, PollMode::Level);
+            let _ = self.poller.modify_with_mode(c.ws.get_ref().tcp(), ev, PollMode::Level);
         }
     }
 
@@ -175,7 +223,13 @@ impl Gen {
                 }
                 Ok(Message::Binary(_)) => self.bad_echo += 1,
                 Ok(_) => {}
-                Err(e) if would_block(&e) => return,
+                Err(e) if would_block(&e) => {
+                    // TLS records produced by the read (alerts, key updates).
+                    if self.conns[key].ws.get_ref().pending_write() {
+                        self.set_write(key, true);
+                    }
+                    return;
+                }
                 Err(_) => return self.kill(key),
             }
         }
@@ -186,11 +240,11 @@ impl Gen {
     }
 }
 
-impl Drop for Gen {
+impl<S: BenchStream> Drop for Gen<S> {
     fn drop(&mut self) {
         for c in &self.conns {
             if c.alive {
-                let _ = self.poller.delete(c.ws.get_ref());
+                let _ = self.poller.delete(c.ws.get_ref().tcp());
             }
         }
     }
@@ -208,9 +262,9 @@ fn percentile(hist: &[u64], total: u64, p: f64) -> usize {
     hist.len() - 1
 }
 
-fn pingpong(o: &Opts) -> io::Result<bool> {
+fn pingpong<S: BenchStream>(o: &Opts, mut g: impl FnMut() -> io::Result<Gen<S>>) -> io::Result<bool> {
     let t_connect = Instant::now();
-    let mut g = Gen::connect(o.addr, o.conns, o.size)?;
+    let mut g = g()?;
     let connect_s = t_connect.elapsed().as_secs_f64();
     for key in 0..o.conns {
         g.send(key);
@@ -263,7 +317,7 @@ fn pingpong(o: &Opts) -> io::Result<bool> {
     println!(
         "{{\"mode\":\"pingpong\",\"conns\":{},\"size\":{},\"connect_s\":{:.3},\"secs\":{:.3},\"round_trips\":{},\"rt_per_s\":{:.0},\
 \"server_user_us\":{:.0},\"server_sys_us\":{:.0},\"user_us_per_rt\":{:.3},\"sys_us_per_rt\":{:.3},\
-\"p50_us\":{},\"p99_us\":{},\"max_us\":{},\"client_user_us_per_rt\":{:.3},\"client_sys_us_per_rt\":{:.3},\"client_cpu\":{:.2},\"alive\":{},\"failed\":{},\"bad_echo\":{}}}",
+\"p50_us\":{},\"p99_us\":{},\"max_us\":{},\"client_user_us_per_rt\":{:.3},\"client_sys_us_per_rt\":{:.3},\"client_cpu\":{:.2},\"alive\":{},\"failed\":{},\"bad_echo\":{},\"tls\":{}}}",
         o.conns,
         o.size,
         connect_s,
@@ -283,13 +337,14 @@ fn pingpong(o: &Opts) -> io::Result<bool> {
         g.alive(),
         g.failed,
         g.bad_echo,
+        g.tls_json(),
     );
     Ok(g.failed == 0 && g.bad_echo == 0 && count > 0)
 }
 
-fn hold(o: &Opts) -> io::Result<bool> {
+fn hold<S: BenchStream>(o: &Opts, mut g: impl FnMut() -> io::Result<Gen<S>>) -> io::Result<bool> {
     let t_connect = Instant::now();
-    let mut g = Gen::connect(o.addr, o.conns, o.size)?;
+    let mut g = g()?;
     let connect_s = t_connect.elapsed().as_secs_f64();
     g.repeat = false;
     for key in 0..o.conns {
@@ -306,13 +361,14 @@ fn hold(o: &Opts) -> io::Result<bool> {
         }
     }
     println!(
-        "{{\"mode\":\"hold\",\"conns\":{},\"connect_s\":{:.3},\"held\":{},\"echoed\":{},\"failed\":{},\"bad_echo\":{}}}",
+        "{{\"mode\":\"hold\",\"conns\":{},\"connect_s\":{:.3},\"held\":{},\"echoed\":{},\"failed\":{},\"bad_echo\":{},\"tls\":{}}}",
         o.conns,
         connect_s,
         g.alive(),
         n_echoed,
         g.failed,
-        g.bad_echo
+        g.bad_echo,
+        g.tls_json()
     );
     io::stdout().flush()?;
     std::thread::sleep(Duration::from_secs_f64(o.hold));
@@ -327,7 +383,17 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let r = if o.mode == "hold" { hold(&o) } else { pingpong(&o) };
+    let r = match &o.tls_ca {
+        None => {
+            let g = || Gen::connect(o.addr, o.conns, o.size, "ws", Ok);
+            if o.mode == "hold" { hold(&o, g) } else { pingpong(&o, g) }
+        }
+        Some(ca) => tls::client_config(ca).and_then(|config| {
+            let name = rustls::pki_types::ServerName::IpAddress(o.addr.ip().into());
+            let g = || Gen::connect(o.addr, o.conns, o.size, "wss", |s| tls::client_handshake(&config, name.clone(), s));
+            if o.mode == "hold" { hold(&o, g) } else { pingpong(&o, g) }
+        }),
+    };
     match r {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),

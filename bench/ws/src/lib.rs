@@ -1,0 +1,2 @@
+//! Code shared by bench/ws's programs.
+pub mod tls;
