@@ -206,8 +206,9 @@ impl TaskActor {
             Effect::Sleep(_) if !self.rt.config.capabilities.sleep => {
                 Some(Resume::Error(VmError::host("sleep", "sleep capability is not enabled")))
             }
-            Effect::Socket(request) => crate::sockets::perform(&self.rt.reactor, request, ToTask(cx))
-                .map(|r| Resume::Value(crate::sockets::to_value(r))),
+            Effect::Socket(request) => {
+                crate::sockets::perform(&self.rt.reactor, request, ToTask(cx)).map(|r| self.socket_answer(r))
+            }
             Effect::Sleep(ms) => {
                 #[cfg(feature = "test-hooks")]
                 crate::test_hooks::on_sleep(ms);
@@ -234,12 +235,21 @@ impl TaskActor {
         }
     }
 
+    /// A socket word's result: its value, unless the script drops it
+    /// unseen (`Vm::answer_unused`: then the snapshot is never built).
+    fn socket_answer(&self, reply: rco_reactor::Reply) -> Resume {
+        if self.vm.0.answer_unused() {
+            return Resume::Value(Value::Nil);
+        }
+        Resume::Value(crate::sockets::to_value(reply))
+    }
+
     /// The answer of an effect that completed while it was being started
     /// (a socket reply delivered before `perform` returned): taking it now
     /// saves a park and a wake.
     fn answered_already(&self, cx: &Cx<'_>) -> Option<Resume> {
         match cx.recv()? {
-            Msg::Socket(reply) => Some(Resume::Value(crate::sockets::to_value(*reply))),
+            Msg::Socket(reply) => Some(self.socket_answer(*reply)),
             Msg::Slept => Some(Resume::Done),
             Msg::TaskDone(id) => self.await_task(cx, id),
             Msg::Line(line) => Some(line_value(line)),

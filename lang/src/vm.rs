@@ -402,6 +402,22 @@ impl Vm {
         }
     }
 
+    /// Whether the value the VM will be resumed with is dropped unseen:
+    /// the instruction after the word it is blocked on is `drop`. A host
+    /// may then resume with `Nil` rather than build the value (a socket
+    /// word's snapshot that the script throws away, as an echo does with
+    /// its write's result): nothing can tell them apart.
+    pub fn answer_unused(&self) -> bool {
+        match self.frames.last() {
+            Some(Frame::Code(f)) => {
+                let ops = &self.program.chunks[f.chunk as usize].ops;
+                matches!(ops.get(f.ip as usize), Some(Op::Word(Word::Drop)))
+            }
+            // An `await_all` in progress collects the value.
+            _ => false,
+        }
+    }
+
     /// Answers the effect the VM is blocked on.
     pub fn resume(&mut self, answer: Resume) -> Result<(), Box<Failure>> {
         self.state = State::Ready;
