@@ -20,7 +20,7 @@ shift 2
 # Targets that start a reactor per input are slow per execution and wait on
 # sockets: give them a longer per-input timeout and small inputs.
 case "$target" in
-  socket_ops|ws_peer) limits=(-timeout=60 -max_len=512) ;;
+  socket_ops|ws_peer|tls_peer) limits=(-timeout=60 -max_len=512) ;;
   *) limits=(-timeout=20 -max_len=4096) ;;
 esac
 

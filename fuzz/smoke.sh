@@ -11,7 +11,7 @@ seconds=${FUZZ_SMOKE_SECONDS:-20}
 # included) or of allow_list (no sockets, no timing) fails it.
 strict=" ${FUZZ_SMOKE_STRICT:-lex parse compile run deep_values allow_list} "
 failed=()
-for target in lex parse compile run deep_values allow_list socket_ops ws_peer; do
+for target in lex parse compile run deep_values allow_list socket_ops ws_peer tls_peer; do
   if ! ./run.sh "$target" "$seconds"; then
     if [[ "$strict" == *" $target "* ]]; then
       failed+=("$target")
