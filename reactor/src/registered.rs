@@ -156,7 +156,11 @@ impl io::Read for Registered<std::net::TcpStream> {
         if self.edge.get() && !readable {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let result = (&self.socket).read(buf);
+        // rustix's system call, not libc's `recv`: no cancellation-point
+        // bookkeeping around it (2-3 % of an echo's CPU).
+        let result = rustix::net::recv(&self.socket, buf, rustix::net::RecvFlags::empty())
+            .map(|(n, _)| n)
+            .map_err(io::Error::from);
         match &result {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 if self.edge.get() {
@@ -178,7 +182,9 @@ impl io::Write for Registered<std::net::TcpStream> {
         if self.edge.get() && !writable {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let result = (&self.socket).write(buf);
+        // As std does, without SIGPIPE (and without libc's wrapper, as in
+        // `read`).
+        let result = rustix::net::send(&self.socket, buf, rustix::net::SendFlags::NOSIGNAL).map_err(io::Error::from);
         match &result {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // Only a write that failed sets the kernel up to report
