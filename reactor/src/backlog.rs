@@ -237,7 +237,7 @@ impl Backlog {
         let registered = stream
             .set_nonblocking(true)
             .and_then(|()| stream.set_nodelay(true))
-            .and_then(|()| Registered::new(stream, net.poller.clone(), key(hid, self.how.kinds.1)));
+            .and_then(|()| Registered::new(stream, net.poller.registry.clone(), key(hid, self.how.kinds.1)));
         let link = registered.and_then(|socket| match &self.how.tls {
             Some(config) => Link::server(socket, config.clone()),
             None => Ok(Link::plain(socket)),

@@ -115,6 +115,6 @@ fn start_attempt(net: &Net, addr: SocketAddr, key: usize) -> io::Result<(Registe
         Err(rustix::io::Errno::INPROGRESS) => false,
         Err(e) => return Err(e.into()),
     };
-    let socket = Registered::new(TcpStream::from(fd), net.poller.clone(), key)?;
+    let socket = Registered::new(TcpStream::from(fd), net.poller.registry.clone(), key)?;
     Ok((socket, connected))
 }

@@ -26,6 +26,7 @@ mod backlog;
 mod connect;
 mod link;
 pub mod policy;
+mod poller;
 mod registered;
 mod registry;
 mod resolve;
@@ -165,7 +166,7 @@ pub(crate) struct State {
     /// While a thread blocks in `Poller::wait`: the deadline it sleeps
     /// until (`Some(None)`: no deadline).
     waiting: Option<Option<Instant>>,
-    poller: Option<Arc<polling::Poller>>,
+    poller: Option<Arc<poller::Poller>>,
 }
 
 impl State {
@@ -174,7 +175,7 @@ impl State {
         if self.waiting.is_some_and(|until| until.is_none_or(|until| at < until)) {
             self.waiting = None; // one notification is enough
             if let Some(poller) = &self.poller {
-                let _ = poller.notify();
+                poller.notify();
             }
         }
         self.timers.insert(at, action)
@@ -217,12 +218,12 @@ impl std::hash::Hasher for TokenHasher {
 
 /// The reactor's shared core.
 pub struct Net {
-    pub(crate) poller: Arc<polling::Poller>,
+    pub(crate) poller: Arc<poller::Poller>,
     state: Mutex<State>,
     pub(crate) policy: Policy,
     pub(crate) max_sockets: usize,
     /// The buffer of `Poller::wait`; holding its lock is the right to poll.
-    events: Mutex<polling::Events>,
+    events: Mutex<poller::Events>,
     /// Tokens of waiting requests (and of their timers), never reused.
     tokens: AtomicU64,
     /// The threads that resolve host names (`resolve.rs`).
@@ -338,7 +339,8 @@ impl Net {
             match std::net::TcpListener::bind(addr) {
                 Ok(listener) => {
                     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-                    return registered::Registered::new(listener, self.poller.clone(), key).map_err(|e| e.to_string());
+                    return registered::Registered::new(listener, self.poller.registry.clone(), key)
+                        .map_err(|e| e.to_string());
                 }
                 Err(e) => last = Some(e.to_string()),
             }
@@ -371,7 +373,6 @@ impl Net {
             state.waiting = Some(wait.map(|d| now + d));
             wait
         };
-        events.clear();
         // An error (EINTR) only shortens the wait.
         let _ = self.poller.wait(&mut events, wait);
         let done = self.handle_events(&events);
@@ -386,7 +387,7 @@ impl Net {
     /// Makes the current or next [`poll`](Net::poll) return promptly
     /// (sticky, like an eventfd; it never blocks).
     pub fn interrupt(&self) {
-        let _ = self.poller.notify();
+        self.poller.notify();
     }
 
     /// The host allow-list this reactor enforces.
@@ -420,7 +421,7 @@ impl Net {
         })
     }
 
-    fn handle_events(&self, events: &polling::Events) -> Completed {
+    fn handle_events(&self, events: &poller::Events) -> Completed {
         self.lock().waiting = None;
         let mut done = Completed::new();
         for ev in events.iter() {
@@ -518,7 +519,7 @@ impl Reactor {
     /// A reactor without a thread whose name lookups run `lookup` (tests
     /// slow it down to reach the lookup deadline).
     pub(crate) fn with_lookup(policy: Policy, max_sockets: usize, lookup: resolve::Lookup) -> io::Result<Reactor> {
-        let poller = Arc::new(polling::Poller::new()?);
+        let poller = Arc::new(poller::Poller::new()?);
         let state = State { poller: Some(poller.clone()), ..State::default() };
         let net = Net {
             poller,
@@ -543,7 +544,7 @@ impl Reactor {
 impl Drop for Reactor {
     fn drop(&mut self) {
         self.net.lock().stopping = true;
-        let _ = self.net.poller.notify();
+        self.net.poller.notify();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

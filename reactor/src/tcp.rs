@@ -791,7 +791,8 @@ impl Net {
         if let Err(e) = stream.set_nonblocking(true) {
             return err("TcpListenerError", e.to_string());
         }
-        let register = |id| Registered::new(stream, self.poller.clone(), key(id, KIND_TCP_CONN)).map(Link::plain);
+        let register =
+            |id| Registered::new(stream, self.poller.registry.clone(), key(id, KIND_TCP_CONN)).map(Link::plain);
         self.tcp_adopt(nodelay, peer, texts, register)
     }
 
