@@ -427,8 +427,8 @@ impl Net {
         for ev in events.iter() {
             let (kind, id) = (ev.key & 3, (ev.key >> 2) as u64);
             match kind {
-                KIND_TCP_LISTENER | KIND_TCP_CONN => self.tcp_event(kind, id, ev.readable, ev.writable, &mut done),
-                _ => self.ws_event(kind, id, ev.readable, ev.writable, &mut done),
+                KIND_TCP_LISTENER | KIND_TCP_CONN => self.tcp_event(kind, id, ev, &mut done),
+                _ => self.ws_event(kind, id, ev, &mut done),
             }
         }
         done

@@ -27,6 +27,10 @@ pub(crate) struct Ready {
     pub(crate) key: usize,
     pub(crate) readable: bool,
     pub(crate) writable: bool,
+    /// The peer ended its side, or the socket failed (`EPOLLRDHUP`,
+    /// `EPOLLHUP`, `EPOLLERR`; only on Linux, where `Registered::edge` asks
+    /// for it).
+    pub(crate) ended: bool,
 }
 
 pub(crate) struct Poller {
@@ -74,10 +78,16 @@ impl Events {
             // As polling reads them: a hang-up or an error is both.
             let readable = flags.intersects(F::IN | F::HUP | F::ERR | F::PRI);
             let writable = flags.intersects(F::OUT | F::HUP | F::ERR);
-            Ready { key, readable, writable }
+            let ended = flags.intersects(F::RDHUP | F::HUP | F::ERR);
+            Ready { key, readable, writable, ended }
         });
         #[cfg(not(target_os = "linux"))]
-        return self.list.iter().map(|e| Ready { key: e.key, readable: e.readable, writable: e.writable });
+        return self.list.iter().map(|e| Ready {
+            key: e.key,
+            readable: e.readable,
+            writable: e.writable,
+            ended: false,
+        });
     }
 }
 

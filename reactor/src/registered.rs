@@ -14,10 +14,14 @@
 //! from an event until a read (write) would block: any byte arriving later
 //! is a new edge, hence a new event. A read or write it knows would block
 //! answers `WouldBlock` without a system call (a library reading through it,
-//! such as a WebSocket, finds out as cheaply). A short read is not taken to
-//! mean drained, as mio and tokio take it: they also ask for `EPOLLRDHUP`,
-//! which `polling` does not, so a peer's end that came with the last bytes
-//! would be missed (the reactor's property test found it).
+//! such as a WebSocket, finds out as cheaply). On Linux a short read means
+//! drained, as mio and tokio take it, saving the read that would find
+//! nothing: the connection is registered for `EPOLLRDHUP` too (by hand:
+//! `polling` does not ask for it), so a peer's end that came with the last
+//! bytes is reported with them (`fired_by`), and from then on a short read
+//! proves nothing (the reactor's property test found that case when
+//! `EPOLLRDHUP` was not asked for). Elsewhere only a read that would block
+//! means drained.
 //!
 //! Invariants:
 //! * (The safety contract of `polling::Poller::add`) a registered socket is
@@ -49,6 +53,9 @@ pub struct Registered<S: AsFd> {
     edge: std::cell::Cell<bool>,
     /// In edge mode: whether it may be (readable, writable).
     ready: std::cell::Cell<(bool, bool)>,
+    /// In edge mode: the peer's end (or an error) was reported, so a short
+    /// read no longer means drained.
+    ended: std::cell::Cell<bool>,
 }
 
 impl<S: AsFd> Registered<S> {
@@ -67,6 +74,7 @@ impl<S: AsFd> Registered<S> {
             blocked_writing: std::cell::Cell::new(false),
             edge: std::cell::Cell::new(false),
             ready: std::cell::Cell::new((false, false)),
+            ended: std::cell::Cell::new(false),
         })
     }
 
@@ -84,6 +92,15 @@ impl<S: AsFd> Registered<S> {
             self.ready.set((r || readable, w || writable));
         } else {
             self.armed.set((false, false));
+        }
+    }
+
+    /// Records an event of an established connection: `fired`, and its
+    /// peer's end if the event reports one.
+    pub(crate) fn fired_by(&self, ev: crate::poller::Ready) {
+        self.fired(ev.readable, ev.writable);
+        if ev.ended {
+            self.ended.set(true);
         }
     }
 
@@ -116,6 +133,13 @@ impl<S: AsFd> Registered<S> {
         self.ready.set((true, true));
         // As in `interest`: only an out-of-memory kernel refuses (the
         // waiters then time out).
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::event::epoll::{self, EventData, EventFlags};
+            let flags = EventFlags::IN | EventFlags::OUT | EventFlags::RDHUP | EventFlags::ET;
+            let _ = epoll::modify(&*self.poller, self.socket.as_fd(), EventData::new_u64(key as u64), flags);
+        }
+        #[cfg(not(target_os = "linux"))]
         let _ = self.poller.modify_with_mode(self.socket.as_fd(), Event::all(key), polling::PollMode::Edge);
     }
 
@@ -158,10 +182,15 @@ impl io::Read for Registered<std::net::TcpStream> {
         }
         // rustix's system call, not libc's `recv`: no cancellation-point
         // bookkeeping around it (2-3 % of an echo's CPU).
+        let wanted = buf.len();
         let result = rustix::net::recv(&self.socket, buf, rustix::net::RecvFlags::empty())
             .map(|(n, _)| n)
             .map_err(io::Error::from);
         match &result {
+            // Drained (see the module's notes).
+            Ok(n) if cfg!(target_os = "linux") && *n > 0 && *n < wanted && self.edge.get() && !self.ended.get() => {
+                self.ready.set((false, writable));
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 if self.edge.get() {
                     self.ready.set((false, writable));

@@ -40,6 +40,7 @@ use crate::backlog::{Accepter, Backlog, Established, Handshaking};
 use crate::connect::{Connecting, Progress};
 use crate::link::Link;
 use crate::policy::lookup_host;
+use crate::poller::Ready;
 use crate::registered::Registered;
 use crate::registry::{Socket, Sockets};
 use crate::resolve::LISTEN_LOOKUP;
@@ -695,7 +696,8 @@ impl Net {
     }
 
     /// Readiness reported by the poller for socket `id` of registry `kind`.
-    pub(crate) fn tcp_event(&self, kind: usize, id: u64, readable: bool, writable: bool, done: &mut Completed) {
+    pub(crate) fn tcp_event(&self, kind: usize, id: u64, ev: Ready, done: &mut Completed) {
+        let (readable, writable) = (ev.readable, ev.writable);
         if kind == KIND_TCP_LISTENER {
             let Some(l) = self.tcp_listener_of(id) else { return };
             let mut l = hold(&l);
@@ -716,7 +718,7 @@ impl Net {
         if let Some(c) = self.tcp_conn_of(id) {
             let mut c = hold(&c);
             if let Some(s) = &c.stream {
-                s.socket().fired(readable, writable);
+                s.socket().fired_by(ev);
             }
             c.pump(readable, writable, done);
             return;

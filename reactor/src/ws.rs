@@ -512,7 +512,8 @@ impl Net {
         taken.shut(done)
     }
 
-    pub(crate) fn ws_event(&self, kind: usize, id: u64, readable: bool, writable: bool, done: &mut Completed) {
+    pub(crate) fn ws_event(&self, kind: usize, id: u64, ev: crate::poller::Ready, done: &mut Completed) {
+        let (readable, writable) = (ev.readable, ev.writable);
         if kind == KIND_WS_LISTENER {
             self.ws_listener_event(id, readable, done);
         } else if crate::backlog::is_handshake(id) {
@@ -520,7 +521,7 @@ impl Net {
         } else if let Some(c) = self.ws_conn_of(id) {
             let mut c = hold(&c);
             if let Some(ws) = &c.socket {
-                ws.get_ref().socket().fired(readable, writable);
+                ws.get_ref().socket().fired_by(ev);
             }
             c.pump(readable, writable, done);
         } else {
