@@ -68,6 +68,7 @@
 #[path = "tls_interop/support.rs"]
 mod support;
 
+use std::process::Command;
 use std::time::Duration;
 use support::{expected, python, python_ws, rco, run, Certs, Finished, Running};
 
@@ -138,6 +139,34 @@ fn py_tls_server(args: &[&str]) -> Option<(Running, String)> {
 // ---------------------------------------------------------------------------
 // Talking
 
+/// Checks a run of rco against a Python peer: both exited cleanly, printed
+/// what `NAME.out` holds (NAME is the script's or peer's name without its
+/// extension), and wrote nothing on stderr (for rco: no leak note, no
+/// stack note).
+fn assert_both(rco_script: &str, rco_side: &Finished, py_script: &str, py_side: &Finished) {
+    let context = both("rco", rco_side, "python", py_side);
+    rco_side.assert_clean_exit(&format!("rco {rco_script}\n{context}"));
+    py_side.assert_clean_exit(&format!("{py_script}\n{context}"));
+    let out = |script: &str| expected(&format!("{}.out", script.rsplit_once('.').map_or(script, |(stem, _)| stem)));
+    assert_eq!(rco_side.stdout, out(rco_script), "rco side\n{context}");
+    assert_eq!(py_side.stdout, out(py_script), "python side\n{context}");
+    assert_eq!(rco_side.stderr, "", "rco's stderr\n{context}");
+    assert_eq!(py_side.stderr, "", "{context}");
+}
+
+/// rco runs `server`, a TLS listener given the certificate and key files,
+/// and Python runs `client` against it with the port, the CA file and
+/// `extra` arguments; then `assert_both`.
+fn python_against_rco_server(mut py: Command, certs: &Certs, server: &str, client: &str, extra: &[&str]) {
+    let (cert, key, ca) = (certs.path("server.pem"), certs.path("server.key"), certs.path("ca.pem"));
+    let mut running =
+        Running::start(rco(&ca).args(["run", "--allow-sockets", server, &cert, &key]), &format!("rco {server}"));
+    let port = running.port(SERVER_START).to_string();
+    let ran = run(py.arg(client).args([port.as_str(), ca.as_str()]).args(extra), client, RUN_LIMIT);
+    let served = running.finish(RUN_LIMIT);
+    assert_both(server, &served, client, &ran);
+}
+
 #[test]
 fn rco_wss_client_against_python_server() {
     let Some(mut py) = python_ws() else { return };
@@ -153,39 +182,14 @@ fn rco_wss_client_against_python_server() {
         RUN_LIMIT,
     );
     let served = server.finish(RUN_LIMIT);
-    let context = both("rco", &client, "python", &served);
-    client.assert_clean_exit(&format!("rco wss_rco_client.rco\n{context}"));
-    served.assert_clean_exit(&format!("wss_py_server.py\n{context}"));
-    assert_eq!(client.stdout, expected("wss_rco_client.out"), "rco side\n{context}");
-    assert_eq!(served.stdout, expected("wss_py_server.out"), "python side\n{context}");
-    assert_eq!(client.stderr, "", "no leak note, no stack note\n{context}");
-    assert_eq!(served.stderr, "", "{context}");
+    assert_both("wss_rco_client.rco", &client, "wss_py_server.py", &served);
 }
 
 #[test]
 fn python_wss_client_against_rco_server() {
-    let Some(mut py) = python_ws() else { return };
+    let Some(py) = python_ws() else { return };
     let certs = Certs::new("wss-server");
-    let mut server = Running::start(
-        rco(&certs.path("ca.pem")).args([
-            "run",
-            "--allow-sockets",
-            "wss_rco_server.rco",
-            &certs.path("server.pem"),
-            &certs.path("server.key"),
-        ]),
-        "rco wss_rco_server.rco",
-    );
-    let port = server.port(SERVER_START).to_string();
-    let client = run(py.args(["wss_py_client.py", &port, &certs.path("ca.pem")]), "wss_py_client.py", RUN_LIMIT);
-    let served = server.finish(RUN_LIMIT);
-    let context = both("rco", &served, "python", &client);
-    served.assert_clean_exit(&format!("rco wss_rco_server.rco\n{context}"));
-    client.assert_clean_exit(&format!("wss_py_client.py\n{context}"));
-    assert_eq!(served.stdout, expected("wss_rco_server.out"), "rco side\n{context}");
-    assert_eq!(client.stdout, expected("wss_py_client.out"), "python side\n{context}");
-    assert_eq!(served.stderr, "", "no leak note, no stack note\n{context}");
-    assert_eq!(client.stderr, "", "{context}");
+    python_against_rco_server(py, &certs, "wss_rco_server.rco", "wss_py_client.py", &[]);
 }
 
 #[test]
@@ -208,34 +212,12 @@ fn rco_tls_client_against_python_server() {
 
 #[test]
 fn python_tls_client_against_rco_server() {
-    let Some(mut py) = python() else { return };
+    let Some(py) = python() else { return };
     let certs = Certs::new("tcp-server");
-    let mut server = Running::start(
-        rco(&certs.path("ca.pem")).args([
-            "run",
-            "--allow-sockets",
-            "tcp_rco_server.rco",
-            &certs.path("server.pem"),
-            &certs.path("server.key"),
-        ]),
-        "rco tcp_rco_server.rco",
-    );
-    let port = server.port(SERVER_START).to_string();
     // Connection B trusts only the self-signed certificate, not the CA
     // that signed rco's.
-    let client = run(
-        py.args(["tcp_py_client.py", &port, &certs.path("ca.pem"), &certs.path("untrusted.pem")]),
-        "tcp_py_client.py",
-        RUN_LIMIT,
-    );
-    let served = server.finish(RUN_LIMIT);
-    let context = both("rco", &served, "python", &client);
-    served.assert_clean_exit(&format!("rco tcp_rco_server.rco\n{context}"));
-    client.assert_clean_exit(&format!("tcp_py_client.py\n{context}"));
-    assert_eq!(served.stdout, expected("tcp_rco_server.out"), "rco side\n{context}");
-    assert_eq!(client.stdout, expected("tcp_py_client.out"), "python side\n{context}");
-    assert_eq!(served.stderr, "", "no leak note, no stack note\n{context}");
-    assert_eq!(client.stderr, "", "{context}");
+    let untrusted = certs.path("untrusted.pem");
+    python_against_rco_server(py, &certs, "tcp_rco_server.rco", "tcp_py_client.py", &[untrusted.as_str()]);
 }
 
 // ---------------------------------------------------------------------------
@@ -413,26 +395,8 @@ fn unusable_certificate_or_key_is_a_listen_error() {
 
 #[test]
 fn stalled_and_garbage_peers_do_not_hold_up_accept() {
-    let Some(mut py) = python() else { return };
+    let Some(py) = python() else { return };
     let certs = Certs::new("hostile");
-    let mut server = Running::start(
-        rco(&certs.path("ca.pem")).args([
-            "run",
-            "--allow-sockets",
-            "hostile_server.rco",
-            &certs.path("server.pem"),
-            &certs.path("server.key"),
-        ]),
-        "rco hostile_server.rco",
-    );
-    let port = server.port(SERVER_START).to_string();
-    let client = run(py.args(["hostile_client.py", &port, &certs.path("ca.pem")]), "hostile_client.py", RUN_LIMIT);
-    let served = server.finish(RUN_LIMIT);
-    let context = both("rco", &served, "python", &client);
-    served.assert_clean_exit(&format!("rco hostile_server.rco\n{context}"));
-    client.assert_clean_exit(&format!("hostile_client.py\n{context}"));
-    assert_eq!(served.stdout, expected("hostile_server.out"), "rco side\n{context}");
-    assert_eq!(client.stdout, expected("hostile_client.out"), "python side\n{context}");
-    assert_eq!(served.stderr, "", "no leak note for handshakes that never finished\n{context}");
-    assert_eq!(client.stderr, "", "{context}");
+    // No leak note either for the handshakes that never finished.
+    python_against_rco_server(py, &certs, "hostile_server.rco", "hostile_client.py", &[]);
 }
