@@ -188,3 +188,20 @@ pub fn assert_no_fd_leak(before: usize) {
     }
     assert!(after <= before, "fd leak: {before} open fds before the input, {after} after");
 }
+
+/// Runs one input of a target whose peer talks to a reactor: afterwards the
+/// process has no more open descriptors than before, and an input that took
+/// half a second or more used less CPU than half its wall time (waiting for
+/// a silent peer costs nothing: a reactor that spins while it waits fails
+/// this).
+pub fn peer_input(run: impl FnOnce()) {
+    let before = open_fds();
+    let (started, cpu_before) = (std::time::Instant::now(), cpu_time());
+    run();
+    let (wall, cpu) = (started.elapsed(), cpu_time().saturating_sub(cpu_before));
+    assert!(
+        wall < std::time::Duration::from_millis(500) || cpu < wall / 2,
+        "the reactor spun: {cpu:?} of CPU over {wall:?} of waiting"
+    );
+    assert_no_fd_leak(before);
+}
