@@ -291,8 +291,10 @@ for r in allrows:
         servers.append(r["server"])
 # Runs that produced no measurement (a server that did not start, a
 # generator that failed to connect) are listed, not measured.
-rows = [r for r in allrows if r.get("result") is not None]
-errors = [r for r in allrows if r.get("result") is None]
+# (A memory run has no "result": its rows are all measurements.)
+measured = lambda r: phase == "memory" or r.get("result") is not None
+rows = [r for r in allrows if measured(r)]
+errors = [r for r in allrows if not measured(r)]
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 def rng(xs, fmt):
