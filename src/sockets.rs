@@ -66,7 +66,8 @@ pub fn perform<R: Replier>(net: &Arc<Net>, request: SocketRequest, reply: R) -> 
 /// The entries of one kind of snapshot, in key order: `$name => value`.
 /// Defines the list of its keys (for its `Shape`) and a function building
 /// its values in that order, so the keys are written once, beside their
-/// values.
+/// values. The function takes the reply's record by value: its texts move
+/// into the values rather than being cloned.
 macro_rules! snapshot {
     ($keys:ident, $values:ident($($arg:ident: $ty:ty),*), { $($key:ident => $value:expr,)* }) => {
         const $keys: &[&str] = &[$(stringify!($key)),*];
@@ -77,7 +78,7 @@ macro_rules! snapshot {
     };
 }
 
-snapshot!(LISTENER, listener_values(l: &ListenerInfo, statuses: &Statuses), {
+snapshot!(LISTENER, listener_values(l: ListenerInfo, statuses: &Statuses), {
     accepted_connections => int(l.accepted_connections),
     closed => Value::Bool(l.status == Status::Closed),
     error => opt(&l.error),
@@ -90,26 +91,26 @@ snapshot!(LISTENER, listener_values(l: &ListenerInfo, statuses: &Statuses), {
     status => statuses.of(l.status),
 });
 
-snapshot!(CONN, conn_values(c: &ConnInfo, statuses: &Statuses), {
+snapshot!(CONN, conn_values(c: ConnInfo, statuses: &Statuses), {
     bytes_read => int(c.bytes_read),
     bytes_written => int(c.bytes_written),
     closed => Value::Bool(c.status == Status::Closed),
     connected => Value::Bool(c.status == Status::Connected),
-    error => text(&c.error),
-    host => Value::Str(c.host.clone()),
+    error => text(c.error),
+    host => Value::Str(c.host),
     id => int(c.id),
-    local_addr => text(&c.local_addr),
-    peer_addr => text(&c.peer_addr),
+    local_addr => text(c.local_addr),
+    peer_addr => text(c.peer_addr),
     port => Value::Int(i64::from(c.port)),
     started_at_ms => Value::Int(c.started_at_ms),
     status => statuses.of(c.status),
 });
 
-snapshot!(WS, ws_values(c: &WsConnInfo, statuses: &Statuses), {
+snapshot!(WS, ws_values(c: WsConnInfo, statuses: &Statuses), {
     closed => Value::Bool(c.status == Status::Closed),
     connected => Value::Bool(c.status == Status::Connected),
-    error => text(&c.error),
-    host => Value::Str(c.host.clone()),
+    error => text(c.error),
+    host => Value::Str(c.host),
     id => int(c.id),
     messages_received => int(c.messages_received),
     messages_sent => int(c.messages_sent),
@@ -117,7 +118,7 @@ snapshot!(WS, ws_values(c: &WsConnInfo, statuses: &Statuses), {
     response_status => Value::Int(i64::from(c.response_status)),
     started_at_ms => Value::Int(c.started_at_ms),
     status => statuses.of(c.status),
-    url => Value::Str(c.url.clone()),
+    url => Value::Str(c.url),
 });
 
 /// The keys a `tcp_read` result adds to its connection's snapshot.
@@ -197,15 +198,15 @@ impl Shapes {
         }
     }
 
-    fn listener(&self, l: &ListenerInfo) -> Value {
+    fn listener(&self, l: ListenerInfo) -> Value {
         Value::map(Map::shaped(&self.listener, listener_values(l, &self.statuses).into()))
     }
 
-    fn conn(&self, c: &ConnInfo) -> Value {
+    fn conn(&self, c: ConnInfo) -> Value {
         Value::map(Map::shaped(&self.conn, conn_values(c, &self.statuses).into()))
     }
 
-    fn ws(&self, c: &WsConnInfo) -> Value {
+    fn ws(&self, c: WsConnInfo) -> Value {
         Value::map(Map::shaped(&self.ws, ws_values(c, &self.statuses).into()))
     }
 }
@@ -215,8 +216,8 @@ thread_local! {
     static SHAPES: Shapes = Shapes::new();
 }
 
-fn text(s: &Option<Arc<str>>) -> Value {
-    s.clone().map_or(Value::Nil, Value::Str)
+fn text(s: Option<Arc<str>>) -> Value {
+    s.map_or(Value::Nil, Value::Str)
 }
 
 fn opt(s: &Option<String>) -> Value {
@@ -234,20 +235,20 @@ fn headers(headers: &[(Arc<str>, Arc<str>)]) -> Value {
 /// The value a socket word pushes for `reply`.
 pub fn to_value(reply: Reply) -> Value {
     SHAPES.with(|k| match reply {
-        Reply::Listener(l) => Value::ok(k.listener(&l)),
-        Reply::Listeners(ls) => Value::array(ls.iter().map(|l| k.listener(l)).collect()),
-        Reply::Conn(c) => Value::ok(k.conn(&c)),
-        Reply::Conns(cs) => Value::array(cs.iter().map(|c| k.conn(c)).collect()),
+        Reply::Listener(l) => Value::ok(k.listener(l)),
+        Reply::Listeners(ls) => Value::array(ls.into_iter().map(|l| k.listener(l)).collect()),
+        Reply::Conn(c) => Value::ok(k.conn(c)),
+        Reply::Conns(cs) => Value::array(cs.into_iter().map(|c| k.conn(c)).collect()),
         Reply::Read(c, bytes) => {
             let data = Value::str(&String::from_utf8_lossy(&bytes));
             let added = [int(bytes.len() as u64), data];
-            Value::ok(Value::map(k.read.map(conn_values(&c, &k.statuses), added)))
+            Value::ok(Value::map(k.read.map(conn_values(c, &k.statuses), added)))
         }
-        Reply::WsConn(c) => Value::ok(k.ws(&c)),
-        Reply::WsConns(cs) => Value::array(cs.iter().map(|c| k.ws(c)).collect()),
+        Reply::WsConn(c) => Value::ok(k.ws(c)),
+        Reply::WsConns(cs) => Value::array(cs.into_iter().map(|c| k.ws(c)).collect()),
         Reply::WsRead(c, m) => {
             let added = [int(m.bytes as u64), Value::str(&m.text), Value::str(m.kind)];
-            Value::ok(Value::map(k.ws_read.map(ws_values(&c, &k.statuses), added)))
+            Value::ok(Value::map(k.ws_read.map(ws_values(c, &k.statuses), added)))
         }
         Reply::Released => Value::ok(Value::Bool(true)),
         Reply::Error(e) => Value::err(e.kind, &e.message),
