@@ -247,7 +247,7 @@ pub fn to_value(reply: Reply) -> Value {
         Reply::WsConn(c) => Value::ok(k.ws(c)),
         Reply::WsConns(cs) => Value::array(cs.into_iter().map(|c| k.ws(c)).collect()),
         Reply::WsRead(c, m) => {
-            let added = [int(m.bytes as u64), Value::str(&m.text), Value::str(m.kind)];
+            let added = [int(m.bytes as u64), Value::Str(m.text), Value::str(m.kind)];
             Value::ok(Value::map(k.ws_read.map(ws_values(c, &k.statuses), added)))
         }
         Reply::Released => Value::ok(Value::Bool(true)),

@@ -74,7 +74,9 @@ pub struct WsConnInfo {
 pub struct WsMessage {
     /// `text`, `binary`, `ping`, `pong`, `close`, `frame` or `none`.
     pub kind: &'static str,
-    pub text: String,
+    /// Made once, where the message is decoded (it becomes the script's
+    /// string as it is).
+    pub text: Arc<str>,
     pub bytes: usize,
 }
 

@@ -240,7 +240,7 @@ impl WsConn {
         let message = match result {
             Err(e) if would_block(&e) => return false,
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
-                WsMessage { kind: "close", text: String::new(), bytes: 0 }
+                WsMessage { kind: "close", text: Arc::from(""), bytes: 0 }
             }
             Err(e) => {
                 let message = e.to_string();
@@ -250,21 +250,21 @@ impl WsConn {
                 self.end(Status::Failed, Some(message), done);
                 return true;
             }
-            Ok(Message::Text(t)) => WsMessage { kind: "text", bytes: t.len(), text: t.as_str().to_owned() },
+            Ok(Message::Text(t)) => WsMessage { kind: "text", bytes: t.len(), text: Arc::from(t.as_str()) },
             Ok(Message::Binary(b)) => {
-                WsMessage { kind: "binary", bytes: b.len(), text: String::from_utf8_lossy(&b).into() }
+                WsMessage { kind: "binary", bytes: b.len(), text: Arc::from(String::from_utf8_lossy(&b)) }
             }
             Ok(Message::Ping(b)) => {
-                WsMessage { kind: "ping", bytes: b.len(), text: String::from_utf8_lossy(&b).into() }
+                WsMessage { kind: "ping", bytes: b.len(), text: Arc::from(String::from_utf8_lossy(&b)) }
             }
             Ok(Message::Pong(b)) => {
-                WsMessage { kind: "pong", bytes: b.len(), text: String::from_utf8_lossy(&b).into() }
+                WsMessage { kind: "pong", bytes: b.len(), text: Arc::from(String::from_utf8_lossy(&b)) }
             }
             Ok(Message::Close(frame)) => {
                 let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
-                WsMessage { kind: "close", bytes: reason.len(), text: reason }
+                WsMessage { kind: "close", bytes: reason.len(), text: Arc::from(reason) }
             }
-            Ok(Message::Frame(_)) => WsMessage { kind: "frame", text: String::new(), bytes: 0 },
+            Ok(Message::Frame(_)) => WsMessage { kind: "frame", text: Arc::from(""), bytes: 0 },
         };
         let Some(reader) = self.readers.pop_front() else { return true };
         if message.bytes > max_bytes {
@@ -310,7 +310,7 @@ impl WsConn {
     fn alarm_rang(&mut self, net: &Net, now: Instant, done: &mut Completed) {
         self.alarm.rang();
         while let Some(r) = self.readers.take_where(|r| r.deadline.is_some_and(|d| d <= now)) {
-            let none = WsMessage { kind: "none", text: String::new(), bytes: 0 };
+            let none = WsMessage { kind: "none", text: Arc::from(""), bytes: 0 };
             done.answer(r.token, r.reply, Reply::WsRead(self.snapshot(), none));
         }
         if let Some(s) = self.senders.take_where(|s| s.deadline.is_some_and(|d| d <= now)) {

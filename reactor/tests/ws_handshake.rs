@@ -62,7 +62,7 @@ fn accept(net: &Arc<Net>, listener: u64, timeout_ms: u64) -> Reply {
 
 fn read_text(net: &Arc<Net>, id: u64) -> String {
     match call(|r| net.ws_read(id, 1024, 2000, r)) {
-        Reply::WsRead(_, m) => m.text,
+        Reply::WsRead(_, m) => m.text.to_string(),
         other => panic!("ws_read failed: {other:?}"),
     }
 }

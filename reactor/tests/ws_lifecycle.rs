@@ -451,7 +451,7 @@ impl Harness {
                 let Some(next) = next else {
                     return Err(TestCaseError::fail(format!("read a message nobody sent: {msg:?}")));
                 };
-                prop_assert_eq!(&msg.text, &next, "messages arrive in order");
+                prop_assert_eq!(&*msg.text, next.as_str(), "messages arrive in order");
                 prop_assert_eq!(msg.bytes, next.len());
                 prop_assert!(msg.bytes <= max, "a {}-byte message over max_bytes {max} was delivered", msg.bytes);
                 let m = self.model.conns.get_mut(&id).expect("known");
