@@ -54,6 +54,9 @@
 //!   `WebSocketListenerError` with `TLS certificate or key not usable: `,
 //!   and the message shows nothing of the files' contents; one of the two
 //!   options alone is an error too; good files listen.
+//! * `the_tls_echo_example_serves_python`: examples/sockets/tls_echo_server.rco
+//!   run as its header says, against a Python client that trusts its
+//!   certificate (echoed) and one that does not (refused, reported).
 //! * `stalled_and_garbage_peers_do_not_hold_up_accept`:
 //!   `hostile_client.py` against `hostile_server.rco`: a silent connection
 //!   and half a ClientHello stall their handshakes, a plaintext request
@@ -399,4 +402,47 @@ fn stalled_and_garbage_peers_do_not_hold_up_accept() {
     let certs = Certs::new("hostile");
     // No leak note either for the handshakes that never finished.
     python_against_rco_server(py, &certs, "hostile_server.rco", "hostile_client.py", &[]);
+}
+
+/// examples/sockets/tls_echo_server.rco, as its header says to run it: a
+/// Python client that trusts the certificate gets its bytes back, one that
+/// does not is refused and reported, and the server ends after the two.
+#[test]
+fn the_tls_echo_example_serves_python() {
+    let Some(mut py) = python() else { return };
+    let certs = Certs::new("example");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let port = port.to_string();
+    let (cert, key) = (certs.path("server.pem"), certs.path("server.key"));
+    let args = ["run", "--allow-sockets", "../../examples/sockets/tls_echo_server.rco", &cert, &key, &port, "2"];
+    let mut server = Running::start(rco(&certs.path("ca.pem")).args(args), "rco tls_echo_server.rco");
+    let client = r#"
+import socket, ssl, sys, time
+port, ca = int(sys.argv[1]), sys.argv[2]
+def connect():
+    for _ in range(200):
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=10)
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("the example does not listen")
+with ssl.create_default_context(cafile=ca).wrap_socket(connect(), server_hostname="localhost") as s:
+    s.sendall(b"hello over tls")
+    print(s.recv(100).decode())
+try:
+    ssl.create_default_context().wrap_socket(connect(), server_hostname="localhost")
+except ssl.SSLError as e:
+    print("refused:", e.reason)
+"#;
+    let ran = run(py.args(["-c", client, &port, &certs.path("ca.pem")]), "python client", RUN_LIMIT);
+    let served = server.finish(RUN_LIMIT);
+    let context = both("rco", &served, "python", &ran);
+    served.assert_clean_exit(&format!("rco tls_echo_server.rco\n{context}"));
+    ran.assert_clean_exit(&format!("python client\n{context}"));
+    assert_eq!(ran.stdout, "hello over tls\nrefused: CERTIFICATE_VERIFY_FAILED\n", "{context}");
+    let expected = format!(
+        "listening on port {port}\na client failed: TLS handshake failed: received fatal alert: UnknownCA\nserved 1 connections, 14 bytes\n"
+    );
+    assert_eq!(served.stdout, expected, "{context}");
+    assert_eq!(served.stderr, "", "{context}");
 }
