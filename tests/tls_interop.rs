@@ -261,20 +261,26 @@ fn untrusted_wrong_name_and_expired_certificates_are_refused() {
     }
 }
 
+/// Runs rco with `args` after `run --allow-sockets` (a `refused.rco` run),
+/// which must exit cleanly with nothing on stderr: its stdout's lines with
+/// the messages cut out (`split_messages`), the messages, and what to show
+/// if a check fails (`note` first).
+fn run_clean(mut rco: Command, note: &str, args: &[&str]) -> (String, Vec<(String, String)>, String) {
+    let ran = run(rco.args(["run", "--allow-sockets"]).args(args), "rco", RUN_LIMIT);
+    let context = format!("{note}\n--- rco stdout\n{}--- rco stderr\n{}", ran.stdout, ran.stderr);
+    ran.assert_clean_exit(&context);
+    assert_eq!(ran.stderr, "", "{context}");
+    let (lines, messages) = split_messages(&ran.stdout);
+    (lines, messages, context)
+}
+
 #[test]
 fn plaintext_server_is_refused() {
     let certs = Certs::new("plaintext");
     let Some((server, port)) = py_tls_server(&["plain"]) else { return };
-    let client = run(
-        rco(&certs.path("ca.pem")).args(["run", "--allow-sockets", "refused.rco", "both", "plain", &port]),
-        "rco refused.rco",
-        RUN_LIMIT,
-    );
+    let (lines, messages, context) =
+        run_clean(rco(&certs.path("ca.pem")), "a plaintext server", &["refused.rco", "both", "plain", &port]);
     let stopped = server.stop();
-    let context = format!("--- rco stdout\n{}--- rco stderr\n{}", client.stdout, client.stderr);
-    client.assert_clean_exit(&context);
-    assert_eq!(client.stderr, "", "{context}");
-    let (lines, messages) = split_messages(&client.stdout);
     assert_eq!(
         lines,
         "plain tcp error TcpSocketError tls-prefix true\n\
@@ -298,15 +304,9 @@ fn trust_roots_come_from_ssl_cert_file() {
     // A file that cannot be read, an empty one, one that holds a key but no
     // certificate.
     for bundle in ["missing.pem", "empty.pem", "server.key"] {
-        let ran = run(
-            rco(&certs.path(bundle)).args(["run", "--allow-sockets", "refused.rco", "both", "roots", &port]),
-            "rco refused.rco",
-            RUN_LIMIT,
-        );
-        let context = format!("SSL_CERT_FILE={bundle}\n--- rco stdout\n{}--- rco stderr\n{}", ran.stdout, ran.stderr);
-        ran.assert_clean_exit(&context);
-        assert_eq!(ran.stderr, "", "{context}");
-        let (lines, messages) = split_messages(&ran.stdout);
+        let note = format!("SSL_CERT_FILE={bundle}");
+        let (lines, messages, context) =
+            run_clean(rco(&certs.path(bundle)), &note, &["refused.rco", "both", "roots", &port]);
         assert_eq!(
             lines,
             "roots tcp error TcpSocketError tls-prefix true\n\
@@ -320,24 +320,15 @@ fn trust_roots_come_from_ssl_cert_file() {
 
     // No SSL_CERT_FILE: the system's roots, which do not hold the test CA.
     let mut system = rco(&certs.path("ca.pem"));
-    system.env_remove("SSL_CERT_FILE").args(["run", "--allow-sockets", "refused.rco", "tcp", "system", &port]);
-    let ran = run(&mut system, "rco refused.rco", RUN_LIMIT);
-    let context = format!("no SSL_CERT_FILE\n--- rco stdout\n{}--- rco stderr\n{}", ran.stdout, ran.stderr);
-    ran.assert_clean_exit(&context);
-    let (lines, _) = split_messages(&ran.stdout);
+    system.env_remove("SSL_CERT_FILE");
+    let (lines, _, context) = run_clean(system, "no SSL_CERT_FILE", &["refused.rco", "tcp", "system", &port]);
     assert_eq!(lines, "system tcp error TcpSocketError tls-prefix true\nconnections left 0\n", "{context}");
 
     // `--no-env` turns off the script's environment access, not the
     // runtime's reading of SSL_CERT_FILE.
-    let ran = run(
-        rco(&certs.path("ca.pem")).args(["run", "--allow-sockets", "--no-env", "refused.rco", "tcp", "noenv", &port]),
-        "rco refused.rco",
-        RUN_LIMIT,
-    );
-    let context = format!("--no-env\n--- rco stdout\n{}--- rco stderr\n{}", ran.stdout, ran.stderr);
-    ran.assert_clean_exit(&context);
-    assert_eq!(ran.stdout, "noenv tcp ok\nconnections left 0\n", "{context}");
-    assert_eq!(ran.stderr, "", "{context}");
+    let (lines, _, context) =
+        run_clean(rco(&certs.path("ca.pem")), "--no-env", &["--no-env", "refused.rco", "tcp", "noenv", &port]);
+    assert_eq!(lines, "noenv tcp ok\nconnections left 0\n", "{context}");
 
     let stopped = server.stop();
     assert_eq!(stopped.stderr, "", "tcp_py_server.py reported an error");

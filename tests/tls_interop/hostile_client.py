@@ -13,16 +13,14 @@ one line per observation; every wait is bounded.
 
 import socket
 import ssl
+import os
 import sys
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from peer import WAIT, out, server_reaction  # noqa: E402
 
 PORT = int(sys.argv[1])
 TRUSTED = ssl.create_default_context(cafile=sys.argv[2])
-WAIT = 5
-
-
-def out(*parts):
-    print(*parts, flush=True)
 
 
 def dial():
@@ -38,19 +36,6 @@ def client_hello():
     except ssl.SSLWantReadError:
         pass
     return outgoing.read()
-
-
-def server_reaction(s, limit):
-    """`ended` if the server ends the connection within `limit` s."""
-    s.settimeout(limit)
-    try:
-        while s.recv(4096):
-            pass
-        return "ended"
-    except socket.timeout:
-        return "kept open"
-    except ConnectionError:
-        return "ended"
 
 
 def main():

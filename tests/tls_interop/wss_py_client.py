@@ -8,30 +8,20 @@ tests/tls_interop.rs compares them. Every wait is bounded.
 
 import asyncio
 import ssl
+import os
 import sys
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from peer import WAIT, out, recv, ws_opts  # noqa: E402
 
 PORT = int(sys.argv[1])
 CONTEXT = ssl.create_default_context(cafile=sys.argv[2])
-WAIT = 5
-
-
-def out(*parts):
-    print(*parts, flush=True)
-
-
-def opts(**extra):
-    return dict(ping_interval=None, open_timeout=WAIT, close_timeout=WAIT, **extra)
-
-
-async def recv(ws):
-    return await asyncio.wait_for(ws.recv(), WAIT)
 
 
 async def conn_a():
-    async with connect(f"wss://127.0.0.1:{PORT}/chat", ssl=CONTEXT, **opts(max_size=None)) as ws:
+    async with connect(f"wss://127.0.0.1:{PORT}/chat", ssl=CONTEXT, **ws_opts(max_size=None)) as ws:
         out("A tls", ws.transport.get_extra_info("ssl_object").version())
         await ws.send("hello")
         out("A got", ascii(await recv(ws)))
@@ -48,7 +38,7 @@ async def conn_a():
 async def conn_b():
     # Plain ws:// to the TLS listener: refused, and promptly.
     try:
-        async with connect(f"ws://127.0.0.1:{PORT}/chat", **opts()) as ws:
+        async with connect(f"ws://127.0.0.1:{PORT}/chat", **ws_opts()) as ws:
             out("B unexpectedly connected")
             await ws.close()
     except (asyncio.TimeoutError, TimeoutError):
@@ -58,7 +48,7 @@ async def conn_b():
 
 
 async def conn_c():
-    async with connect(f"wss://localhost:{PORT}/chat", ssl=CONTEXT, **opts()) as ws:
+    async with connect(f"wss://localhost:{PORT}/chat", ssl=CONTEXT, **ws_opts()) as ws:
         await ws.send("hi-localhost")
         out("C got", ascii(await recv(ws)))
         try:

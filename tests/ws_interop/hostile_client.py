@@ -15,14 +15,11 @@ import sys
 import time
 
 from websockets.sync.client import connect
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from peer import WAIT, out, server_reaction  # noqa: E402
 
 PORT = int(sys.argv[1])
 CASE = sys.argv[2]
-WAIT = 5
-
-
-def out(*parts):
-    print(*parts, flush=True)
 
 
 def dial():
@@ -64,20 +61,6 @@ def frame(opcode, payload, fin=True, rsv=0, masked=True, length=None):
         return head + payload
     mask = os.urandom(4)
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def server_reaction(s, limit=WAIT):
-    """What the server does after a protocol violation: `ended` if it closes
-    the connection (with or without a close frame) within `limit` s."""
-    s.settimeout(limit)
-    try:
-        while s.recv(4096):
-            pass
-        return "ended"
-    except socket.timeout:
-        return "kept open"
-    except ConnectionError:
-        return "ended"
 
 
 def hostile_frame(data):

@@ -6,30 +6,20 @@ observation; tests/ws_interop.rs compares them. Every wait is bounded.
 """
 
 import asyncio
+import os
 import sys
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from peer import WAIT, out, recv, ws_opts  # noqa: E402
 
 PORT = int(sys.argv[1])
 URI = f"ws://127.0.0.1:{PORT}/chat"
-WAIT = 5
-
-
-def out(*parts):
-    print(*parts, flush=True)
-
-
-def opts(**extra):
-    return dict(ping_interval=None, open_timeout=WAIT, close_timeout=WAIT, **extra)
-
-
-async def recv(ws):
-    return await asyncio.wait_for(ws.recv(), WAIT)
 
 
 async def conn_a():
-    async with connect(URI, **opts()) as ws:
+    async with connect(URI, **ws_opts()) as ws:
         await ws.send("hello")
         out("A got", ascii(await recv(ws)))
         await ws.send(b"bin\xffx")
@@ -52,7 +42,7 @@ async def conn_a():
 
 
 async def conn_b():
-    async with connect(URI, **opts()) as ws:
+    async with connect(URI, **ws_opts()) as ws:
         await ws.send("close me")
         try:
             got = await recv(ws)
@@ -67,7 +57,7 @@ async def conn_b():
 
 async def conn_c():
     try:
-        async with connect(URI, **opts(origin="https://evil.example")) as ws:
+        async with connect(URI, **ws_opts(origin="https://evil.example")) as ws:
             out("C unexpectedly connected")
             await ws.close()
     except InvalidStatus as e:
@@ -76,7 +66,7 @@ async def conn_c():
 
 
 async def conn_d():
-    async with connect(URI, **opts(origin="https://good.example", max_size=None)) as ws:
+    async with connect(URI, **ws_opts(origin="https://good.example", max_size=None)) as ws:
         await ws.send("hi-good")
         out("D got", ascii(await recv(ws)))
         await ws.send("x" * 100)
