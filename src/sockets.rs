@@ -7,10 +7,11 @@
 //! `ReplyFn` its `Replier` made; replies carry only plain data, and values
 //! are built on the worker running the task. Every snapshot of one kind is
 //! a map of that kind's shape (per thread), whose keys are listed once,
-//! beside their values (`snapshot!`); a read result is its connection's
-//! snapshot extended by the data keys.
+//! beside their values (`snapshot!`); a read result is the data keys given
+//! at once and its connection's snapshot deferred (`Map::lazy`: made only
+//! if the script looks at it, with the values of the moment of the read).
 
-use rco_lang::map::Shape;
+use rco_lang::map::{Deferred, Shape};
 use rco_lang::sockets::{SocketRequest, TlsFiles};
 use rco_lang::{Map, Value};
 use rco_reactor::{ConnInfo, ListenerInfo, Net, Replier, Reply, Status, WsConnInfo};
@@ -133,35 +134,36 @@ fn shape(keys: &[&str]) -> Shape {
     shape
 }
 
-/// A snapshot kind that is another's with `N` more keys (a read result is
-/// its connection's snapshot with the data read).
-struct Extended<const N: usize> {
+/// The connection snapshot in a read result, made only if the script
+/// looks at it (`Map::lazy`): the data keys are given at once.
+struct ConnDeferred {
     shape: Shape,
-    /// Where each added key goes among the values, ascending.
-    at: [usize; N],
+    info: ConnInfo,
 }
 
-impl<const N: usize> Extended<N> {
-    fn new(base: &[&str], added: [&str; N]) -> Extended<N> {
-        let shape = Shape::new(base.iter().copied().chain(added));
-        let at = added.map(|key| shape.keys().iter().position(|k| &**k == key).unwrap_or(0));
-        debug_assert!(at.windows(2).all(|w| w[0] < w[1]), "added keys in key order: {added:?}");
-        Extended { shape, at }
+impl Deferred for ConnDeferred {
+    fn shape(&self) -> &Shape {
+        &self.shape
     }
 
-    /// The map of `base`'s values with `added`'s (in the order of `new`),
-    /// in one allocation.
-    fn map<const K: usize>(&self, base: [Value; K], added: [Value; N]) -> Map {
-        let mut values = Vec::with_capacity(K + N);
-        let mut added = self.at.iter().zip(added).peekable();
-        for value in base {
-            while let Some((_, extra)) = added.next_if(|(at, _)| **at == values.len()) {
-                values.push(extra);
-            }
-            values.push(value);
-        }
-        values.extend(added.map(|(_, extra)| extra));
-        Map::shaped(&self.shape, values)
+    fn values(&self) -> Vec<Value> {
+        SHAPES.with(|k| conn_values(self.info.clone(), &k.statuses).into())
+    }
+}
+
+/// The WebSocket snapshot in a `ws_read` result, likewise.
+struct WsDeferred {
+    shape: Shape,
+    info: WsConnInfo,
+}
+
+impl Deferred for WsDeferred {
+    fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
+    fn values(&self) -> Vec<Value> {
+        SHAPES.with(|k| ws_values(self.info.clone(), &k.statuses).into())
     }
 }
 
@@ -170,9 +172,9 @@ impl<const N: usize> Extended<N> {
 struct Shapes {
     listener: Shape,
     conn: Shape,
-    read: Extended<2>,
+    read: Shape,
     ws: Shape,
-    ws_read: Extended<3>,
+    ws_read: Shape,
     statuses: Statuses,
 }
 
@@ -191,9 +193,9 @@ impl Shapes {
         Shapes {
             listener: shape(LISTENER),
             conn: shape(CONN),
-            read: Extended::new(CONN, READ),
+            read: shape(&READ),
             ws: shape(WS),
-            ws_read: Extended::new(WS, WS_READ),
+            ws_read: shape(&WS_READ),
             statuses: Statuses(statuses.map(|s| Arc::from(s.as_str()))),
         }
     }
@@ -241,14 +243,16 @@ pub fn to_value(reply: Reply) -> Value {
         Reply::Conns(cs) => Value::array(cs.into_iter().map(|c| k.conn(c)).collect()),
         Reply::Read(c, bytes) => {
             let data = Value::str(&String::from_utf8_lossy(&bytes));
-            let added = [int(bytes.len() as u64), data];
-            Value::ok(Value::map(k.read.map(conn_values(c, &k.statuses), added)))
+            let given = Map::shaped(&k.read, vec![int(bytes.len() as u64), data]);
+            let conn = Box::new(ConnDeferred { shape: k.conn.clone(), info: c });
+            Value::ok(Value::map(Map::lazy(given, conn)))
         }
         Reply::WsConn(c) => Value::ok(k.ws(c)),
         Reply::WsConns(cs) => Value::array(cs.into_iter().map(|c| k.ws(c)).collect()),
         Reply::WsRead(c, m) => {
-            let added = [int(m.bytes as u64), Value::Str(m.text), Value::str(m.kind)];
-            Value::ok(Value::map(k.ws_read.map(ws_values(c, &k.statuses), added)))
+            let given = Map::shaped(&k.ws_read, vec![int(m.bytes as u64), Value::Str(m.text), Value::str(m.kind)]);
+            let conn = Box::new(WsDeferred { shape: k.ws.clone(), info: c });
+            Value::ok(Value::map(Map::lazy(given, conn)))
         }
         Reply::Released => Value::ok(Value::Bool(true)),
         Reply::Error(e) => Value::err(e.kind, &e.message),

@@ -176,6 +176,8 @@ impl Pending {
                 Map::Small(entries) => std::mem::take(entries).into_iter().for_each(|(_, v)| self.keep(v)),
                 Map::Large(entries) => std::mem::take(entries).into_values().for_each(|v| self.keep(v)),
                 Map::Shaped(_, values) => std::mem::take(values).into_iter().for_each(|v| self.keep(v)),
+                // Host-made and shallow: it goes with the map.
+                Map::Lazy(_) => {}
             },
             Contents::One(v) => self.keep(v),
         }
@@ -209,6 +211,7 @@ pub(crate) fn free(contents: Contents) {
                 Map::Small(entries) => drop(std::mem::take(entries)),
                 Map::Large(entries) => drop(std::mem::take(entries)),
                 Map::Shaped(_, values) => drop(std::mem::take(values)),
+                Map::Lazy(_) => {}
             },
             Contents::One(v) => drop(v),
         }

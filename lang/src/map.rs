@@ -16,9 +16,19 @@
 //! `Small` map: a lookup or an update of an existing key works in place,
 //! and the first insertion of a new key or removal turns it into `Small`.
 //!
+//! A map a host builds per operation whose scripts mostly look at a few of
+//! its keys (a read result: its data, and the connection's snapshot) can
+//! defer the rest: `Lazy` holds the entries given now and a [`Deferred`]
+//! that makes the others the first time a script looks past the first ones
+//! (a lookup of one of their keys, an iteration, a copy); a change turns it
+//! into an ordinary map first. Nothing a script can do tells it from the
+//! same entries in a `Small` map.
+//!
 //! Invariants: `Small` is sorted by key, without duplicate keys, and holds
 //! at most `SMALL` entries; only `clear` turns a `Large` map back into a
-//! `Small` one; a `Shaped` map has exactly one value per key of its shape.
+//! `Small` one; a `Shaped` map has exactly one value per key of its shape;
+//! a `Lazy` map's deferred keys are not among its given ones, and its
+//! values are host-made and shallow (no script value is ever put in one).
 
 use crate::deep;
 use crate::value::Value;
@@ -29,11 +39,63 @@ use std::sync::Arc;
 /// The most entries a map keeps in a vector.
 const SMALL: usize = 32;
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub enum Map {
     Small(Vec<(Arc<str>, Value)>),
     Large(BTreeMap<Arc<str>, Value>),
     Shaped(Shape, Vec<Value>),
+    Lazy(Box<Lazy>),
+}
+
+/// The entries of a `Lazy` map a host makes only when they are looked at.
+pub trait Deferred: Send {
+    /// Their keys (sorted, none among the map's given keys).
+    fn shape(&self) -> &Shape;
+    /// Their values, in the order of the shape's keys.
+    fn values(&self) -> Vec<Value>;
+}
+
+/// A map with entries given now and entries deferred (see the module's
+/// notes).
+pub struct Lazy {
+    given: Map,
+    deferred: Box<dyn Deferred>,
+    /// The deferred entries, once made.
+    rest: std::cell::OnceCell<Map>,
+    /// All the entries in one map, once something walked them.
+    whole: std::cell::OnceCell<Map>,
+}
+
+impl std::fmt::Debug for Lazy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.whole().iter()).finish()
+    }
+}
+
+impl Lazy {
+    fn rest(&self) -> &Map {
+        self.rest.get_or_init(|| Map::Shaped(self.deferred.shape().clone(), self.deferred.values()))
+    }
+
+    fn whole(&self) -> &Map {
+        self.whole.get_or_init(|| {
+            let mut entries: Vec<(Arc<str>, Value)> =
+                self.given.iter().chain(self.rest().iter()).map(|(k, v)| (k.clone(), v.clone())).collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Map::from_sorted(entries)
+        })
+    }
+}
+
+impl Clone for Map {
+    fn clone(&self) -> Map {
+        match self {
+            Map::Small(v) => Map::Small(v.clone()),
+            Map::Large(m) => Map::Large(m.clone()),
+            Map::Shaped(shape, values) => Map::Shaped(shape.clone(), values.clone()),
+            Map::Lazy(lazy) => lazy.whole().clone(),
+        }
+    }
 }
 
 /// The keys of `Shaped` maps: sorted byte-wise, without duplicates.
@@ -56,10 +118,11 @@ impl Shape {
     }
 }
 
-/// A map's values are freed like a sequence's elements (see `deep::free`).
+/// A map's values are freed like a sequence's elements (see `deep::free`);
+/// a lazy map's are shallow, and go with it.
 impl Drop for Map {
     fn drop(&mut self) {
-        if !self.is_empty() {
+        if !matches!(self, Map::Lazy(_)) && !self.is_empty() {
             deep::free(deep::Contents::Map(std::mem::take(self)));
         }
     }
@@ -86,20 +149,51 @@ impl Map {
         Map::Shaped(shape.clone(), values)
     }
 
+    /// A map of `given`'s entries and `deferred`'s, made when looked at.
+    pub fn lazy(given: Map, deferred: Box<dyn Deferred>) -> Map {
+        debug_assert!(deferred.shape().keys().iter().all(|k| given.get(k).is_none()), "a key both given and deferred");
+        Map::Lazy(Box::new(Lazy {
+            given,
+            deferred,
+            rest: std::cell::OnceCell::new(),
+            whole: std::cell::OnceCell::new(),
+        }))
+    }
+
+    /// A map of entries sorted by key without duplicates.
+    fn from_sorted(entries: Vec<(Arc<str>, Value)>) -> Map {
+        if entries.len() <= SMALL {
+            Map::Small(entries)
+        } else {
+            Map::Large(entries.into_iter().collect())
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Map::Small(v) => v.len(),
             Map::Large(m) => m.len(),
             Map::Shaped(_, values) => values.len(),
+            Map::Lazy(lazy) => lazy.given.len() + lazy.deferred.shape().keys().len(),
         }
     }
 
-    /// A shaped map as the same entries in a small one (before an insertion
-    /// of a new key or a removal); any other map as it is.
+    /// A shaped or lazy map as the same entries in an ordinary one (before
+    /// a change: an insertion of a new key or a removal, or any change of a
+    /// lazy one); any other map as it is.
     fn unshape(&mut self) {
-        if let Map::Shaped(shape, values) = self {
-            let entries = shape.0.iter().cloned().zip(std::mem::take(values)).collect();
-            *self = Map::Small(entries);
+        match self {
+            Map::Shaped(shape, values) => {
+                let entries = shape.0.iter().cloned().zip(std::mem::take(values)).collect();
+                *self = Map::Small(entries);
+            }
+            Map::Lazy(lazy) => {
+                lazy.whole();
+                let whole = lazy.whole.take().unwrap_or_default();
+                *self = whole;
+                self.unshape();
+            }
+            _ => {}
         }
     }
 
@@ -127,14 +221,28 @@ impl Map {
             Map::Small(v) => Map::search(v, key).ok().map(|i| &v[i].1),
             Map::Large(m) => m.get(key),
             Map::Shaped(shape, values) => Map::position(shape, key).map(|i| &values[i]),
+            // A key that is not deferred makes nothing.
+            Map::Lazy(lazy) => lazy
+                .given
+                .get(key)
+                .or_else(|| Map::position(lazy.deferred.shape(), key).and_then(|_| lazy.rest().get(key))),
         }
     }
 
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.unshape_lazy();
         match self {
             Map::Small(v) => Map::search(v, key).ok().map(|i| &mut v[i].1),
             Map::Large(m) => m.get_mut(key),
             Map::Shaped(shape, values) => Map::position(shape, key).map(|i| &mut values[i]),
+            Map::Lazy(_) => unreachable!("a lazy map is made ordinary above"),
+        }
+    }
+
+    /// A lazy map made ordinary (before a change).
+    fn unshape_lazy(&mut self) {
+        if let Map::Lazy(_) = self {
+            self.unshape();
         }
     }
 
@@ -144,6 +252,7 @@ impl Map {
 
     /// Sets `key` to `value`; the value it replaces, if any.
     pub fn insert(&mut self, key: Arc<str>, value: Value) -> Option<Value> {
+        self.unshape_lazy();
         if let Map::Shaped(shape, values) = self {
             if let Some(i) = Map::position(shape, &key) {
                 return Some(std::mem::replace(&mut values[i], value));
@@ -165,11 +274,12 @@ impl Map {
                 }
             },
             Map::Large(m) => m.insert(key, value),
-            Map::Shaped(..) => unreachable!("a shaped map is unshaped above"),
+            Map::Shaped(..) | Map::Lazy(_) => unreachable!("a shaped map is unshaped above"),
         }
     }
 
     pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.unshape_lazy();
         if let Map::Shaped(shape, _) = self {
             Map::position(shape, key)?;
             self.unshape();
@@ -177,7 +287,7 @@ impl Map {
         match self {
             Map::Small(v) => Map::search(v, key).ok().map(|i| v.remove(i).1),
             Map::Large(m) => m.remove(key),
-            Map::Shaped(..) => unreachable!("a shaped map is unshaped above"),
+            Map::Shaped(..) | Map::Lazy(_) => unreachable!("a shaped map is unshaped above"),
         }
     }
 
@@ -187,6 +297,7 @@ impl Map {
             Map::Small(v) => Iter::Small(v.iter()),
             Map::Large(m) => Iter::Large(m.iter()),
             Map::Shaped(shape, values) => Iter::Shaped(shape.0.iter().zip(values.iter())),
+            Map::Lazy(lazy) => lazy.whole().iter(),
         }
     }
 
@@ -206,6 +317,7 @@ impl Map {
                 let from = k.map_or(0, |k| shape.0.partition_point(|key| **key <= *k));
                 After::Shaped(shape.0[from..].iter().zip(values[from..].iter()))
             }
+            (Map::Lazy(lazy), k) => lazy.whole().iter_after(k),
         }
     }
 
@@ -339,20 +451,34 @@ mod tests {
 
     proptest! {
         /// Every operation answers as a `BTreeMap` does, and the entries
-        /// always come out in the same order, whether the map starts empty
-        /// or shaped (with the keys of `start`).
+        /// always come out in the same order, whether the map starts empty,
+        /// shaped (with the keys of `start`) or lazy (the even keys of
+        /// `start` given, the odd ones deferred).
         #[test]
         fn behaves_like_a_btreemap(
             start in proptest::collection::btree_set(0u8..80, 0..20),
-            shaped in any::<bool>(),
+            start_as in 0u8..3,
             ops in proptest::collection::vec(op(), 0..300),
         ) {
-            let start = if shaped { start } else { Default::default() };
+            let start = if start_as > 0 { start } else { Default::default() };
             let mut model: BTreeMap<Arc<str>, Value> = start.iter().map(|&k| (key(k), Value::Int(i64::from(k)))).collect();
-            let names: Vec<String> = start.iter().map(|&k| format!("k{k}")).collect();
-            let shape = Shape::new(names.iter().map(String::as_str));
-            let values = shape.keys().iter().map(|k| model[k].clone()).collect();
-            let mut map = Map::shaped(&shape, values);
+            let shaped = |keys: &[u8]| {
+                let names: Vec<String> = keys.iter().map(|&k| format!("k{k}")).collect();
+                let shape = Shape::new(names.iter().map(String::as_str));
+                let values: Vec<i64> = shape.keys().iter().map(|k| k[1..].parse().unwrap_or(0)).collect();
+                (shape, values)
+            };
+            let mut map = if start_as == 2 {
+                let (even, odd): (Vec<u8>, Vec<u8>) = start.iter().partition(|&&k| k % 2 == 0);
+                let (shape, values) = shaped(&even);
+                let given = Map::shaped(&shape, values.into_iter().map(Value::Int).collect());
+                let (shape, values) = shaped(&odd);
+                Map::lazy(given, Box::new(Ints { shape, values }))
+            } else {
+                let all: Vec<u8> = start.iter().copied().collect();
+                let (shape, values) = shaped(&all);
+                Map::shaped(&shape, values.into_iter().map(Value::Int).collect())
+            };
             for op in ops {
                 match op {
                     Op::Insert(k, v) => {
@@ -383,6 +509,46 @@ mod tests {
             let rebuilt: Map = model.clone().into_iter().collect();
             prop_assert!(rebuilt.iter().zip(model.iter()).all(|((a, x), (b, y))| a == b && x.equals(y) == Ok(true)));
         }
+    }
+
+    /// Deferred entries for the tests: integers.
+    struct Ints {
+        shape: Shape,
+        values: Vec<i64>,
+    }
+
+    impl Deferred for Ints {
+        fn shape(&self) -> &Shape {
+            &self.shape
+        }
+
+        fn values(&self) -> Vec<Value> {
+            self.values.iter().map(|&v| Value::Int(v)).collect()
+        }
+    }
+
+    #[test]
+    fn a_lazy_map_makes_its_deferred_entries_only_when_looked_at() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        struct Counted(Shape);
+        impl Deferred for Counted {
+            fn shape(&self) -> &Shape {
+                &self.0
+            }
+            fn values(&self) -> Vec<Value> {
+                MADE.fetch_add(1, SeqCst);
+                vec![Value::Int(1)]
+            }
+        }
+        let given = Map::shaped(&Shape::new(["data"]), vec![Value::Int(0)]);
+        let map = Map::lazy(given, Box::new(Counted(Shape::new(["id"]))));
+        assert_eq!(map.len(), 2);
+        assert!(map.get("data").is_some() && map.get("nope").is_none());
+        assert_eq!(MADE.load(SeqCst), 0, "a given key or no key made the deferred ones");
+        assert!(map.get("id").is_some_and(|v| v.equals(&Value::Int(1)) == Ok(true)));
+        assert_eq!(map.keys().map(|k| &**k).collect::<Vec<_>>(), ["data", "id"]);
+        assert_eq!(MADE.load(SeqCst), 1, "made once");
     }
 
     #[test]
