@@ -135,35 +135,21 @@ fn shape(keys: &[&str]) -> Shape {
 }
 
 /// The connection snapshot in a read result, made only if the script
-/// looks at it (`Map::lazy`): the data keys are given at once.
-struct ConnDeferred {
+/// looks at it (`Map::lazy`: the data keys are given at once), from the
+/// record of the moment of the read.
+struct DeferredSnapshot<T> {
     shape: Shape,
-    info: ConnInfo,
+    info: T,
+    values: fn(T, &Statuses) -> Vec<Value>,
 }
 
-impl Deferred for ConnDeferred {
+impl<T: Clone + Send> Deferred for DeferredSnapshot<T> {
     fn shape(&self) -> &Shape {
         &self.shape
     }
 
     fn values(&self) -> Vec<Value> {
-        SHAPES.with(|k| conn_values(self.info.clone(), &k.statuses).into())
-    }
-}
-
-/// The WebSocket snapshot in a `ws_read` result, likewise.
-struct WsDeferred {
-    shape: Shape,
-    info: WsConnInfo,
-}
-
-impl Deferred for WsDeferred {
-    fn shape(&self) -> &Shape {
-        &self.shape
-    }
-
-    fn values(&self) -> Vec<Value> {
-        SHAPES.with(|k| ws_values(self.info.clone(), &k.statuses).into())
+        SHAPES.with(|k| (self.values)(self.info.clone(), &k.statuses))
     }
 }
 
@@ -244,14 +230,16 @@ pub fn to_value(reply: Reply) -> Value {
         Reply::Read(c, bytes) => {
             let data = Value::str(&String::from_utf8_lossy(&bytes));
             let given = Map::shaped(&k.read, vec![int(bytes.len() as u64), data]);
-            let conn = Box::new(ConnDeferred { shape: k.conn.clone(), info: c });
+            let values = |c, statuses: &Statuses| conn_values(c, statuses).into();
+            let conn = Box::new(DeferredSnapshot { shape: k.conn.clone(), info: c, values });
             Value::ok(Value::map(Map::lazy(given, conn)))
         }
         Reply::WsConn(c) => Value::ok(k.ws(c)),
         Reply::WsConns(cs) => Value::array(cs.into_iter().map(|c| k.ws(c)).collect()),
         Reply::WsRead(c, m) => {
             let given = Map::shaped(&k.ws_read, vec![int(m.bytes as u64), Value::Str(m.text), Value::str(m.kind)]);
-            let conn = Box::new(WsDeferred { shape: k.ws.clone(), info: c });
+            let values = |c, statuses: &Statuses| ws_values(c, statuses).into();
+            let conn = Box::new(DeferredSnapshot { shape: k.ws.clone(), info: c, values });
             Value::ok(Value::map(Map::lazy(given, conn)))
         }
         Reply::Released => Value::ok(Value::Bool(true)),
