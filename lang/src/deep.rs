@@ -176,8 +176,8 @@ impl Pending {
                 Map::Small(entries) => std::mem::take(entries).into_iter().for_each(|(_, v)| self.keep(v)),
                 Map::Large(entries) => std::mem::take(entries).into_values().for_each(|v| self.keep(v)),
                 Map::Shaped(_, values) => std::mem::take(values).into_iter().for_each(|v| self.keep(v)),
-                // Host-made and shallow: it goes with the map.
-                Map::Lazy(_) => {}
+                // Its inner maps are ordinary: their values go on the stack.
+                Map::Lazy(lazy) => lazy.take_maps().into_iter().for_each(|m| self.keep_all(Contents::Map(m))),
             },
             Contents::One(v) => self.keep(v),
         }
@@ -211,7 +211,7 @@ pub(crate) fn free(contents: Contents) {
                 Map::Small(entries) => drop(std::mem::take(entries)),
                 Map::Large(entries) => drop(std::mem::take(entries)),
                 Map::Shaped(_, values) => drop(std::mem::take(values)),
-                Map::Lazy(_) => {}
+                Map::Lazy(lazy) => drop(lazy.take_maps()),
             },
             Contents::One(v) => drop(v),
         }

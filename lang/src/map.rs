@@ -27,8 +27,7 @@
 //! Invariants: `Small` is sorted by key, without duplicate keys, and holds
 //! at most `SMALL` entries; only `clear` turns a `Large` map back into a
 //! `Small` one; a `Shaped` map has exactly one value per key of its shape;
-//! a `Lazy` map's deferred keys are not among its given ones, and its
-//! values are host-made and shallow (no script value is ever put in one).
+//! a `Lazy` map's deferred keys are not among its given ones.
 
 use crate::deep;
 use crate::value::Value;
@@ -77,6 +76,11 @@ impl Lazy {
         self.rest.get_or_init(|| Map::Shaped(self.deferred.shape().clone(), self.deferred.values()))
     }
 
+    /// Its inner maps, taken out (to free them without recursion).
+    pub(crate) fn take_maps(&mut self) -> [Map; 3] {
+        [std::mem::take(&mut self.given), self.rest.take().unwrap_or_default(), self.whole.take().unwrap_or_default()]
+    }
+
     fn whole(&self) -> &Map {
         self.whole.get_or_init(|| {
             let mut entries: Vec<(Arc<str>, Value)> =
@@ -118,11 +122,17 @@ impl Shape {
     }
 }
 
-/// A map's values are freed like a sequence's elements (see `deep::free`);
-/// a lazy map's are shallow, and go with it.
+/// A map's values are freed like a sequence's elements (see `deep::free`),
+/// a lazy map's too (a script can nest maps in one: a `response_headers`
+/// map it was given is an ordinary, shared map).
 impl Drop for Map {
     fn drop(&mut self) {
-        if !matches!(self, Map::Lazy(_)) && !self.is_empty() {
+        if let Map::Lazy(lazy) = self {
+            // Its inner maps are ordinary ones, freed as such.
+            drop(lazy.take_maps());
+            return;
+        }
+        if !self.is_empty() {
             deep::free(deep::Contents::Map(std::mem::take(self)));
         }
     }
@@ -549,6 +559,20 @@ mod tests {
         assert!(map.get("id").is_some_and(|v| v.equals(&Value::Int(1)) == Ok(true)));
         assert_eq!(map.keys().map(|k| &**k).collect::<Vec<_>>(), ["data", "id"]);
         assert_eq!(MADE.load(SeqCst), 1, "made once");
+    }
+
+    /// A script can nest lazy maps through the ordinary maps they hold
+    /// (a `response_headers`); freeing the nest never recurses per level.
+    #[test]
+    fn nested_lazy_maps_free_without_recursion() {
+        let outer = Shape::new(["next"]);
+        let mut value = Value::Nil;
+        for _ in 0..200_000 {
+            let inner: Map = [(Arc::from("lazy"), value)].into();
+            let given = Map::shaped(&outer, vec![Value::map(inner)]);
+            value = Value::map(Map::lazy(given, Box::new(Ints { shape: Shape::new(["id"]), values: vec![1] })));
+        }
+        drop(value);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The reactor: one event loop that owns every socket and every timer,
-//! built on `polling` (epoll on Linux, kqueue on BSD and macOS).
+//! built on `polling` (epoll on Linux, kqueue on BSD and macOS; on Linux
+//! the wait itself is our own, `poller.rs`).
 //!
 //! It knows nothing of the language or of actors. Requests are method calls
 //! on a `ReactorHandle` from any thread: what can be answered at once is
