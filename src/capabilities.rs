@@ -7,9 +7,9 @@
 //! `runtime_capabilities` always has every top-level key of the reference,
 //! with `enabled: false` for powers this implementation does not provide.
 
+use arcstr::ArcStr;
 use rco_lang::Value;
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 /// `--capability-profile`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -85,7 +85,7 @@ pub struct SocketCounts {
 }
 
 fn entry(pairs: Vec<(&str, Value)>) -> Value {
-    Value::map(pairs.into_iter().map(|(k, v)| (Arc::<str>::from(k), v)).collect::<rco_lang::Map>())
+    Value::map(pairs.into_iter().map(|(k, v)| (ArcStr::from(k), v)).collect::<rco_lang::Map>())
 }
 
 fn enabled(on: bool) -> Value {

@@ -11,6 +11,7 @@
 //! at once and its connection's snapshot deferred (`Map::lazy`: made only
 //! if the script looks at it, with the values of the moment of the read).
 
+use arcstr::ArcStr;
 use rco_lang::map::{Deferred, Shape};
 use rco_lang::sockets::{SocketRequest, TlsFiles};
 use rco_lang::{Map, Value};
@@ -165,7 +166,7 @@ struct Shapes {
 }
 
 /// The `status` texts, shared by every snapshot.
-struct Statuses([Arc<str>; 4]);
+struct Statuses([ArcStr; 4]);
 
 impl Statuses {
     fn of(&self, status: Status) -> Value {
@@ -182,7 +183,7 @@ impl Shapes {
             read: shape(&READ),
             ws: shape(WS),
             ws_read: shape(&WS_READ),
-            statuses: Statuses(statuses.map(|s| Arc::from(s.as_str()))),
+            statuses: Statuses(statuses.map(|s| ArcStr::from(s.as_str()))),
         }
     }
 
@@ -204,7 +205,7 @@ thread_local! {
     static SHAPES: Shapes = Shapes::new();
 }
 
-fn text(s: Option<Arc<str>>) -> Value {
+fn text(s: Option<ArcStr>) -> Value {
     s.map_or(Value::Nil, Value::Str)
 }
 
@@ -216,7 +217,7 @@ fn int(n: u64) -> Value {
     Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-fn headers(headers: &[(Arc<str>, Arc<str>)]) -> Value {
+fn headers(headers: &[(ArcStr, ArcStr)]) -> Value {
     Value::map(headers.iter().map(|(k, v)| (k.clone(), Value::Str(v.clone()))).collect())
 }
 

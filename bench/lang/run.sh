@@ -48,7 +48,7 @@ if [[ -n "${RCO:-}" ]]; then
   RCO_DESC="$RCO"
 else
   RCO="$ROOT/target/release/rco"
-  RCO_DESC="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && [[ -n $(git status --porcelain lang cli src 2>/dev/null) ]] && echo ' plus uncommitted changes in lang/, cli/ or src/')"
+  RCO_DESC="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && [[ -n $(git status --porcelain lang cli src 2>/dev/null) ]] && echo ' plus uncommitted changes in lang/, cli/ or src/' || true)"
 fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

@@ -16,12 +16,12 @@ use crate::json;
 use crate::map::Map;
 use crate::render::{display, notation, notation_in_message};
 use crate::symbol::Symbol;
-use crate::value::{new_seq, BlockId, ResultValue, Value};
+use crate::value::{new_seq, BlockId, Class, ResultValue, Value};
 use crate::vm::{Flow, Items, IterFrame, Vm};
 use crate::word::Word;
+use arcstr::ArcStr;
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::Arc;
 
 type R = Result<Flow, VmError>;
 
@@ -51,12 +51,12 @@ fn is_coll(v: &Value) -> bool {
 fn info_map(id: u64, state: TaskState) -> Value {
     let status = status_text(state);
     let mut m = Map::new();
-    m.insert(Arc::from("completed"), Value::Bool(state == TaskState::Completed));
-    m.insert(Arc::from("failed"), Value::Bool(state == TaskState::Failed));
-    m.insert(Arc::from("id"), Value::Int(id as i64));
-    m.insert(Arc::from("pending"), Value::Bool(state == TaskState::Running));
-    m.insert(Arc::from("running"), Value::Bool(state == TaskState::Running));
-    m.insert(Arc::from("status"), Value::str(status));
+    m.insert(ArcStr::from("completed"), Value::Bool(state == TaskState::Completed));
+    m.insert(ArcStr::from("failed"), Value::Bool(state == TaskState::Failed));
+    m.insert(ArcStr::from("id"), Value::Int(id as i64));
+    m.insert(ArcStr::from("pending"), Value::Bool(state == TaskState::Running));
+    m.insert(ArcStr::from("running"), Value::Bool(state == TaskState::Running));
+    m.insert(ArcStr::from("status"), Value::str(status));
     Value::map(m)
 }
 
@@ -86,7 +86,7 @@ fn count_arg(word: &str, v: &Value) -> Result<usize, VmError> {
     }
 }
 
-fn str_arg<'v>(word: &str, v: &'v Value, expected: &str) -> Result<&'v Arc<str>, VmError> {
+fn str_arg<'v>(word: &str, v: &'v Value, expected: &str) -> Result<&'v ArcStr, VmError> {
     match v {
         Value::Str(s) => Ok(s),
         other => Err(VmError::type_error(word, expected, other.kind())),
@@ -442,13 +442,13 @@ impl Vm {
             }
             ClassOf => {
                 self.need(name, 1)?;
-                let c = self.peek(0).class_name();
+                let c = self.peek(0).class();
                 return self.replace(1, Value::Class(c));
             }
             InstanceOf => {
                 self.need(name, 2)?;
                 let class = match self.peek(0) {
-                    Value::Class(c) => c.to_string(),
+                    Value::Class(c) => c.name().to_string(),
                     Value::Str(s) => s.to_string(),
                     other => return Err(VmError::type_error(name, "class or class name", other.kind())),
                 };
@@ -522,10 +522,10 @@ impl Vm {
                     self.declare(sym, fresh());
                 } else if name.starts_with(char::is_uppercase) {
                     let class = match word {
-                        ArrayW => "Array",
-                        ListW => "List",
-                        SetW => "Set",
-                        _ => "Map",
+                        ArrayW => Class::Array,
+                        ListW => Class::List,
+                        SetW => Class::Set,
+                        _ => Class::Map,
                     };
                     self.stack.push(Value::Class(class));
                 } else {
@@ -535,10 +535,10 @@ impl Vm {
             New => {
                 self.need(name, 1)?;
                 let v = match self.peek(0) {
-                    Value::Class("Array") => Value::array(Vec::new()),
-                    Value::Class("List") => Value::List(new_seq(Vec::new())),
-                    Value::Class("Set") => Value::Set(new_seq(Vec::new())),
-                    Value::Class("Map") => Value::map(Map::new()),
+                    Value::Class(Class::Array) => Value::array(Vec::new()),
+                    Value::Class(Class::List) => Value::List(new_seq(Vec::new())),
+                    Value::Class(Class::Set) => Value::Set(new_seq(Vec::new())),
+                    Value::Class(Class::Map) => Value::map(Map::new()),
                     other => return Err(VmError::type_error(name, "collection class", other.kind())),
                 };
                 return self.replace(1, v);
@@ -988,8 +988,8 @@ impl Vm {
                     (ResultValue::Ok(v), ValueW) => v.clone(),
                     (ResultValue::Err { kind, message }, ErrorW) => {
                         let mut m = Map::new();
-                        m.insert(Arc::from("kind"), Value::Str(kind.clone()));
-                        m.insert(Arc::from("message"), Value::Str(message.clone()));
+                        m.insert(ArcStr::from("kind"), Value::Str(kind.clone()));
+                        m.insert(ArcStr::from("message"), Value::Str(message.clone()));
                         Value::map(m)
                     }
                     (ResultValue::Err { kind, message }, _) => {
@@ -1019,26 +1019,26 @@ impl Vm {
                     return Err(VmError::type_error(name, "result", self.peek(1).kind()));
                 };
                 let mut env = Map::new();
-                env.insert(Arc::from("meta"), Value::Map(options.clone()));
+                env.insert(ArcStr::from("meta"), Value::Map(options.clone()));
                 match &**r {
                     ResultValue::Ok(v) => {
-                        env.insert(Arc::from("data"), v.clone());
-                        env.insert(Arc::from("error"), Value::Nil);
-                        env.insert(Arc::from("ok"), Value::Bool(true));
+                        env.insert(ArcStr::from("data"), v.clone());
+                        env.insert(ArcStr::from("error"), Value::Nil);
+                        env.insert(ArcStr::from("ok"), Value::Bool(true));
                     }
                     ResultValue::Err { kind, message } => {
                         let mut e = Map::new();
-                        e.insert(Arc::from("code"), Value::Str(kind.clone()));
-                        e.insert(Arc::from("kind"), Value::Str(kind.clone()));
-                        e.insert(Arc::from("message"), Value::Str(message.clone()));
+                        e.insert(ArcStr::from("code"), Value::Str(kind.clone()));
+                        e.insert(ArcStr::from("kind"), Value::Str(kind.clone()));
+                        e.insert(ArcStr::from("message"), Value::Str(message.clone()));
                         if let Some(Value::Str(c)) = options.borrow().get("capability") {
                             if !c.is_empty() {
-                                e.insert(Arc::from("capability"), Value::Str(c.clone()));
+                                e.insert(ArcStr::from("capability"), Value::Str(c.clone()));
                             }
                         }
-                        env.insert(Arc::from("data"), Value::Nil);
-                        env.insert(Arc::from("error"), Value::map(e));
-                        env.insert(Arc::from("ok"), Value::Bool(false));
+                        env.insert(ArcStr::from("data"), Value::Nil);
+                        env.insert(ArcStr::from("error"), Value::map(e));
+                        env.insert(ArcStr::from("ok"), Value::Bool(false));
                     }
                 }
                 return self.replace(2, Value::map(env));

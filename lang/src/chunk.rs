@@ -12,6 +12,7 @@
 use crate::capture::Captures;
 use crate::op::Op;
 use crate::symbol::Symbol;
+use arcstr::ArcStr;
 use std::sync::Arc;
 
 /// A byte range of the source.
@@ -56,7 +57,7 @@ pub struct Program {
     pub file: String,
     pub source: String,
     pub chunks: Vec<Chunk>,
-    pub strings: Vec<Arc<str>>,
+    pub strings: Vec<ArcStr>,
     /// What a task spawned on each block may look up (see `capture.rs`).
     pub captures: Captures,
     /// The definitions of each function name, indexed by symbol: (ordinal

@@ -17,8 +17,8 @@ use crate::op::{fusable_word, Decl, Op, Then};
 use crate::parser::Parser;
 use crate::symbol::Symbol;
 use crate::word::{is_pairing_word, Word};
+use arcstr::ArcStr;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// Compiles a source file; every error found, in any phase, is returned.
 pub fn compile(file: &str, source: &str) -> Result<Program, Vec<CompileError>> {
@@ -61,7 +61,7 @@ pub fn compile(file: &str, source: &str) -> Result<Program, Vec<CompileError>> {
 
 struct Compiler {
     chunks: Vec<Chunk>,
-    strings: Vec<Arc<str>>,
+    strings: Vec<ArcStr>,
     string_ids: HashMap<String, u32>,
     errors: Vec<CompileError>,
 }
@@ -105,7 +105,7 @@ impl Compiler {
             return id;
         }
         let id = self.strings.len() as u32;
-        self.strings.push(Arc::from(s));
+        self.strings.push(ArcStr::from(s));
         self.string_ids.insert(s.to_string(), id);
         id
     }

@@ -15,11 +15,11 @@
 use crate::error::VmError;
 use crate::map::Map;
 use crate::value::{new_seq, BlockId, MapRef, ResultValue, Seq, Value};
+use arcstr::ArcStr;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::rc::Rc;
-use std::sync::Arc;
 
 /// How deeply values may nest for copying, printing, comparing and
 /// `json_encode`.
@@ -259,8 +259,8 @@ enum CopyFrame {
     /// A map resumes after the key of the last entry copied.
     Map {
         src: MapRef,
-        after: Option<Arc<str>>,
-        entries: Vec<(Arc<str>, Value)>,
+        after: Option<ArcStr>,
+        entries: Vec<(ArcStr, Value)>,
         dst: MapRef,
     },
 }
@@ -391,7 +391,7 @@ enum EqFrame {
     Set { x: Seq, y: Seq, next: usize, candidate: usize },
     /// Two maps with the same keys, value by value in key order, resuming
     /// after the key of the pair last entered.
-    Map { x: MapRef, y: MapRef, after: Option<Arc<str>> },
+    Map { x: MapRef, y: MapRef, after: Option<ArcStr> },
 }
 
 /// The first look at a pair: decided at once, to be entered, or a pair of
@@ -603,7 +603,7 @@ mod tests {
                     0 => Value::array(vec![v]),
                     1 => Value::List(new_seq(vec![v])),
                     2 => Value::Set(new_seq(vec![v, Value::Int(1)])),
-                    3 => Value::map(Map::from([(Arc::from("k"), v)])),
+                    3 => Value::map(Map::from([(ArcStr::from("k"), v)])),
                     _ => Value::ok(v),
                 };
             }

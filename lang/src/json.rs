@@ -10,8 +10,8 @@ use crate::deep::{self, OnPath, MAX_NESTING};
 use crate::error::VmError;
 use crate::map::Map;
 use crate::value::{MapRef, Seq, Value};
+use arcstr::ArcStr;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 const MAX_DEPTH: usize = 128;
 
@@ -88,7 +88,7 @@ enum Frame {
     /// A map resumes after the key of the last entry it entered.
     Map {
         map: MapRef,
-        after: Option<Arc<str>>,
+        after: Option<ArcStr>,
     },
 }
 
@@ -264,7 +264,7 @@ impl JsonParser<'_> {
                     }
                     self.ws();
                     let v = self.value(depth + 1)?;
-                    map.insert(Arc::<str>::from(key), v);
+                    map.insert(ArcStr::from(key), v);
                     self.ws();
                     match self.peek() {
                         Some(b',') => self.pos += 1,
@@ -306,7 +306,7 @@ impl JsonParser<'_> {
                     }
                 }
             }
-            Some(b'"') => Ok(Value::Str(Arc::from(self.string()?))),
+            Some(b'"') => Ok(Value::Str(ArcStr::from(self.string()?))),
             Some(b't') => self.literal("true", Value::Bool(true)),
             Some(b'f') => self.literal("false", Value::Bool(false)),
             Some(b'n') => self.literal("null", Value::Nil),

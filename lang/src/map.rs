@@ -31,6 +31,7 @@
 
 use crate::deep;
 use crate::value::Value;
+use arcstr::ArcStr;
 use std::collections::{btree_map, BTreeMap};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -40,8 +41,8 @@ const SMALL: usize = 32;
 
 #[derive(Debug)]
 pub enum Map {
-    Small(Vec<(Arc<str>, Value)>),
-    Large(BTreeMap<Arc<str>, Value>),
+    Small(Vec<(ArcStr, Value)>),
+    Large(BTreeMap<ArcStr, Value>),
     Shaped(Shape, Vec<Value>),
     Lazy(Box<Lazy>),
 }
@@ -83,7 +84,7 @@ impl Lazy {
 
     fn whole(&self) -> &Map {
         self.whole.get_or_init(|| {
-            let mut entries: Vec<(Arc<str>, Value)> =
+            let mut entries: Vec<(ArcStr, Value)> =
                 self.given.iter().chain(self.rest().iter()).map(|(k, v)| (k.clone(), v.clone())).collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             Map::from_sorted(entries)
@@ -104,20 +105,20 @@ impl Clone for Map {
 
 /// The keys of `Shaped` maps: sorted byte-wise, without duplicates.
 #[derive(Clone, Debug)]
-pub struct Shape(Arc<[Arc<str>]>);
+pub struct Shape(Arc<[ArcStr]>);
 
 impl Shape {
     /// The shape of maps with `keys` (in any order; a repeated key counts
     /// once). [`Shape::keys`] gives the order values must follow.
     pub fn new<'k>(keys: impl IntoIterator<Item = &'k str>) -> Shape {
-        let mut keys: Vec<Arc<str>> = keys.into_iter().map(Arc::from).collect();
+        let mut keys: Vec<ArcStr> = keys.into_iter().map(ArcStr::from).collect();
         keys.sort();
         keys.dedup();
         Shape(keys.into())
     }
 
     /// The keys, in the order of a shaped map's values.
-    pub fn keys(&self) -> &[Arc<str>] {
+    pub fn keys(&self) -> &[ArcStr] {
         &self.0
     }
 }
@@ -171,7 +172,7 @@ impl Map {
     }
 
     /// A map of entries sorted by key without duplicates.
-    fn from_sorted(entries: Vec<(Arc<str>, Value)>) -> Map {
+    fn from_sorted(entries: Vec<(ArcStr, Value)>) -> Map {
         if entries.len() <= SMALL {
             Map::Small(entries)
         } else {
@@ -222,7 +223,7 @@ impl Map {
     }
 
     /// Where `key` is (`Ok`) or would go (`Err`) in a small map.
-    fn search(v: &[(Arc<str>, Value)], key: &str) -> Result<usize, usize> {
+    fn search(v: &[(ArcStr, Value)], key: &str) -> Result<usize, usize> {
         v.binary_search_by(|(k, _)| (**k).cmp(key))
     }
 
@@ -261,7 +262,7 @@ impl Map {
     }
 
     /// Sets `key` to `value`; the value it replaces, if any.
-    pub fn insert(&mut self, key: Arc<str>, value: Value) -> Option<Value> {
+    pub fn insert(&mut self, key: ArcStr, value: Value) -> Option<Value> {
         self.unshape_lazy();
         if let Map::Shaped(shape, values) = self {
             if let Some(i) = Map::position(shape, &key) {
@@ -277,7 +278,7 @@ impl Map {
                     None
                 }
                 Err(_) => {
-                    let mut large: BTreeMap<Arc<str>, Value> = std::mem::take(v).into_iter().collect();
+                    let mut large: BTreeMap<ArcStr, Value> = std::mem::take(v).into_iter().collect();
                     large.insert(key, value);
                     *self = Map::Large(large);
                     None
@@ -331,7 +332,7 @@ impl Map {
         }
     }
 
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Arc<str>> + '_ {
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &ArcStr> + '_ {
         self.iter().map(|(k, _)| k)
     }
 
@@ -342,16 +343,16 @@ impl Map {
 
 /// The entries of a [`Map`] in key order.
 pub enum Iter<'a> {
-    Small(std::slice::Iter<'a, (Arc<str>, Value)>),
-    Large(btree_map::Iter<'a, Arc<str>, Value>),
+    Small(std::slice::Iter<'a, (ArcStr, Value)>),
+    Large(btree_map::Iter<'a, ArcStr, Value>),
     Shaped(Zip<'a>),
 }
 
 /// The entries of a shaped map: its keys beside its values.
-type Zip<'a> = std::iter::Zip<std::slice::Iter<'a, Arc<str>>, std::slice::Iter<'a, Value>>;
+type Zip<'a> = std::iter::Zip<std::slice::Iter<'a, ArcStr>, std::slice::Iter<'a, Value>>;
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a Arc<str>, &'a Value);
+    type Item = (&'a ArcStr, &'a Value);
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
@@ -384,13 +385,13 @@ impl ExactSizeIterator for Iter<'_> {}
 
 /// The entries of a [`Map`] after a key (see [`Map::iter_after`]).
 pub enum After<'a> {
-    Small(std::slice::Iter<'a, (Arc<str>, Value)>),
-    Large(btree_map::Range<'a, Arc<str>, Value>),
+    Small(std::slice::Iter<'a, (ArcStr, Value)>),
+    Large(btree_map::Range<'a, ArcStr, Value>),
     Shaped(Zip<'a>),
 }
 
 impl<'a> Iterator for After<'a> {
-    type Item = (&'a Arc<str>, &'a Value);
+    type Item = (&'a ArcStr, &'a Value);
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
@@ -402,7 +403,7 @@ impl<'a> Iterator for After<'a> {
 }
 
 impl<'a> IntoIterator for &'a Map {
-    type Item = (&'a Arc<str>, &'a Value);
+    type Item = (&'a ArcStr, &'a Value);
     type IntoIter = Iter<'a>;
 
     fn into_iter(self) -> Iter<'a> {
@@ -411,8 +412,8 @@ impl<'a> IntoIterator for &'a Map {
 }
 
 /// Like `BTreeMap`'s: a later entry with the same key replaces an earlier one.
-impl FromIterator<(Arc<str>, Value)> for Map {
-    fn from_iter<I: IntoIterator<Item = (Arc<str>, Value)>>(entries: I) -> Map {
+impl FromIterator<(ArcStr, Value)> for Map {
+    fn from_iter<I: IntoIterator<Item = (ArcStr, Value)>>(entries: I) -> Map {
         let entries = entries.into_iter();
         let mut map = Map::Small(Vec::with_capacity(entries.size_hint().0.min(SMALL)));
         for (k, v) in entries {
@@ -422,8 +423,8 @@ impl FromIterator<(Arc<str>, Value)> for Map {
     }
 }
 
-impl<const N: usize> From<[(Arc<str>, Value); N]> for Map {
-    fn from(entries: [(Arc<str>, Value); N]) -> Map {
+impl<const N: usize> From<[(ArcStr, Value); N]> for Map {
+    fn from(entries: [(ArcStr, Value); N]) -> Map {
         entries.into_iter().collect()
     }
 }
@@ -447,8 +448,8 @@ mod tests {
         ]
     }
 
-    fn key(k: u8) -> Arc<str> {
-        Arc::from(format!("k{k}"))
+    fn key(k: u8) -> ArcStr {
+        ArcStr::from(format!("k{k}"))
     }
 
     fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
@@ -471,7 +472,7 @@ mod tests {
             ops in proptest::collection::vec(op(), 0..300),
         ) {
             let start = if start_as > 0 { start } else { Default::default() };
-            let mut model: BTreeMap<Arc<str>, Value> = start.iter().map(|&k| (key(k), Value::Int(i64::from(k)))).collect();
+            let mut model: BTreeMap<ArcStr, Value> = start.iter().map(|&k| (key(k), Value::Int(i64::from(k)))).collect();
             let shaped = |keys: &[u8]| {
                 let names: Vec<String> = keys.iter().map(|&k| format!("k{k}")).collect();
                 let shape = Shape::new(names.iter().map(String::as_str));
@@ -505,14 +506,14 @@ mod tests {
                     prop_assert!(same(map.get(&key(k)), model.get(&key(k))));
                 }
             }
-            let ours: Vec<&Arc<str>> = map.keys().collect();
-            let theirs: Vec<&Arc<str>> = model.keys().collect();
+            let ours: Vec<&ArcStr> = map.keys().collect();
+            let theirs: Vec<&ArcStr> = model.keys().collect();
             prop_assert_eq!(ours, theirs);
             // Resuming after any key, present or not, gives the rest in order.
             for k in 0..80 {
                 let k = key(k);
-                let ours: Vec<&Arc<str>> = map.iter_after(Some(&k)).map(|(k, _)| k).collect();
-                let theirs: Vec<&Arc<str>> = model.range::<str, _>((Bound::Excluded(&*k), Bound::Unbounded)).map(|(k, _)| k).collect();
+                let ours: Vec<&ArcStr> = map.iter_after(Some(&k)).map(|(k, _)| k).collect();
+                let theirs: Vec<&ArcStr> = model.range::<str, _>((Bound::Excluded(&*k), Bound::Unbounded)).map(|(k, _)| k).collect();
                 prop_assert_eq!(ours, theirs);
             }
             prop_assert_eq!(map.iter_after(None).count(), model.len());
@@ -568,7 +569,7 @@ mod tests {
         let outer = Shape::new(["next"]);
         let mut value = Value::Nil;
         for _ in 0..200_000 {
-            let inner: Map = [(Arc::from("lazy"), value)].into();
+            let inner: Map = [(ArcStr::from("lazy"), value)].into();
             let given = Map::shaped(&outer, vec![Value::map(inner)]);
             value = Value::map(Map::lazy(given, Box::new(Ints { shape: Shape::new(["id"]), values: vec![1] })));
         }

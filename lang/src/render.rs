@@ -11,8 +11,8 @@
 use crate::chunk::Program;
 use crate::deep::{self, OnPath, TooDeep, MAX_NESTING};
 use crate::value::{MapRef, ResultValue, Seq, Value};
+use arcstr::ArcStr;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 /// A float as `print` shows it: shortest round-trip digits, no exponent.
 pub fn float_text(f: f64) -> String {
@@ -27,7 +27,7 @@ pub fn float_text(f: f64) -> String {
 pub fn display(v: &Value, prog: &Program) -> Result<String, TooDeep> {
     match v {
         Value::Str(s) => Ok(s.to_string()),
-        Value::Class(name) => Ok((*name).to_string()),
+        Value::Class(class) => Ok(class.name().to_string()),
         _ => notation(v, prog),
     }
 }
@@ -85,7 +85,7 @@ enum Frame {
     /// A map resumes after the key of the last entry it entered.
     Map {
         map: MapRef,
-        after: Option<Arc<str>>,
+        after: Option<ArcStr>,
     },
     /// The `)` of `n` ok Results around the value printed before it.
     CloseOks(usize),
@@ -177,7 +177,7 @@ fn scalar(out: &mut String, v: &Value, prog: &Program) {
             // Not reached: an ok Result is nested; `open` unwraps it.
             ResultValue::Ok(_) => out.push_str("ok(...)"),
         },
-        Value::Class(name) => out.push_str(name),
+        Value::Class(class) => out.push_str(class.name()),
         Value::Array(_) | Value::List(_) | Value::Set(_) | Value::Map(_) => out.push_str("..."),
     }
 }

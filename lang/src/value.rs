@@ -1,6 +1,7 @@
 //! `Value`: every runtime value of the language, with equality and truthiness.
 //!
-//! Invariants: strings are immutable and cheaply shared (`Arc<str>`);
+//! Invariants: a `Value` is 16 bytes; strings are immutable and cheaply
+//! shared (`ArcStr`, one thin pointer);
 //! arrays, lists, sets and maps are shared mutable references
 //! (`Rc<RefCell<..>>`, REFERENCE-LANGUAGE §3.2) and never leave the VM that
 //! owns them: values cross to another task only through `deep_copy`, which
@@ -14,9 +15,9 @@
 pub use crate::deep::CopyMemo;
 use crate::deep::{self, TooDeep};
 use crate::map::Map;
+use arcstr::ArcStr;
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::Arc;
 
 /// A shared, mutable sequence (array, list or set).
 pub type Seq = Rc<RefCell<Elements>>;
@@ -65,7 +66,7 @@ pub struct BlockId(pub u32);
 #[derive(Clone, Debug)]
 pub enum ResultValue {
     Ok(Value),
-    Err { kind: Arc<str>, message: Arc<str> },
+    Err { kind: ArcStr, message: ArcStr },
 }
 
 /// A chain of ok Results around a collection is freed like `Elements`.
@@ -79,7 +80,49 @@ impl Drop for ResultValue {
     }
 }
 
-/// A Ricochet value.
+/// A built-in class: what `class_of` reports for each kind of value, and
+/// the collection classes pushed by their bare names (`Array new`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Class {
+    Nil,
+    Bool,
+    Number,
+    Float,
+    String,
+    Array,
+    List,
+    Set,
+    Map,
+    Block,
+    Task,
+    Result,
+    Class,
+}
+
+impl Class {
+    /// The name `class_of` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Nil => "Nil",
+            Class::Bool => "Bool",
+            Class::Number => "Number",
+            Class::Float => "Float",
+            Class::String => "String",
+            Class::Array => "Array",
+            Class::List => "List",
+            Class::Set => "Set",
+            Class::Map => "Map",
+            Class::Block => "Block",
+            Class::Task => "Task",
+            Class::Result => "Result",
+            Class::Class => "Class",
+        }
+    }
+}
+
+/// A Ricochet value. 16 bytes: a tag and one word (strings are thin
+/// pointers, classes a byte), so the stack and collections move two words
+/// per value.
 #[derive(Clone, Debug, Default)]
 pub enum Value {
     #[default]
@@ -87,7 +130,7 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(Arc<str>),
+    Str(ArcStr),
     Array(Seq),
     List(Seq),
     Set(Seq),
@@ -96,7 +139,7 @@ pub enum Value {
     Task(u64),
     Result(Rc<ResultValue>),
     /// A built-in class value (`Array`, `Set`, ... pushed without a name).
-    Class(&'static str),
+    Class(Class),
 }
 
 impl Value {
@@ -122,7 +165,7 @@ impl Value {
     }
 
     pub fn str(s: &str) -> Value {
-        Value::Str(Arc::from(s))
+        Value::Str(ArcStr::from(s))
     }
 
     pub fn array(items: Vec<Value>) -> Value {
@@ -138,7 +181,7 @@ impl Value {
     }
 
     pub fn err(kind: &str, message: &str) -> Value {
-        Value::Result(Rc::new(ResultValue::Err { kind: Arc::from(kind), message: Arc::from(message) }))
+        Value::Result(Rc::new(ResultValue::Err { kind: ArcStr::from(kind), message: ArcStr::from(message) }))
     }
 
     /// The kind name `type` reports (REFERENCE-LANGUAGE §3.1).
@@ -160,23 +203,28 @@ impl Value {
         }
     }
 
-    /// The class name `class_of` reports.
-    pub fn class_name(&self) -> &'static str {
+    /// The class `class_of` reports.
+    pub fn class(&self) -> Class {
         match self {
-            Value::Nil => "Nil",
-            Value::Bool(_) => "Bool",
-            Value::Int(_) => "Number",
-            Value::Float(_) => "Float",
-            Value::Str(_) => "String",
-            Value::Array(_) => "Array",
-            Value::List(_) => "List",
-            Value::Set(_) => "Set",
-            Value::Map(_) => "Map",
-            Value::Block(_) => "Block",
-            Value::Task(_) => "Task",
-            Value::Result(_) => "Result",
-            Value::Class(_) => "Class",
+            Value::Nil => Class::Nil,
+            Value::Bool(_) => Class::Bool,
+            Value::Int(_) => Class::Number,
+            Value::Float(_) => Class::Float,
+            Value::Str(_) => Class::String,
+            Value::Array(_) => Class::Array,
+            Value::List(_) => Class::List,
+            Value::Set(_) => Class::Set,
+            Value::Map(_) => Class::Map,
+            Value::Block(_) => Class::Block,
+            Value::Task(_) => Class::Task,
+            Value::Result(_) => Class::Result,
+            Value::Class(_) => Class::Class,
         }
+    }
+
+    /// The name of the class `class_of` reports.
+    pub fn class_name(&self) -> &'static str {
+        self.class().name()
     }
 
     /// Truthiness (§3.3); `None` for a Result, which is neither.
@@ -242,6 +290,8 @@ impl Value {
         deep::deep_copy(self, memo)
     }
 }
+
+const _: () = assert!(std::mem::size_of::<Value>() == 16);
 
 /// Exact comparison of an integer with a float (2^53+1 != 2^53 as float).
 pub fn int_eq_float(a: i64, b: f64) -> bool {

@@ -28,12 +28,12 @@ use crate::diagnostic;
 use crate::error::{ErrorKind, VmError};
 use crate::host::{Effect, Host};
 use crate::map::Map;
-use crate::op::{int_word, Decl, Op, Then};
+use crate::op::{int_word, Decl, IntOutcome, Op, Then};
 use crate::symbol::Symbol;
 use crate::value::{new_seq, ResultValue, Value};
 use crate::word::Word;
+use arcstr::ArcStr;
 use std::collections::HashSet;
-use std::sync::Arc;
 
 /// How many calls may be nested before the VM reports a limit error.
 pub const MAX_CALL_DEPTH: usize = 100_000;
@@ -127,7 +127,7 @@ pub(crate) struct CodeFrame {
 #[derive(Debug)]
 pub(crate) enum Items {
     Seq(Vec<Value>),
-    Map(Vec<(Arc<str>, Value)>),
+    Map(Vec<(ArcStr, Value)>),
 }
 
 impl Items {
@@ -823,30 +823,43 @@ impl Vm {
         Outcome::Failed(Box::new(self.failure_at((chunk_index, ip as u32 - 1), e)))
     }
 
-    /// The last part of a superinstruction whose word computed `r` (an
-    /// integer or a bool), replacing the `consumed` values on top of the
-    /// stack: where to continue (`after` is the op after the word), or
-    /// `None`, with nothing changed, when the part would fail.
+    /// The last part of a superinstruction whose word computed `r`,
+    /// replacing the `consumed` values on top of the stack: where to
+    /// continue (`after` is the op after the word), or `None`, with nothing
+    /// changed, when the part would fail.
     #[inline(always)]
-    fn finish_fused(&mut self, r: Value, then: Then, after: usize, consumed: usize) -> Option<usize> {
+    fn finish_fused(&mut self, r: IntOutcome, then: Then, after: usize, consumed: usize) -> Option<usize> {
         match then {
             Then::Push => {
                 self.pop_discard(consumed);
-                self.stack.push(r);
+                self.stack.push(r.value());
                 Some(after)
             }
             Then::Set(sym) => {
-                self.assign(sym, r).ok()?;
+                self.assign_int(sym, r)?;
                 self.pop_discard(consumed);
                 Some(after + 1)
             }
             Then::JumpIfFalse(target) => {
                 self.pop_discard(consumed);
-                let falsey = matches!(r, Value::Bool(false) | Value::Int(0));
-                r.discard();
-                Some(if falsey { target as usize } else { after + 1 })
+                Some(if r.truthy() { after + 1 } else { target as usize })
             }
         }
+    }
+
+    /// `assign` of a fused result; an integer over an integer stores only
+    /// the number.
+    #[inline(always)]
+    fn assign_int(&mut self, sym: Symbol, r: IntOutcome) -> Option<()> {
+        let slot = match self.vars.iter_mut().rfind(|(k, _)| *k == sym) {
+            Some((_, slot)) => slot,
+            None => self.globals.get_mut(sym.index())?.as_mut()?,
+        };
+        match (slot, r) {
+            (Value::Int(n), IntOutcome::Int(m)) => *n = m,
+            (slot, r) => std::mem::replace(slot, r.value()).discard(),
+        }
+        Some(())
     }
 
     /// Pops `n` values (cheaply when they are numbers or bools).
@@ -905,7 +918,8 @@ impl Vm {
                     return false;
                 };
                 self.pop_discard(1);
-                std::mem::replace(&mut self.stack[n - 2], r).discard();
+                // Both operands are integers: nothing to drop.
+                self.stack[n - 2] = r.value();
                 true
             }
             _ => false,

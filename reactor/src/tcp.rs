@@ -48,6 +48,7 @@ use crate::types::{now_ms, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, Stat
 use crate::waiters::Waiters;
 use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Shared, KIND_TCP_CONN, KIND_TCP_LISTENER};
 
+use arcstr::ArcStr;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -106,15 +107,15 @@ pub(crate) struct Listener {
 /// connections from one host to one listener keep no copy of their own.
 #[derive(Default)]
 struct Texts {
-    local: Option<Arc<str>>,
-    host: Option<Arc<str>>,
+    local: Option<ArcStr>,
+    host: Option<ArcStr>,
 }
 
 impl Texts {
-    fn share(slot: &mut Option<Arc<str>>, text: String) -> Arc<str> {
+    fn share(slot: &mut Option<ArcStr>, text: String) -> ArcStr {
         match slot {
             Some(shared) if **shared == *text => shared.clone(),
-            _ => slot.insert(Arc::from(text)).clone(),
+            _ => slot.insert(ArcStr::from(text)).clone(),
         }
     }
 }
@@ -123,13 +124,13 @@ pub(crate) struct Conn {
     id: u64,
     // The text fields are shared with every snapshot (one is taken per read
     // and write), so they are formatted once and reference-counted.
-    host: Arc<str>,
+    host: ArcStr,
     port: u16,
     started_at_ms: i64,
     status: Status,
-    local_addr: Option<Arc<str>>,
-    peer_addr: Option<Arc<str>>,
-    error: Option<Arc<str>>,
+    local_addr: Option<ArcStr>,
+    peer_addr: Option<ArcStr>,
+    error: Option<ArcStr>,
     bytes_read: u64,
     bytes_written: u64,
     stream: Option<Link>,
@@ -157,7 +158,7 @@ enum End {
 pub(crate) struct Dial {
     id: u64,
     token: u64,
-    host: Arc<str>,
+    host: ArcStr,
     port: u16,
     nodelay: bool,
     tls: bool,
@@ -175,7 +176,7 @@ pub(crate) struct Dial {
 /// What `tcp_connect` hands to the resolver's continuation.
 struct DialStart {
     id: u64,
-    host: Arc<str>,
+    host: ArcStr,
     port: u16,
     /// The lookup counts against the connect's timeout.
     deadline: Instant,
@@ -321,7 +322,7 @@ impl Conn {
             started_at_ms: now_ms(),
             status: Status::Connected,
             local_addr,
-            peer_addr: stream.get().peer_addr().ok().map(|a| Arc::from(a.to_string())),
+            peer_addr: stream.get().peer_addr().ok().map(|a| ArcStr::from(a.to_string())),
             error: None,
             bytes_read: 0,
             bytes_written: 0,
@@ -362,7 +363,7 @@ impl Conn {
         }
         self.status = status;
         if error.is_some() {
-            self.error = error.map(Arc::from);
+            self.error = error.map(ArcStr::from);
         }
         self.kept = Vec::new();
         self.ended = None;

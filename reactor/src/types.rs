@@ -1,6 +1,7 @@
 //! What the reactor answers: snapshots of listeners and connections, and
 //! socket errors with their stable kinds (REFERENCE-SOCKETS §4, §11).
 
+use arcstr::ArcStr;
 use std::sync::Arc;
 
 /// Lifecycle of a listener or connection.
@@ -41,13 +42,13 @@ pub struct ListenerInfo {
 #[derive(Clone, Debug)]
 pub struct ConnInfo {
     pub id: u64,
-    pub host: Arc<str>,
+    pub host: ArcStr,
     pub port: u16,
     pub started_at_ms: i64,
     pub status: Status,
-    pub local_addr: Option<Arc<str>>,
-    pub peer_addr: Option<Arc<str>>,
-    pub error: Option<Arc<str>>,
+    pub local_addr: Option<ArcStr>,
+    pub peer_addr: Option<ArcStr>,
+    pub error: Option<ArcStr>,
     pub bytes_read: u64,
     pub bytes_written: u64,
 }
@@ -57,14 +58,14 @@ pub struct ConnInfo {
 #[derive(Clone, Debug)]
 pub struct WsConnInfo {
     pub id: u64,
-    pub url: Arc<str>,
-    pub host: Arc<str>,
+    pub url: ArcStr,
+    pub host: ArcStr,
     pub started_at_ms: i64,
     pub status: Status,
     pub response_status: u16,
     /// Lower-cased names, sorted.
-    pub response_headers: Arc<[(Arc<str>, Arc<str>)]>,
-    pub error: Option<Arc<str>>,
+    pub response_headers: Arc<[(ArcStr, ArcStr)]>,
+    pub error: Option<ArcStr>,
     pub messages_sent: u64,
     pub messages_received: u64,
 }
@@ -76,7 +77,7 @@ pub struct WsMessage {
     pub kind: &'static str,
     /// Made once, where the message is decoded (it becomes the script's
     /// string as it is).
-    pub text: Arc<str>,
+    pub text: ArcStr,
     pub bytes: usize,
 }
 

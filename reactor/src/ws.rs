@@ -27,6 +27,7 @@ use crate::registry::{Socket, Sockets};
 use crate::types::{now_ms, Replier, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
 use crate::waiters::Waiters;
 use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Shared, KIND_WS_CONN, KIND_WS_LISTENER};
+use arcstr::ArcStr;
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
@@ -220,7 +221,7 @@ impl WsConn {
         }
         self.info.status = status;
         if error.is_some() {
-            self.info.error = error.map(Arc::from);
+            self.info.error = error.map(ArcStr::from);
         }
         for r in self.readers.drain() {
             done.answer(r.token, r.reply, closed_read());
@@ -240,7 +241,7 @@ impl WsConn {
         let message = match result {
             Err(e) if would_block(&e) => return false,
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
-                WsMessage { kind: "close", text: Arc::from(""), bytes: 0 }
+                WsMessage { kind: "close", text: ArcStr::from(""), bytes: 0 }
             }
             Err(e) => {
                 let message = e.to_string();
@@ -250,21 +251,21 @@ impl WsConn {
                 self.end(Status::Failed, Some(message), done);
                 return true;
             }
-            Ok(Message::Text(t)) => WsMessage { kind: "text", bytes: t.len(), text: Arc::from(t.as_str()) },
+            Ok(Message::Text(t)) => WsMessage { kind: "text", bytes: t.len(), text: ArcStr::from(t.as_str()) },
             Ok(Message::Binary(b)) => {
-                WsMessage { kind: "binary", bytes: b.len(), text: Arc::from(String::from_utf8_lossy(&b)) }
+                WsMessage { kind: "binary", bytes: b.len(), text: ArcStr::from(String::from_utf8_lossy(&b)) }
             }
             Ok(Message::Ping(b)) => {
-                WsMessage { kind: "ping", bytes: b.len(), text: Arc::from(String::from_utf8_lossy(&b)) }
+                WsMessage { kind: "ping", bytes: b.len(), text: ArcStr::from(String::from_utf8_lossy(&b)) }
             }
             Ok(Message::Pong(b)) => {
-                WsMessage { kind: "pong", bytes: b.len(), text: Arc::from(String::from_utf8_lossy(&b)) }
+                WsMessage { kind: "pong", bytes: b.len(), text: ArcStr::from(String::from_utf8_lossy(&b)) }
             }
             Ok(Message::Close(frame)) => {
                 let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
-                WsMessage { kind: "close", bytes: reason.len(), text: Arc::from(reason) }
+                WsMessage { kind: "close", bytes: reason.len(), text: ArcStr::from(reason) }
             }
-            Ok(Message::Frame(_)) => WsMessage { kind: "frame", text: Arc::from(""), bytes: 0 },
+            Ok(Message::Frame(_)) => WsMessage { kind: "frame", text: ArcStr::from(""), bytes: 0 },
         };
         let Some(reader) = self.readers.pop_front() else { return true };
         if message.bytes > max_bytes {
@@ -310,7 +311,7 @@ impl WsConn {
     fn alarm_rang(&mut self, net: &Net, now: Instant, done: &mut Completed) {
         self.alarm.rang();
         while let Some(r) = self.readers.take_where(|r| r.deadline.is_some_and(|d| d <= now)) {
-            let none = WsMessage { kind: "none", text: Arc::from(""), bytes: 0 };
+            let none = WsMessage { kind: "none", text: ArcStr::from(""), bytes: 0 };
             done.answer(r.token, r.reply, Reply::WsRead(self.snapshot(), none));
         }
         if let Some(s) = self.senders.take_where(|s| s.deadline.is_some_and(|d| d <= now)) {
@@ -471,7 +472,7 @@ impl WsConn {
         host: &str,
         ws: WebSocket<Stream>,
         response_status: u16,
-        response_headers: Arc<[(Arc<str>, Arc<str>)]>,
+        response_headers: Arc<[(ArcStr, ArcStr)]>,
     ) -> WsConn {
         ws.get_ref().socket().edge(key(id, KIND_WS_CONN));
         let conn = WsConn {

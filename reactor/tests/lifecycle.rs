@@ -62,7 +62,7 @@ struct End {
     open: bool,
     peer_state: Peer,
     /// This end's local address (outbound ends), to check the accepted peer.
-    local_addr: Option<std::sync::Arc<str>>,
+    local_addr: Option<arcstr::ArcStr>,
 }
 
 #[derive(Debug)]

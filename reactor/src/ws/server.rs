@@ -16,6 +16,7 @@ use crate::registry::Socket;
 use crate::types::{now_ms, ListenerInfo, Replier, Reply, ReplyFn, Status};
 use crate::waiters::Waiters;
 use crate::{err, hold, key, share, Completed, Net, Shared, KIND_WS_CONN, KIND_WS_LISTENER};
+use arcstr::ArcStr;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +33,7 @@ pub(crate) struct WsListener {
     info: ListenerInfo,
     /// `ws://` or `wss://` and the local address: the `url` of its
     /// connections.
-    url: Arc<str>,
+    url: ArcStr,
     socket: Option<Registered<TcpListener>>,
     accepters: Waiters<Accepter>,
     backlog: Backlog,
