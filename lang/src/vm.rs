@@ -717,7 +717,12 @@ impl Vm {
                 match prog.function(sym, self.defined) {
                     Some(c) => self.call_function(sym, c).map(|()| Flow::Jumped),
                     _ => match method {
-                        Some(word) if self.supports(word) => self.exec_word(word, sym.as_str(), host, site),
+                        Some(word) if self.supports(word) => {
+                            // The name as spelled, from the source: the
+                            // interner's table is behind a process-wide lock.
+                            let name = prog.text(prog.chunks[chunk_index as usize].spans[ip - 1]);
+                            self.exec_word(word, name, host, site)
+                        }
                         _ => Err(VmError::unknown_word(sym.as_str())),
                     },
                 }
