@@ -49,3 +49,17 @@ fn a_run_stopped_by_an_effect_reports_what_it_spent() {
     assert!(matches!(vm.run(&mut host, 4_096), Outcome::Yielded), "the range overdraws the budget");
     assert_eq!(vm.spent(), 4_096);
 }
+
+#[test]
+fn loops_and_calls_pay_for_the_instructions_they_run() {
+    // No word charges anything here: the rounds of a loop pay for their
+    // bodies, calls for the code they enter.
+    assert!(slices("0 i var\n$i 100000 < while $i 1 + i set end", 4_096) >= 20);
+    let recursion =
+        "( n -> ) down function n var $n 0 > if $n 1 - down end end\n0 j var\n$j 300 < while 300 down $j 1 + j set end";
+    assert!(slices(recursion, 4_096) >= 20);
+    let blocks = "0 k var\n$k 3000 < while [ 1 2 + drop 3 4 + drop ] call $k 1 + k set end";
+    assert!(slices(blocks, 4_096) >= 5);
+    // Straight-line code runs to its end in one slice.
+    assert_eq!(slices("1 2 + 3 + 4 + drop", 1), 1);
+}
