@@ -531,10 +531,11 @@ impl Vm {
             // `step` below it (one copy of the rare code keeps the hot arms
             // compact; measured with callgrind).
             'ops: loop {
-                let op = ops[ip];
+                // Matched in place: each arm loads only its own operands.
+                let op = &ops[ip];
                 ip += 1;
                 'fast: {
-                    match op {
+                    match *op {
                         Op::PushInt(n) => self.stack.push(Value::Int(n)),
                         Op::GetVar(sym) => {
                             if let Err(e) = self.push_var(sym) {
@@ -594,7 +595,7 @@ impl Vm {
                         // Superinstructions: the whole sequence, or else only
                         // the first part, as the plain op (see `op.rs`).
                         Op::VarVar(a, b, word, then) => {
-                            if let (Some(&Value::Int(x)), Some(&Value::Int(y))) = (self.lookup(a), self.lookup(b)) {
+                            if let (Some(x), Some(y)) = (self.int_var(a), self.int_var(b)) {
                                 if let Some(next) =
                                     int_word(word, x, y).and_then(|r| self.finish_fused(r, then, ip + 2, 0))
                                 {
@@ -607,7 +608,7 @@ impl Vm {
                             }
                         }
                         Op::VarInt(a, k, word, then) => {
-                            if let Some(&Value::Int(x)) = self.lookup(a) {
+                            if let Some(x) = self.int_var(a) {
                                 if let Some(next) =
                                     int_word(word, x, k.into()).and_then(|r| self.finish_fused(r, then, ip + 2, 0))
                                 {
@@ -892,14 +893,23 @@ impl Vm {
         }
     }
 
+    /// The value of a variable if it is an integer (a superinstruction's
+    /// operand). Outside every call, which is the whole top level, only
+    /// the globals are looked at.
+    #[inline(always)]
+    fn int_var(&self, sym: Symbol) -> Option<i64> {
+        let v = if self.vars.is_empty() { self.globals.get(sym.index())?.as_ref() } else { self.lookup(sym) };
+        match v {
+            Some(Value::Int(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
     /// `assign` of a fused result; an integer over an integer stores only
     /// the number.
     #[inline(always)]
     fn assign_int(&mut self, sym: Symbol, r: IntOutcome) -> Option<()> {
-        let slot = match self.vars.iter_mut().rfind(|(k, _)| *k == sym) {
-            Some((_, slot)) => slot,
-            None => self.globals.get_mut(sym.index())?.as_mut()?,
-        };
+        let slot = if self.vars.is_empty() { self.globals.get_mut(sym.index())?.as_mut()? } else { self.slot(sym)? };
         match (slot, r) {
             (Value::Int(n), IntOutcome::Int(m)) => *n = m,
             (slot, r) => std::mem::replace(slot, r.value()).discard(),
@@ -1043,27 +1053,49 @@ impl Vm {
 
     /// The value of a variable: innermost function frame outwards, then the
     /// globals.
+    #[inline(always)]
     pub(crate) fn lookup(&self, sym: Symbol) -> Option<&Value> {
-        // Scanned from the innermost call outwards: the first binding found
-        // is the innermost (names are distinct within a call's run).
-        if let Some((_, v)) = self.vars.iter().rfind(|(k, _)| *k == sym) {
-            return Some(v);
+        match self.local(sym) {
+            Some(i) => Some(&self.vars[i].1),
+            None => self.globals.get(sym.index()).and_then(Option::as_ref),
         }
-        self.globals.get(sym.index()).and_then(Option::as_ref)
+    }
+
+    /// Where the innermost call's binding of `sym` is in `vars`, if any
+    /// call binds it. Scanned from the innermost call outwards: the first
+    /// binding found is the innermost (names are distinct within a call's
+    /// run). An index loop: outside every call `vars` is empty and the
+    /// test is one compare (an iterator's set-up cost ten instructions per
+    /// lookup of a global).
+    #[inline(always)]
+    fn local(&self, sym: Symbol) -> Option<usize> {
+        let mut i = self.vars.len();
+        while i > 0 {
+            i -= 1;
+            if self.vars[i].0 == sym {
+                return Some(i);
+            }
+        }
+        None
     }
 
     /// `set`: updates the innermost binding; gives the value back if none.
     pub(crate) fn assign(&mut self, sym: Symbol, v: Value) -> Result<(), Value> {
-        if let Some(slot) = self.vars.iter_mut().rfind(|(k, _)| *k == sym) {
-            std::mem::replace(&mut slot.1, v).discard();
-            return Ok(());
-        }
-        match self.globals.get_mut(sym.index()) {
-            Some(Some(slot)) => {
+        match self.slot(sym) {
+            Some(slot) => {
                 std::mem::replace(slot, v).discard();
                 Ok(())
             }
-            _ => Err(v),
+            None => Err(v),
+        }
+    }
+
+    /// The innermost binding of `sym`, to assign it.
+    #[inline(always)]
+    fn slot(&mut self, sym: Symbol) -> Option<&mut Value> {
+        match self.local(sym) {
+            Some(i) => Some(&mut self.vars[i].1),
+            None => self.globals.get_mut(sym.index())?.as_mut(),
         }
     }
 
