@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Language benchmark: an integer loop and naive recursive fib, rco against
-# CPython 3 and Lua 5.4. See docs/BENCHMARKS.md, "Language: integer loop and fib".
+# Language benchmark: an integer loop, naive recursive fib and collections and
+# strings (push, each, transform, select, put/at, split/join), rco against
+# CPython 3 and Lua 5.4. See docs/BENCHMARKS.md, "Language: integer loop and
+# fib" and "Language: collections and strings".
 #
 # Usage: bench/lang/run.sh            (from anywhere)
 #
@@ -16,11 +18,16 @@
 #   RCO=PATH          benchmark this rco binary instead (implies SKIP_BUILD=1),
 #                     e.g. the BUDGET=1 build of the last commit,
 #                     $BUDGET_DIR/rco-with-check
+#   BENCHES="loop fib collections"   which benchmarks to run (wall and
+#                     callgrind tables), in this order
+#   COLL_SIZE=1000000 size of collections for the timed runs: array length and
+#                     string length; the map gets COLL_SIZE/10 keys
 #   WALL=0            skip the wall-time table (e.g. to run only CALLGRIND=1)
 #   CALLGRIND=1       also count instructions (Ir) under valgrind's callgrind, on
-#                     smaller sizes: LOOP_SMALL (default 1000000) and FIB_SMALL
-#                     (default 22). Each program is also run with size 0 and the
-#                     difference ("net Ir") removes interpreter start-up.
+#                     smaller sizes: LOOP_SMALL (default 1000000), FIB_SMALL
+#                     (default 22) and COLL_SMALL (default 100000). Each program
+#                     is also run with size 0 and the difference ("net Ir")
+#                     removes interpreter start-up.
 #   BUDGET=1          also measure the cost of the VM's reduction-budget check:
 #                     exports the last commit (BUDGET_SOURCE=worktree: copies
 #                     the work tree instead) to a scratch directory (the tree
@@ -43,11 +50,18 @@ fi
 LUA=${LUA:-lua5.4}
 LOOP_SMALL=${LOOP_SMALL:-1000000}
 FIB_SMALL=${FIB_SMALL:-22}
+COLL_SIZE=${COLL_SIZE:-1000000}
+COLL_SMALL=${COLL_SMALL:-100000}
+read -ra BENCH_LIST <<<"${BENCHES:-loop fib collections}"
+for bench in "${BENCH_LIST[@]}"; do
+  case $bench in loop | fib | collections) ;; *) echo "error: unknown benchmark '$bench' in BENCHES" >&2; exit 1 ;; esac
+done
 if [[ -n "${RCO:-}" ]]; then
   SKIP_BUILD=1
   RCO_DESC="$RCO"
 else
   RCO="$ROOT/target/release/rco"
+  # shellcheck disable=SC2015
   RCO_DESC="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && [[ -n $(git status --porcelain lang cli src 2>/dev/null) ]] && echo ' plus uncommitted changes in lang/, cli/ or src/' || true)"
 fi
 TMP=$(mktemp -d)
@@ -89,6 +103,10 @@ expected() {
     fib) local a=0 b=1 i t
       for ((i = 0; i < $2; i++)); do t=$((a + b)); a=$b; b=$t; done
       echo $a ;;
+    collections) # sum of 0..n-1, multiples of 3 among 2*(0..n-1), sum of
+      # 0..n/10-1, pieces and length of "a,b," repeated n/4 times
+      local n=$2 m=$(($2 / 10)) q=$(($2 / 4))
+      echo "$((n * (n - 1) / 2)) $(((n + 2) / 3)) $((m * (m - 1) / 2)) $((2 * q + 1)) $((4 * q))" ;;
   esac
 }
 
@@ -104,11 +122,12 @@ command_for() {
 }
 
 # run once and print "wall cpu" in seconds (cpu = user + sys); checks the output
+# (size $4 is optional: the program's default size)
 time_once() {
-  local impl=$1 bench=$2 want=$3 out t
+  local impl=$1 bench=$2 want=$3 size=${4:-} out t
   local TIMEFORMAT='%3R %3U %3S'
-  # shellcheck disable=SC2046
-  { time $(command_for "$impl" "$bench") >"$TMP/out" 2>"$TMP/err"; } 2>"$TMP/time" || {
+  # shellcheck disable=SC2046,SC2091
+  { time $(command_for "$impl" "$bench" "$size") >"$TMP/out" 2>"$TMP/err"; } 2>"$TMP/time" || {
     log "error: $impl $bench failed: $(cat "$TMP/err")"
     exit 1
   }
@@ -121,6 +140,7 @@ time_once() {
 }
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+commas() { echo "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f%%", (a - b) * 100 / b }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
@@ -133,13 +153,13 @@ echo
 # ---------------------------------------------------------------- wall time
 declare -A T C
 [[ "${WALL:-1}" == 0 ]] || {
-for bench in loop fib; do
-  case $bench in loop) size=30000000 ;; fib) size=32 ;; esac
-  want=$(expected $bench $size)
+for bench in "${BENCH_LIST[@]}"; do
+  case $bench in loop) size=30000000 ;; fib) size=32 ;; collections) size=$COLL_SIZE ;; esac
+  want=$(expected "$bench" "$size")
   for impl in rco python lua; do : >"$TMP/$bench.$impl"; done
   for ((r = 1; r <= RUNS; r++)); do
     for impl in rco python lua; do
-      t=$(time_once $impl $bench "$want")
+      t=$(time_once $impl "$bench" "$want" "$size")
       log "  $bench $impl run $r: wall, cpu $t s"
       echo "$t" >>"$TMP/$bench.$impl"
     done
@@ -151,25 +171,29 @@ for bench in loop fib; do
 done
 
 label_of() {
-  case $1 in loop) echo "loop (30,000,000 iterations)" ;; fib) echo "fib 32 (7,049,155 calls)" ;; esac
+  case $1 in
+    loop) echo "loop (30,000,000 iterations)" ;;
+    fib) echo "fib 32 (7,049,155 calls)" ;;
+    collections) echo "collections ($(commas "$COLL_SIZE") items, $(commas $((COLL_SIZE / 10))) keys, $(commas "$COLL_SIZE") chars)" ;;
+  esac
 }
 echo "Wall time (median of $RUNS; ratios are what we report):"
 echo
 echo "| benchmark | rco (s) | CPython (s) | Lua 5.4 (s) | rco/CPython | rco/Lua |"
 echo "|---|---:|---:|---:|---:|---:|"
-for bench in loop fib; do
-  echo "| $(label_of $bench) | ${T[$bench.rco]} | ${T[$bench.python]} | ${T[$bench.lua]} | $(ratio "${T[$bench.rco]}" "${T[$bench.python]}") | $(ratio "${T[$bench.rco]}" "${T[$bench.lua]}") |"
+for bench in "${BENCH_LIST[@]}"; do
+  echo "| $(label_of "$bench") | ${T[$bench.rco]} | ${T[$bench.python]} | ${T[$bench.lua]} | $(ratio "${T[$bench.rco]}" "${T[$bench.python]}") | $(ratio "${T[$bench.rco]}" "${T[$bench.lua]}") |"
 done
 echo
 echo "CPU time, user + sys (median of $RUNS; less sensitive to other load on the machine):"
 echo
 echo "| benchmark | rco (s) | CPython (s) | Lua 5.4 (s) | rco/CPython | rco/Lua |"
 echo "|---|---:|---:|---:|---:|---:|"
-for bench in loop fib; do
-  echo "| $(label_of $bench) | ${C[$bench.rco]} | ${C[$bench.python]} | ${C[$bench.lua]} | $(ratio "${C[$bench.rco]}" "${C[$bench.python]}") | $(ratio "${C[$bench.rco]}" "${C[$bench.lua]}") |"
+for bench in "${BENCH_LIST[@]}"; do
+  echo "| $(label_of "$bench") | ${C[$bench.rco]} | ${C[$bench.python]} | ${C[$bench.lua]} | $(ratio "${C[$bench.rco]}" "${C[$bench.python]}") | $(ratio "${C[$bench.rco]}" "${C[$bench.lua]}") |"
 done
 echo
-echo "Targets: rco/CPython <= 0.50 (2x faster than CPython); rco/Lua <= 1.50."
+echo "Targets: loop and fib rco/CPython <= 0.50 (2x faster than CPython), rco/Lua <= 1.50; collections rco/Lua <= 1.00."
 }
 
 # ---------------------------------------------------------------- callgrind
@@ -199,16 +223,17 @@ if [[ "${CALLGRIND:-0}" == 1 ]]; then
     echo
     echo "| benchmark | Ir rco | Ir CPython | Ir Lua 5.4 | net Ir rco | net Ir CPython | net Ir Lua 5.4 | net rco/CPython | net rco/Lua | rco Ir per unit |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    for bench in loop fib; do
+    for bench in "${BENCH_LIST[@]}"; do
       case $bench in
         loop) size=$LOOP_SMALL; units=$LOOP_SMALL; label="loop $LOOP_SMALL"; unit=iteration ;;
         fib) size=$FIB_SMALL; units=$(fib_calls "$FIB_SMALL"); label="fib $FIB_SMALL"; unit=call ;;
+        collections) size=$COLL_SMALL; units=$COLL_SMALL; label="collections $COLL_SMALL"; unit=item ;;
       esac
       declare -A I N
       for impl in rco python lua; do
         log "  callgrind $bench $impl..."
-        I[$impl]=$(ir_of $impl $bench "$size")
-        N[$impl]=$((I[$impl] - $(ir_of $impl $bench 0)))
+        I[$impl]=$(ir_of $impl "$bench" "$size")
+        N[$impl]=$((I[$impl] - $(ir_of $impl "$bench" 0)))
       done
       echo "| $label | ${I[rco]} | ${I[python]} | ${I[lua]} | ${N[rco]} | ${N[python]} | ${N[lua]} | $(ratio "${N[rco]}" "${N[python]}") | $(ratio "${N[rco]}" "${N[lua]}") | $(per "${N[rco]}" "$units") per $unit |"
     done
@@ -262,7 +287,7 @@ if [[ "${BUDGET:-0}" == 1 ]]; then
   echo "|---|---:|---:|---:|---:|---:|---:|"
   for bench in loop fib; do
     case $bench in loop) size=30000000 ;; fib) size=32 ;; esac
-    want=$(expected $bench $size)
+    want=$(expected $bench "$size")
     : >"$TMP/with"; : >"$TMP/without"
     for ((r = 1; r <= RUNS; r++)); do
       time_once "$B/rco-with-check" $bench "$want" >>"$TMP/with"
