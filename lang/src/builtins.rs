@@ -14,7 +14,7 @@ use crate::error::{ErrorKind, VmError};
 use crate::host::{Host, Stream, TaskState};
 use crate::json;
 use crate::map::Map;
-use crate::render::{display, notation, notation_in_message};
+use crate::render::{display, display_text, notation, notation_in_message};
 use crate::symbol::Symbol;
 use crate::value::{new_seq, BlockId, Class, ResultValue, Value};
 use crate::vm::{Flow, Items, IterFrame, Vm};
@@ -567,10 +567,10 @@ impl Vm {
                 self.need(name, 2)?;
                 let suffix = str_arg(name, self.peek(0), "string")?;
                 let s = str_arg(name, self.peek(1), "receiver string")?;
-                fits(name, s.len().checked_add(suffix.len()))?;
-                let joined = format!("{s}{suffix}");
-                self.charge(bytes(joined.len()));
-                return self.replace(2, Value::str(&joined));
+                let len = fits(name, s.len().checked_add(suffix.len()))?;
+                let joined = Value::concat(&[s, suffix]);
+                self.charge(bytes(len));
+                return self.replace(2, joined);
             }
             At => {
                 self.need(name, 2)?;
@@ -1091,9 +1091,9 @@ impl Vm {
             }
             ToString => {
                 self.need(name, 1)?;
-                let s = display(self.peek(0), &self.program).map_err(|e| e.error(name))?;
+                let s = display_text(self.peek(0), &self.program).map_err(|e| e.error(name))?;
                 self.charge(bytes(s.len()));
-                return self.replace(1, Value::str(&s));
+                return self.replace(1, Value::Str(s));
             }
             JsonEncode => {
                 self.need(name, 1)?;

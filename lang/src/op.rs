@@ -119,10 +119,11 @@ pub enum Op {
 // The dispatch loop copies an op per instruction: keep it small.
 const _: () = assert!(std::mem::size_of::<Op>() <= 24);
 
-/// The words a superinstruction may fuse: integer operations that cannot
-/// fail on two integers except by overflow (`Div` and `Mod` can).
+/// The words a superinstruction may fuse: integer operations. Where one
+/// fails (overflow, a zero divisor) `int_word` says `None` and the plain
+/// word runs and reports it.
 pub fn fusable_word(word: Word) -> bool {
-    matches!(word, Word::Add | Word::Sub | Word::Mul | Word::Lt | Word::Gt | Word::Le | Word::Ge | Word::Eq | Word::Ne)
+    int_word(word, 1, 1).is_some()
 }
 
 /// What a fusable word computes on two integers: a number or a truth
@@ -155,13 +156,16 @@ impl IntOutcome {
 }
 
 /// A fusable word on two integers, as the word itself computes it; `None`
-/// on overflow (the plain word then reports it) or for another word.
+/// on overflow or a zero divisor (the plain word then reports it) or for
+/// another word.
 #[inline(always)]
 pub fn int_word(word: Word, a: i64, b: i64) -> Option<IntOutcome> {
     Some(match word {
         Word::Add => IntOutcome::Int(a.checked_add(b)?),
         Word::Sub => IntOutcome::Int(a.checked_sub(b)?),
         Word::Mul => IntOutcome::Int(a.checked_mul(b)?),
+        Word::Div => IntOutcome::Int(a.checked_div(b)?),
+        Word::Mod => IntOutcome::Int(a.checked_rem(b)?),
         Word::Lt => IntOutcome::Bool(a < b),
         Word::Gt => IntOutcome::Bool(a > b),
         Word::Le => IntOutcome::Bool(a <= b),

@@ -23,6 +23,37 @@ pub fn float_text(f: f64) -> String {
     s
 }
 
+/// An integer's decimal digits, written into `buf` without a formatter
+/// (`to_string` and printing of numbers are hot).
+pub fn int_text(n: i64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    // ASCII digits: always UTF-8.
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
+}
+
+/// The display form as a string value: a string is itself (no copy), a
+/// number its digits.
+pub fn display_text(v: &Value, prog: &Program) -> Result<ArcStr, TooDeep> {
+    Ok(match v {
+        Value::Str(s) => s.clone(),
+        Value::Int(n) => ArcStr::from(int_text(*n, &mut [0; 20])),
+        _ => ArcStr::from(display(v, prog)?),
+    })
+}
+
 /// Display form: scalars plainly, everything else in notation.
 pub fn display(v: &Value, prog: &Program) -> Result<String, TooDeep> {
     match v {
@@ -161,9 +192,7 @@ fn scalar(out: &mut String, v: &Value, prog: &Program) {
     match v {
         Value::Nil => out.push_str("nil"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::Int(n) => out.push_str(int_text(*n, &mut [0; 20])),
         Value::Float(f) => out.push_str(&float_text(*f)),
         Value::Str(s) => quote(s, out),
         Value::Block(b) => out.push_str(prog.block_text(b.0)),

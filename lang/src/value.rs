@@ -168,6 +168,20 @@ impl Value {
         Value::Str(ArcStr::from(s))
     }
 
+    /// A new string of `parts` one after another, in one allocation.
+    pub fn concat(parts: &[&str]) -> Value {
+        let len = parts.iter().map(|p| p.len()).sum();
+        let text = ArcStr::init_with(len, |buf| {
+            let mut at = 0;
+            for p in parts {
+                buf[at..at + p.len()].copy_from_slice(p.as_bytes());
+                at += p.len();
+            }
+        });
+        // Whole strings one after another are UTF-8: never the default.
+        Value::Str(text.unwrap_or_default())
+    }
+
     pub fn array(items: Vec<Value>) -> Value {
         Value::Array(new_seq(items))
     }
