@@ -982,6 +982,7 @@ impl Vm {
     }
 
     /// Starts a user function call (§6.1).
+    #[inline(always)]
     fn call_function(&mut self, sym: Symbol, chunk: u32) -> Result<(), VmError> {
         let inputs = match self.program.chunks[chunk as usize].kind {
             ChunkKind::Function { inputs, .. } => inputs,
@@ -1013,22 +1014,28 @@ impl Vm {
         Ok(())
     }
 
+    #[inline(always)]
     fn check_depth(&self) -> Result<(), VmError> {
-        if self.frames.len() >= MAX_CALL_DEPTH {
-            return Err(VmError::new(
-                ErrorKind::Limit,
-                format!("call depth limit exceeded: at most {MAX_CALL_DEPTH} nested calls"),
-            ));
-        }
-        if self.stack.len() >= MAX_STACK {
-            return Err(VmError::new(ErrorKind::Limit, format!("stack limit exceeded: at most {MAX_STACK} values")));
+        if self.frames.len() >= MAX_CALL_DEPTH || self.stack.len() >= MAX_STACK {
+            return Err(self.depth_error());
         }
         Ok(())
     }
 
+    /// The limit a call went past (see `check_depth`).
+    #[cold]
+    #[inline(never)]
+    fn depth_error(&self) -> VmError {
+        if self.frames.len() >= MAX_CALL_DEPTH {
+            VmError::new(ErrorKind::Limit, format!("call depth limit exceeded: at most {MAX_CALL_DEPTH} nested calls"))
+        } else {
+            VmError::new(ErrorKind::Limit, format!("stack limit exceeded: at most {MAX_STACK} values"))
+        }
+    }
+
     /// Ends the current code frame with the base rule and hands the result
     /// to the frame below.
-    #[inline]
+    #[inline(always)]
     fn return_from_frame(&mut self) -> Result<(), ((u32, u32), VmError)> {
         let Some(&Frame::Code(f)) = self.frames.last() else {
             return Ok(());
