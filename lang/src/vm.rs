@@ -671,7 +671,7 @@ impl Vm {
 
     /// Runs the op before `ip` when `execute` does not: the rare ops, the
     /// general path of words and conditions, calls and returns.
-    #[inline(always)]
+    #[inline(never)]
     fn step(&mut self, prog: &Program, chunk_index: u32, mut ip: usize, host: &mut dyn Host) -> Step {
         macro_rules! fail {
             ($e:expr) => {
