@@ -1041,19 +1041,26 @@ impl Vm {
             return Ok(());
         };
         self.frames.pop();
-        let base = f.base as usize;
-        let result = if self.stack.len() > base { self.stack.pop().unwrap_or_default() } else { Value::Nil };
-        if self.stack.len() > base {
-            self.stack.truncate(base);
-        }
         if let FrameKind::Function(_) = f.kind {
-            self.vars.truncate(self.scope as usize);
+            if self.vars.len() > self.scope as usize {
+                self.vars.truncate(self.scope as usize);
+            }
             self.scope = f.caller_scope;
         }
-        match self.frames.last_mut() {
-            None => self.stack.push(result),
-            Some(Frame::Code(_)) => self.stack.push(result),
-            Some(Frame::Iter(_)) => self.iter_feed(result)?,
+        let base = f.base as usize;
+        let len = self.stack.len();
+        let to_iteration = matches!(self.frames.last(), Some(Frame::Iter(_)));
+        if len == base + 1 && !to_iteration {
+            // One value above the base: the result is already in place
+            // (a function that consumed its inputs and left one).
+            return Ok(());
+        }
+        let result = if len > base { self.stack.pop().unwrap_or_default() } else { Value::Nil };
+        self.stack.truncate(base);
+        if to_iteration {
+            self.iter_feed(result)?;
+        } else {
+            self.stack.push(result);
         }
         Ok(())
     }
