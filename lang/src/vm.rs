@@ -670,9 +670,10 @@ impl Vm {
     }
 
     /// Runs the op before `ip` when `execute` does not: the rare ops, the
-    /// general path of words and conditions, calls and returns.
+    /// general path of words, the errors of conditions, receiver methods,
+    /// `Return` and the end of the program.
     #[inline(never)]
-    fn step(&mut self, prog: &Program, chunk_index: u32, mut ip: usize, host: &mut dyn Host) -> Step {
+    fn step(&mut self, prog: &Program, chunk_index: u32, ip: usize, host: &mut dyn Host) -> Step {
         macro_rules! fail {
             ($e:expr) => {
                 return Step::Stop(self.fail_at(chunk_index, ip, $e))
@@ -681,10 +682,6 @@ impl Vm {
         let site = (chunk_index, ip as u32 - 1);
         let op = prog.chunks[chunk_index as usize].ops[ip - 1];
         let flow = match op {
-            Op::PushInt(n) => {
-                self.stack.push(Value::Int(n));
-                Ok(Flow::Next)
-            }
             Op::PushFloat(f) => {
                 self.stack.push(Value::Float(f));
                 Ok(Flow::Next)
@@ -720,21 +717,14 @@ impl Vm {
                 self.declare(sym, v);
                 Ok(Flow::Next)
             }
-            Op::JumpIfFalse(t) => {
-                let Some(v) = self.stack.pop() else {
+            // A condition `execute` cannot branch on: none, or a Result.
+            Op::JumpIfFalse(_) => {
+                if self.stack.is_empty() {
                     let spans = &prog.chunks[chunk_index as usize].spans;
                     let word = if matches!(prog.text(spans[ip - 1]), "while") { "while" } else { "if" };
                     fail!(VmError::underflow(word, 1, 0))
-                };
-                match v.truthy() {
-                    Some(true) => {}
-                    Some(false) => ip = t as usize,
-                    None => {
-                        self.stack.push(v);
-                        fail!(VmError::result_condition())
-                    }
                 }
-                Ok(Flow::Next)
+                Err(VmError::result_condition())
             }
             Op::Word(_) | Op::DupInt(..) => {
                 // The first part of a `DupInt` is `dup`.
@@ -743,19 +733,18 @@ impl Vm {
                 let name = prog.text(prog.chunks[chunk_index as usize].spans[ip - 1]);
                 self.exec_word(word, name, host, site)
             }
+            // No user function of the name (`execute` calls those): a
+            // receiver method, else unknown.
             Op::Call(sym, method) => {
                 self.save_ip(ip);
-                match prog.function(sym, self.defined) {
-                    Some(c) => self.call_function(sym, c).map(|()| Flow::Jumped),
-                    _ => match method {
-                        Some(word) if self.supports(word) => {
-                            // The name as spelled, from the source: the
-                            // interner's table is behind a process-wide lock.
-                            let name = prog.text(prog.chunks[chunk_index as usize].spans[ip - 1]);
-                            self.exec_word(word, name, host, site)
-                        }
-                        _ => Err(VmError::unknown_word(sym.as_str())),
-                    },
+                match method {
+                    Some(word) if self.supports(word) => {
+                        // The name as spelled, from the source: the
+                        // interner's table is behind a process-wide lock.
+                        let name = prog.text(prog.chunks[chunk_index as usize].spans[ip - 1]);
+                        self.exec_word(word, name, host, site)
+                    }
+                    _ => Err(VmError::unknown_word(sym.as_str())),
                 }
             }
             Op::DefineFunction(c) => {
@@ -782,31 +771,16 @@ impl Vm {
                 }
                 return Step::Frames;
             }
-            // `execute` runs these itself (a superinstruction off its fast
-            // path as its first part); `step` runs them the same way, so
-            // that it can run any op.
-            Op::GetVar(sym) | Op::VarVar(sym, ..) | Op::VarInt(sym, ..) => self.push_var(sym).map(|()| Flow::Next),
-            Op::TopInt(k, ..) => {
-                self.stack.push(Value::Int(k.into()));
-                Ok(Flow::Next)
-            }
-            Op::SetVar(sym) => {
-                let Some(v) = self.stack.pop() else { fail!(VmError::underflow("set", 1, 0)) };
-                match self.assign(sym, v) {
-                    Ok(()) => Ok(Flow::Next),
-                    Err(v) => {
-                        self.stack.push(v);
-                        Err(VmError::unknown_variable(sym.as_str()))
-                    }
-                }
-            }
-            Op::Jump(t) => {
-                if (t as usize) < ip {
-                    self.charge(ip - t as usize);
-                }
-                ip = t as usize;
-                Ok(Flow::Next)
-            }
+            // `execute` always completes these itself (a superinstruction
+            // off its fast path as its first part): each op's semantics is
+            // written once.
+            Op::PushInt(_)
+            | Op::GetVar(_)
+            | Op::SetVar(_)
+            | Op::Jump(_)
+            | Op::VarVar(..)
+            | Op::VarInt(..)
+            | Op::TopInt(..) => Err(VmError::new(ErrorKind::Unsupported, format!("unsupported opcode: {op:?}"))),
         };
         match flow {
             Ok(Flow::Next) => Step::Next(ip),
