@@ -1030,7 +1030,10 @@ impl Vm {
             return Ok(());
         }
         let result = if len > base { self.stack.pop().unwrap_or_default() } else { Value::Nil };
-        self.stack.truncate(base);
+        if len > base + 1 {
+            // (Guarded: `truncate` calls the slice's drop even when empty.)
+            self.stack.truncate(base);
+        }
         if to_iteration {
             self.iter_feed(result)?;
         } else {
