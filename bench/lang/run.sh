@@ -16,8 +16,7 @@
 #   LUA=lua5.4        the Lua to compare with (installed with apt-get if missing)
 #   SKIP_BUILD=1      do not run `cargo build --release -p rco-cli` first
 #   RCO=PATH          benchmark this rco binary instead (implies SKIP_BUILD=1),
-#                     e.g. the BUDGET=1 build of the last commit,
-#                     $BUDGET_DIR/rco-with-check
+#                     e.g. a build of an older commit
 #   BENCHES="loop fib collections"   which benchmarks to run (wall and
 #                     callgrind tables), in this order
 #   COLL_SIZE=1000000 size of collections for the timed runs: array length and
@@ -28,13 +27,6 @@
 #                     (default 22) and COLL_SMALL (default 100000). Each program
 #                     is also run with size 0 and the difference ("net Ir")
 #                     removes interpreter start-up.
-#   BUDGET=1          also measure the cost of the VM's reduction-budget check:
-#                     exports the last commit (BUDGET_SOURCE=worktree: copies
-#                     the work tree instead) to a scratch directory (the tree
-#                     is not touched), builds it as is and with the check
-#                     removed from `Vm::execute`, and compares Ir (needs
-#                     valgrind) and wall and CPU time of the two binaries.
-#   BUDGET_DIR=/tmp/rco-budget   scratch directory for BUDGET=1
 #
 # Every program prints its result; the script checks it against the expected
 # value, so a wrong answer never produces a time.
@@ -193,7 +185,7 @@ for bench in "${BENCH_LIST[@]}"; do
   echo "| $(label_of "$bench") | ${C[$bench.rco]} | ${C[$bench.python]} | ${C[$bench.lua]} | $(ratio "${C[$bench.rco]}" "${C[$bench.python]}") | $(ratio "${C[$bench.rco]}" "${C[$bench.lua]}") |"
 done
 echo
-echo "Targets: loop and fib rco/CPython <= 0.50 (2x faster than CPython), rco/Lua <= 1.50; collections rco/Lua <= 1.00."
+echo "Targets (issue 15): loop and fib rco/Lua <= 1.00 and rco/CPython <= 0.50; collections rco/Lua <= 1.00."
 }
 
 # ---------------------------------------------------------------- callgrind
@@ -238,63 +230,4 @@ if [[ "${CALLGRIND:-0}" == 1 ]]; then
       echo "| $label | ${I[rco]} | ${I[python]} | ${I[lua]} | ${N[rco]} | ${N[python]} | ${N[lua]} | $(ratio "${N[rco]}" "${N[python]}") | $(ratio "${N[rco]}" "${N[lua]}") | $(per "${N[rco]}" "$units") per $unit |"
     done
   fi
-fi
-
-# ---------------------------------------------------------------- budget check
-# Removes `if remaining == 0 { save_ip!(); return Outcome::Yielded; } remaining -= 1;`
-# from the dispatch loop of a *copy* of the workspace and compares.
-if [[ "${BUDGET:-0}" == 1 ]]; then
-  B=${BUDGET_DIR:-/tmp/rco-budget}
-  mkdir -p "$B"
-  rm -rf "$B/src"
-  mkdir -p "$B/src"
-  # tar -m: fresh mtimes, or cargo would reuse the stale build of the last run
-  if [[ "${BUDGET_SOURCE:-head}" == worktree ]]; then
-    log "budget: copying the work tree to $B/src..."
-    (cd "$ROOT" && tar --exclude=./target --exclude=./.git --exclude=./fuzz -cf - .) | (cd "$B/src" && tar -xmf -)
-  else
-    log "budget: exporting the last commit ($(git -C "$ROOT" rev-parse --short HEAD)) to $B/src..."
-    git -C "$ROOT" archive --format=tar HEAD | (cd "$B/src" && tar -xmf -)
-  fi
-  build_copy() {
-    (cd "$B/src" && CARGO_TARGET_DIR="$B/target" cargo build --release -p rco-cli >&2)
-    cp "$B/target/release/rco" "$1"
-  }
-  log "budget: building the copy as is..."
-  build_copy "$B/rco-with-check"
-  perl -0pi -e 's/\n(\s*)if remaining == 0 \{\s*save_ip!\(\);\s*return Outcome::Yielded;\s*\}\s*remaining -= 1;/\n$1\/\/ budget check removed by bench\/lang\/run.sh (BUDGET=1)/ or exit 3' "$B/src/lang/src/vm.rs" || {
-    echo
-    echo "Budget check: the check was not found in lang/src/vm.rs (the VM changed); not measured."
-    exit 0
-  }
-  log "budget: building the copy without the check..."
-  build_copy "$B/rco-without-check"
-  echo
-  echo "Budget check: the same source built with and without the check in Vm::execute."
-  echo
-  if command -v valgrind >/dev/null 2>&1; then
-    echo "| benchmark | Ir with check | Ir without check | check cost (Ir) |"
-    echo "|---|---:|---:|---:|"
-    for bench in loop fib; do
-      case $bench in loop) size=$LOOP_SMALL ;; fib) size=$FIB_SMALL ;; esac
-      a=$(ir_of "$B/rco-with-check" $bench "$size")
-      b=$(ir_of "$B/rco-without-check" $bench "$size")
-      echo "| $bench $size | $a | $b | $(pct "$a" "$b") |"
-    done
-    echo
-  fi
-  echo "| benchmark | wall with check (s) | wall without check (s) | check cost (wall) | cpu with check (s) | cpu without check (s) | check cost (cpu) |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
-  for bench in loop fib; do
-    case $bench in loop) size=30000000 ;; fib) size=32 ;; esac
-    want=$(expected $bench "$size")
-    : >"$TMP/with"; : >"$TMP/without"
-    for ((r = 1; r <= RUNS; r++)); do
-      time_once "$B/rco-with-check" $bench "$want" >>"$TMP/with"
-      time_once "$B/rco-without-check" $bench "$want" >>"$TMP/without"
-    done
-    a=$(awk '{ print $1 }' "$TMP/with" | median); b=$(awk '{ print $1 }' "$TMP/without" | median)
-    c=$(awk '{ print $2 }' "$TMP/with" | median); d=$(awk '{ print $2 }' "$TMP/without" | median)
-    echo "| $bench | $a | $b | $(pct "$a" "$b") | $c | $d | $(pct "$c" "$d") |"
-  done
 fi
