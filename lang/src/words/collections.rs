@@ -359,13 +359,20 @@ pub(crate) fn higher_order(vm: &mut Vm, cx: Cx) -> R {
     vm.pop();
     vm.pop();
     let acc = if word == Word::Reduce { vm.pop() } else { Value::Nil };
+    iterate(vm, &cx, block.0, items, coll, acc)
+}
+
+/// Starts the iteration of the word running (`cx`) over `items`: the VM
+/// runs `block` per item (none: `await_all` awaits each) and gives each
+/// result to `feed_iter`.
+pub(crate) fn iterate(vm: &mut Vm, cx: &Cx, block: u32, items: Items, receiver: Value, acc: Value) -> R {
     vm.start_iter(IterFrame {
-        word,
+        word: cx.word,
         site: cx.site,
-        block: block.0,
+        block,
         items,
         index: 0,
-        receiver: coll,
+        receiver,
         out: Vec::new(),
         acc,
         done: false,

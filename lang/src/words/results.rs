@@ -8,12 +8,12 @@
 //! iteration over the one value of an ok Result (`collections::feed_iter`)
 //! and pass an error Result through untouched.
 
-use super::{str_arg, Cx, R};
+use super::{collections, str_arg, Cx, R};
 use crate::error::{ErrorKind, VmError};
 use crate::map::Map;
 use crate::render::notation_in_message;
 use crate::value::{ResultValue, Value};
-use crate::vm::{Flow, Items, IterFrame, Vm};
+use crate::vm::{Flow, Items, Vm};
 use crate::word::Word;
 use arcstr::ArcStr;
 use std::rc::Rc;
@@ -146,17 +146,7 @@ pub(crate) fn map_result(vm: &mut Vm, cx: Cx) -> R {
         }
         ResultValue::Ok(v) => {
             let items = Items::Seq(vec![v.clone()]);
-            vm.start_iter(IterFrame {
-                word: cx.word,
-                site: cx.site,
-                block: block.0,
-                items,
-                index: 0,
-                receiver: result.clone(),
-                out: Vec::new(),
-                acc: Value::Nil,
-                done: false,
-            })
+            collections::iterate(vm, &cx, block.0, items, result.clone(), Value::Nil)
         }
     }
 }

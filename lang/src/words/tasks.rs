@@ -9,12 +9,12 @@
 //! the first is awaited); a task's state is the host's answer of the
 //! moment.
 
-use super::{Cx, R};
+use super::{collections, Cx, R};
 use crate::error::VmError;
 use crate::host::{Effect, TaskState};
 use crate::map::Map;
 use crate::value::{BlockId, Value};
-use crate::vm::{Flow, Items, IterFrame, Vm};
+use crate::vm::{Flow, Items, Vm};
 use crate::word::Word;
 use arcstr::ArcStr;
 
@@ -73,17 +73,7 @@ pub(crate) fn await_all(vm: &mut Vm, cx: Cx) -> R {
         return Err(VmError::type_error(cx.name, "task", bad.kind()));
     }
     vm.pop();
-    vm.start_iter(IterFrame {
-        word: Word::AwaitAll,
-        site: cx.site,
-        block: 0,
-        items: Items::Seq(items),
-        index: 0,
-        receiver: Value::Nil,
-        out: Vec::new(),
-        acc: Value::Nil,
-        done: false,
-    })
+    collections::iterate(vm, &cx, 0, Items::Seq(items), Value::Nil, Value::Nil)
 }
 
 pub(crate) fn release_task(vm: &mut Vm, cx: Cx) -> R {
