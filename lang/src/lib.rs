@@ -8,11 +8,9 @@
 #![forbid(unsafe_code)]
 
 pub mod ast;
-mod builtins;
 pub mod capture;
 pub mod chunk;
 pub mod compiler;
-mod convert;
 pub mod deep;
 pub mod diagnostic;
 pub mod error;
@@ -23,11 +21,11 @@ pub mod map;
 pub mod op;
 pub mod parser;
 pub mod render;
-pub mod sockets;
 pub mod symbol;
 pub mod value;
 pub mod vm;
 pub mod word;
+mod words;
 
 pub use chunk::Program;
 pub use compiler::compile;
@@ -37,3 +35,4 @@ pub use host::{Effect, Host, Stream, TaskState};
 pub use map::Map;
 pub use value::Value;
 pub use vm::{Failure, Outcome, Resume, Vm};
+pub use words::sockets;

@@ -1199,7 +1199,7 @@ impl Vm {
         let Some(Frame::Iter(it)) = self.frames.pop() else {
             return Ok(Flow::Next);
         };
-        let result = crate::builtins::finish_iter(*it);
+        let result = crate::words::collections::finish_iter(*it);
         self.stack.push(result);
         Ok(Flow::Jumped)
     }
@@ -1211,7 +1211,7 @@ impl Vm {
             return Ok(());
         };
         let site = it.site;
-        crate::builtins::feed_iter(it, r).map_err(|e| (site, e))
+        crate::words::collections::feed_iter(it, r).map_err(|e| (site, e))
     }
 }
 

@@ -1,157 +1,319 @@
-//! `Word`: the built-in vocabulary, with every spelling that names it.
+//! `Word`: the built-in vocabulary, one table (`words!` below) with every
+//! word's entry: its spellings, its arity, its handler and, for a receiver
+//! method, the receivers it accepts, grouped by domain (one module of
+//! handlers per domain under `words/`).
 //!
 //! Invariants: each spelling maps to exactly one `Word`; a word is either in
 //! the fixed table (resolved at compile time, cannot be shadowed by a user
 //! function) or a receiver method (resolved at run time after user
 //! functions, and only when the value on top of the stack supports it,
 //! REFERENCE-LANGUAGE §6.2-6.3). Error messages name the word as the program
-//! spelled it, so spellings are never normalised here.
+//! spelled it, so spellings are never normalised here. `ENTRIES` is in the
+//! order of `Word`'s variants (both are made by the macro), and whatever
+//! is known of a word (its arity, whether it is a method or a socket
+//! word...) is read from its entry, never listed elsewhere.
 
+use crate::words::{Handler, Receiver};
+
+/// A word's entry in the table.
+pub(crate) struct Entry {
+    /// The primary spelling (the disassembler's, and the name of a block's
+    /// runner in diagnostics).
+    pub name: &'static str,
+    /// How many values the word needs on the stack; with fewer it fails
+    /// with `stack underflow in WORD: needed N, available M` before its
+    /// handler runs (`Vm::exec_word`).
+    pub arity: usize,
+    pub domain: Domain,
+    /// A receiver method's test of the stack: whether what is on top is a
+    /// receiver it accepts (`Vm::supports`). `None` for a fixed word.
+    pub receiver: Option<Receiver>,
+    /// What the word does (in the module of its domain).
+    pub handler: Handler,
+}
+
+/// The table. A domain is written `Domain in module { ... }`: its words'
+/// handlers are in `words/module.rs`. A word is written
+/// `Variant [spellings] arity handler`, and a receiver method adds
+/// `on test`, a test of `words::receiver`.
 macro_rules! words {
-    ($( $variant:ident $kind:ident [$($spelling:literal),+] ),+ $(,)?) => {
+    ($(
+        $(#[$doc:meta])*
+        $domain:ident in $module:ident {
+            $($variant:ident [$($spelling:literal),+] $arity:literal $handler:ident $(on $receiver:ident)?),+ $(,)?
+        }
+    )+) => {
+        /// The domains of the built-in words.
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        pub enum Domain {
+            $($(#[$doc])* $domain),+
+        }
+
         /// A built-in word.
         #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
-        pub enum Word { $($variant),+ }
+        pub enum Word { $($($variant),+),+ }
+
+        /// The entries of the words, in the order of `Word`'s variants.
+        static ENTRIES: [Entry; [$($(Word::$variant),+),+].len()] = [$($(
+            Entry {
+                name: words!(@first $($spelling),+),
+                arity: $arity,
+                domain: Domain::$domain,
+                receiver: words!(@receiver $($receiver)?),
+                handler: crate::words::$module::$handler,
+            }
+        ),+),+];
 
         impl Word {
             /// The word a spelling names, if any.
             pub fn from_name(name: &str) -> Option<Word> {
                 match name {
-                    $($($spelling)|+ => Some(Word::$variant),)+
+                    $($($($spelling)|+ => Some(Word::$variant),)+)+
                     _ => None,
-                }
-            }
-
-            /// The primary spelling (for the disassembler).
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(Word::$variant => words!(@first $($spelling),+),)+
-                }
-            }
-
-            /// Whether this word dispatches on the receiver on top of the stack.
-            pub fn is_method(self) -> bool {
-                match self {
-                    $(Word::$variant => words!(@method $kind),)+
                 }
             }
         }
     };
     (@first $first:literal $(, $rest:literal)*) => { $first };
-    (@method fixed) => { false };
-    (@method method) => { true };
+    (@receiver) => { None };
+    (@receiver $receiver:ident) => { Some(crate::words::receiver::$receiver) };
 }
 
 words! {
-    // stack
-    Dup fixed ["dup"], Drop fixed ["drop"], Swap fixed ["swap"], Over fixed ["over"],
-    Rot fixed ["rot"], Nip fixed ["nip"], Tuck fixed ["tuck"], Pick fixed ["pick"],
-    Roll fixed ["roll"], Depth fixed ["depth"], Clear fixed ["clear"],
-    // arithmetic
-    Add fixed ["+", "add"], Sub fixed ["-", "subtract"], Mul fixed ["*", "multiply"],
-    Div fixed ["/", "divide"], Mod fixed ["%", "modulo"], Negate fixed ["negate"],
-    Abs fixed ["abs"], Min fixed ["min"], Max fixed ["max"], Clamp fixed ["clamp"],
-    // comparison and logic
-    Eq fixed ["=", "equals"], Ne fixed ["!=", "not_equals?"], Lt fixed ["<", "less_than?"],
-    Gt fixed [">", "greater_than?"], Le fixed ["<=", "less_or_equals?"],
-    Ge fixed [">=", "greater_or_equals?"], Not fixed ["not"], And fixed ["and"], Or fixed ["or"],
-    // assertions
-    Assert fixed ["assert"], AssertTrue fixed ["assert_true"], AssertFalse fixed ["assert_false"],
-    AssertEquals fixed ["assert_equals"], AssertOk fixed ["assert_ok"], AssertError fixed ["assert_error"],
-    // predicates and introspection
-    IsNil fixed ["nil?"], IsEmpty fixed ["empty?"], IsOk fixed ["ok?"], IsCallable fixed ["callable?"],
-    Type fixed ["type"], ClassOf fixed ["class_of"], InstanceOf fixed ["instance_of?"],
-    RespondsTo fixed ["responds_to?"], Inspect fixed ["inspect"], Debug fixed ["debug"],
-    // bindings and construction
-    Var fixed ["var"], Set fixed ["set"], Get fixed ["get"], ArrayW fixed ["array", "Array"],
-    ListW fixed ["list", "List"], MapW fixed ["map", "Map"], SetW fixed ["Set"], New fixed ["new"],
-    Range fixed ["range"],
-    // receiver-first table words
-    Concat fixed ["concat"], At fixed ["at"], Has fixed ["has?"], Contains fixed ["contains?"],
-    Take fixed ["take"], Skip fixed ["skip"], Repeat fixed ["repeat"], Split fixed ["split"],
-    Join fixed ["join"], IndexOf fixed ["index_of"], LastIndexOf fixed ["last_index_of"],
-    StartsWith fixed ["starts_with?"], EndsWith fixed ["ends_with?"], Remove fixed ["remove", "remove!"],
-    RemoveAt fixed ["remove_at", "remove_at!"], Slice fixed ["slice"], Replace fixed ["replace"],
-    InsertAt fixed ["insert_at", "insert!"], Push fixed ["push", "push!"], Put fixed ["put", "put!"],
-    // receiver methods
-    Length method ["length"], Count method ["count"], First method ["first"], Last method ["last"],
-    Reverse method ["reverse"], IsBlank method ["blank?"], Trim method ["trim"],
-    TrimStart method ["trim_start"], TrimEnd method ["trim_end"], Uppercase method ["uppercase"],
-    Lowercase method ["lowercase"], Lines method ["lines"], Chars method ["chars"], Keys method ["keys"],
-    Values method ["values"], ClearItems method ["clear_items", "clear!"], Each method ["each"],
-    Transform method ["transform"], Select method ["select"], Reduce method ["reduce"],
-    Find method ["find"], Any method ["any?"], All method ["all?"], IsError method ["error?"],
-    UnwrapOr method ["unwrap_or"], MapResult method ["map_result"], AndThen method ["and_then"],
-    TaskId method ["id"], TaskInfo method ["info"], TaskStatus method ["task_status"],
-    IsPending method ["pending?"], IsRunning method ["running?"], IsCompleted method ["completed?"],
-    IsFailed method ["failed?"],
-    // results
-    OkW fixed ["ok"], Fail fixed ["fail"], ValueW fixed ["value"], ErrorW fixed ["error"],
-    ResultEnvelope fixed ["result_envelope"],
-    // control
-    Call fixed ["call"], Exit fixed ["exit"],
-    // conversions and JSON
-    ToInteger fixed ["to_integer", "to_number", "to_bigint"], ToInt fixed ["to_int"],
-    ToSmallint fixed ["to_smallint"], ToTinyint fixed ["to_tinyint"], ToMediumint fixed ["to_mediumint"],
-    ToUnsignedInt fixed ["to_unsigned_int"], ToUnsignedSmallint fixed ["to_unsigned_smallint"],
-    ToUnsignedTinyint fixed ["to_unsigned_tinyint"], ToUnsignedMediumint fixed ["to_unsigned_mediumint"],
-    ToUnsignedBigint fixed ["to_unsigned_bigint"], ToBit fixed ["to_bit"],
-    ToFloat fixed ["to_float", "to_float64", "to_double", "to_real"], ToFloat32 fixed ["to_float32"],
-    ToString fixed ["to_string"], JsonEncode fixed ["json_encode"], JsonDecode fixed ["json_decode"],
-    // input, output, environment
-    Print fixed ["print"], Println fixed ["println"], Eprint fixed ["eprint"], ReadLine fixed ["read_line"],
-    Args fixed ["args"], Sleep fixed ["sleep"], Random fixed ["random"], Now fixed ["now", "timestamp_now"],
-    RuntimeCapabilities fixed ["runtime_capabilities"],
-    // tasks
-    Spawn fixed ["spawn"], Await fixed ["await"], AwaitAll fixed ["await_all"],
-    ReleaseTask fixed ["release_task"], Tasks fixed ["tasks"],
-    // TCP sockets
-    TcpListen fixed ["tcp_listen"], TcpListeners fixed ["tcp_listeners"], TcpListener fixed ["tcp_listener"],
-    TcpAccept fixed ["tcp_accept"], TcpListenerClose fixed ["tcp_listener_close"],
-    TcpListenerRelease fixed ["tcp_listener_release"], TcpConnect fixed ["tcp_connect"],
-    TcpConnections fixed ["tcp_connections"], TcpConnection fixed ["tcp_connection"], TcpWrite fixed ["tcp_write"],
-    TcpRead fixed ["tcp_read"], TcpClose fixed ["tcp_close"], TcpRelease fixed ["tcp_release"],
-    // WebSockets
-    WsListen fixed ["ws_listen"], WsListeners fixed ["ws_listeners"], WsListener fixed ["ws_listener"],
-    WsAccept fixed ["ws_accept"], WsListenerClose fixed ["ws_listener_close"],
-    WsListenerRelease fixed ["ws_listener_release"], WsConnect fixed ["ws_connect"],
-    WsConnections fixed ["ws_connections"], WsConnection fixed ["ws_connection"], WsSend fixed ["ws_send"],
-    WsRead fixed ["ws_read"], WsClose fixed ["ws_close"], WsRelease fixed ["ws_release"],
+    /// Stack shuffles (§7.1).
+    Stack in stack {
+        Dup ["dup"] 1 dup,
+        Drop ["drop"] 1 drop,
+        Swap ["swap"] 2 swap,
+        Over ["over"] 2 over,
+        Rot ["rot"] 3 rot,
+        Nip ["nip"] 2 nip,
+        Tuck ["tuck"] 2 tuck,
+        Pick ["pick"] 1 pick,
+        Roll ["roll"] 1 roll,
+        Depth ["depth"] 0 depth,
+        Clear ["clear"] 0 clear,
+    }
+    /// Arithmetic, comparison and logic (§7.2-7.3).
+    Arithmetic in arith {
+        Add ["+", "add"] 2 arithmetic,
+        Sub ["-", "subtract"] 2 arithmetic,
+        Mul ["*", "multiply"] 2 arithmetic,
+        Div ["/", "divide"] 2 arithmetic,
+        Mod ["%", "modulo"] 2 arithmetic,
+        Negate ["negate"] 1 negate_or_abs,
+        Abs ["abs"] 1 negate_or_abs,
+        Min ["min"] 2 min_or_max,
+        Max ["max"] 2 min_or_max,
+        Clamp ["clamp"] 3 clamp,
+        Eq ["=", "equals"] 2 equality,
+        Ne ["!=", "not_equals?"] 2 equality,
+        Lt ["<", "less_than?"] 2 order,
+        Gt [">", "greater_than?"] 2 order,
+        Le ["<=", "less_or_equals?"] 2 order,
+        Ge [">=", "greater_or_equals?"] 2 order,
+        Not ["not"] 1 not,
+        And ["and"] 2 and_or,
+        Or ["or"] 2 and_or,
+    }
+    /// Assertions, predicates and introspection (§7.4-7.5).
+    Introspection in introspect {
+        Assert ["assert"] 1 assert,
+        AssertTrue ["assert_true"] 1 assert_bool,
+        AssertFalse ["assert_false"] 1 assert_bool,
+        AssertEquals ["assert_equals"] 2 assert_equals,
+        AssertOk ["assert_ok"] 1 assert_result,
+        AssertError ["assert_error"] 1 assert_result,
+        IsNil ["nil?"] 1 is_nil,
+        IsCallable ["callable?"] 1 is_callable,
+        Type ["type"] 1 type_name,
+        ClassOf ["class_of"] 1 class_of,
+        InstanceOf ["instance_of?"] 2 instance_of,
+        RespondsTo ["responds_to?"] 2 responds_to,
+        Inspect ["inspect"] 1 inspect,
+        Debug ["debug"] 1 debug,
+    }
+    /// Bindings named at run time, calls and exit (§4.2, §7.9).
+    Control in control {
+        Var ["var"] 1 var,
+        Set ["set"] 2 set,
+        Get ["get"] 1 get,
+        Call ["call"] 1 call,
+        Exit ["exit"] 1 exit,
+    }
+    /// Collections, and the words that take a string as a sequence of
+    /// characters (§7.7).
+    Collections in collections {
+        ArrayW ["array", "Array"] 0 make,
+        ListW ["list", "List"] 0 make,
+        MapW ["map", "Map"] 0 make,
+        SetW ["Set"] 0 make,
+        New ["new"] 1 new,
+        Range ["range"] 2 range,
+        IsEmpty ["empty?"] 1 is_empty,
+        At ["at"] 2 at,
+        Has ["has?"] 2 has,
+        Contains ["contains?"] 2 has,
+        Take ["take"] 2 take_or_skip,
+        Skip ["skip"] 2 take_or_skip,
+        Slice ["slice"] 3 slice,
+        Push ["push", "push!"] 2 push,
+        Put ["put", "put!"] 3 put,
+        InsertAt ["insert_at", "insert!"] 3 insert_at,
+        Remove ["remove", "remove!"] 2 remove,
+        RemoveAt ["remove_at", "remove_at!"] 2 remove_at,
+        Count ["count"] 1 count on string_or_collection,
+        First ["first"] 1 first_or_last on string_or_sequence,
+        Last ["last"] 1 first_or_last on string_or_sequence,
+        Reverse ["reverse"] 1 reverse on string_or_sequence,
+        Keys ["keys"] 1 keys_or_values on map,
+        Values ["values"] 1 keys_or_values on map,
+        ClearItems ["clear_items", "clear!"] 1 clear_items on collection,
+        Each ["each"] 2 higher_order on collection_or_block,
+        Transform ["transform"] 2 higher_order on collection_or_block,
+        Select ["select"] 2 higher_order on collection_or_block,
+        Reduce ["reduce"] 3 higher_order on sequence_or_block,
+        Find ["find"] 2 higher_order on collection_or_block,
+        Any ["any?"] 2 higher_order on collection_or_block,
+        All ["all?"] 2 higher_order on collection_or_block,
+    }
+    /// Strings (§7.6).
+    Strings in strings {
+        Concat ["concat"] 2 concat,
+        Repeat ["repeat"] 2 repeat,
+        Split ["split"] 2 split,
+        Join ["join"] 2 join,
+        IndexOf ["index_of"] 2 index_of,
+        LastIndexOf ["last_index_of"] 2 index_of,
+        StartsWith ["starts_with?"] 2 affix,
+        EndsWith ["ends_with?"] 2 affix,
+        Replace ["replace"] 3 replace,
+        Length ["length"] 1 length on string,
+        IsBlank ["blank?"] 1 text on string,
+        Trim ["trim"] 1 text on string,
+        TrimStart ["trim_start"] 1 text on string,
+        TrimEnd ["trim_end"] 1 text on string,
+        Uppercase ["uppercase"] 1 text on string,
+        Lowercase ["lowercase"] 1 text on string,
+        Lines ["lines"] 1 text on string,
+        Chars ["chars"] 1 text on string,
+    }
+    /// Results (§7.8).
+    Results in results {
+        OkW ["ok"] 1 ok,
+        Fail ["fail"] 2 fail,
+        IsOk ["ok?"] 1 is_ok,
+        ValueW ["value"] 1 unwrap,
+        ErrorW ["error"] 1 unwrap,
+        ResultEnvelope ["result_envelope"] 2 result_envelope,
+        IsError ["error?"] 1 is_error on result,
+        UnwrapOr ["unwrap_or"] 2 unwrap_or on result,
+        MapResult ["map_result"] 2 map_result on result_or_block,
+        AndThen ["and_then"] 2 map_result on result_or_block,
+    }
+    /// Conversions and JSON (§7.10).
+    Conversions in convert {
+        ToInteger ["to_integer", "to_number", "to_bigint"] 1 to_integer,
+        ToInt ["to_int"] 1 to_integer,
+        ToSmallint ["to_smallint"] 1 to_integer,
+        ToTinyint ["to_tinyint"] 1 to_integer,
+        ToMediumint ["to_mediumint"] 1 to_integer,
+        ToUnsignedInt ["to_unsigned_int"] 1 to_integer,
+        ToUnsignedSmallint ["to_unsigned_smallint"] 1 to_integer,
+        ToUnsignedTinyint ["to_unsigned_tinyint"] 1 to_integer,
+        ToUnsignedMediumint ["to_unsigned_mediumint"] 1 to_integer,
+        ToUnsignedBigint ["to_unsigned_bigint"] 1 to_integer,
+        ToBit ["to_bit"] 1 to_integer,
+        ToFloat ["to_float", "to_float64", "to_double", "to_real"] 1 to_float,
+        ToFloat32 ["to_float32"] 1 to_float,
+        ToString ["to_string"] 1 to_string,
+        JsonEncode ["json_encode"] 1 json_encode,
+        JsonDecode ["json_decode"] 1 json_decode,
+    }
+    /// Input, output and the environment (§7.11).
+    Io in io {
+        Print ["print"] 1 print,
+        Println ["println"] 1 print,
+        Eprint ["eprint"] 1 print,
+        ReadLine ["read_line"] 0 read_line,
+        Args ["args"] 0 args,
+        Sleep ["sleep"] 1 sleep,
+        Random ["random"] 1 random,
+        Now ["now", "timestamp_now"] 0 now,
+        RuntimeCapabilities ["runtime_capabilities"] 0 runtime_capabilities,
+    }
+    /// Tasks (§8.1).
+    Tasks in tasks {
+        Spawn ["spawn"] 1 spawn,
+        Await ["await"] 1 await_task,
+        AwaitAll ["await_all"] 1 await_all,
+        ReleaseTask ["release_task"] 1 release_task,
+        Tasks ["tasks"] 0 tasks,
+        TaskId ["id"] 1 task_query on task,
+        TaskInfo ["info"] 1 task_query on task,
+        TaskStatus ["task_status"] 1 task_query on task,
+        IsPending ["pending?"] 1 task_query on task,
+        IsRunning ["running?"] 1 task_query on task,
+        IsCompleted ["completed?"] 1 task_query on task,
+        IsFailed ["failed?"] 1 task_query on task,
+    }
+    /// TCP and WebSocket sockets (REFERENCE-SOCKETS), behind the socket
+    /// gate, which `Vm::exec_word` checks before the arity.
+    Sockets in sockets {
+        TcpListen ["tcp_listen"] 3 tcp_listen,
+        TcpListeners ["tcp_listeners"] 0 tcp_listeners,
+        TcpListener ["tcp_listener"] 1 tcp_listener,
+        TcpAccept ["tcp_accept"] 2 tcp_accept,
+        TcpListenerClose ["tcp_listener_close"] 1 tcp_listener_close,
+        TcpListenerRelease ["tcp_listener_release"] 1 tcp_listener_release,
+        TcpConnect ["tcp_connect"] 3 tcp_connect,
+        TcpConnections ["tcp_connections"] 0 tcp_connections,
+        TcpConnection ["tcp_connection"] 1 tcp_connection,
+        TcpWrite ["tcp_write"] 2 tcp_write,
+        TcpRead ["tcp_read"] 2 tcp_read,
+        TcpClose ["tcp_close"] 1 tcp_close,
+        TcpRelease ["tcp_release"] 1 tcp_release,
+        WsListen ["ws_listen"] 3 ws_listen,
+        WsListeners ["ws_listeners"] 0 ws_listeners,
+        WsListener ["ws_listener"] 1 ws_listener,
+        WsAccept ["ws_accept"] 2 ws_accept,
+        WsListenerClose ["ws_listener_close"] 1 ws_listener_close,
+        WsListenerRelease ["ws_listener_release"] 1 ws_listener_release,
+        WsConnect ["ws_connect"] 2 ws_connect,
+        WsConnections ["ws_connections"] 0 ws_connections,
+        WsConnection ["ws_connection"] 1 ws_connection,
+        WsSend ["ws_send"] 2 ws_send,
+        WsRead ["ws_read"] 2 ws_read,
+        WsClose ["ws_close"] 1 ws_close,
+        WsRelease ["ws_release"] 1 ws_release,
+    }
 }
 
 impl Word {
-    /// Whether this is one of the 26 socket words (behind the socket gate).
+    /// The word's entry in the table.
+    #[inline]
+    pub(crate) fn entry(self) -> &'static Entry {
+        &ENTRIES[self as usize]
+    }
+
+    /// The primary spelling (for the disassembler).
+    pub fn name(self) -> &'static str {
+        self.entry().name
+    }
+
+    /// Whether this word dispatches on the receiver on top of the stack.
+    pub fn is_method(self) -> bool {
+        self.entry().receiver.is_some()
+    }
+
+    /// The domain the word belongs to.
+    pub fn domain(self) -> Domain {
+        self.entry().domain
+    }
+
+    /// Whether this is a socket word (behind the socket gate).
     pub fn is_socket(self) -> bool {
-        use Word::*;
-        matches!(
-            self,
-            TcpListen
-                | TcpListeners
-                | TcpListener
-                | TcpAccept
-                | TcpListenerClose
-                | TcpListenerRelease
-                | TcpConnect
-                | TcpConnections
-                | TcpConnection
-                | TcpWrite
-                | TcpRead
-                | TcpClose
-                | TcpRelease
-                | WsListen
-                | WsListeners
-                | WsListener
-                | WsAccept
-                | WsListenerClose
-                | WsListenerRelease
-                | WsConnect
-                | WsConnections
-                | WsConnection
-                | WsSend
-                | WsRead
-                | WsClose
-                | WsRelease
-        )
+        self.domain() == Domain::Sockets
     }
 }
 
@@ -159,4 +321,19 @@ impl Word {
 /// (REFERENCE-LANGUAGE §2.6).
 pub fn is_pairing_word(name: &str) -> bool {
     matches!(name, "get" | "set" | "var" | "array" | "list" | "map" | "Array" | "List" | "Map" | "Set")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each entry is its variant's, and its primary spelling names it.
+    #[test]
+    fn the_table_is_in_variant_order() {
+        for (i, entry) in ENTRIES.iter().enumerate() {
+            let word = Word::from_name(entry.name).expect("a primary spelling names a word");
+            assert_eq!(word as usize, i, "{}", entry.name);
+        }
+        assert_eq!(ENTRIES.iter().filter(|e| e.domain == Domain::Sockets).count(), 26);
+    }
 }

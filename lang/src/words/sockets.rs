@@ -1,19 +1,23 @@
 //! The 26 socket words, language side: the socket gate, argument popping
 //! (raised errors) and option validation (`SocketRequestError` Results),
-//! in the order of REFERENCE-SOCKETS §2.5 and §5. What survives becomes a
-//! `SocketRequest` effect that the host performs (allow-list, registries,
-//! I/O); the host resumes the VM with the word's result.
+//! in the order of REFERENCE-SOCKETS §2.5 and §5, one handler per word
+//! (named with its arity in the table of `word.rs`). What survives becomes
+//! a `SocketRequest` effect that the host performs (allow-list,
+//! registries, I/O); the host resumes the VM with the word's result.
 //!
-//! Invariants: the gate is checked before the stack is touched; a raised
-//! error leaves the stack as it was (single-id words pop first, as the
-//! reference does); a request error consumes the arguments and pushes an
-//! error Result; a request carries only plain data, so it can cross threads.
+//! Invariants: the gate is checked before the stack is touched
+//! (`Vm::exec_word` checks it before the arity); a raised error leaves the
+//! stack as it was (single-id words pop first, as the reference does); a
+//! request error consumes the arguments and pushes an error Result; a
+//! request carries only plain data, so it can cross threads.
 
+use super::{int_arg, str_arg, Cx, R};
 use crate::error::VmError;
 use crate::host::{Effect, Host};
 use crate::value::Value;
 use crate::vm::{Flow, Vm};
-use crate::word::Word;
+use std::fmt;
+use SocketRequest as Q;
 
 /// A validated socket request.
 #[derive(Clone, Debug, PartialEq)]
@@ -119,7 +123,7 @@ struct Options<'m> {
 
 impl<'m> Options<'m> {
     /// The options argument, or `<Label> options must be a map, got <kind>`.
-    fn new(label: &str, v: &'m Value) -> Result<Options<'m>, String> {
+    fn new(label: impl fmt::Display, v: &'m Value) -> Result<Options<'m>, String> {
         match v {
             Value::Map(m) => Ok(Options { map: m.borrow(), taken: [""; 4], count: 0 }),
             other => Err(format!("{label} options must be a map, got {}", other.kind())),
@@ -212,7 +216,7 @@ impl<'m> Options<'m> {
     }
 
     /// After the known keys: `unknown <what>: <smallest leftover key>`.
-    fn finish(self, what: &str) -> Result<(), String> {
+    fn finish(self, what: impl fmt::Display) -> Result<(), String> {
         let taken = &self.taken[..self.count];
         let unknown = self.map.iter().find(|(k, v)| !matches!(v, Value::Nil) && !taken.contains(&&***k));
         match unknown {
@@ -277,172 +281,254 @@ pub fn parse_ws_url(url: &str) -> Result<(String, u16), String> {
     Ok((host.to_ascii_lowercase(), port))
 }
 
-impl Vm {
-    /// Pops a socket id: negative ids and non-numbers raise.
-    fn pop_id(&mut self, name: &str) -> Result<u64, VmError> {
-        self.need_args(name, 1)?;
-        let v = self.stack.pop().unwrap_or(Value::Nil);
-        match v {
-            Value::Int(n) if n < 0 => Err(VmError::invalid(name, format!("socket id cannot be negative: {n}"))),
-            Value::Int(n) => Ok(n as u64),
-            other => Err(VmError::type_error(name, "number", other.kind())),
-        }
+/// The socket gate, checked before the stack is looked at.
+pub(crate) fn gate(host: &dyn Host, name: &str) -> Result<(), VmError> {
+    if !host.sockets_enabled() {
+        return Err(VmError::host(name, "socket capability is not enabled"));
     }
+    Ok(())
+}
 
-    fn need_args(&self, name: &str, n: usize) -> Result<(), VmError> {
-        if self.stack.len() < n {
-            return Err(VmError::underflow(name, n, self.stack.len()));
-        }
-        Ok(())
+/// A socket id operand: negative ids and non-numbers raise.
+fn id_of(name: &str, v: &Value) -> Result<u64, VmError> {
+    match v {
+        Value::Int(n) if *n < 0 => Err(VmError::invalid(name, format!("socket id cannot be negative: {n}"))),
+        Value::Int(n) => Ok(*n as u64),
+        other => Err(VmError::type_error(name, "number", other.kind())),
     }
+}
 
-    /// The id `i` places below the top, checked without popping.
-    fn peek_id(&self, name: &str, i: usize) -> Result<u64, VmError> {
-        match &self.stack[self.stack.len() - 1 - i] {
-            Value::Int(n) if *n < 0 => Err(VmError::invalid(name, format!("socket id cannot be negative: {n}"))),
-            Value::Int(n) => Ok(*n as u64),
-            other => Err(VmError::type_error(name, "number", other.kind())),
-        }
-    }
+/// Pops a socket id, then checks it (as the reference does).
+fn pop_id(vm: &mut Vm, name: &str) -> Result<u64, VmError> {
+    let v = vm.pop();
+    id_of(name, &v)
+}
 
-    fn peek_int(&self, name: &str, i: usize) -> Result<i64, VmError> {
-        match &self.stack[self.stack.len() - 1 - i] {
-            Value::Int(n) => Ok(*n),
-            other => Err(VmError::type_error(name, "number", other.kind())),
-        }
-    }
+fn string_at(vm: &Vm, name: &str, i: usize, expected: &str) -> Result<String, VmError> {
+    str_arg(name, vm.peek(i), expected).map(|s| s.to_string())
+}
 
-    fn peek_string(&self, name: &str, i: usize, expected: &str) -> Result<String, VmError> {
-        match &self.stack[self.stack.len() - 1 - i] {
-            Value::Str(s) => Ok(s.to_string()),
-            other => Err(VmError::type_error(name, expected, other.kind())),
-        }
-    }
+/// Pops `n` arguments, the options map on top (validated later: its
+/// errors are Results).
+fn take_options(vm: &mut Vm, n: usize) -> Value {
+    let options = vm.peek(0).clone();
+    vm.stack.truncate(vm.stack.len() - n);
+    options
+}
 
-    /// Runs a socket word: the gate, the arguments, the request.
-    pub(crate) fn socket_word(&mut self, word: Word, name: &str, host: &mut dyn Host) -> Result<Flow, VmError> {
-        use SocketRequest as Q;
-        if !host.sockets_enabled() {
-            return Err(VmError::host(name, "socket capability is not enabled"));
-        }
-        let request: Result<SocketRequest, String> = match word {
-            Word::TcpListeners => Ok(Q::TcpListeners),
-            Word::TcpConnections => Ok(Q::TcpConnections),
-            Word::WsListeners => Ok(Q::WsListeners),
-            Word::WsConnections => Ok(Q::WsConnections),
-            Word::TcpListener => Ok(Q::TcpListener(self.pop_id(name)?)),
-            Word::TcpListenerClose => Ok(Q::TcpListenerClose(self.pop_id(name)?)),
-            Word::TcpListenerRelease => Ok(Q::TcpListenerRelease(self.pop_id(name)?)),
-            Word::TcpConnection => Ok(Q::TcpConnection(self.pop_id(name)?)),
-            Word::TcpClose => Ok(Q::TcpClose(self.pop_id(name)?)),
-            Word::TcpRelease => Ok(Q::TcpRelease(self.pop_id(name)?)),
-            Word::WsListener => Ok(Q::WsListener(self.pop_id(name)?)),
-            Word::WsListenerClose => Ok(Q::WsListenerClose(self.pop_id(name)?)),
-            Word::WsListenerRelease => Ok(Q::WsListenerRelease(self.pop_id(name)?)),
-            Word::WsConnection => Ok(Q::WsConnection(self.pop_id(name)?)),
-            Word::WsClose => Ok(Q::WsClose(self.pop_id(name)?)),
-            Word::WsRelease => Ok(Q::WsRelease(self.pop_id(name)?)),
-            Word::TcpListen | Word::TcpConnect | Word::WsListen => {
-                self.need_args(name, 3)?;
-                let port = self.peek_int(name, 1)?;
-                let host_name = self.peek_string(name, 2, "string")?;
-                let options = self.stack[self.stack.len() - 1].clone();
-                self.stack.truncate(self.stack.len() - 3);
-                match word {
-                    Word::TcpListen => (|| {
-                        host_in("TCP listener", &host_name)?;
-                        let port = port_in("TCP listener", port, 0)?;
-                        let mut o = Options::new("TCP listener", &options)?;
-                        let nodelay = o.nodelay("TCP listener")?;
-                        let tls = o.tls_files("TCP listener")?;
-                        o.finish("TCP listener option")?;
-                        Ok(Q::TcpListen { host: host_name, port, nodelay, tls })
-                    })(),
-                    Word::TcpConnect => (|| {
-                        host_in("TCP", &host_name)?;
-                        let port = port_in("TCP", port, 1)?;
-                        let mut o = Options::new("TCP", &options)?;
-                        let timeout_ms = o.timeout()?;
-                        let nodelay = o.nodelay("TCP")?;
-                        let tls = o.tls("TCP")?;
-                        o.finish("TCP option")?;
-                        Ok(Q::TcpConnect { host: host_name, port, timeout_ms, nodelay, tls })
-                    })(),
-                    _ => (|| {
-                        host_in("WebSocket listener", &host_name)?;
-                        let port = port_in("WebSocket listener", port, 0)?;
-                        let mut o = Options::new("WebSocket listener", &options)?;
-                        let allowed_origins = o.allowed_origins()?;
-                        let tls = o.tls_files("WebSocket listener")?;
-                        o.finish("WebSocket listener option")?;
-                        Ok(Q::WsListen { host: host_name, port, allowed_origins, tls })
-                    })(),
-                }
-            }
-            Word::WsConnect => {
-                self.need_args(name, 2)?;
-                let url = self.peek_string(name, 1, "WebSocket URL string")?;
-                let options = self.stack[self.stack.len() - 1].clone();
-                self.stack.truncate(self.stack.len() - 2);
-                (|| {
-                    let (host_name, port) = parse_ws_url(&url)?;
-                    let mut o = Options::new("WebSocket", &options)?;
-                    let timeout_ms = o.timeout()?;
-                    o.finish("WebSocket option")?;
-                    Ok(Q::WsConnect { url: url.clone(), host: host_name, port, timeout_ms })
-                })()
-            }
-            Word::TcpAccept | Word::WsAccept | Word::TcpRead | Word::WsRead => {
-                self.need_args(name, 2)?;
-                let id = self.peek_id(name, 1)?;
-                let options = self.stack[self.stack.len() - 1].clone();
-                self.stack.truncate(self.stack.len() - 2);
-                match word {
-                    Word::TcpAccept | Word::WsAccept => (|| {
-                        let label = if word == Word::TcpAccept { "TCP accept" } else { "WebSocket accept" };
-                        let mut o = Options::new(label, &options)?;
-                        let timeout_ms = o.timeout()?;
-                        o.finish("socket option")?;
-                        Ok(if word == Word::TcpAccept {
-                            Q::TcpAccept { id, timeout_ms }
-                        } else {
-                            Q::WsAccept { id, timeout_ms }
-                        })
-                    })(),
-                    Word::TcpRead => (|| {
-                        let mut o = Options::new("TCP read", &options)?;
-                        let timeout_ms = o.timeout()?;
-                        let max_bytes = o.max_bytes("TCP", 65_536)?;
-                        o.finish("TCP read option")?;
-                        Ok(Q::TcpRead { id, timeout_ms, max_bytes })
-                    })(),
-                    _ => (|| {
-                        let mut o = Options::new("WebSocket read", &options)?;
-                        let timeout_ms = o.timeout()?;
-                        let max_bytes = o.max_bytes("WebSocket", 1_048_576)?;
-                        o.finish("WebSocket read option")?;
-                        Ok(Q::WsRead { id, timeout_ms, max_bytes })
-                    })(),
-                }
-            }
-            Word::TcpWrite | Word::WsSend => {
-                self.need_args(name, 2)?;
-                let expected = if word == Word::TcpWrite { "TCP data string" } else { "WebSocket text message string" };
-                let data = self.peek_string(name, 0, expected)?;
-                let id = self.peek_id(name, 1)?;
-                self.stack.truncate(self.stack.len() - 2);
-                Ok(if word == Word::TcpWrite { Q::TcpWrite { id, data } } else { Q::WsSend { id, message: data } })
-            }
-            _ => return Err(VmError::unknown_word(name)),
-        };
-        match request {
-            Ok(request) => Ok(Flow::Block(Effect::Socket(request))),
-            Err(message) => {
-                self.stack.push(Value::err("SocketRequestError", &message));
-                Ok(Flow::Next)
-            }
+/// `host port options`: the host and the port, checked, and the options.
+fn endpoint(vm: &mut Vm, name: &str) -> Result<(String, i64, Value), VmError> {
+    let port = int_arg(name, vm.peek(1))?;
+    let host = string_at(vm, name, 2, "string")?;
+    Ok((host, port, take_options(vm, 3)))
+}
+
+/// `id options`: the id, checked, and the options.
+fn id_and_options(vm: &mut Vm, name: &str) -> Result<(u64, Value), VmError> {
+    let id = id_of(name, vm.peek(1))?;
+    Ok((id, take_options(vm, 2)))
+}
+
+/// `id text`: a write's id and its text (checked first), popped.
+fn id_and_text(vm: &mut Vm, name: &str, expected: &str) -> Result<(u64, String), VmError> {
+    let text = string_at(vm, name, 0, expected)?;
+    let id = id_of(name, vm.peek(1))?;
+    vm.stack.truncate(vm.stack.len() - 2);
+    Ok((id, text))
+}
+
+/// Blocks on `request`.
+fn ask(request: SocketRequest) -> R {
+    Ok(Flow::Block(Effect::Socket(request)))
+}
+
+/// Blocks on the request, or pushes the `SocketRequestError` Result its
+/// options made.
+fn ask_checked(vm: &mut Vm, request: Result<SocketRequest, String>) -> R {
+    match request {
+        Ok(request) => ask(request),
+        Err(message) => {
+            vm.stack.push(Value::err("SocketRequestError", &message));
+            Ok(Flow::Next)
         }
     }
+}
+
+/// The options of an accept: its timeout.
+fn accept_options(label: &str, options: &Value) -> Result<u64, String> {
+    let mut o = Options::new(label, options)?;
+    let timeout_ms = o.timeout()?;
+    o.finish("socket option")?;
+    Ok(timeout_ms)
+}
+
+/// The options of a read (`label`: `TCP` or `WebSocket`): its timeout and
+/// its `max_bytes` (`default` if not given).
+fn read_options(label: &str, options: &Value, default: usize) -> Result<(u64, usize), String> {
+    let mut o = Options::new(format_args!("{label} read"), options)?;
+    let timeout_ms = o.timeout()?;
+    let max_bytes = o.max_bytes(label, default)?;
+    o.finish(format_args!("{label} read option"))?;
+    Ok((timeout_ms, max_bytes))
+}
+
+pub(crate) fn tcp_listen(vm: &mut Vm, cx: Cx) -> R {
+    let (host, port, options) = endpoint(vm, cx.name)?;
+    let request = (|| {
+        host_in("TCP listener", &host)?;
+        let port = port_in("TCP listener", port, 0)?;
+        let mut o = Options::new("TCP listener", &options)?;
+        let nodelay = o.nodelay("TCP listener")?;
+        let tls = o.tls_files("TCP listener")?;
+        o.finish("TCP listener option")?;
+        Ok(Q::TcpListen { host, port, nodelay, tls })
+    })();
+    ask_checked(vm, request)
+}
+
+pub(crate) fn tcp_listeners(_: &mut Vm, _: Cx) -> R {
+    ask(Q::TcpListeners)
+}
+
+pub(crate) fn tcp_listener(vm: &mut Vm, cx: Cx) -> R {
+    ask(Q::TcpListener(pop_id(vm, cx.name)?))
+}
+
+pub(crate) fn tcp_accept(vm: &mut Vm, cx: Cx) -> R {
+    let (id, options) = id_and_options(vm, cx.name)?;
+    let request = accept_options("TCP accept", &options).map(|timeout_ms| Q::TcpAccept { id, timeout_ms });
+    ask_checked(vm, request)
+}
+
+pub(crate) fn tcp_listener_close(vm: &mut Vm, cx: Cx) -> R {
+    ask(Q::TcpListenerClose(pop_id(vm, cx.name)?))
+}
+
+pub(crate) fn tcp_listener_release(vm: &mut Vm, cx: Cx) -> R {
+    ask(Q::TcpListenerRelease(pop_id(vm, cx.name)?))
+}
+
+pub(crate) fn tcp_connect(vm: &mut Vm, cx: Cx) -> R {
+    let (host, port, options) = endpoint(vm, cx.name)?;
+    let request = (|| {
+        host_in("TCP", &host)?;
+        let port = port_in("TCP", port, 1)?;
+        let mut o = Options::new("TCP", &options)?;
+        let timeout_ms = o.timeout()?;
+        let nodelay = o.nodelay("TCP")?;
+        let tls = o.tls("TCP")?;
+        o.finish("TCP option")?;
+        Ok(Q::TcpConnect { host, port, timeout_ms, nodelay, tls })
+    })();
+    ask_checked(vm, request)
+}
+
+pub(crate) fn tcp_connections(_: &mut Vm, _: Cx) -> R {
+    ask(Q::TcpConnections)
+}
+
+pub(crate) fn tcp_connection(vm: &mut Vm, cx: Cx) -> R {
+    ask(Q::TcpConnection(pop_id(vm, cx.name)?))
+}
+
+pub(crate) fn tcp_write(vm: &mut Vm, cx: Cx) -> R {
+    let (id, data) = id_and_text(vm, cx.name, "TCP data string")?;
+    ask(Q::TcpWrite { id, data })
+}
+
+pub(crate) fn tcp_read(vm: &mut Vm, cx: Cx) -> R {
+    let (id, options) = id_and_options(vm, cx.name)?;
+    let request =
+        read_options("TCP", &options, 65_536).map(|(timeout_ms, max_bytes)| Q::TcpRead { id, timeout_ms, max_bytes });
+    ask_checked(vm, request)
+}
+
+pub(crate) fn tcp_close(vm: &mut Vm, cx: Cx) -> R {
+    ask(Q::TcpClose(pop_id(vm, cx.name)?))
+}
+
+pub(crate) fn tcp_release(vm: &mut Vm, cx: Cx) -> R {
+    ask(Q::TcpRelease(pop_id(vm, cx.name)?))
+}
+
+pub(crate) fn ws_listen(vm: &mut Vm, cx: Cx) -> R {
+    let (host, port, options) = endpoint(vm, cx.name)?;
+    let request = (|| {
+        host_in("WebSocket listener", &host)?;
+        let port = port_in("WebSocket listener", port, 0)?;
+        let mut o = Options::new("WebSocket listener", &options)?;
+        let allowed_origins = o.allowed_origins()?;
+        let tls = o.tls_files("WebSocket listener")?;
+        o.finish("WebSocket listener option")?;
+        Ok(Q::WsListen { host, port, allowed_origins, tls })
+    })();
+    ask_checked(vm, request)
+}
+
+pub(crate) fn ws_listeners(_: &mut Vm, _: Cx) -> R {
+    ask(Q::WsListeners)
+}
+
+pub(crate) fn ws_listener(vm: &mut Vm, cx: Cx) -> R {
+    ask(Q::WsListener(pop_id(vm, cx.name)?))
+}
+
+pub(crate) fn ws_accept(vm: &mut Vm, cx: Cx) -> R {
+    let (id, options) = id_and_options(vm, cx.name)?;
+    let request = accept_options("WebSocket accept", &options).map(|timeout_ms| Q::WsAccept { id, timeout_ms });
+    ask_checked(vm, request)
+}
+
+pub(crate) fn ws_listener_close(vm: &mut Vm, cx: Cx) -> R {
+    ask(Q::WsListenerClose(pop_id(vm, cx.name)?))
+}
+
+pub(crate) fn ws_listener_release(vm: &mut Vm, cx: Cx) -> R {
+    ask(Q::WsListenerRelease(pop_id(vm, cx.name)?))
+}
+
+pub(crate) fn ws_connect(vm: &mut Vm, cx: Cx) -> R {
+    let url = string_at(vm, cx.name, 1, "WebSocket URL string")?;
+    let options = take_options(vm, 2);
+    let request = (|| {
+        let (host, port) = parse_ws_url(&url)?;
+        let mut o = Options::new("WebSocket", &options)?;
+        let timeout_ms = o.timeout()?;
+        o.finish("WebSocket option")?;
+        Ok(Q::WsConnect { url, host, port, timeout_ms })
+    })();
+    ask_checked(vm, request)
+}
+
+pub(crate) fn ws_connections(_: &mut Vm, _: Cx) -> R {
+    ask(Q::WsConnections)
+}
+
+pub(crate) fn ws_connection(vm: &mut Vm, cx: Cx) -> R {
+    ask(Q::WsConnection(pop_id(vm, cx.name)?))
+}
+
+pub(crate) fn ws_send(vm: &mut Vm, cx: Cx) -> R {
+    let (id, message) = id_and_text(vm, cx.name, "WebSocket text message string")?;
+    ask(Q::WsSend { id, message })
+}
+
+pub(crate) fn ws_read(vm: &mut Vm, cx: Cx) -> R {
+    let (id, options) = id_and_options(vm, cx.name)?;
+    let request = read_options("WebSocket", &options, 1_048_576).map(|(timeout_ms, max_bytes)| Q::WsRead {
+        id,
+        timeout_ms,
+        max_bytes,
+    });
+    ask_checked(vm, request)
+}
+
+pub(crate) fn ws_close(vm: &mut Vm, cx: Cx) -> R {
+    ask(Q::WsClose(pop_id(vm, cx.name)?))
+}
+
+pub(crate) fn ws_release(vm: &mut Vm, cx: Cx) -> R {
+    ask(Q::WsRelease(pop_id(vm, cx.name)?))
 }
 
 #[cfg(test)]
