@@ -96,6 +96,10 @@ impl Program {
         // Definitions are in ordinal order: the last one that has run (a
         // binary search, so redefining a name many times costs a call little).
         let defs = self.functions.get(sym.index())?;
+        if let [(ordinal, chunk)] = defs[..] {
+            // Most names are defined once: no search.
+            return (ordinal < defined).then_some(chunk);
+        }
         let ran = defs.partition_point(|&(ordinal, _)| ordinal < defined);
         ran.checked_sub(1).map(|last| defs[last].1)
     }
