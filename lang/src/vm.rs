@@ -14,13 +14,15 @@
 //! is paid for, by the call that entered its chunk or the jump that
 //! repeated it, and straight-line code between two charges is bounded by
 //! the program's size: a slice overruns its budget by at most one chunk.
-//! The check costs nothing on the other instructions (it cost 11% of the
-//! loop benchmark's instructions when every instruction paid for itself).
+//! The other instructions carry no check.
 //!
-//! Speed: `execute` runs the hot ops (literals, variables, jumps, integer
-//! fast paths of words, superinstructions, calls and returns) in one
-//! match and everything else in `step`; a function call creates its
-//! variable frame only when it first declares a variable.
+//! Speed: `execute` completes the hot ops (literals, variables, jumps,
+//! integer fast paths of words, superinstructions, user calls and returns)
+//! in one match on the op in place; `step`, out of line so that the hot
+//! loop keeps its registers, runs everything else and the error and
+//! fallback paths of the hot ops. Each op's semantics is written in one of
+//! the two. A function call creates its variable frame only when it first
+//! declares a variable.
 //!
 //! Invariants: a `CodeFrame`'s `base` never exceeds the stack length at the
 //! time it was pushed; the result of every function or block call follows
