@@ -175,3 +175,46 @@ pub(crate) fn and_or(vm: &mut Vm, cx: Cx) -> R {
     let b = vm.peek(0).truthy().ok_or_else(VmError::result_condition)?;
     vm.replace(2, Value::Bool(if cx.word == Word::And { a && b } else { a || b }))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::host::{Host, Stream};
+    use crate::op::int_word;
+    use crate::value::Value;
+    use crate::vm::Vm;
+    use crate::word::Word;
+    use std::sync::Arc;
+
+    struct Quiet;
+
+    impl Host for Quiet {
+        fn write(&mut self, _: Stream, _: &str) {}
+        fn args(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn now_ms(&self) -> i64 {
+            0
+        }
+    }
+
+    /// The VM's integer fast paths (`op::int_word`, run by `fast_word` and
+    /// the superinstructions) compute what the words' handlers compute,
+    /// and decline (falling back to the word) exactly where a word fails.
+    #[test]
+    fn the_integer_fast_paths_agree_with_the_words() {
+        use Word::*;
+        let program = Arc::new(crate::compile("arith.rco", "").expect("compiles"));
+        let edges = [0, 1, -1, 2, -2, 3, 7, -7, 100, i64::from(i32::MAX), i64::MAX, i64::MIN, i64::MIN + 1];
+        for word in [Add, Sub, Mul, Div, Mod, Lt, Gt, Le, Ge, Eq, Ne] {
+            for a in edges {
+                for b in edges {
+                    let mut vm = Vm::new(program.clone());
+                    vm.stack.extend([Value::Int(a), Value::Int(b)]);
+                    let general = vm.exec_word(word, word.name(), &mut Quiet, (0, 0)).ok().and(vm.stack.pop());
+                    let fast = int_word(word, a, b).map(|r| r.value());
+                    assert_eq!(format!("{fast:?}"), format!("{general:?}"), "{a} {b} {}", word.name());
+                }
+            }
+        }
+    }
+}
