@@ -73,8 +73,10 @@ struct Unit {
 }
 
 struct Loop {
-    start: u32,
+    /// The jumps of `break` (to the loop's end) and `continue` (to its
+    /// condition), patched once the body is compiled.
     breaks: Vec<usize>,
+    continues: Vec<usize>,
 }
 
 impl Compiler {
@@ -91,7 +93,7 @@ impl Compiler {
 
     fn patch(&mut self, unit: &Unit, at: usize, target: u32) {
         match &mut self.chunks[unit.chunk as usize].ops[at] {
-            Op::Jump(t) | Op::JumpIfFalse(t) => *t = target,
+            Op::Jump(t) | Op::JumpIfFalse(t) | Op::JumpIfTrue(t) => *t = target,
             _ => unreachable!("only jumps are patched"),
         }
     }
@@ -213,17 +215,25 @@ impl Compiler {
                 }
             }
             Expr::While { cond, body, span } => {
-                let start = self.here(unit);
-                self.stmt(unit, cond);
-                let exit = self.emit(unit, Op::JumpIfFalse(0), *span);
-                unit.loops.push(Loop { start, breaks: Vec::new() });
+                // Inverted: the condition comes after the body, so a round
+                // ends in one jump back taken while it holds, where a test
+                // at the top would need a second jump (one dispatch per
+                // round). The first test is reached by a jump over the body.
+                let enter = self.emit(unit, Op::Jump(0), *span);
+                let top = self.here(unit);
+                unit.loops.push(Loop { breaks: Vec::new(), continues: Vec::new() });
                 self.stmts(unit, body);
-                self.emit(unit, Op::Jump(start), *span);
+                let test = self.here(unit);
+                self.patch(unit, enter, test);
+                self.stmt(unit, cond);
+                self.emit(unit, Op::JumpIfTrue(top), *span);
                 let end = self.here(unit);
-                self.patch(unit, exit, end);
                 if let Some(l) = unit.loops.pop() {
                     for b in l.breaks {
                         self.patch(unit, b, end);
+                    }
+                    for c in l.continues {
+                        self.patch(unit, c, test);
                     }
                 }
             }
@@ -237,19 +247,19 @@ impl Compiler {
             "false" => Op::PushFalse,
             "return" => Op::Return,
             "break" | "continue" => {
-                let Some(l) = unit.loops.last() else {
+                if unit.loops.is_empty() {
                     self.error(format!("{w} can only be used inside a loop"), span, None);
                     return;
-                };
-                if w == "continue" {
-                    Op::Jump(l.start)
-                } else {
-                    let at = self.emit(unit, Op::Jump(0), span);
-                    if let Some(l) = unit.loops.last_mut() {
+                }
+                let at = self.emit(unit, Op::Jump(0), span);
+                if let Some(l) = unit.loops.last_mut() {
+                    if w == "continue" {
+                        l.continues.push(at);
+                    } else {
                         l.breaks.push(at);
                     }
-                    return;
                 }
+                return;
             }
             _ => match Word::from_name(w) {
                 Some(word) if !word.is_method() => Op::Word(word),
@@ -266,6 +276,7 @@ fn fuse(ops: &mut [Op]) {
     let then_of = |rest: &[Op]| match rest.first() {
         Some(Op::SetVar(s)) => Then::Set(*s),
         Some(Op::JumpIfFalse(t)) => Then::JumpIfFalse(*t),
+        Some(Op::JumpIfTrue(t)) => Then::JumpIfTrue(*t),
         _ => Then::Push,
     };
     let small = |k: i64| i32::try_from(k).is_ok();

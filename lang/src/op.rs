@@ -45,6 +45,8 @@ pub enum Then {
     Set(Symbol),
     /// A fused `JumpIfFalse`: continue at `.0` when the value is falsey.
     JumpIfFalse(u32),
+    /// A fused `JumpIfTrue`: continue at `.0` when the value is truthy.
+    JumpIfTrue(u32),
 }
 
 impl Then {
@@ -52,7 +54,7 @@ impl Then {
     pub fn parts(self) -> usize {
         match self {
             Then::Push => 0,
-            Then::Set(_) | Then::JumpIfFalse(_) => 1,
+            Then::Set(_) | Then::JumpIfFalse(_) | Then::JumpIfTrue(_) => 1,
         }
     }
 }
@@ -91,6 +93,9 @@ pub enum Op {
     Jump(u32),
     /// `( cond -- )` continue at `.0` when `cond` is falsey; a Result fails.
     JumpIfFalse(u32),
+    /// `( cond -- )` continue at `.0` when `cond` is truthy; a Result fails
+    /// (the end of a `while`, after its body: back to the body's start).
+    JumpIfTrue(u32),
     /// `( -- )` register the function compiled into chunk `.0`.
     DefineFunction(u32),
     /// End the current function or block call (base rule of §6.1); at top
@@ -222,5 +227,6 @@ fn then_text(then: Then) -> String {
         Then::Push => String::new(),
         Then::Set(s) => format!(" Set {}", s.as_str()),
         Then::JumpIfFalse(t) => format!(" JumpIfFalse {t}"),
+        Then::JumpIfTrue(t) => format!(" JumpIfTrue {t}"),
     }
 }

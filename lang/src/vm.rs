@@ -528,6 +528,23 @@ impl Vm {
                     return self.fail_at(chunk_index, ip, $e)
                 };
             }
+            // Continue at op `$t`; a jump back (the next round of a loop)
+            // charges the length of what it repeats, and may end the slice.
+            macro_rules! jump {
+                ($t:expr) => {{
+                    let t: usize = $t;
+                    if t < ip {
+                        remaining = remaining.saturating_sub((ip - t) as u64);
+                        ip = t;
+                        if remaining == 0 {
+                            self.save_ip(ip);
+                            return Outcome::Yielded;
+                        }
+                    } else {
+                        ip = t;
+                    }
+                }};
+            }
             // The hot ops run here; every other op, and every slow path
             // that is not an error, leaves the match for the one call of
             // `step` below it (one copy of the rare code keeps the hot arms
@@ -551,25 +568,21 @@ impl Vm {
                                 fail!(VmError::unknown_variable(sym.as_str()));
                             }
                         }
-                        Op::Jump(t) => {
-                            let t = t as usize;
-                            if t < ip {
-                                // The next round of a loop: its body's length.
-                                remaining = remaining.saturating_sub((ip - t) as u64);
-                                ip = t;
-                                if remaining == 0 {
-                                    self.save_ip(ip);
-                                    return Outcome::Yielded;
-                                }
-                            } else {
-                                ip = t;
-                            }
-                        }
+                        Op::Jump(t) => jump!(t as usize),
                         Op::JumpIfFalse(t) => match self.stack.last().map(Value::truthy) {
                             Some(Some(truthy)) => {
                                 self.pop_discard(1);
                                 if !truthy {
-                                    ip = t as usize;
+                                    jump!(t as usize);
+                                }
+                            }
+                            _ => break 'fast,
+                        },
+                        Op::JumpIfTrue(t) => match self.stack.last().map(Value::truthy) {
+                            Some(Some(truthy)) => {
+                                self.pop_discard(1);
+                                if truthy {
+                                    jump!(t as usize);
                                 }
                             }
                             _ => break 'fast,
@@ -601,7 +614,7 @@ impl Vm {
                                 if let Some(next) =
                                     int_word(word, x, y).and_then(|r| self.finish_fused(r, then, ip + 2, 0))
                                 {
-                                    ip = next;
+                                    jump!(next);
                                     continue 'ops;
                                 }
                             }
@@ -614,7 +627,7 @@ impl Vm {
                                 if let Some(next) =
                                     int_word(word, x, k.into()).and_then(|r| self.finish_fused(r, then, ip + 2, 0))
                                 {
-                                    ip = next;
+                                    jump!(next);
                                     continue 'ops;
                                 }
                             }
@@ -627,7 +640,7 @@ impl Vm {
                                 if let Some(next) =
                                     int_word(word, x, k.into()).and_then(|r| self.finish_fused(r, then, ip + 1, 1))
                                 {
-                                    ip = next;
+                                    jump!(next);
                                     continue 'ops;
                                 }
                             }
@@ -638,7 +651,7 @@ impl Vm {
                                 if let Some(next) =
                                     int_word(word, x, k.into()).and_then(|r| self.finish_fused(r, then, ip + 2, 0))
                                 {
-                                    ip = next;
+                                    jump!(next);
                                     continue 'ops;
                                 }
                             }
@@ -720,7 +733,7 @@ impl Vm {
                 Ok(Flow::Next)
             }
             // A condition `execute` cannot branch on: none, or a Result.
-            Op::JumpIfFalse(_) => {
+            Op::JumpIfFalse(_) | Op::JumpIfTrue(_) => {
                 if self.stack.is_empty() {
                     let spans = &prog.chunks[chunk_index as usize].spans;
                     let word = if matches!(prog.text(spans[ip - 1]), "while") { "while" } else { "if" };
@@ -865,6 +878,10 @@ impl Vm {
             Then::JumpIfFalse(target) => {
                 self.pop_discard(consumed);
                 Some(if r.truthy() { after + 1 } else { target as usize })
+            }
+            Then::JumpIfTrue(target) => {
+                self.pop_discard(consumed);
+                Some(if r.truthy() { target as usize } else { after + 1 })
             }
         }
     }

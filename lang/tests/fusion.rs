@@ -85,14 +85,21 @@ fn statement() -> impl Strategy<Value = String> {
         (vars(), vars(), constant(), word(), then())
             .prop_map(|(x, y, k, w, t)| format!("${x} ${y} + {GAP} {k} {GAP} {w} {GAP} {t}")),
         (vars(), value()).prop_map(|(x, v)| format!("{v} {x} set")),
+        // A `while`, whose condition is tested after its body, with
+        // `continue` and `break` (at most six rounds).
+        (constant(), word()).prop_map(|(k, w)| format!("0 n set\n$n {GAP} {k} {GAP} {w} while {LOOP_BODY} end")),
+        (vars(), word()).prop_map(|(x, w)| format!("0 n set\n$n {GAP} ${x} {GAP} {w} while {LOOP_BODY} end")),
     ]
 }
+
+/// The body of a generated `while`.
+const LOOP_BODY: &str = "\"L\" print $n 1 + n set $n 2 = if continue end $n 5 > if break end";
 
 /// The statements at the top level (variables are globals there) and in
 /// a function that declares its own and reads its caller's (a scan of the
 /// calls' variables).
 fn program(a: &str, b: &str, z: &str, top: &[String], inner: &[String]) -> String {
-    let mut p = format!("{a} a var\n{b} b var\n{z} z var\n");
+    let mut p = format!("{a} a var\n{b} b var\n{z} z var\n0 n var\n");
     for s in top {
         p.push_str(s);
         p.push('\n');
