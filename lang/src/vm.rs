@@ -393,6 +393,17 @@ impl Vm {
         self.vars.shrink_to_fit();
     }
 
+    /// Gives up the VM's values without freeing them, for a host whose
+    /// process ends now: freeing a program's data (a million-element
+    /// array, every string in it) would only delay the exit. The VM is
+    /// left empty.
+    pub fn forget_values(&mut self) {
+        std::mem::forget(std::mem::take(&mut self.stack));
+        std::mem::forget(std::mem::take(&mut self.frames));
+        std::mem::forget(std::mem::take(&mut self.vars));
+        std::mem::forget(std::mem::take(&mut self.globals));
+    }
+
     /// Names the task this VM runs (its diagnostics say `in task#ID`).
     pub fn set_task_id(&mut self, id: u64) {
         if let Some(Frame::Code(f)) = self.frames.first_mut() {
