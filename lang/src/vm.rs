@@ -1212,7 +1212,7 @@ impl Vm {
             };
             match &it.items {
                 Items::Seq(v) => {
-                    let item = v[i].clone();
+                    let item = v[i].fast_clone();
                     self.stack.push(item);
                     args += 1;
                 }

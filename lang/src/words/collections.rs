@@ -381,9 +381,10 @@ pub(crate) fn iterate(vm: &mut Vm, cx: &Cx, block: u32, items: Items, receiver: 
 
 /// Takes a block's result into a running higher-order word.
 pub(crate) fn feed_iter(it: &mut IterFrame, r: Value) -> Result<(), VmError> {
-    let name = it.word.name();
+    // The word's name is looked up only for an error.
+    let word = it.word;
     let predicate = |r: &Value| {
-        r.truthy().ok_or_else(|| VmError::invalid(name, "Result values require ok? before use as a predicate"))
+        r.truthy().ok_or_else(|| VmError::invalid(word.name(), "Result values require ok? before use as a predicate"))
     };
     let i = it.index;
     it.index += 1;
@@ -391,7 +392,7 @@ pub(crate) fn feed_iter(it: &mut IterFrame, r: Value) -> Result<(), VmError> {
         Word::Each => {}
         Word::Transform => it.out.push(r),
         Word::Select if predicate(&r)? => match &it.items {
-            Items::Seq(v) => it.out.push(v[i].clone()),
+            Items::Seq(v) => it.out.push(v[i].fast_clone()),
             Items::Map(v) => {
                 it.out.push(Value::Str(v[i].0.clone()));
                 it.out.push(v[i].1.clone());
@@ -416,7 +417,7 @@ pub(crate) fn feed_iter(it: &mut IterFrame, r: Value) -> Result<(), VmError> {
         Word::MapResult => it.acc = Value::ok(r),
         Word::AndThen => {
             if !matches!(r, Value::Result(_)) {
-                return Err(VmError::type_error(name, "block returning result", r.kind()));
+                return Err(VmError::type_error(word.name(), "block returning result", r.kind()));
             }
             it.acc = r;
         }
