@@ -602,7 +602,7 @@ impl Vm {
                         Op::Call(sym, _) => {
                             let Some(chunk) = prog.function(sym, self.defined) else { break 'fast };
                             self.save_ip(ip);
-                            if let Err(e) = self.call_function(sym, chunk) {
+                            if let Err(e) = self.call_function(&prog, sym, chunk) {
                                 fail!(e)
                             }
                             remaining = remaining.saturating_sub(self.take_debt());
@@ -987,8 +987,9 @@ impl Vm {
 
     /// Starts a user function call (§6.1).
     #[inline(always)]
-    fn call_function(&mut self, sym: Symbol, chunk: u32) -> Result<(), VmError> {
-        let inputs = match self.program.chunks[chunk as usize].kind {
+    fn call_function(&mut self, prog: &Program, sym: Symbol, chunk: u32) -> Result<(), VmError> {
+        let code = &prog.chunks[chunk as usize];
+        let inputs = match code.kind {
             ChunkKind::Function { inputs, .. } => inputs,
             _ => 0,
         };
@@ -997,7 +998,7 @@ impl Vm {
         }
         self.check_depth()?;
         let base = (self.stack.len() - inputs) as u32;
-        self.charge(self.program.chunks[chunk as usize].ops.len());
+        self.charge(code.ops.len());
         let caller_scope = std::mem::replace(&mut self.scope, self.vars.len() as u32);
         self.frames.push(Frame::Code(CodeFrame { chunk, ip: 0, base, caller_scope, kind: FrameKind::Function(sym) }));
         Ok(())
