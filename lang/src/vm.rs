@@ -902,8 +902,14 @@ impl Vm {
     /// the globals are looked at.
     #[inline(always)]
     fn int_var(&self, sym: Symbol) -> Option<i64> {
-        let v = if self.vars.is_empty() { self.globals.get(sym.index())?.as_ref() } else { self.lookup(sym) };
-        match v {
+        if self.vars.is_empty() {
+            // One test: an unbound global (`None`) is not an integer either.
+            return match self.globals.get(sym.index()) {
+                Some(Some(Value::Int(n))) => Some(*n),
+                _ => None,
+            };
+        }
+        match self.lookup(sym) {
             Some(Value::Int(n)) => Some(*n),
             _ => None,
         }
@@ -913,7 +919,19 @@ impl Vm {
     /// the number.
     #[inline(always)]
     fn assign_int(&mut self, sym: Symbol, r: IntOutcome) -> Option<()> {
-        let slot = if self.vars.is_empty() { self.globals.get_mut(sym.index())?.as_mut()? } else { self.slot(sym)? };
+        let slot = if self.vars.is_empty() {
+            match (self.globals.get_mut(sym.index()), r) {
+                // The common case in one test, as in `int_var`.
+                (Some(Some(Value::Int(n))), IntOutcome::Int(m)) => {
+                    *n = m;
+                    return Some(());
+                }
+                (Some(Some(slot)), _) => slot,
+                _ => return None,
+            }
+        } else {
+            self.slot(sym)?
+        };
         match (slot, r) {
             (Value::Int(n), IntOutcome::Int(m)) => *n = m,
             (slot, r) => std::mem::replace(slot, r.value()).discard(),
