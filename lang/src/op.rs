@@ -1,7 +1,7 @@
 //! `Op`: the bytecode instruction set, the single source of truth for what
 //! the VM executes, and its disassembler.
 //!
-//! Invariants: an `Op` is `Copy` and at most 16 bytes; jump targets are
+//! Invariants: an `Op` is `Copy` and at most 24 bytes; jump targets are
 //! absolute indexes into the same chunk's code; every op has exactly one
 //! span in `Chunk::spans` (the token a diagnostic points at).
 //!
@@ -121,7 +121,9 @@ pub enum Op {
     DupInt(i32, Word, Then),
 }
 
-// The dispatch loop copies an op per instruction: keep it small.
+// Small ops. 16 bytes would need the fused part packed in 32 bits, whose
+// unpacking cost more than the smaller op saved (docs/BENCHMARKS.md, "The
+// interpreter at Lua's speed").
 const _: () = assert!(std::mem::size_of::<Op>() <= 24);
 
 /// The words a superinstruction may fuse: integer operations. Where one

@@ -264,3 +264,15 @@ fn open(
     out.push_str(open);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::int_text;
+
+    #[test]
+    fn integer_digits_match_the_formatter_at_the_edges() {
+        for n in [0, 1, -1, 9, 10, -10, 99, 100, 12345, -987654321, i64::MAX, i64::MIN, i64::MIN + 1] {
+            assert_eq!(int_text(n, &mut [0; 20]), n.to_string());
+        }
+    }
+}

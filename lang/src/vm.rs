@@ -589,6 +589,8 @@ impl Vm {
                             }
                             _ => break 'fast,
                         },
+                        // Two arms, not one testing which op it is: one arm
+                        // cost 1-4% more instructions on every benchmark.
                         Op::JumpIfTrue(t) => match self.stack.last().map(Value::truthy) {
                             Some(Some(truthy)) => {
                                 self.pop_discard(1);
