@@ -51,6 +51,13 @@ pub struct Config {
 /// reduction budget: it bounds how long one task can keep a worker from the
 /// rest; an instruction is one reduction, see `Vm::run`).
 const SLICE: u64 = 4_096;
+/// How many reductions a worker runs while other tasks wait in its queue
+/// before it wakes an idle peer to take half of them (`rco_actors::Config::
+/// wake_peer_after`): two slices. Waking a parked peer and moving a task to
+/// it costs tens of µs, about what two slices take; a backlog of tiny tasks
+/// (a spawning loop's, most socket wake-ups') is cheaper to run where it
+/// is. RCO_WAKE_PEER_AFTER overrides it, for benchmarks and diagnosis.
+const WAKE_PEER_AFTER: u64 = 2 * SLICE;
 /// What performing an effect costs on top of the word that asked for it
 /// (so a run chains at most `SLICE / EFFECT_COST` effects answered at once).
 const EFFECT_COST: u64 = 64;
@@ -305,7 +312,7 @@ impl TaskActor {
 
     /// One run: resumes with the answer that woke it, if any, then runs the
     /// VM until the budget is spent, it must park, or it ends.
-    fn run_slice(&mut self, cx: &mut Cx<'_>) -> Poll {
+    fn run_slice(&mut self, cx: &mut Cx<'_>, budget: &mut u64) -> Poll {
         if self.waiting {
             if !cx.has_mail() {
                 return Poll::Park;
@@ -316,13 +323,12 @@ impl TaskActor {
                 return self.finish(Outcome::Failed(f));
             }
         }
-        let mut budget = SLICE;
         loop {
             let outcome = {
                 let mut host = TaskHost { rt: self.rt, cx };
-                self.vm.0.run(&mut host, budget)
+                self.vm.0.run(&mut host, *budget)
             };
-            budget = budget.saturating_sub(self.vm.0.spent());
+            *budget = budget.saturating_sub(self.vm.0.spent());
             match outcome {
                 Outcome::Yielded => return Poll::Yield,
                 Outcome::Blocked(_) if self.rt.stopping.load(SeqCst) => return Poll::Done,
@@ -333,11 +339,11 @@ impl TaskActor {
                         return Poll::Park;
                     }
                     Some(answer) => {
-                        budget = budget.saturating_sub(answer_cost(&answer));
+                        *budget = budget.saturating_sub(answer_cost(&answer));
                         if let Err(f) = self.vm.0.resume(answer) {
                             return self.finish(Outcome::Failed(f));
                         }
-                        if budget == 0 {
+                        if *budget == 0 {
                             return Poll::Yield;
                         }
                     }
@@ -357,10 +363,13 @@ impl Actor for TaskActor {
     type Msg = Msg;
 
     fn run(&mut self, cx: &mut Cx<'_>) -> Poll {
-        match panic::catch_unwind(AssertUnwindSafe(|| self.run_slice(cx))) {
+        let mut budget = SLICE;
+        let poll = match panic::catch_unwind(AssertUnwindSafe(|| self.run_slice(cx, &mut budget))) {
             Ok(poll) => poll,
             Err(payload) => self.panicked(panic_message(payload.as_ref())),
-        }
+        };
+        cx.report_work(SLICE - budget);
+        poll
     }
 }
 
@@ -496,7 +505,9 @@ fn start(program: Arc<Program>, config: Config) -> std::io::Result<Running> {
         (reactor, Some(hook))
     };
     let workers = std::env::var("RCO_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(0);
-    let scheduler = Scheduler::new(rco_actors::Config { workers, idle_hook })?;
+    let wake_peer_after =
+        std::env::var("RCO_WAKE_PEER_AFTER").ok().and_then(|w| w.parse().ok()).unwrap_or(WAKE_PEER_AFTER);
+    let scheduler = Scheduler::new(rco_actors::Config { workers, idle_hook, wake_peer_after })?;
     // The runtime and the program live until the process exits (`run`
     // never returns): lent to every actor and VM, they cost a spawn no
     // reference count shared with the other workers.

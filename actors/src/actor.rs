@@ -68,11 +68,21 @@ impl<M: Send + 'static> Actor for FnActor<M> {
 pub struct Context<'a, A: Actor> {
     me: &'a ActorRef<A>,
     worker: &'a WorkerLocal<A>,
+    /// What the run reported with `report_work`, if anything.
+    pub(crate) work: Option<u64>,
 }
 
 impl<'a, A: Actor> Context<'a, A> {
     pub(crate) fn new(me: &'a ActorRef<A>, worker: &'a WorkerLocal<A>) -> Self {
-        Context { me, worker }
+        Context { me, worker, work: None }
+    }
+
+    /// Tells the scheduler how much work this run did, in the units of
+    /// [`Config::wake_peer_after`](crate::Config::wake_peer_after) (rco:
+    /// reductions). A run that reports nothing counts as more than that
+    /// threshold: every run of it with work waiting behind wakes a peer.
+    pub fn report_work(&mut self, units: u64) {
+        self.work = Some(units);
     }
 
     /// A handle to the running actor itself (to hand to others so they can
@@ -93,7 +103,8 @@ impl<'a, A: Actor> Context<'a, A> {
     }
 
     /// Spawns `actor` onto this worker's local queue (cheaper and more cache
-    /// friendly than the global injector; idle peers may steal it).
+    /// friendly than the global injector; idle peers may steal it once this
+    /// worker has a backlog, see [`Config::wake_peer_after`](crate::Config::wake_peer_after)).
     pub fn spawn(&self, actor: A) -> ActorRef<A> {
         self.worker.spawn_local(actor)
     }

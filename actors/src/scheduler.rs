@@ -38,6 +38,17 @@ pub struct Config {
     pub workers: usize,
     /// Polled by an idle worker instead of parking (see [`IdleHook`]).
     pub idle_hook: Option<Arc<dyn IdleHook>>,
+    /// How much work (in the units actors report with
+    /// [`Context::report_work`](crate::Context::report_work)) a worker does
+    /// while other actors wait in its local queue before it wakes an idle
+    /// peer to steal from it. 0 (the default) wakes a peer after any run
+    /// that had work waiting behind it. Moving an actor to another core
+    /// costs more than running a tiny one (its memory and its handle cross
+    /// caches, and waking a parked thread takes tens of µs), so a runtime
+    /// whose actors report their work sets this to about the work a wake-up
+    /// costs: short actors then stay on the worker that spawned or woke
+    /// them, and a backlog of real work still spreads.
+    pub wake_peer_after: u64,
 }
 
 /// State shared by the workers, the [`Scheduler`] handle and (weakly) every
@@ -55,10 +66,17 @@ pub(crate) struct Shared<A: Actor> {
     pub(crate) halted: AtomicBool,
     /// One per worker: whether it is inside a run (see `WorkerLocal::run_actor`).
     pub(crate) in_run: Box<[InRun]>,
+    /// One per worker: whether it asked for help (see `WorkerLocal::account`):
+    /// peers steal only from a worker that did.
+    pub(crate) overloaded: Box<[InRun]>,
+    /// `Config::wake_peer_after`.
+    pub(crate) wake_peer_after: u64,
 }
 
-/// Whether one worker is inside an actor's run, on a cache line of its own:
-/// written twice per run by its worker, read only by `stop_runs`.
+/// A flag of one worker on a cache line of its own: whether it is inside an
+/// actor's run (written twice per run by its worker, read only by
+/// `stop_runs`), or whether it asked peers for help (written by its worker
+/// when that changes, read by idle peers).
 #[derive(Default)]
 #[repr(align(128))]
 pub(crate) struct InRun(pub(crate) AtomicBool);
@@ -127,6 +145,8 @@ impl<A: Actor> Scheduler<A> {
             outside: Mutex::default(),
             halted: AtomicBool::new(false),
             in_run: (0..count).map(|_| InRun::default()).collect(),
+            overloaded: (0..count).map(|_| InRun::default()).collect(),
+            wake_peer_after: config.wake_peer_after,
         });
         let mut scheduler = Scheduler { shared: shared.clone(), threads: Vec::with_capacity(count) };
         for (index, queue) in queues.into_iter().enumerate() {
@@ -243,7 +263,7 @@ mod tests {
 
     #[test]
     fn shutdown_frees_shared_state_even_with_self_referencing_actor() {
-        let sched: Scheduler<FnActor> = Scheduler::new(Config { workers: 2, idle_hook: None }).expect("threads");
+        let sched: Scheduler<FnActor> = Scheduler::new(Config { workers: 2, ..Config::default() }).expect("threads");
         assert_eq!(sched.workers(), 2);
         let weak = sched.shared_weak();
         // An actor that keeps its own handle: a cycle only shutdown breaks.
@@ -262,7 +282,7 @@ mod tests {
 
     #[test]
     fn panicking_actor_is_retired_and_worker_survives() {
-        let sched: Scheduler<FnActor> = Scheduler::new(Config { workers: 1, idle_hook: None }).expect("threads");
+        let sched: Scheduler<FnActor> = Scheduler::new(Config { workers: 1, ..Config::default() }).expect("threads");
         sched.spawn(FnActor::new(|_| -> Poll { panic!("actor bug (expected by this test)") }));
         let done = crate::Completion::new();
         let signal = done.clone();
@@ -276,7 +296,7 @@ mod tests {
 
     #[test]
     fn stop_runs_waits_for_runs_in_progress_and_starts_none() {
-        let sched: Scheduler<FnActor> = Scheduler::new(Config { workers: 2, idle_hook: None }).expect("threads");
+        let sched: Scheduler<FnActor> = Scheduler::new(Config { workers: 2, ..Config::default() }).expect("threads");
         let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for _ in 0..4 {
             let runs = runs.clone();

@@ -5,11 +5,14 @@
 //! Invariants:
 //! * Only the worker thread pushes to or pops from its own local queue
 //!   (peers only steal through `Shared::stealers`).
-//! * Every push of new work (spawn or wake) is followed by one
-//!   `Sleep::notify`, so idle peers can come and steal it: at once outside
-//!   an actor's slice, at the end of the slice for pushes made during it
-//!   (one wake-up per slice, not per push). Requeueing a yielded actor
-//!   does not notify: its worker comes back to it anyway.
+//! * A worker runs everything in its local queue itself, so pushing there
+//!   needs no wake-up. Peers help only with a backlog: when a worker has
+//!   done `Config::wake_peer_after` units of work while other actors waited
+//!   in its queue, it raises its `overloaded` flag and then calls
+//!   `Sleep::notify` (the flag is the "push" of the sleep protocol, so no
+//!   wake-up is lost); it lowers the flag when it finds its queue empty.
+//!   Peers steal only from a worker whose flag is up. (Moving a tiny actor
+//!   to another core costs more than running it; see `Config`.)
 //! * The worker thread alone touches its registry shard; it hands the shard
 //!   back to `Scheduler::shutdown` when it exits.
 
@@ -61,11 +64,11 @@ pub(crate) struct WorkerLocal<A: Actor> {
     shared: Arc<Shared<A>>,
     /// The actors this worker spawned (see `registry`).
     registry: RefCell<Shard<A>>,
-    /// Set while an actor runs: work it pushes tells idle peers once, when
-    /// its slice ends (see `push`).
-    in_slice: Cell<bool>,
-    /// Work was pushed during the current slice and peers were not told.
-    notify_owed: Cell<bool>,
+    /// Work done since other actors last found this worker's queue empty
+    /// (see `account`).
+    backlog_work: Cell<u64>,
+    /// This worker's `Shared::overloaded` flag as it last stored it.
+    overloaded: Cell<bool>,
 }
 
 /// Queues an actor that just became SCHEDULED through a wake: on the current
@@ -111,23 +114,44 @@ impl<A: Actor> WorkerLocal<A> {
             queue,
             shared,
             registry: RefCell::default(),
-            in_slice: Cell::new(false),
-            notify_owed: Cell::new(false),
+            backlog_work: Cell::new(0),
+            overloaded: Cell::new(false),
         }
     }
 
-    /// Pushes new work on the local queue and tells idle peers about it:
-    /// at once outside a slice, at the end of the slice inside one. An actor
-    /// that spawns or wakes many in one slice (an accept loop, a spawning
-    /// loop) then costs one wake-up of a peer per slice, not one per actor,
-    /// and the peer steals a batch; the work waits at most one slice.
+    /// Pushes new work on the local queue. No peer is told: this worker
+    /// gets to it, and asks for help only with a backlog (see `account`).
     fn push(&self, actor: ActorRef<A>) {
         self.queue.push(actor);
-        if self.in_slice.get() {
-            self.notify_owed.set(true);
-        } else {
-            self.shared.sleep.notify();
+    }
+
+    /// Counts a run's `work` (`None`: not reported) towards this worker's
+    /// backlog if other actors waited in its queue all through the run
+    /// (`waiting`). Once the backlog reaches `wake_peer_after`, the worker
+    /// raises its flag and wakes a peer to steal half its queue; every
+    /// further backlog of that size wakes another. A run that found the
+    /// queue empty behind it starts the count again and lowers the flag.
+    /// Like BEAM's "wake up other" check: a peer is woken for work that has
+    /// waited behind real work, not for every actor pushed.
+    fn account(&self, waiting: bool, work: Option<u64>) {
+        if !waiting {
+            self.backlog_work.set(0);
+            if self.overloaded.replace(false) {
+                self.shared.overloaded[self.index].0.store(false, SeqCst);
+            }
+            return;
         }
+        let threshold = self.shared.wake_peer_after;
+        let backlog = self.backlog_work.get().saturating_add(work.unwrap_or(threshold));
+        if backlog < threshold {
+            self.backlog_work.set(backlog);
+            return;
+        }
+        self.backlog_work.set(0);
+        if !self.overloaded.replace(true) {
+            self.shared.overloaded[self.index].0.store(true, SeqCst);
+        }
+        self.shared.sleep.notify();
     }
 
     /// `Context::spawn`: the new actor goes on this worker's queue and in
@@ -168,7 +192,10 @@ impl<A: Actor> WorkerLocal<A> {
                 sleep.idle(|| self.find_task(false))
             });
             if let Some(actor) = found {
-                yielded = self.run_actor(actor);
+                let waiting = !self.queue.is_empty();
+                let (work, requeue) = self.run_actor(actor);
+                self.account(waiting, work);
+                yielded = requeue;
             }
         }
     }
@@ -201,8 +228,11 @@ impl<A: Actor> WorkerLocal<A> {
         loop {
             let mut retry = false;
             for offset in 1..stealers.len() {
-                let peer = &stealers[(self.index + offset) % stealers.len()];
-                match peer.steal_batch_and_pop(&self.queue) {
+                let peer = (self.index + offset) % stealers.len();
+                if !self.shared.overloaded[peer].0.load(SeqCst) {
+                    continue;
+                }
+                match stealers[peer].steal_batch_and_pop(&self.queue) {
                     Steal::Success(actor) => return Some(actor),
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
@@ -216,47 +246,42 @@ impl<A: Actor> WorkerLocal<A> {
     }
 
     /// Runs one slice of `actor` and applies the state transition for its
-    /// result (see `actor_ref`); an actor that yielded is handed back, for
-    /// the caller to requeue. Work the slice pushed is announced to idle
-    /// peers once, when it ends (see `push`).
-    fn run_actor(&self, actor: ActorRef<A>) -> Option<ActorRef<A>> {
+    /// result (see `actor_ref`); returns the work the run reported and, if
+    /// it yielded, the actor, for the caller to requeue.
+    fn run_actor(&self, actor: ActorRef<A>) -> (Option<u64>, Option<ActorRef<A>>) {
         // Announce the run, then look for a halt (see `Scheduler::stop_runs`).
         let in_run = &self.shared.in_run[self.index].0;
         in_run.store(true, SeqCst);
         if self.shared.halted.load(SeqCst) {
             in_run.store(false, SeqCst);
             // Not run: the registry keeps it alive until shutdown.
-            return None;
+            return (Some(0), None);
         }
-        self.in_slice.set(true);
-        let yielded = self.run_slice(actor);
-        self.in_slice.set(false);
+        let ran = self.run_slice(actor);
         in_run.store(false, SeqCst);
-        if self.notify_owed.replace(false) {
-            self.shared.sleep.notify();
-        }
-        yielded
+        ran
     }
 
-    fn run_slice(&self, actor: ActorRef<A>) -> Option<ActorRef<A>> {
+    fn run_slice(&self, actor: ActorRef<A>) -> (Option<u64>, Option<ActorRef<A>>) {
         actor.start_run();
-        let outcome = {
+        let (outcome, work) = {
             let mut slot = actor.lock_actor();
             let Some(running) = slot.as_mut() else {
                 // Unreachable in practice: only shutdown empties the slot of a
                 // live actor, and it does so after joining the workers.
-                return None;
+                return (Some(0), None);
             };
             let mut cx = Context::new(&actor, self);
             // A panicking actor is retired like a finished one instead of
             // killing this worker. The actor is not used after a panic (it is
             // dropped), so no broken invariant of it can be observed.
-            panic::catch_unwind(AssertUnwindSafe(|| running.run(&mut cx))).unwrap_or(Poll::Done)
+            let outcome = panic::catch_unwind(AssertUnwindSafe(|| running.run(&mut cx))).unwrap_or(Poll::Done);
+            (outcome, cx.work)
         }; // The actor lock is released before the actor can be requeued.
         match outcome {
             Poll::Yield => {
                 actor.yielded();
-                return Some(actor);
+                return (work, Some(actor));
             }
             Poll::Park => {
                 if actor.parked() {
@@ -270,6 +295,6 @@ impl<A: Actor> WorkerLocal<A> {
                 actor.finish();
             }
         }
-        None
+        (work, None)
     }
 }

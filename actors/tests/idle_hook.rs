@@ -84,7 +84,8 @@ impl IdleHook for FakeReactor {
 }
 
 fn scheduler_with(reactor: &Arc<FakeReactor>, workers: usize) -> Scheduler<FnActor> {
-    Scheduler::new(Config { workers, idle_hook: Some(reactor.clone()) }).expect("spawn worker threads")
+    Scheduler::new(Config { workers, idle_hook: Some(reactor.clone()), ..Config::default() })
+        .expect("spawn worker threads")
 }
 
 /// Spawns an actor that parks after every run; returns it and its run count.

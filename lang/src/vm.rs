@@ -530,6 +530,7 @@ impl Vm {
                 }
                 None => {
                     let result = self.stack.pop().unwrap_or(Value::Nil);
+                    self.spent = budget - remaining;
                     return Outcome::Finished(vec![result]);
                 }
             };
@@ -822,9 +823,10 @@ impl Vm {
         }
     }
 
-    /// The reductions the last `run` spent: its whole budget if it yielded,
-    /// less if it stopped on an effect (so a host that answers the effect at
-    /// once can go on with what is left of its slice).
+    /// The reductions the last `run` spent: its whole budget if it yielded
+    /// (or failed), less if it stopped on an effect (so a host that answers
+    /// the effect at once can go on with what is left of its slice) or a
+    /// task finished (the host tells the scheduler how much work it did).
     pub fn spent(&self) -> u64 {
         self.spent
     }

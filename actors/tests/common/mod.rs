@@ -11,7 +11,7 @@ use rco_actors::{Actor, Config, Scheduler};
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
 pub fn scheduler<A: Actor>(workers: usize) -> Scheduler<A> {
-    Scheduler::new(Config { workers, idle_hook: None }).expect("spawn worker threads")
+    Scheduler::new(Config { workers, ..Config::default() }).expect("spawn worker threads")
 }
 
 /// Polls `cond` until it holds or `timeout` passes; returns whether it held.
