@@ -48,7 +48,7 @@
 use std::collections::VecDeque;
 use std::error::Error;
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use crate::actor::Actor;
@@ -63,6 +63,9 @@ const DONE: u8 = 4;
 
 pub(crate) struct Header<A: Actor> {
     state: AtomicU8,
+    /// In a worker's registry shard (see `registry`): set by the worker
+    /// running the actor, the first time it parks.
+    registered: AtomicBool,
     scheduler: Weak<Shared<A>>,
     mail: Mutex<VecDeque<A::Msg>>,
     /// `None` once the actor is done (it is dropped then, not with the last
@@ -96,6 +99,7 @@ impl<A: Actor> ActorRef<A> {
     pub(crate) fn new(scheduler: Weak<Shared<A>>, actor: A) -> Self {
         ActorRef(Arc::new(Header {
             state: AtomicU8::new(SCHEDULED),
+            registered: AtomicBool::new(false),
             scheduler,
             mail: Mutex::new(VecDeque::new()),
             actor: Mutex::new(Some(actor)),
@@ -164,6 +168,13 @@ impl<A: Actor> ActorRef<A> {
 
     pub(crate) fn lock_actor(&self) -> MutexGuard<'_, Option<A>> {
         lock(&self.0.actor)
+    }
+
+    /// Marks the actor registered; whether it was not yet. Called only by
+    /// the worker that runs it (or holds it out of every queue), so no two
+    /// threads race on it.
+    pub(crate) fn mark_registered(&self) -> bool {
+        !self.0.registered.swap(true, Ordering::Relaxed)
     }
 
     pub(crate) fn start_run(&self) {

@@ -1,24 +1,29 @@
-//! The registry of live actors and the live-actor count.
+//! The registry of parked actors and the live-actor count.
 //!
 //! The registry exists so that `Scheduler::shutdown` can drop every actor
 //! that is still alive, including parked ones (in no queue) whose handles
 //! form cycles (e.g. two actors holding each other's `ActorRef`).
 //!
 //! Design, driven by the cost of spawn + complete (the hot path):
+//! * An actor is registered when it first parks, not when it is spawned:
+//!   until then it is always in a queue or running, where shutdown finds it
+//!   anyway, and most short actors (a trivial task) never park, so they
+//!   never touch the registry.
 //! * Each worker owns a [`Shard`] (no lock: only that thread touches it) in
-//!   which it registers the actors it spawns; spawns from outside go to one
-//!   shared, locked shard.
+//!   which it registers the actors that park on it.
 //! * Finishing an actor does not touch the registry at all: finished actors
 //!   are swept out lazily, when the shard's vector is full or when the
-//!   worker goes idle, at an amortized O(1) cost per spawn.
+//!   worker goes idle, at an amortized O(1) cost per registration.
 //! * The live count is kept in per-worker [`Tally`] counters (each written
 //!   by one worker, so never contended) and summed on demand.
 //!
-//! Invariants: every actor that is not done is in exactly one shard, so it
-//! stays alive (an actor is only ever dropped when it finishes or at
-//! shutdown, never behind the scheduler's back); a shard holds a finished
-//! actor's small header (its boxed actor is already dropped) at most until
-//! the next sweep.
+//! Invariants: every actor that is not done and has ever parked is in
+//! exactly one shard; every other one that is not done is in a queue, in a
+//! run, or held by its worker between two runs (which registers it if the
+//! worker stops then). So shutdown reaches every live actor, and an actor
+//! is only ever dropped when it finishes or at shutdown, never behind the
+//! scheduler's back. A shard holds a finished actor's small header (its
+//! actor is already dropped) at most until the next sweep.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 

@@ -1,14 +1,14 @@
 //! The [`Scheduler`]: its configuration, the state shared by all workers
 //! (global injector, peers' stealers, sleep protocol, live-actor tallies,
-//! registry shard for outside spawns, the halt flag and per-worker in-run
-//! flags), spawning from outside, halting runs, and shutdown.
+//! the halt flag and per-worker in-run and overloaded flags), spawning from
+//! outside, halting runs, and shutdown.
 //!
 //! Invariants:
 //! * After [`Scheduler::stop_runs`] returns `true`, no actor run is in
 //!   progress and none starts again (each worker announces a run on its
 //!   own flag before it reads the halt flag, both SeqCst).
-//! * Every actor that is not done is registered (see `registry`) from its
-//!   spawn on, so shutdown can drop every live actor, even parked ones in
+//! * Every actor that is not done is registered (see `registry`) or in a
+//!   queue, so shutdown can drop every live actor, even parked ones in
 //!   reference cycles, and the tallies give an exact live count.
 //! * After [`Scheduler::shutdown`] returns, no worker thread runs, every
 //!   queue is empty and every actor has been dropped (later wakes are
@@ -17,7 +17,7 @@
 use std::io;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
-use crate::registry::{self, Shard, Tally};
+use crate::registry::{self, Tally};
 use crate::sleep::{IdleHook, Sleep};
 use crate::worker::{self, WorkerLocal};
 
@@ -60,8 +60,6 @@ pub(crate) struct Shared<A: Actor> {
     pub(crate) sleep: Sleep,
     /// One per worker, indexed by worker number, then one for outside spawns.
     pub(crate) tallies: Box<[Tally]>,
-    /// Registry shard for actors spawned from outside the workers.
-    outside: Mutex<Shard<A>>,
     /// Set by [`Scheduler::stop_runs`]: no run starts after it.
     pub(crate) halted: AtomicBool,
     /// One per worker: whether it is inside a run (see `WorkerLocal::run_actor`).
@@ -93,22 +91,6 @@ impl<A: Actor> Shared<A> {
     pub(crate) fn inject(&self, actor: ActorRef<A>) {
         self.injector.push(actor);
         self.sleep.notify();
-    }
-
-    /// Sweeps finished actors out of the outside shard when worthwhile (see
-    /// `Shard::sweep_if_worthwhile`). Called by idle workers, so that actors
-    /// spawned from outside are swept even if no more are spawned; skipped
-    /// if an outside spawner holds the lock.
-    pub(crate) fn sweep_outside(&self) {
-        if let Ok(mut shard) = self.outside.try_lock() {
-            shard.sweep_if_worthwhile();
-        }
-    }
-
-    /// The outside shard only ever holds a `Vec` that is consistent between
-    /// operations, so a poisoned lock is recovered.
-    fn outside(&self) -> std::sync::MutexGuard<'_, Shard<A>> {
-        self.outside.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -142,7 +124,6 @@ impl<A: Actor> Scheduler<A> {
             stealers: queues.iter().map(Worker::stealer).collect(),
             sleep: Sleep::new(config.idle_hook),
             tallies: (0..=count).map(|_| Tally::default()).collect(),
-            outside: Mutex::default(),
             halted: AtomicBool::new(false),
             in_run: (0..count).map(|_| InRun::default()).collect(),
             overloaded: (0..count).map(|_| InRun::default()).collect(),
@@ -163,7 +144,6 @@ impl<A: Actor> Scheduler<A> {
     /// queue). Inside an actor, prefer [`Context::spawn`](crate::Context::spawn).
     pub fn spawn(&self, actor: A) -> ActorRef<A> {
         let actor = self.shared.new_actor(actor);
-        self.shared.outside().insert(actor.clone());
         self.shared.tallies[self.threads.len()].spawned();
         self.shared.inject(actor.clone());
         actor
@@ -219,16 +199,16 @@ impl<A: Actor> Scheduler<A> {
                 registered.extend(shard);
             }
         }
-        registered.extend(self.shared.outside().take_all());
         // Dropping each live actor (under its own lock only) breaks any cycle
         // of handles through it. Its destructor may wake other actors: they
-        // land in the queues, which are emptied next.
-        let alive = registered.iter().filter(|actor| actor.finish()).count();
+        // land in the queues, which are emptied next, finishing the actors
+        // found there (those that never parked are in no registry).
+        let mut alive = registered.iter().filter(|actor| actor.finish()).count();
         drop(registered);
         for stealer in self.shared.stealers.iter() {
-            drain(|| stealer.steal());
+            alive += drain(|| stealer.steal());
         }
-        drain(|| self.shared.injector.steal());
+        alive += drain(|| self.shared.injector.steal());
         alive
     }
 
@@ -239,12 +219,14 @@ impl<A: Actor> Scheduler<A> {
     }
 }
 
-/// Steals (and drops) until the queue is empty.
-fn drain<A: Actor>(mut steal: impl FnMut() -> Steal<ActorRef<A>>) {
+/// Steals until the queue is empty, finishing (dropping) each actor;
+/// returns how many were not finished before.
+fn drain<A: Actor>(mut steal: impl FnMut() -> Steal<ActorRef<A>>) -> usize {
+    let mut alive = 0;
     loop {
         match steal() {
-            Steal::Success(actor) => drop(actor),
-            Steal::Empty => return,
+            Steal::Success(actor) => alive += usize::from(actor.finish()),
+            Steal::Empty => return alive,
             Steal::Retry => {}
         }
     }

@@ -13,8 +13,9 @@
 //!   wake-up is lost); it lowers the flag when it finds its queue empty.
 //!   Peers steal only from a worker whose flag is up. (Moving a tiny actor
 //!   to another core costs more than running it; see `Config`.)
-//! * The worker thread alone touches its registry shard; it hands the shard
-//!   back to `Scheduler::shutdown` when it exits.
+//! * The worker thread alone touches its registry shard, in which it
+//!   registers the actors that park on it (see `registry`); it hands the
+//!   shard back to `Scheduler::shutdown` when it exits.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -62,7 +63,7 @@ pub(crate) struct WorkerLocal<A: Actor> {
     index: usize,
     queue: Worker<ActorRef<A>>,
     shared: Arc<Shared<A>>,
-    /// The actors this worker spawned (see `registry`).
+    /// The actors that parked on this worker (see `registry`).
     registry: RefCell<Shard<A>>,
     /// Work done since other actors last found this worker's queue empty
     /// (see `account`).
@@ -154,11 +155,10 @@ impl<A: Actor> WorkerLocal<A> {
         self.shared.sleep.notify();
     }
 
-    /// `Context::spawn`: the new actor goes on this worker's queue and in
-    /// this worker's registry shard.
+    /// `Context::spawn`: the new actor goes on this worker's queue (and in
+    /// the registry only if it parks).
     pub(crate) fn spawn_local(&self, actor: A) -> ActorRef<A> {
         let actor = self.shared.new_actor(actor);
-        self.registry.borrow_mut().insert(actor.clone());
         self.shared.tallies[self.index].spawned();
         self.push(actor.clone());
         actor
@@ -188,7 +188,6 @@ impl<A: Actor> WorkerLocal<A> {
             let found = self.find_task(fairness_tick).or_else(|| {
                 // Nothing to run: a good time to sweep finished actors.
                 self.registry.borrow_mut().sweep_if_worthwhile();
-                self.shared.sweep_outside();
                 sleep.idle(|| self.find_task(false))
             });
             if let Some(actor) = found {
@@ -197,6 +196,17 @@ impl<A: Actor> WorkerLocal<A> {
                 self.account(waiting, work);
                 yielded = requeue;
             }
+        }
+        // Held between two runs, in no queue: shutdown must find it.
+        if let Some(actor) = yielded {
+            self.register(&actor);
+        }
+    }
+
+    /// Puts `actor` in this worker's registry shard unless it is in one.
+    fn register(&self, actor: &ActorRef<A>) {
+        if actor.mark_registered() {
+            self.registry.borrow_mut().insert(actor.clone());
         }
     }
 
@@ -255,6 +265,7 @@ impl<A: Actor> WorkerLocal<A> {
         if self.shared.halted.load(SeqCst) {
             in_run.store(false, SeqCst);
             // Not run: the registry keeps it alive until shutdown.
+            self.register(&actor);
             return (Some(0), None);
         }
         let ran = self.run_slice(actor);
@@ -284,6 +295,9 @@ impl<A: Actor> WorkerLocal<A> {
                 return (work, Some(actor));
             }
             Poll::Park => {
+                // Registered while it still runs here: once parked, only
+                // its handles (perhaps a cycle of them) keep it.
+                self.register(&actor);
                 if actor.parked() {
                     self.push(actor);
                 } else {

@@ -66,13 +66,15 @@ fn populate(sched: &Scheduler<FnActor>, drops: &Arc<AtomicUsize>, first_runs: &A
             actor.expect("spawned").send(()).expect("alive");
         }
     }
-    // Runnable forever.
+    // Runnable forever, never parked (so in no registry, only in queues),
+    // each keeping its own handle.
     for _ in 0..SPINNERS {
         let (guard, ran) = (DropCounter(drops.clone()), first_runs.clone());
-        let mut first = true;
-        sched.spawn(FnActor::new(move |_| {
+        let mut me: Option<ActorRef<FnActor>> = None;
+        sched.spawn(FnActor::new(move |cx| {
             let _ = &guard;
-            if std::mem::take(&mut first) {
+            if me.is_none() {
+                me = Some(cx.self_ref());
                 ran.fetch_add(1, SeqCst);
             }
             Poll::Yield
