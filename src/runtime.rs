@@ -29,7 +29,7 @@ use crate::send::{SendValue, SendVm};
 use crate::stdin::{Line, Stdin};
 use crate::task_table::{AwaitState, Ending, TaskTable};
 use rco_actors::{Actor, ActorRef, Completion, Context, IdleHook, Poll, Scheduler};
-use rco_lang::{Effect, ErrorKind, Host, Outcome, Program, Resume, Stream, TaskState, Value, Vm, VmError};
+use rco_lang::{Effect, ErrorKind, Host, Outcome, Performed, Program, Resume, Stream, TaskState, Value, Vm, VmError};
 use rco_reactor::{Reactor, ReactorHandle};
 use std::any::Any;
 use std::fmt::Write as _;
@@ -58,9 +58,6 @@ const SLICE: u64 = 4_096;
 /// (a spawning loop's, most socket wake-ups') is cheaper to run where it
 /// is. RCO_WAKE_PEER_AFTER overrides it, for benchmarks and diagnosis.
 const WAKE_PEER_AFTER: u64 = 2 * SLICE;
-/// What performing an effect costs on top of the word that asked for it
-/// (so a run chains at most `SLICE / EFFECT_COST` effects answered at once).
-const EFFECT_COST: u64 = 64;
 /// How long the end of the program waits for runs and writes in progress
 /// before it writes its notes and exits anyway.
 const EXIT_GRACE: Duration = Duration::from_millis(250);
@@ -94,6 +91,64 @@ impl Runtime {
     fn tasks(&self) -> MutexGuard<'_, TaskTable> {
         // Task-table operations leave it consistent at every step.
         self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Answers `await id` for `cx`'s actor now if the task has ended;
+    /// otherwise registers it to be told when it does.
+    fn await_task(&self, cx: &Cx<'_>, id: u64) -> Option<Resume> {
+        let notify = || -> crate::task_table::Waiter {
+            let sender: ActorRef<TaskActor> = cx.self_ref();
+            Box::new(move || {
+                // The waiter may be gone (the program ended): nothing to do.
+                let _ = sender.send(Msg::TaskDone(id));
+            })
+        };
+        let mut table = self.tasks();
+        Some(match table.await_task(id, notify) {
+            AwaitState::Unknown => Resume::Error(VmError::new(ErrorKind::UnknownTask, format!("unknown task: {id}"))),
+            AwaitState::Finished(Ending::Value(v)) => v.to_value().map_or(Resume::TooDeep, Resume::Value),
+            AwaitState::Finished(Ending::Failed(error, origin)) => {
+                Resume::TaskFailed { task: id, error: error.clone(), origin: origin.clone() }
+            }
+            AwaitState::Pending => return None,
+        })
+    }
+
+    /// Starts an effect for `cx`'s actor: its answer now, or `None` when
+    /// the answer will come to its mailbox. `unused`: see `Host::perform`.
+    fn perform(&self, cx: &Cx<'_>, effect: Effect, unused: bool) -> Option<Resume> {
+        match effect {
+            Effect::Await(id) => self.await_task(cx, id),
+            Effect::Sleep(_) if !self.config.capabilities.sleep => {
+                Some(Resume::Error(VmError::host("sleep", "sleep capability is not enabled")))
+            }
+            Effect::Socket(request) => {
+                crate::sockets::perform(&self.reactor, request, ToTask(cx)).map(|r| socket_answer(r, unused))
+            }
+            Effect::Sleep(ms) => {
+                #[cfg(feature = "test-hooks")]
+                crate::test_hooks::on_sleep(ms);
+                let sender = cx.self_ref();
+                self.reactor.after(
+                    Duration::from_millis(ms),
+                    Box::new(move || {
+                        let _ = sender.send(Msg::Slept);
+                    }),
+                );
+                None
+            }
+            Effect::ReadLine => {
+                let sender = cx.self_ref();
+                let reply = Box::new(move |line| {
+                    let _ = sender.send(Msg::Line(line));
+                });
+                match self.stdin.read_line(reply) {
+                    Ok(Line::Now(line)) => Some(line_value(line)),
+                    Ok(Line::Later) => None,
+                    Err(e) => Some(Resume::Error(VmError::host("read_line", format!("cannot read stdin: {e}")))),
+                }
+            }
+        }
     }
 
     /// Records the end of the program (the first end wins) and releases the
@@ -163,16 +218,13 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// The reductions it costs to receive `answer` (copying a task's result or
-/// the data read: about one per element or 16 bytes of its top level).
-fn answer_cost(answer: &Resume) -> u64 {
-    let size = match answer {
-        Resume::Value(Value::Str(s)) => s.len() / 16,
-        Resume::Value(Value::Array(s) | Value::List(s) | Value::Set(s)) => s.borrow().len(),
-        Resume::Value(Value::Map(m)) => m.borrow().len(),
-        _ => 0,
-    };
-    EFFECT_COST.saturating_add(size as u64)
+/// A socket word's result: its value, unless the script drops it unseen
+/// (`Vm::answer_unused`: then the snapshot is never built).
+fn socket_answer(reply: rco_reactor::Reply, unused: bool) -> Resume {
+    if unused {
+        return Resume::Value(Value::Nil);
+    }
+    Resume::Value(crate::sockets::to_value(reply))
 }
 
 impl TaskActor {
@@ -185,80 +237,14 @@ impl TaskActor {
         (self.task != MAIN).then_some(self.task)
     }
 
-    /// Answers `await id` now if the task has ended; otherwise registers to
-    /// be told when it does.
-    fn await_task(&self, cx: &Cx<'_>, id: u64) -> Option<Resume> {
-        let notify = || -> crate::task_table::Waiter {
-            let sender: ActorRef<TaskActor> = cx.self_ref();
-            Box::new(move || {
-                // The waiter may be gone (the program ended): nothing to do.
-                let _ = sender.send(Msg::TaskDone(id));
-            })
-        };
-        let mut table = self.rt.tasks();
-        Some(match table.await_task(id, notify) {
-            AwaitState::Unknown => Resume::Error(VmError::new(ErrorKind::UnknownTask, format!("unknown task: {id}"))),
-            AwaitState::Finished(Ending::Value(v)) => v.to_value().map_or(Resume::TooDeep, Resume::Value),
-            AwaitState::Finished(Ending::Failed(error, origin)) => {
-                Resume::TaskFailed { task: id, error: error.clone(), origin: origin.clone() }
-            }
-            AwaitState::Pending => return None,
-        })
-    }
-
-    /// Starts an effect: its answer now, or `None` when the actor must park.
-    fn perform(&self, cx: &Cx<'_>, effect: Effect) -> Option<Resume> {
-        match effect {
-            Effect::Await(id) => self.await_task(cx, id),
-            Effect::Sleep(_) if !self.rt.config.capabilities.sleep => {
-                Some(Resume::Error(VmError::host("sleep", "sleep capability is not enabled")))
-            }
-            Effect::Socket(request) => {
-                crate::sockets::perform(&self.rt.reactor, request, ToTask(cx)).map(|r| self.socket_answer(r))
-            }
-            Effect::Sleep(ms) => {
-                #[cfg(feature = "test-hooks")]
-                crate::test_hooks::on_sleep(ms);
-                let sender = cx.self_ref();
-                self.rt.reactor.after(
-                    Duration::from_millis(ms),
-                    Box::new(move || {
-                        let _ = sender.send(Msg::Slept);
-                    }),
-                );
-                None
-            }
-            Effect::ReadLine => {
-                let sender = cx.self_ref();
-                let reply = Box::new(move |line| {
-                    let _ = sender.send(Msg::Line(line));
-                });
-                match self.rt.stdin.read_line(reply) {
-                    Ok(Line::Now(line)) => Some(line_value(line)),
-                    Ok(Line::Later) => None,
-                    Err(e) => Some(Resume::Error(VmError::host("read_line", format!("cannot read stdin: {e}")))),
-                }
-            }
-        }
-    }
-
-    /// A socket word's result: its value, unless the script drops it
-    /// unseen (`Vm::answer_unused`: then the snapshot is never built).
-    fn socket_answer(&self, reply: rco_reactor::Reply) -> Resume {
-        if self.vm.0.answer_unused() {
-            return Resume::Value(Value::Nil);
-        }
-        Resume::Value(crate::sockets::to_value(reply))
-    }
-
     /// The answer of an effect that completed while it was being started
     /// (a socket reply delivered before `perform` returned): taking it now
     /// saves a park and a wake.
     fn answered_already(&self, cx: &Cx<'_>) -> Option<Resume> {
         match cx.recv()? {
-            Msg::Socket(reply) => Some(self.socket_answer(*reply)),
+            Msg::Socket(reply) => Some(socket_answer(*reply, self.vm.0.answer_unused())),
             Msg::Slept => Some(Resume::Done),
-            Msg::TaskDone(id) => self.await_task(cx, id),
+            Msg::TaskDone(id) => self.rt.await_task(cx, id),
             Msg::Line(line) => Some(line_value(line)),
         }
     }
@@ -287,7 +273,7 @@ impl TaskActor {
                 let waiters = self.rt.tasks().finish(id, Box::new(Ending::Failed(f.error, origin)));
                 waiters.into_iter().for_each(|wake| wake());
             }
-            (_, Outcome::Yielded | Outcome::Blocked(_)) => return Poll::Yield,
+            (_, Outcome::Yielded | Outcome::Blocked(_) | Outcome::Waiting) => return Poll::Yield,
         }
         if self.task == MAIN {
             // The process exits now (`run`): freeing the program's data
@@ -331,15 +317,16 @@ impl TaskActor {
             *budget = budget.saturating_sub(self.vm.0.spent());
             match outcome {
                 Outcome::Yielded => return Poll::Yield,
-                Outcome::Blocked(_) if self.rt.stopping.load(SeqCst) => return Poll::Done,
-                Outcome::Blocked(effect) => match self.perform(cx, effect).or_else(|| self.answered_already(cx)) {
+                // The host declines an effect only once the program stops.
+                Outcome::Blocked(_) => return Poll::Done,
+                Outcome::Waiting => match self.answered_already(cx) {
                     None => {
                         self.waiting = true;
                         self.vm.0.trim();
                         return Poll::Park;
                     }
                     Some(answer) => {
-                        *budget = budget.saturating_sub(answer_cost(&answer));
+                        *budget = budget.saturating_sub(answer.cost());
                         if let Err(f) = self.vm.0.resume(answer) {
                             return self.finish(Outcome::Failed(f));
                         }
@@ -440,6 +427,18 @@ impl Host for TaskHost<'_, '_> {
 
     fn sockets_enabled(&self) -> bool {
         self.rt.config.capabilities.sockets
+    }
+
+    fn perform(&mut self, effect: Effect, unused: bool) -> Performed {
+        // Once the program is stopping no effect starts: the run ends at it
+        // (see `run_slice`).
+        if self.rt.stopping.load(SeqCst) {
+            return Performed::Declined(effect);
+        }
+        match self.rt.perform(self.cx, effect, unused) {
+            Some(answer) => Performed::Now(answer),
+            None => Performed::Started,
+        }
     }
 }
 

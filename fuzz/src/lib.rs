@@ -102,6 +102,7 @@ pub fn drive_within(source: &str, budget: u64) -> Option<End> {
                 return Some(End::Failed(text));
             }
             Outcome::Yielded => {}
+            Outcome::Waiting => unreachable!("the fuzz host starts no effect"),
             Outcome::Blocked(effect) => {
                 effects += 1;
                 // Each effect costs budget too, so a loop of sleeps ends.

@@ -3,12 +3,15 @@
 //! The language knows nothing of threads, files or sockets. Effects that
 //! answer at once (writing output, spawning a task, asking about a task)
 //! are `Host` calls; effects that may wait (an `await`, a `sleep`, reading a
-//! line, a socket request) make `Vm::run` return `Outcome::Blocked` and are
-//! answered later with `Vm::resume`.
+//! line, a socket request) go to `Host::perform`: an answer it has at once
+//! is used in the same run, without leaving the dispatch loop; otherwise
+//! `Vm::run` returns (`Outcome::Waiting` once the host started the effect,
+//! `Outcome::Blocked` with the effect when the host declines it, for the
+//! caller to perform) and the answer comes later through `Vm::resume`.
 
 use crate::sockets::SocketRequest;
 use crate::value::Value;
-use crate::vm::Vm;
+use crate::vm::{Resume, Vm};
 
 /// Where output goes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -39,6 +42,18 @@ pub enum Effect {
     /// One line of standard input with its newline; resume with it as a
     /// string, or `Nil` at end of input.
     ReadLine,
+}
+
+/// What `Host::perform` did with an effect.
+pub enum Performed {
+    /// Answered at once: the VM goes on with the answer in the same run.
+    Now(Resume),
+    /// Started: its answer will come through `Vm::resume`, and `Vm::run`
+    /// returns `Outcome::Waiting`.
+    Started,
+    /// Not performed: `Vm::run` returns it in `Outcome::Blocked`, for its
+    /// caller to perform and answer through `Vm::resume`.
+    Declined(Effect),
 }
 
 /// The services a running program uses. The task and socket methods have
@@ -74,5 +89,11 @@ pub trait Host {
     /// Whether the socket capability is on (the socket gate).
     fn sockets_enabled(&self) -> bool {
         false
+    }
+    /// Performs an effect that may have to wait. `unused`: the program
+    /// drops the answer unseen (`Vm::answer_unused`), so an answer that is
+    /// costly to build may be `Nil` instead.
+    fn perform(&mut self, effect: Effect, _unused: bool) -> Performed {
+        Performed::Declined(effect)
     }
 }

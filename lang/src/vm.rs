@@ -34,7 +34,7 @@ use crate::chunk::{ChunkKind, Program, ProgramRef, Span};
 use crate::deep::TooDeep;
 use crate::diagnostic;
 use crate::error::{ErrorKind, VmError};
-use crate::host::{Effect, Host};
+use crate::host::{Effect, Host, Performed};
 use crate::map::Map;
 use crate::op::{int_word, Decl, IntOutcome, Op, Then};
 use crate::symbol::Symbol;
@@ -55,7 +55,7 @@ const NO_SCOPE: u32 = u32::MAX;
 #[derive(Debug)]
 pub enum Outcome {
     /// The program ended; the values left on the stack, bottom first (for a
-    /// task: its one result).
+    /// task, its result is the last one).
     Finished(Vec<Value>),
     /// An uncaught error ended the program.
     Failed(Box<Failure>),
@@ -63,8 +63,12 @@ pub enum Outcome {
     Exited(i32),
     /// The instruction budget ran out; call `run` again.
     Yielded,
-    /// Waiting on an effect; `resume` with its answer, then `run` again.
+    /// Waiting on an effect the host declined (`Host::perform`): perform
+    /// it, `resume` with its answer, then `run` again.
     Blocked(Effect),
+    /// Waiting on the effect the host started (`Host::perform`): `resume`
+    /// with its answer when it comes, then `run` again.
+    Waiting,
 }
 
 /// An uncaught runtime error and where it happened.
@@ -109,6 +113,26 @@ pub enum Resume {
     /// word waiting for it, `await` or `await_all`, fails with the nesting
     /// error.
     TooDeep,
+}
+
+/// What receiving an effect's answer costs on top of the word that asked
+/// for it (so one run chains at most `budget / EFFECT_COST` effects
+/// answered at once).
+pub const EFFECT_COST: u64 = 64;
+
+impl Resume {
+    /// The reductions receiving this answer costs: `EFFECT_COST`, plus
+    /// about one per element or 16 bytes of its top level (copying a task's
+    /// result or the data read).
+    pub fn cost(&self) -> u64 {
+        let size = match self {
+            Resume::Value(Value::Str(s)) => s.len() / 16,
+            Resume::Value(Value::Array(s) | Value::List(s) | Value::Set(s)) => s.borrow().len(),
+            Resume::Value(Value::Map(m)) => m.borrow().len(),
+            _ => 0,
+        };
+        EFFECT_COST.saturating_add(size as u64)
+    }
 }
 
 /// What a frame is running, for the help line of a diagnostic.
@@ -499,7 +523,7 @@ impl Vm {
         self.spent = budget;
         let outcome = self.execute(host, budget);
         match &outcome {
-            Outcome::Blocked(_) => self.state = State::Blocked,
+            Outcome::Blocked(_) | Outcome::Waiting => self.state = State::Blocked,
             Outcome::Yielded => {}
             _ => self.state = State::Over,
         }
@@ -515,23 +539,25 @@ impl Vm {
                 Some(Frame::Iter(_)) => {
                     match self.iter_advance() {
                         Ok(Flow::Block(effect)) => {
-                            self.spent = budget - remaining;
-                            return Outcome::Blocked(effect);
-                        }
-                        Ok(_) => {
-                            remaining = remaining.saturating_sub(self.take_debt());
-                            if remaining == 0 {
-                                return Outcome::Yielded;
+                            if let Step::Stop(outcome) = self.perform(host, effect) {
+                                self.spent = budget - remaining;
+                                return outcome;
                             }
                         }
+                        Ok(_) => {}
                         Err((site, e)) => return Outcome::Failed(Box::new(self.failure_at(site, e))),
+                    }
+                    remaining = remaining.saturating_sub(self.take_debt());
+                    if remaining == 0 {
+                        return Outcome::Yielded;
                     }
                     continue 'frames;
                 }
                 None => {
-                    let result = self.stack.pop().unwrap_or(Value::Nil);
+                    // A task's result is the top of its stack (the stack
+                    // itself is handed over: no allocation for one value).
                     self.spent = budget - remaining;
-                    return Outcome::Finished(vec![result]);
+                    return Outcome::Finished(std::mem::take(&mut self.stack));
                 }
             };
             let ops = &prog.chunks[chunk_index as usize].ops[..];
@@ -816,10 +842,30 @@ impl Vm {
             Ok(Flow::Jumped) => Step::Frames,
             Ok(Flow::Block(effect)) => {
                 self.blocked_site = site;
-                Step::Stop(Outcome::Blocked(effect))
+                self.perform(host, effect)
             }
             Ok(Flow::Exit(code)) => Step::Stop(Outcome::Exited(code)),
             Err(e) => fail!(e),
+        }
+    }
+
+    /// Asks the host to perform `effect` (blamed on `blocked_site` if it
+    /// fails; the frame's `ip` is after the word that asked): an answer
+    /// given at once is received here, charged, and the run goes on (the
+    /// frames may have changed: an `await_all` collects it); otherwise the
+    /// run stops.
+    fn perform(&mut self, host: &mut dyn Host, effect: Effect) -> Step {
+        let unused = matches!(effect, Effect::Socket(_)) && self.answer_unused();
+        match host.perform(effect, unused) {
+            Performed::Now(answer) => {
+                self.charge(usize::try_from(answer.cost()).unwrap_or(usize::MAX));
+                match self.resume(answer) {
+                    Ok(()) => Step::Frames,
+                    Err(f) => Step::Stop(Outcome::Failed(f)),
+                }
+            }
+            Performed::Started => Step::Stop(Outcome::Waiting),
+            Performed::Declined(effect) => Step::Stop(Outcome::Blocked(effect)),
         }
     }
 

@@ -189,6 +189,7 @@ fn run_script(source: &str) {
                 return;
             }
             Outcome::Finished(_) | Outcome::Exited(_) => return,
+            Outcome::Waiting => unreachable!("this host starts no effect"),
         }
     }
 }
