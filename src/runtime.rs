@@ -237,10 +237,8 @@ impl TaskActor {
         (self.task != MAIN).then_some(self.task)
     }
 
-    /// The answer of an effect that completed while it was being started
-    /// (a socket reply delivered before `perform` returned): taking it now
-    /// saves a park and a wake.
-    fn answered_already(&self, cx: &Cx<'_>) -> Option<Resume> {
+    /// The answer the actor waits for, if it is in the mailbox.
+    fn answer(&self, cx: &Cx<'_>) -> Option<Resume> {
         match cx.recv()? {
             Msg::Socket(reply) => Some(socket_answer(*reply, self.vm.0.answer_unused())),
             Msg::Slept => Some(Resume::Done),
@@ -300,43 +298,30 @@ impl TaskActor {
     /// VM until the budget is spent, it must park, or it ends.
     fn run_slice(&mut self, cx: &mut Cx<'_>, budget: &mut u64) -> Poll {
         if self.waiting {
-            if !cx.has_mail() {
-                return Poll::Park;
-            }
-            let Some(answer) = self.answered_already(cx) else { return Poll::Park };
+            let Some(answer) = self.answer(cx) else { return Poll::Park };
             self.waiting = false;
             if let Err(f) = self.vm.0.resume(answer) {
                 return self.finish(Outcome::Failed(f));
             }
         }
-        loop {
-            let outcome = {
-                let mut host = TaskHost { rt: self.rt, cx };
-                self.vm.0.run(&mut host, *budget)
-            };
-            *budget = budget.saturating_sub(self.vm.0.spent());
-            match outcome {
-                Outcome::Yielded => return Poll::Yield,
-                // The host declines an effect only once the program stops.
-                Outcome::Blocked(_) => return Poll::Done,
-                Outcome::Waiting => match self.answered_already(cx) {
-                    None => {
-                        self.waiting = true;
-                        self.vm.0.trim();
-                        return Poll::Park;
-                    }
-                    Some(answer) => {
-                        *budget = budget.saturating_sub(answer.cost());
-                        if let Err(f) = self.vm.0.resume(answer) {
-                            return self.finish(Outcome::Failed(f));
-                        }
-                        if *budget == 0 {
-                            return Poll::Yield;
-                        }
-                    }
-                },
-                ended => return self.finish(ended),
+        let outcome = {
+            let mut host = TaskHost { rt: self.rt, cx };
+            self.vm.0.run(&mut host, *budget)
+        };
+        *budget = budget.saturating_sub(self.vm.0.spent());
+        match outcome {
+            Outcome::Yielded => Poll::Yield,
+            // The host declines an effect only once the program stops.
+            Outcome::Blocked(_) => Poll::Done,
+            // Answers given at once were received inside the run; this one
+            // comes to the mailbox, and its wake runs the actor again (at
+            // once if it came during this run: the actor is then NOTIFIED).
+            Outcome::Waiting => {
+                self.waiting = true;
+                self.vm.0.trim();
+                Poll::Park
             }
+            ended => self.finish(ended),
         }
     }
 }
