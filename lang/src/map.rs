@@ -107,6 +107,25 @@ impl Clone for Map {
 #[derive(Clone, Debug)]
 pub struct Shape(Arc<[ArcStr]>);
 
+/// Where `key` is among `keys`, sorted by `name` (`Err`: where it would
+/// go). Up to `SCAN` keys are scanned for an equal one, where a key of
+/// another length is rejected without reading its bytes (a binary search
+/// compares bytes at every step: option maps and socket results, the maps
+/// read on every request, have two to fourteen keys).
+fn locate<K>(keys: &[K], key: &str, name: impl Fn(&K) -> &ArcStr) -> Result<usize, usize> {
+    const SCAN: usize = 16;
+    if keys.len() > SCAN {
+        return keys.binary_search_by(|k| (**name(k)).cmp(key));
+    }
+    match keys.iter().position(|k| {
+        let k: &str = name(k);
+        k.len() == key.len() && k == key
+    }) {
+        Some(i) => Ok(i),
+        None => Err(keys.partition_point(|k| **name(k) < *key)),
+    }
+}
+
 impl Shape {
     /// The shape of maps with `keys` (in any order; a repeated key counts
     /// once). [`Shape::keys`] gives the order values must follow.
@@ -210,7 +229,7 @@ impl Map {
 
     /// Where `key` is in a shape.
     fn position(shape: &Shape, key: &str) -> Option<usize> {
-        shape.0.binary_search_by(|k| (**k).cmp(key)).ok()
+        locate(&shape.0, key, |k| k).ok()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -224,7 +243,7 @@ impl Map {
 
     /// Where `key` is (`Ok`) or would go (`Err`) in a small map.
     fn search(v: &[(ArcStr, Value)], key: &str) -> Result<usize, usize> {
-        v.binary_search_by(|(k, _)| (**k).cmp(key))
+        locate(v, key, |(k, _)| k)
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {

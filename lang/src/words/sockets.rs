@@ -16,6 +16,7 @@ use crate::error::VmError;
 use crate::host::{Effect, Host};
 use crate::value::Value;
 use crate::vm::{Flow, Vm};
+use arcstr::ArcStr;
 use std::fmt;
 use SocketRequest as Q;
 
@@ -112,33 +113,44 @@ const DEFAULT_TIMEOUT_MS: i64 = 10_000;
 const MAX_TIMEOUT_MS: i64 = 300_000;
 const MAX_READ_BYTES: i64 = 16_777_216;
 
-/// An options map being validated: known keys are taken one by one.
-struct Options<'m> {
-    map: std::cell::Ref<'m, crate::Map>,
-    /// The names taken so far (a word knows at most four options); the
-    /// options map is read in place, not copied.
-    taken: [&'static str; 4],
-    count: usize,
+/// An options map, read in one pass (it is read on every request, so no
+/// lookup per option): the values of the options the word knows (`known`,
+/// at most four), taken one by one while they are checked in the word's
+/// order, and the smallest key it does not know, reported by `finish`
+/// after them. A nil value is no option.
+struct Options {
+    known: &'static [&'static str],
+    values: [Option<Value>; 4],
+    unknown: Option<ArcStr>,
 }
 
-impl<'m> Options<'m> {
+impl Options {
     /// The options argument, or `<Label> options must be a map, got <kind>`.
-    fn new(label: impl fmt::Display, v: &'m Value) -> Result<Options<'m>, String> {
-        match v {
-            Value::Map(m) => Ok(Options { map: m.borrow(), taken: [""; 4], count: 0 }),
-            other => Err(format!("{label} options must be a map, got {}", other.kind())),
+    fn new(label: impl fmt::Display, v: &Value, known: &'static [&'static str]) -> Result<Options, String> {
+        let Value::Map(m) = v else {
+            return Err(format!("{label} options must be a map, got {}", v.kind()));
+        };
+        debug_assert!(known.len() <= 4, "a word takes at most four options");
+        let mut o = Options { known, values: Default::default(), unknown: None };
+        // In key order: the first unknown key is the smallest.
+        for (k, v) in m.borrow().iter() {
+            if matches!(v, Value::Nil) {
+                continue;
+            }
+            match known.iter().position(|name| name.len() == k.len() && *name == &**k) {
+                Some(i) => o.values[i] = Some(v.clone()),
+                None if o.unknown.is_none() => o.unknown = Some(k.clone()),
+                None => {}
+            }
         }
+        Ok(o)
     }
 
-    /// The option `name` (a nil value is no option); what no word takes is
-    /// unknown (`finish`).
+    /// The option `name` (one of the word's `known` options), if given.
     fn take(&mut self, name: &'static str) -> Option<Value> {
-        debug_assert!(self.count < self.taken.len(), "a word takes at most four options");
-        if self.count < self.taken.len() {
-            self.taken[self.count] = name;
-            self.count += 1;
-        }
-        self.map.get(name).filter(|v| !matches!(v, Value::Nil)).cloned()
+        let i = self.known.iter().position(|known| *known == name);
+        debug_assert!(i.is_some(), "option {name} is not among the word's known options");
+        self.values.get_mut(i?)?.take()
     }
 
     fn timeout(&mut self) -> Result<u64, String> {
@@ -215,12 +227,10 @@ impl<'m> Options<'m> {
             .collect()
     }
 
-    /// After the known keys: `unknown <what>: <smallest leftover key>`.
+    /// After the known options: `unknown <what>: <smallest unknown key>`.
     fn finish(self, what: impl fmt::Display) -> Result<(), String> {
-        let taken = &self.taken[..self.count];
-        let unknown = self.map.iter().find(|(k, v)| !matches!(v, Value::Nil) && !taken.contains(&&***k));
-        match unknown {
-            Some((k, _)) => Err(format!("unknown {what}: {k}")),
+        match self.unknown {
+            Some(k) => Err(format!("unknown {what}: {k}")),
             None => Ok(()),
         }
     }
@@ -356,7 +366,7 @@ fn ask_checked(vm: &mut Vm, request: Result<SocketRequest, String>) -> R {
 
 /// The options of an accept: its timeout.
 fn accept_options(label: &str, options: &Value) -> Result<u64, String> {
-    let mut o = Options::new(label, options)?;
+    let mut o = Options::new(label, options, &["timeout_ms"])?;
     let timeout_ms = o.timeout()?;
     o.finish("socket option")?;
     Ok(timeout_ms)
@@ -365,7 +375,7 @@ fn accept_options(label: &str, options: &Value) -> Result<u64, String> {
 /// The options of a read (`label`: `TCP` or `WebSocket`): its timeout and
 /// its `max_bytes` (`default` if not given).
 fn read_options(label: &str, options: &Value, default: usize) -> Result<(u64, usize), String> {
-    let mut o = Options::new(format_args!("{label} read"), options)?;
+    let mut o = Options::new(format_args!("{label} read"), options, &["timeout_ms", "max_bytes"])?;
     let timeout_ms = o.timeout()?;
     let max_bytes = o.max_bytes(label, default)?;
     o.finish(format_args!("{label} read option"))?;
@@ -377,7 +387,7 @@ pub(crate) fn tcp_listen(vm: &mut Vm, cx: Cx) -> R {
     let request = (|| {
         host_in("TCP listener", &host)?;
         let port = port_in("TCP listener", port, 0)?;
-        let mut o = Options::new("TCP listener", &options)?;
+        let mut o = Options::new("TCP listener", &options, &["nodelay", "tls_cert_file", "tls_key_file"])?;
         let nodelay = o.nodelay("TCP listener")?;
         let tls = o.tls_files("TCP listener")?;
         o.finish("TCP listener option")?;
@@ -413,7 +423,7 @@ pub(crate) fn tcp_connect(vm: &mut Vm, cx: Cx) -> R {
     let request = (|| {
         host_in("TCP", &host)?;
         let port = port_in("TCP", port, 1)?;
-        let mut o = Options::new("TCP", &options)?;
+        let mut o = Options::new("TCP", &options, &["timeout_ms", "nodelay", "tls"])?;
         let timeout_ms = o.timeout()?;
         let nodelay = o.nodelay("TCP")?;
         let tls = o.tls("TCP")?;
@@ -456,7 +466,8 @@ pub(crate) fn ws_listen(vm: &mut Vm, cx: Cx) -> R {
     let request = (|| {
         host_in("WebSocket listener", &host)?;
         let port = port_in("WebSocket listener", port, 0)?;
-        let mut o = Options::new("WebSocket listener", &options)?;
+        let mut o =
+            Options::new("WebSocket listener", &options, &["allowed_origins", "tls_cert_file", "tls_key_file"])?;
         let allowed_origins = o.allowed_origins()?;
         let tls = o.tls_files("WebSocket listener")?;
         o.finish("WebSocket listener option")?;
@@ -492,7 +503,7 @@ pub(crate) fn ws_connect(vm: &mut Vm, cx: Cx) -> R {
     let options = take_options(vm, 2);
     let request = (|| {
         let (host, port) = parse_ws_url(&url)?;
-        let mut o = Options::new("WebSocket", &options)?;
+        let mut o = Options::new("WebSocket", &options, &["timeout_ms"])?;
         let timeout_ms = o.timeout()?;
         o.finish("WebSocket option")?;
         Ok(Q::WsConnect { url, host, port, timeout_ms })
