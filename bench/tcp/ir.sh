@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# bench/tcp/ir.sh: instructions the echo server (bench/tcp/echo.rco) spends
+# per round trip, counted by callgrind, so a change to the socket path can
+# be measured without the noise of timing: the server's total with ROUNDS
+# lockstep rounds on CONNS connections (bench/tcp/ir_client.py), minus its
+# total with none, divided by ROUNDS x CONNS. One worker; the client is
+# Python, outside the count.
+#
+# Usage: bench/tcp/ir.sh [BIN ...]   (default target/release/rco; env:
+#        CONNS [50], ROUNDS [200]). Needs valgrind.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$HERE/../.."
+CONNS=${CONNS:-50}
+ROUNDS=${ROUNDS:-200}
+ulimit -n 20000
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# Total instructions of one server run serving $2 rounds.
+total() {
+  local bin=$1 rounds=$2 port=$((31000 + RANDOM % 1000)) out="$TMP/cg.$RANDOM"
+  RCO_WORKERS=1 valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" run --allow-sockets \
+    --max-sockets 20000 bench/tcp/echo.rco "$port" >/dev/null 2>&1 &
+  local vg=$!
+  python3 "$HERE/ir_client.py" "$port" "$CONNS" "$rounds"
+  sleep 0.5
+  callgrind_control -d "$vg" >/dev/null 2>&1
+  sleep 0.5
+  kill -KILL "$vg"
+  wait "$vg" 2>/dev/null || true
+  callgrind_annotate "$out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
+}
+
+for bin in "${@:-target/release/rco}"; do
+  base=$(total "$bin" 0)
+  full=$(total "$bin" "$ROUNDS")
+  echo "$bin: $(( (full - base) / (ROUNDS * CONNS) )) instructions per round trip ($CONNS connections x $ROUNDS rounds)"
+done
