@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# bench/tcp/ir.sh: instructions the echo server (bench/tcp/echo.rco) spends
-# per round trip, counted by callgrind, so a change to the socket path can
-# be measured without the noise of timing: the server's total with ROUNDS
-# lockstep rounds on CONNS connections (bench/tcp/ir_client.py), minus its
-# total with none, divided by ROUNDS x CONNS. One worker; the client is
-# Python, outside the count.
+# bench/tcp/ir.sh: instructions the echo server (bench/tcp/echo.rco, or
+# with PROTO=ws bench/ws/echo.rco) spends per round trip, counted by
+# callgrind, so a change to the socket path can be measured without the
+# noise of timing: the server's total with ROUNDS lockstep rounds on CONNS
+# connections (ir_client.py beside the script), minus its total with none,
+# divided by ROUNDS x CONNS. One worker; the client is Python, outside the
+# count.
 #
 # Usage: bench/tcp/ir.sh [BIN ...]   (default target/release/rco; env:
-#        CONNS [50], ROUNDS [200]). Needs valgrind.
+#        PROTO [tcp] or ws, CONNS [50], ROUNDS [200]). Needs valgrind (and
+#        for ws the Python `websockets` package).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE/../.."
+PROTO=${PROTO:-tcp}
+BENCH="$HERE/../$PROTO"
 CONNS=${CONNS:-50}
 ROUNDS=${ROUNDS:-200}
 ulimit -n 20000
@@ -21,9 +25,9 @@ trap 'rm -rf "$TMP"' EXIT
 total() {
   local bin=$1 rounds=$2 port=$((31000 + RANDOM % 1000)) out="$TMP/cg.$RANDOM"
   RCO_WORKERS=1 valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" run --allow-sockets \
-    --max-sockets 20000 bench/tcp/echo.rco "$port" >/dev/null 2>&1 &
+    --max-sockets 20000 "$BENCH/echo.rco" "$port" >/dev/null 2>&1 &
   local vg=$!
-  python3 "$HERE/ir_client.py" "$port" "$CONNS" "$rounds"
+  python3 "$BENCH/ir_client.py" "$port" "$CONNS" "$rounds"
   sleep 0.5
   callgrind_control -d "$vg" >/dev/null 2>&1
   sleep 0.5
@@ -35,5 +39,5 @@ total() {
 for bin in "${@:-target/release/rco}"; do
   base=$(total "$bin" 0)
   full=$(total "$bin" "$ROUNDS")
-  echo "$bin: $(( (full - base) / (ROUNDS * CONNS) )) instructions per round trip ($CONNS connections x $ROUNDS rounds)"
+  echo "$bin: $(( (full - base) / (ROUNDS * CONNS) )) instructions per $PROTO round trip ($CONNS connections x $ROUNDS rounds)"
 done
