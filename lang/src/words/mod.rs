@@ -86,11 +86,21 @@ impl Vm {
         self.stack.pop().unwrap_or(Value::Nil)
     }
 
-    /// Pops `n` values and pushes `v`.
+    /// Pops `n` values and pushes `v`. (Most words take one or two values:
+    /// `v` then goes in place of the last one taken, with no truncation
+    /// loop and no capacity check.)
     fn replace(&mut self, n: usize, v: Value) -> R {
-        let len = self.stack.len();
-        self.stack.truncate(len - n);
-        self.stack.push(v);
+        if n == 2 {
+            self.stack.pop();
+        }
+        match self.stack.last_mut() {
+            Some(top) if n == 1 || n == 2 => *top = v,
+            _ => {
+                let len = self.stack.len();
+                self.stack.truncate(len - n);
+                self.stack.push(v);
+            }
+        }
         Ok(Flow::Next)
     }
 }
