@@ -25,9 +25,9 @@
 
 use crate::capabilities::{Capabilities, SocketCounts, TaskCounts};
 use crate::output::Output;
-use crate::send::{SendValue, SendVm};
+use crate::send::SendVm;
 use crate::stdin::{Line, Stdin};
-use crate::task_table::{AwaitState, Ending, TaskTable};
+use crate::task_table::{AwaitState, Ended, Ending, TaskTable};
 use rco_actors::{Actor, ActorRef, Completion, Context, IdleHook, Poll, Scheduler};
 use rco_lang::{Effect, ErrorKind, Host, Outcome, Performed, Program, Resume, Stream, TaskState, Value, Vm, VmError};
 use rco_reactor::{Reactor, ReactorHandle};
@@ -106,6 +106,7 @@ impl Runtime {
         let mut table = self.tasks();
         Some(match table.await_task(id, notify) {
             AwaitState::Unknown => Resume::Error(VmError::new(ErrorKind::UnknownTask, format!("unknown task: {id}"))),
+            AwaitState::Scalar(v) => Resume::Value(v),
             AwaitState::Finished(Ending::Value(v)) => v.to_value().map_or(Resume::TooDeep, Resume::Value),
             AwaitState::Finished(Ending::Failed(error, origin)) => {
                 Resume::TaskFailed { task: id, error: error.clone(), origin: origin.clone() }
@@ -258,17 +259,16 @@ impl TaskActor {
             }
             (None, Outcome::Failed(f)) => self.rt.end(MainEnd::Failed(f.render(program))),
             (Some(id), Outcome::Finished(stack)) => {
-                let result = stack.last().cloned().unwrap_or(Value::Nil);
-                // Copied and boxed before the table is locked: the other
-                // workers spawn and await through the same lock.
-                let ending = Box::new(Ending::Value(SendValue::copy_of(&result)));
-                let waiters = self.rt.tasks().finish(id, ending);
+                // Copied (and boxed unless a scalar) before the table is
+                // locked: the other workers spawn and await through it.
+                let ended = Ended::result(stack.last().unwrap_or(&Value::Nil));
+                let waiters = self.rt.tasks().finish(id, ended);
                 waiters.into_iter().for_each(|wake| wake());
             }
             (Some(id), Outcome::Failed(f)) => {
                 let (line, col) = program.line_col(f.span.start);
                 let origin = format!("task#{id} at {}:{line}:{col}", program.file);
-                let waiters = self.rt.tasks().finish(id, Box::new(Ending::Failed(f.error, origin)));
+                let waiters = self.rt.tasks().finish(id, Ended::Boxed(Box::new(Ending::Failed(f.error, origin))));
                 waiters.into_iter().for_each(|wake| wake());
             }
             (_, Outcome::Yielded | Outcome::Blocked(_) | Outcome::Waiting) => return Poll::Yield,

@@ -3,14 +3,16 @@
 //!
 //! Invariants: ids count from 0 in spawn order and are never reused, so
 //! the entry of task `id` is `entries[id]` (a released task keeps a
-//! `Released` slot of one word: cheaper than a tree of live ids);
+//! `Released` slot of one word: cheaper than a tree of live ids); a result
+//! that is nil, a boolean or a number (most tasks') is kept in its entry,
+//! anything else boxed;
 //! `running` is the number of entries in the `Running` state, so a task
 //! frees its slot the moment it finishes (DIALECT point 6), not when it is
 //! awaited; every waiter registered on a running task is woken exactly once,
 //! when the task finishes.
 
 use crate::send::SendValue;
-use rco_lang::{TaskState, VmError};
+use rco_lang::{TaskState, Value, VmError};
 use std::collections::HashMap;
 
 /// Run once when the task it waits for finishes.
@@ -23,18 +25,73 @@ pub enum Ending {
     Failed(VmError, String),
 }
 
+/// How `finish` records a task's end.
+pub enum Ended {
+    /// Its result, nil, a boolean or a number: kept in the entry.
+    Scalar(Value),
+    /// Any other ending, boxed.
+    Boxed(Box<Ending>),
+}
+
+impl Ended {
+    /// A task's result: in the entry if it can be, else copied and boxed.
+    pub fn result(v: &Value) -> Ended {
+        match v {
+            Value::Nil | Value::Bool(_) | Value::Int(_) | Value::Float(_) => Ended::Scalar(v.clone()),
+            _ => Ended::Boxed(Box::new(Ending::Value(SendValue::copy_of(v)))),
+        }
+    }
+}
+
+/// A scalar result in an entry: which kind, and its 64 bits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Nil,
+    Bool,
+    Int,
+    Float,
+}
+
 /// Two words: an entry stays for every task ever spawned, most of them
-/// finished, so the ending is boxed and the waiters of running tasks are
-/// kept apart (most tasks are awaited after they finish, if at all).
+/// finished, so an ending that is not a scalar is boxed and the waiters of
+/// running tasks are kept apart (most tasks are awaited after they finish,
+/// if at all).
 enum Entry {
     Running,
+    Scalar { kind: Kind, awaited: bool, bits: u64 },
     Finished { ending: Box<Ending>, awaited: bool },
     Released,
+}
+
+impl Entry {
+    /// The entry of a task that ended so.
+    fn ended(ended: Ended) -> Entry {
+        let (kind, bits) = match ended {
+            Ended::Boxed(ending) => return Entry::Finished { ending, awaited: false },
+            Ended::Scalar(Value::Bool(b)) => (Kind::Bool, u64::from(b)),
+            Ended::Scalar(Value::Int(i)) => (Kind::Int, i as u64),
+            Ended::Scalar(Value::Float(f)) => (Kind::Float, f.to_bits()),
+            Ended::Scalar(_) => (Kind::Nil, 0),
+        };
+        Entry::Scalar { kind, awaited: false, bits }
+    }
+}
+
+/// The value a scalar entry holds.
+fn scalar(kind: Kind, bits: u64) -> Value {
+    match kind {
+        Kind::Nil => Value::Nil,
+        Kind::Bool => Value::Bool(bits != 0),
+        Kind::Int => Value::Int(bits as i64),
+        Kind::Float => Value::Float(f64::from_bits(bits)),
+    }
 }
 
 /// What `await` finds.
 pub enum AwaitState<'a> {
     Unknown,
+    /// It finished with this scalar result.
+    Scalar(Value),
     Finished(&'a Ending),
     /// The task is still running; the waiter was registered.
     Pending,
@@ -68,11 +125,11 @@ impl TaskTable {
     }
 
     /// Records how a task ended; returns the waiters to wake (outside the lock).
-    pub fn finish(&mut self, id: u64, ending: Box<Ending>) -> Vec<Waiter> {
+    pub fn finish(&mut self, id: u64, ended: Ended) -> Vec<Waiter> {
         let Some(entry @ Entry::Running) = self.entries.get_mut(id as usize) else {
             return Vec::new();
         };
-        *entry = Entry::Finished { ending, awaited: false };
+        *entry = Entry::ended(ended);
         self.running -= 1;
         // Most tasks are awaited after they finish: skip hashing the id.
         if self.waiters.is_empty() {
@@ -91,6 +148,10 @@ impl TaskTable {
                 self.waiters.entry(id).or_default().push(make_waiter());
                 AwaitState::Pending
             }
+            Some(Entry::Scalar { kind, awaited, bits }) => {
+                *awaited = true;
+                AwaitState::Scalar(scalar(*kind, *bits))
+            }
             Some(Entry::Finished { ending, awaited }) => {
                 *awaited = true;
                 AwaitState::Finished(ending)
@@ -102,6 +163,7 @@ impl TaskTable {
         match self.entries.get(id as usize) {
             None | Some(Entry::Released) => TaskState::Consumed,
             Some(Entry::Running) => TaskState::Running,
+            Some(Entry::Scalar { .. }) => TaskState::Completed,
             Some(Entry::Finished { ending, .. }) => match **ending {
                 Ending::Value(_) => TaskState::Completed,
                 Ending::Failed(..) => TaskState::Failed,
@@ -113,7 +175,7 @@ impl TaskTable {
     pub fn release(&mut self, id: u64) -> Result<bool, String> {
         match self.entries.get_mut(id as usize) {
             None | Some(Entry::Released) => Ok(false),
-            Some(entry @ Entry::Finished { awaited: true, .. }) => {
+            Some(entry @ (Entry::Finished { awaited: true, .. } | Entry::Scalar { awaited: true, .. })) => {
                 *entry = Entry::Released;
                 self.released += 1;
                 Ok(true)
@@ -166,18 +228,52 @@ mod tests {
             AwaitState::Pending
         ));
         assert!(t.release(a).is_err(), "running tasks cannot be released");
-        for wake in t.finish(a, Box::new(Ending::Value(SendValue::copy_of(&Value::Int(1))))) {
+        for wake in t.finish(a, Ended::result(&Value::Int(1))) {
             wake();
         }
         assert_eq!(woken.load(Ordering::SeqCst), 1);
         assert_eq!(t.running(), 1);
         assert_eq!(t.spawn().expect("slot freed at finish"), 2);
         assert!(t.release(a).is_err(), "not awaited yet");
-        assert!(matches!(t.await_task(a, || Box::new(|| {})), AwaitState::Finished(_)));
+        assert!(matches!(t.await_task(a, || Box::new(|| {})), AwaitState::Scalar(Value::Int(1))));
         assert_eq!(t.release(a), Ok(true));
         assert_eq!(t.release(a), Ok(false));
         assert_eq!(t.state(a), TaskState::Consumed);
         assert_eq!(t.known(), 2);
         assert_eq!(t.running_ids(), vec![1, 2]);
+    }
+
+    /// Nil, booleans and numbers are kept in the entry, bit for bit;
+    /// anything else is boxed.
+    #[test]
+    fn scalar_results_are_kept_exactly_and_others_boxed() {
+        let results = [
+            Value::Nil,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Int(i64::MIN),
+            Value::Int(-1),
+            Value::Float(-0.0),
+            Value::Float(f64::NAN),
+            Value::str("text"),
+        ];
+        let mut t = TaskTable::new(results.len());
+        for v in &results {
+            let id = t.spawn().expect("slot");
+            assert!(t.finish(id, Ended::result(v)).is_empty());
+            assert_eq!(t.state(id), TaskState::Completed);
+            let got = match t.await_task(id, || Box::new(|| {})) {
+                AwaitState::Scalar(got) => got,
+                AwaitState::Finished(Ending::Value(copy)) => copy.to_value().expect("shallow"),
+                _ => panic!("task {id} did not finish"),
+            };
+            let same = match (v, &got) {
+                (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+                _ => v.equals(&got) == Ok(true),
+            };
+            assert!(same, "{v:?} came back as {got:?}");
+            assert_eq!(matches!(v, Value::Str(_)), matches!(t.entries[id as usize], Entry::Finished { .. }));
+            assert_eq!(t.release(id), Ok(true));
+        }
     }
 }
