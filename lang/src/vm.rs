@@ -316,36 +316,10 @@ impl Vm {
             // A capture's names are distinct: no check on this first pass.
             self.copy_names(capture, None, &mut frame, &mut memo)?;
         }
-        // What the copied values hold extends the reach, until nothing new
-        // is reached (rare: most tasks copy no block and no task handle).
-        // Sets, not lists: a script controls how many blocks it stores.
-        let mut everything = capture.dynamic;
-        let mut reached: HashSet<u32> = HashSet::new();
-        let mut copied: Option<HashSet<Symbol>> = None;
-        let mut awaited_anything = false;
-        while !everything {
-            let mut more = Vec::new();
-            for b in memo.blocks.drain(..) {
-                if b.0 != block && reached.insert(b.0) {
-                    more.push(captures.of(program, b.0));
-                }
-            }
-            if memo.saw_task && !awaited_anything {
-                awaited_anything = true;
-                more.push(captures.anything_awaited(program));
-            }
-            if more.is_empty() {
-                break;
-            }
-            let copied = copied.get_or_insert_with(|| frame.iter().map(|(k, _)| *k).collect());
-            for capture in more {
-                if capture.dynamic {
-                    everything = true;
-                    self.copy_visible(&mut frame, &mut memo)?;
-                    break;
-                }
-                self.copy_names(capture, Some(&mut *copied), &mut frame, &mut memo)?;
-            }
+        // What the copied values hold extends the reach (rare: most tasks
+        // copy no block and no task handle).
+        if !capture.dynamic && (!memo.blocks.is_empty() || memo.saw_task) {
+            self.extend_reach(block, &mut frame, &mut memo)?;
         }
         Ok(Vm {
             program: program.clone(),
@@ -369,6 +343,50 @@ impl Vm {
             debt: 0,
             spent: 0,
         })
+    }
+
+    /// Copies into `frame` what the blocks and task handles `memo` met can
+    /// look up, and what that reaches in turn, until nothing new is
+    /// reached (`fork`'s second part: a block's capture, or everything
+    /// visible once a capture is dynamic).
+    fn extend_reach(
+        &self,
+        block: u32,
+        frame: &mut Vec<(Symbol, Value)>,
+        memo: &mut crate::value::CopyMemo,
+    ) -> Result<(), TooDeep> {
+        // Sets, not lists: a script controls how many blocks it stores.
+        let program = &self.program;
+        let captures = &program.captures;
+        let mut everything = false;
+        let mut reached: HashSet<u32> = HashSet::new();
+        let mut copied: Option<HashSet<Symbol>> = None;
+        let mut awaited_anything = false;
+        while !everything {
+            let mut more = Vec::new();
+            for b in memo.blocks.drain(..) {
+                if b.0 != block && reached.insert(b.0) {
+                    more.push(captures.of(program, b.0));
+                }
+            }
+            if memo.saw_task && !awaited_anything {
+                awaited_anything = true;
+                more.push(captures.anything_awaited(program));
+            }
+            if more.is_empty() {
+                break;
+            }
+            let copied = copied.get_or_insert_with(|| frame.iter().map(|(k, _)| *k).collect());
+            for capture in more {
+                if capture.dynamic {
+                    everything = true;
+                    self.copy_visible(frame, memo)?;
+                    break;
+                }
+                self.copy_names(capture, Some(&mut *copied), frame, memo)?;
+            }
+        }
+        Ok(())
     }
 
     /// Copies into `frame` the binding lookup finds for each name of
