@@ -13,7 +13,7 @@
 
 use arcstr::ArcStr;
 use rco_lang::map::{Deferred, Shape};
-use rco_lang::sockets::{SocketRequest, TlsFiles};
+use rco_lang::sockets::{SocketRequest, TlsFiles, WsListenArgs};
 use rco_lang::{Map, Value};
 use rco_reactor::{ConnInfo, ListenerInfo, Net, Replier, Reply, Status, WsConnInfo};
 use std::sync::Arc;
@@ -28,24 +28,23 @@ pub fn perform<R: Replier>(net: &Arc<Net>, request: SocketRequest, reply: R) -> 
         answer.map(|(_, r)| r)
     }
     match request {
-        Q::TcpListen { host, port, nodelay, tls } => {
-            later(net.tcp_listen(&host, port, nodelay, tls.as_ref().map(TlsFiles::paths), reply.reply_fn()))
+        Q::TcpListen(a) => {
+            later(net.tcp_listen(&a.host, a.port, a.nodelay, a.tls.as_ref().map(TlsFiles::paths), reply.reply_fn()))
         }
         Q::TcpListeners => now(net.tcp_listeners()),
         Q::TcpListener(id) => now(net.tcp_listener(id)),
         Q::TcpAccept { id, timeout_ms } => later(net.tcp_accept(id, timeout_ms, reply)),
         Q::TcpListenerClose(id) => now(net.tcp_listener_close(id)),
         Q::TcpListenerRelease(id) => now(net.tcp_listener_release(id)),
-        Q::TcpConnect { host, port, timeout_ms, nodelay, tls } => {
-            later(net.tcp_connect(&host, port, timeout_ms, nodelay, tls, reply.reply_fn()))
-        }
+        Q::TcpConnect(a) => later(net.tcp_connect(&a.host, a.port, a.timeout_ms, a.nodelay, a.tls, reply.reply_fn())),
         Q::TcpConnections => now(net.tcp_connections()),
         Q::TcpConnection(id) => now(net.tcp_connection(id)),
         Q::TcpWrite { id, data } => later(net.tcp_write(id, data.into_bytes(), reply)),
         Q::TcpRead { id, timeout_ms, max_bytes } => later(net.tcp_read(id, max_bytes, timeout_ms, reply)),
         Q::TcpClose(id) => now(net.tcp_close(id)),
         Q::TcpRelease(id) => now(net.tcp_release(id)),
-        Q::WsListen { host, port, allowed_origins, tls } => {
+        Q::WsListen(a) => {
+            let WsListenArgs { host, port, allowed_origins, tls } = *a;
             later(net.ws_listen(&host, port, allowed_origins, tls.as_ref().map(TlsFiles::paths), reply.reply_fn()))
         }
         Q::WsListeners => now(net.ws_listeners()),
@@ -53,9 +52,7 @@ pub fn perform<R: Replier>(net: &Arc<Net>, request: SocketRequest, reply: R) -> 
         Q::WsAccept { id, timeout_ms } => later(net.ws_accept(id, timeout_ms, reply)),
         Q::WsListenerClose(id) => now(net.ws_listener_close(id)),
         Q::WsListenerRelease(id) => now(net.ws_listener_release(id)),
-        Q::WsConnect { url, host, port, timeout_ms } => {
-            later(net.ws_connect(&url, &host, port, timeout_ms, reply.reply_fn()))
-        }
+        Q::WsConnect(a) => later(net.ws_connect(&a.url, &a.host, a.port, a.timeout_ms, reply.reply_fn())),
         Q::WsConnections => now(net.ws_connections()),
         Q::WsConnection(id) => now(net.ws_connection(id)),
         Q::WsSend { id, message } => later(net.ws_send(id, message, reply)),
