@@ -5,9 +5,12 @@
 //! by a thread of its own (`stdin.rs`).
 //!
 //! Invariants:
-//! * A task actor parks only after registering for the answer it waits for
-//!   (a task-table waiter, a reactor timer or reply, a stdin request), and
-//!   every answer arrives as a message in its mailbox, so no wake-up is lost.
+//! * An answer ready when an effect starts is given to the VM inside its
+//!   run (`TaskHost::perform`); otherwise the actor parks only after
+//!   registering for the answer (a task-table waiter, a reactor timer or
+//!   reply, a stdin request), and that answer arrives as a message in its
+//!   mailbox, whose wake runs the actor again even if it came during the
+//!   run, so no wake-up is lost.
 //!   Nothing blocks a worker on behalf of a script.
 //! * One run of an actor spends at most `SLICE` reductions, the effects it
 //!   performs on the way included (the fairness rule, with the scheduler's

@@ -5,8 +5,10 @@
 //! of `await_all`) lives in this heap object; language-level calls never
 //! recurse on the Rust stack. `Vm::run(host, budget)` spends at most
 //! `budget` reductions and returns an `Outcome`: finished, failed, exited,
-//! out of budget (call `run` again), or blocked on an `Effect` (answer it
-//! with `resume`, then call `run` again). Reductions are charged where
+//! out of budget (call `run` again), or waiting on an `Effect` (answer it
+//! with `resume`, then call `run` again). An effect goes to
+//! `Host::perform` first: an answer the host gives at once is received in
+//! place and the run goes on (`Vm::perform`). Reductions are charged where
 //! control can come back: a call charges the length of the code it enters
 //! (a function's or block's chunk), a backward jump the length of the loop
 //! body it repeats, and a word whose work grows with its operands (`range`,

@@ -116,23 +116,22 @@ const MAX_READ_BYTES: i64 = 16_777_216;
 
 /// An options map, read in one pass (it is read on every request, so no
 /// lookup per option): the values of the options the word knows (`known`,
-/// at most four), taken one by one while they are checked in the word's
+/// one slot each), taken one by one while they are checked in the word's
 /// order, and the smallest key it does not know, reported by `finish`
 /// after them. A nil value is no option.
-struct Options {
-    known: &'static [&'static str],
-    values: [Option<Value>; 4],
+struct Options<const N: usize> {
+    known: &'static [&'static str; N],
+    values: [Option<Value>; N],
     unknown: Option<ArcStr>,
 }
 
-impl Options {
+impl<const N: usize> Options<N> {
     /// The options argument, or `<Label> options must be a map, got <kind>`.
-    fn new(label: impl fmt::Display, v: &Value, known: &'static [&'static str]) -> Result<Options, String> {
+    fn new(label: impl fmt::Display, v: &Value, known: &'static [&'static str; N]) -> Result<Options<N>, String> {
         let Value::Map(m) = v else {
             return Err(format!("{label} options must be a map, got {}", v.kind()));
         };
-        debug_assert!(known.len() <= 4, "a word takes at most four options");
-        let mut o = Options { known, values: Default::default(), unknown: None };
+        let mut o = Options { known, values: std::array::from_fn(|_| None), unknown: None };
         // In key order: the first unknown key is the smallest.
         for (k, v) in m.borrow().iter() {
             if matches!(v, Value::Nil) {
