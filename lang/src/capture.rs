@@ -111,6 +111,10 @@ fn walk(program: &Program, roots: &[u32]) -> Capture {
                     }
                 }
                 Op::TopInt(_, _, Then::Set(s)) | Op::DupInt(_, _, Then::Set(s)) => names.push(s),
+                Op::GlobalsJump(a, b, ..) => names.extend([a, b]),
+                Op::GlobalIntJump(a, ..) => names.push(a),
+                Op::GlobalsSet(a, b, _, d) => names.extend([a, b, d]),
+                Op::GlobalIntSet(a, _, _, d) => names.extend([a, d]),
                 Op::Word(Word::Get | Word::Set) => return Capture { names: Box::default(), dynamic: true },
                 Op::PushBlock(b) => visit(b, &mut pending),
                 Op::Call(s, _) => {

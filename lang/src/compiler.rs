@@ -13,7 +13,7 @@ use crate::capture::Captures;
 use crate::chunk::{Chunk, ChunkKind, Program, Span};
 use crate::diagnostic::CompileError;
 use crate::lexer::Lexer;
-use crate::op::{fusable_word, Decl, Op, Then};
+use crate::op::{fusable_word, Arith, Decl, Jumps, Op, Then};
 use crate::parser::Parser;
 use crate::symbol::Symbol;
 use crate::word::{is_pairing_word, Word};
@@ -48,6 +48,9 @@ pub fn compile(file: &str, source: &str) -> Result<Program, Vec<CompileError>> {
     }
     for chunk in &mut compiler.chunks {
         fuse(&mut chunk.ops);
+    }
+    if let Some(main) = compiler.chunks.first_mut() {
+        globalize(&mut main.ops);
     }
     Ok(Program {
         file: file.to_string(),
@@ -267,6 +270,30 @@ impl Compiler {
             },
         };
         self.emit(unit, op, span);
+    }
+}
+
+/// Specialises the top level's superinstructions that update a variable or
+/// branch, the heart of its loops: there no call is in progress, so every
+/// name is a global and the op needs neither the scan of the calls'
+/// variables nor a second dispatch on its word and last part.
+fn globalize(ops: &mut [Op]) {
+    for op in ops {
+        *op = match *op {
+            Op::VarVar(a, b, w, Then::JumpIfFalse(t)) => {
+                Jumps::of(w, false).map_or(*op, |j| Op::GlobalsJump(a, b, j, t))
+            }
+            Op::VarVar(a, b, w, Then::JumpIfTrue(t)) => Jumps::of(w, true).map_or(*op, |j| Op::GlobalsJump(a, b, j, t)),
+            Op::VarInt(a, k, w, Then::JumpIfFalse(t)) => {
+                Jumps::of(w, false).map_or(*op, |j| Op::GlobalIntJump(a, k, j, t))
+            }
+            Op::VarInt(a, k, w, Then::JumpIfTrue(t)) => {
+                Jumps::of(w, true).map_or(*op, |j| Op::GlobalIntJump(a, k, j, t))
+            }
+            Op::VarVar(a, b, w, Then::Set(d)) => Arith::of(w).map_or(*op, |w| Op::GlobalsSet(a, b, w, d)),
+            Op::VarInt(a, k, w, Then::Set(d)) => Arith::of(w).map_or(*op, |w| Op::GlobalIntSet(a, k, w, d)),
+            other => other,
+        };
     }
 }
 

@@ -119,12 +119,112 @@ pub enum Op {
     /// part `.2` (`k` fits in 32 bits): `( x -- x r )` with `Then::Push`,
     /// `( x -- x )` otherwise. First part: `Word dup`.
     DupInt(i32, Word, Then),
+    /// Top level only (chunk 0, where no call is in progress and every
+    /// name is a global): superinstruction for `GetVar a; GetVar b;
+    /// Word cmp; JumpIfFalse t` or `...; JumpIfTrue t`: `( -- )`, continue
+    /// at `.3` when the order of `a` and `b` is one of `.2`. First part:
+    /// `GetVar a`.
+    GlobalsJump(Symbol, Symbol, Jumps, u32),
+    /// Top level only: `GetVar a; PushInt k; Word cmp; JumpIfFalse t` or
+    /// `...; JumpIfTrue t` (`k` fits in 32 bits): `( -- )`, continue at
+    /// `.3` when the order of `a` and `k` is one of `.2`. First part:
+    /// `GetVar a`.
+    GlobalIntJump(Symbol, i32, Jumps, u32),
+    /// Top level only: `GetVar a; GetVar b; Word w; SetVar d` (`w` an
+    /// `Arith`): `( -- )`. First part: `GetVar a`.
+    GlobalsSet(Symbol, Symbol, Arith, Symbol),
+    /// Top level only: `GetVar a; PushInt k; Word w; SetVar d` (`k` fits
+    /// in 32 bits, `w` an `Arith`): `( -- )`. First part: `GetVar a`.
+    GlobalIntSet(Symbol, i32, Arith, Symbol),
 }
 
 // Small ops. 16 bytes would need the fused part packed in 32 bits, whose
 // unpacking cost more than the smaller op saved (docs/BENCHMARKS.md, "The
 // interpreter at Lua's speed").
 const _: () = assert!(std::mem::size_of::<Op>() <= 24);
+
+/// The orderings of two integers on which a fused comparison jumps: bit 0
+/// less, bit 1 equal, bit 3 greater. The jump is a bit test, whichever the
+/// comparison and whether it jumps when true or when false: no second
+/// dispatch on the word.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Jumps(u8);
+
+const LESS: u8 = 0b0001;
+const EQUAL: u8 = 0b0010;
+const GREATER: u8 = 0b1000;
+
+impl Jumps {
+    /// The orderings for which `cmp` is `when`; `None` for a word that is
+    /// not a comparison.
+    pub fn of(cmp: Word, when: bool) -> Option<Jumps> {
+        let truths = match cmp {
+            Word::Lt => LESS,
+            Word::Le => LESS | EQUAL,
+            Word::Eq => EQUAL,
+            Word::Ne => LESS | GREATER,
+            Word::Ge => EQUAL | GREATER,
+            Word::Gt => GREATER,
+            _ => return None,
+        };
+        Some(Jumps(if when { truths } else { !truths & (LESS | EQUAL | GREATER) }))
+    }
+
+    /// Whether the order of `a` and `b` is one of these.
+    #[inline(always)]
+    pub fn taken(self, a: i64, b: i64) -> bool {
+        // 0 less, 1 equal, 3 greater.
+        let order = u8::from(a > b) * 2 + u8::from(a >= b);
+        self.0 >> order & 1 != 0
+    }
+}
+
+impl std::fmt::Debug for Jumps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = [(LESS, "less"), (EQUAL, "equal"), (GREATER, "greater")];
+        let on: Vec<&str> = names.iter().filter(|(bit, _)| self.0 & bit != 0).map(|(_, name)| *name).collect();
+        write!(f, "on {}", on.join("|"))
+    }
+}
+
+/// An integer operation a top-level superinstruction assigns: the common
+/// updates of loop variables.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Arith {
+    Add,
+    Sub,
+    Mul,
+}
+
+impl Arith {
+    pub fn of(word: Word) -> Option<Arith> {
+        Some(match word {
+            Word::Add => Arith::Add,
+            Word::Sub => Arith::Sub,
+            Word::Mul => Arith::Mul,
+            _ => return None,
+        })
+    }
+
+    /// The word it stands for (`int_word` computes it).
+    pub fn word(self) -> Word {
+        match self {
+            Arith::Add => Word::Add,
+            Arith::Sub => Word::Sub,
+            Arith::Mul => Word::Mul,
+        }
+    }
+
+    /// The result, as the word computes it; `None` on overflow.
+    #[inline(always)]
+    pub fn apply(self, a: i64, b: i64) -> Option<i64> {
+        match self {
+            Arith::Add => a.checked_add(b),
+            Arith::Sub => a.checked_sub(b),
+            Arith::Mul => a.checked_mul(b),
+        }
+    }
+}
 
 /// The words a superinstruction may fuse: integer operations. Where one
 /// fails (overflow, a zero divisor) `int_word` says `None` and the plain
@@ -213,6 +313,14 @@ impl Program {
                     Op::VarInt(a, k, w, then) => format!("VarInt {} {k} {}{}", a.as_str(), w.name(), then_text(then)),
                     Op::TopInt(k, w, then) => format!("TopInt {k} {}{}", w.name(), then_text(then)),
                     Op::DupInt(k, w, then) => format!("DupInt {k} {}{}", w.name(), then_text(then)),
+                    Op::GlobalsJump(a, b, j, t) => format!("GlobalsJump {} {} {j:?} {t}", a.as_str(), b.as_str()),
+                    Op::GlobalIntJump(a, k, j, t) => format!("GlobalIntJump {} {k} {j:?} {t}", a.as_str()),
+                    Op::GlobalsSet(a, b, w, d) => {
+                        format!("GlobalsSet {} {} {} Set {}", a.as_str(), b.as_str(), w.word().name(), d.as_str())
+                    }
+                    Op::GlobalIntSet(a, k, w, d) => {
+                        format!("GlobalIntSet {} {k} {} Set {}", a.as_str(), w.word().name(), d.as_str())
+                    }
                     other => format!("{other:?}"),
                 };
                 let _ = writeln!(out, "  {ip:04}  {line:>4}:{col:<3}  {text}");

@@ -678,9 +678,7 @@ impl Vm {
                                     continue 'ops;
                                 }
                             }
-                            if let Err(e) = self.push_var(a) {
-                                fail!(e)
-                            }
+                            break 'fast;
                         }
                         Op::VarInt(a, k, word, then) => {
                             if let Some(x) = self.int_var(a) {
@@ -691,9 +689,38 @@ impl Vm {
                                     continue 'ops;
                                 }
                             }
-                            if let Err(e) = self.push_var(a) {
-                                fail!(e)
+                            break 'fast;
+                        }
+                        // Top level: every name is a global (see `op.rs`).
+                        Op::GlobalsJump(a, b, jumps, t) => {
+                            let (Some(x), Some(y)) = (self.global_int(a), self.global_int(b)) else { break 'fast };
+                            if jumps.taken(x, y) {
+                                jump!(t as usize);
+                            } else {
+                                ip += 3;
                             }
+                        }
+                        Op::GlobalIntJump(a, k, jumps, t) => {
+                            let Some(x) = self.global_int(a) else { break 'fast };
+                            if jumps.taken(x, k.into()) {
+                                jump!(t as usize);
+                            } else {
+                                ip += 3;
+                            }
+                        }
+                        Op::GlobalsSet(a, b, arith, d) => {
+                            let (Some(x), Some(y)) = (self.global_int(a), self.global_int(b)) else { break 'fast };
+                            if !arith.apply(x, y).is_some_and(|r| self.set_global_int(d, r)) {
+                                break 'fast;
+                            }
+                            ip += 3;
+                        }
+                        Op::GlobalIntSet(a, k, arith, d) => {
+                            let Some(x) = self.global_int(a) else { break 'fast };
+                            if !arith.apply(x, k.into()).is_some_and(|r| self.set_global_int(d, r)) {
+                                break 'fast;
+                            }
+                            ip += 3;
                         }
                         Op::TopInt(k, word, then) => {
                             if let Some(&Value::Int(x)) = self.stack.last() {
@@ -801,6 +828,15 @@ impl Vm {
                 }
                 Err(VmError::result_condition())
             }
+            // The first part of a superinstruction off its fast path (a
+            // value that is not an integer, an overflow, a name not bound):
+            // the parts after it run as plain ops.
+            Op::VarVar(a, ..)
+            | Op::VarInt(a, ..)
+            | Op::GlobalsJump(a, ..)
+            | Op::GlobalIntJump(a, ..)
+            | Op::GlobalsSet(a, ..)
+            | Op::GlobalIntSet(a, ..) => self.push_var(a).map(|()| Flow::Next),
             Op::Word(_) | Op::DupInt(..) => {
                 // The first part of a `DupInt` is `dup`.
                 let word = if let Op::Word(word) = op { word } else { Word::Dup };
@@ -849,13 +885,9 @@ impl Vm {
             // `execute` always completes these itself (a superinstruction
             // off its fast path as its first part): each op's semantics is
             // written once.
-            Op::PushInt(_)
-            | Op::GetVar(_)
-            | Op::SetVar(_)
-            | Op::Jump(_)
-            | Op::VarVar(..)
-            | Op::VarInt(..)
-            | Op::TopInt(..) => Err(VmError::new(ErrorKind::Unsupported, format!("unsupported opcode: {op:?}"))),
+            Op::PushInt(_) | Op::GetVar(_) | Op::SetVar(_) | Op::Jump(_) | Op::TopInt(..) => {
+                Err(VmError::new(ErrorKind::Unsupported, format!("unsupported opcode: {op:?}")))
+            }
         };
         match flow {
             Ok(Flow::Next) => Step::Next(ip),
@@ -973,15 +1005,34 @@ impl Vm {
     #[inline(always)]
     fn int_var(&self, sym: Symbol) -> Option<i64> {
         if self.vars.is_empty() {
-            // One test: an unbound global (`None`) is not an integer either.
-            return match self.globals.get(sym.index()) {
-                Some(Some(Value::Int(n))) => Some(*n),
-                _ => None,
-            };
+            return self.global_int(sym);
         }
         match self.lookup(sym) {
             Some(Value::Int(n)) => Some(*n),
             _ => None,
+        }
+    }
+
+    /// The value of a global if it is an integer.
+    #[inline(always)]
+    fn global_int(&self, sym: Symbol) -> Option<i64> {
+        // One test: an unbound global (`None`) is not an integer either.
+        match self.globals.get(sym.index()) {
+            Some(Some(Value::Int(n))) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// Stores `n` in a global that holds an integer; false, with nothing
+    /// changed, for any other global (the plain ops then assign it).
+    #[inline(always)]
+    fn set_global_int(&mut self, sym: Symbol, n: i64) -> bool {
+        match self.globals.get_mut(sym.index()) {
+            Some(Some(Value::Int(slot))) => {
+                *slot = n;
+                true
+            }
+            _ => false,
         }
     }
 
