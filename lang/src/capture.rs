@@ -116,7 +116,7 @@ fn walk(program: &Program, roots: &[u32]) -> Capture {
                 Op::GlobalsSet(a, b, _, d) => names.extend([a, b, d]),
                 Op::GlobalIntSet(a, _, _, d) => names.extend([a, d]),
                 Op::Word(Word::Get | Word::Set) => return Capture { names: Box::default(), dynamic: true },
-                Op::PushBlock(b) => visit(b, &mut pending),
+                Op::PushBlock(b) | Op::CallChunk(b, ..) => visit(b, &mut pending),
                 Op::Call(s, _) => {
                     for &(_, f) in program.functions.get(s.index()).map_or(&[][..], Vec::as_slice) {
                         visit(f, &mut pending);

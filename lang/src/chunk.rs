@@ -90,6 +90,18 @@ impl Program {
         by_name
     }
 
+    /// Turns each `Call` of a name defined once into a `CallChunk`, which
+    /// finds its function without looking it up.
+    pub fn resolve_calls(chunks: &mut [Chunk], functions: &[Vec<(u32, u32)>]) {
+        for op in chunks.iter_mut().flat_map(|c| c.ops.iter_mut()) {
+            if let Op::Call(sym, method) = *op {
+                if let Some(&[(ordinal, chunk)]) = functions.get(sym.index()).map(Vec::as_slice) {
+                    *op = Op::CallChunk(chunk, ordinal, method);
+                }
+            }
+        }
+    }
+
     /// The chunk `sym` calls once `defined` top-level definitions have run.
     #[inline]
     pub fn function(&self, sym: Symbol, defined: u32) -> Option<u32> {

@@ -52,11 +52,13 @@ pub fn compile(file: &str, source: &str) -> Result<Program, Vec<CompileError>> {
     if let Some(main) = compiler.chunks.first_mut() {
         globalize(&mut main.ops);
     }
+    let functions = Program::function_definitions(&compiler.chunks);
+    Program::resolve_calls(&mut compiler.chunks, &functions);
     Ok(Program {
         file: file.to_string(),
         source: source.to_string(),
         captures: Captures::new(compiler.chunks.len()),
-        functions: Program::function_definitions(&compiler.chunks),
+        functions,
         chunks: compiler.chunks,
         strings: compiler.strings,
     })

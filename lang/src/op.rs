@@ -89,6 +89,10 @@ pub enum Op {
     /// Call the user function named `.0`, else the receiver method `.1`
     /// (if the name is one), else fail with `unknown word`.
     Call(Symbol, Option<Word>),
+    /// `Call` of a name defined once, in chunk `.0` by the top level's
+    /// definition number `.1` (see `Program::functions`): calls it once
+    /// that definition has run; before, as `Call` with method `.2`.
+    CallChunk(u32, u32, Option<Word>),
     /// Continue at instruction `.0`.
     Jump(u32),
     /// `( cond -- )` continue at `.0` when `cond` is falsey; a Result fails.
@@ -305,6 +309,10 @@ impl Program {
                     Op::Declare(s, d) => format!("Declare {} {:?}", s.as_str(), d),
                     Op::Word(w) => format!("Word {}", w.name()),
                     Op::Call(s, _) => format!("Call {}", s.as_str()),
+                    Op::CallChunk(c, _, _) => match self.chunks[c as usize].kind {
+                        ChunkKind::Function { name, .. } => format!("CallChunk {} (chunk {c})", name.as_str()),
+                        _ => format!("CallChunk ? (chunk {c})"),
+                    },
                     Op::PushBlock(c) => format!("PushBlock chunk {c}"),
                     Op::DefineFunction(c) => format!("DefineFunction chunk {c}"),
                     Op::VarVar(a, b, w, then) => {

@@ -32,7 +32,7 @@
 //! cut back to `base`; a frame that failed leaves the VM in the `Failed`
 //! state, and a failed, finished or exited VM never runs again.
 
-use crate::chunk::{ChunkKind, Program, ProgramRef, Span};
+use crate::chunk::{Chunk, ChunkKind, Program, ProgramRef, Span};
 use crate::deep::TooDeep;
 use crate::diagnostic;
 use crate::error::{ErrorKind, VmError};
@@ -237,6 +237,9 @@ impl std::fmt::Debug for Vm {
         f.debug_struct("Vm").field("stack", &self.stack.len()).field("frames", &self.frames.len()).finish()
     }
 }
+
+/// Where a code frame goes on: its chunk and instruction.
+type CodeAt = (u32, usize);
 
 /// How `Vm::step` leaves the dispatch loop of `Vm::execute`.
 enum Step {
@@ -554,7 +557,7 @@ impl Vm {
         let prog = self.program.clone();
         let mut remaining = budget;
         'frames: loop {
-            let (chunk_index, mut ip) = match self.frames.last() {
+            let (mut chunk_index, mut ip) = match self.frames.last() {
                 Some(Frame::Code(f)) => (f.chunk, f.ip as usize),
                 Some(Frame::Iter(_)) => {
                     match self.iter_advance() {
@@ -580,7 +583,7 @@ impl Vm {
                     return Outcome::Finished(std::mem::take(&mut self.stack));
                 }
             };
-            let ops = &prog.chunks[chunk_index as usize].ops[..];
+            let mut ops = &prog.chunks[chunk_index as usize].ops[..];
             macro_rules! fail {
                 ($e:expr) => {
                     return self.fail_at(chunk_index, ip, $e)
@@ -648,25 +651,35 @@ impl Vm {
                             _ => break 'fast,
                         },
                         Op::Word(word) if self.fast_word(word) => {}
-                        Op::Call(sym, _) => {
-                            let Some(chunk) = prog.function(sym, self.defined) else { break 'fast };
+                        Op::CallChunk(..) | Op::Call(..) => {
+                            let chunk = match *op {
+                                Op::CallChunk(chunk, ordinal, _) if ordinal < self.defined => chunk,
+                                Op::Call(sym, _) => match prog.function(sym, self.defined) {
+                                    Some(chunk) => chunk,
+                                    None => break 'fast,
+                                },
+                                _ => break 'fast,
+                            };
                             self.save_ip(ip);
-                            if let Err(e) = self.call_function(&prog, sym, chunk) {
+                            let code = &prog.chunks[chunk as usize];
+                            if let Err(e) = self.call_function(code, chunk) {
                                 fail!(e)
                             }
-                            remaining = remaining.saturating_sub(self.take_debt());
+                            // The call pays for the code it enters.
+                            remaining = remaining.saturating_sub(code.ops.len() as u64);
                             if remaining == 0 {
                                 return Outcome::Yielded;
                             }
-                            continue 'frames;
+                            (chunk_index, ops, ip) = (chunk, &code.ops[..], 0);
                         }
-                        Op::End if !matches!(self.frames.last(), Some(Frame::Code(f)) if matches!(f.kind, FrameKind::Main)) =>
-                        {
-                            if let Err((site, e)) = self.return_from_frame() {
-                                return Outcome::Failed(Box::new(self.failure_at(site, e)));
+                        // Chunk 0 runs only as the main program's frame.
+                        Op::End if chunk_index != 0 => match self.return_from_frame() {
+                            Ok(Some(caller)) => {
+                                (chunk_index, ops, ip) = (caller.0, &prog.chunks[caller.0 as usize].ops, caller.1)
                             }
-                            continue 'frames;
-                        }
+                            Ok(None) => continue 'frames,
+                            Err((site, e)) => return Outcome::Failed(Box::new(self.failure_at(site, e))),
+                        },
                         // Superinstructions: the whole sequence, or else only
                         // the first part, as the plain op (see `op.rs`).
                         Op::VarVar(a, b, word, then) => {
@@ -846,16 +859,14 @@ impl Vm {
             }
             // No user function of the name (`execute` calls those): a
             // receiver method, else unknown.
-            Op::Call(sym, method) => {
+            Op::Call(_, method) | Op::CallChunk(_, _, method) => {
                 self.save_ip(ip);
+                // The name as spelled, from the source: the interner's
+                // table is behind a process-wide lock.
+                let name = prog.text(prog.chunks[chunk_index as usize].spans[ip - 1]);
                 match method {
-                    Some(word) if self.supports(word) => {
-                        // The name as spelled, from the source: the
-                        // interner's table is behind a process-wide lock.
-                        let name = prog.text(prog.chunks[chunk_index as usize].spans[ip - 1]);
-                        self.exec_word(word, name, host, site)
-                    }
-                    _ => Err(VmError::unknown_word(sym.as_str())),
+                    Some(word) if self.supports(word) => self.exec_word(word, name, host, site),
+                    _ => Err(VmError::unknown_word(name)),
                 }
             }
             Op::DefineFunction(c) => {
@@ -877,10 +888,10 @@ impl Vm {
                     return Step::Stop(Outcome::Finished(std::mem::take(&mut self.stack)));
                 }
                 self.save_ip(ip);
-                if let Err((site, e)) = self.return_from_frame() {
-                    return Step::Stop(Outcome::Failed(Box::new(self.failure_at(site, e))));
-                }
-                return Step::Frames;
+                return match self.return_from_frame() {
+                    Ok(_) => Step::Frames,
+                    Err((site, e)) => Step::Stop(Outcome::Failed(Box::new(self.failure_at(site, e)))),
+                };
             }
             // `execute` always completes these itself (a superinstruction
             // off its fast path as its first part): each op's semantics is
@@ -1124,20 +1135,18 @@ impl Vm {
         }
     }
 
-    /// Starts a user function call (§6.1).
+    /// Starts a call of the user function compiled into `code`, chunk
+    /// `chunk` (§6.1). The caller charges for it.
     #[inline(always)]
-    fn call_function(&mut self, prog: &Program, sym: Symbol, chunk: u32) -> Result<(), VmError> {
-        let code = &prog.chunks[chunk as usize];
-        let inputs = match code.kind {
-            ChunkKind::Function { inputs, .. } => inputs,
-            _ => 0,
+    fn call_function(&mut self, code: &Chunk, chunk: u32) -> Result<(), VmError> {
+        let ChunkKind::Function { name: sym, inputs } = code.kind else {
+            return Err(VmError::new(ErrorKind::Unsupported, "call of a chunk that is not a function"));
         };
         if self.stack.len() < inputs {
             return Err(VmError::underflow(sym.as_str(), inputs, self.stack.len()));
         }
         self.check_depth()?;
         let base = (self.stack.len() - inputs) as u32;
-        self.charge(code.ops.len());
         let caller_scope = std::mem::replace(&mut self.scope, self.vars.len() as u32);
         self.frames.push(Frame::Code(CodeFrame { chunk, ip: 0, base, caller_scope, kind: FrameKind::Function(sym) }));
         Ok(())
@@ -1178,13 +1187,13 @@ impl Vm {
     }
 
     /// Ends the current code frame with the base rule and hands the result
-    /// to the frame below.
+    /// to the frame below; where that frame goes on (chunk and instruction)
+    /// if it is a code frame.
     #[inline(always)]
-    fn return_from_frame(&mut self) -> Result<(), ((u32, u32), VmError)> {
-        let Some(&Frame::Code(f)) = self.frames.last() else {
-            return Ok(());
+    fn return_from_frame(&mut self) -> Result<Option<CodeAt>, ((u32, u32), VmError)> {
+        let Some(Frame::Code(f)) = self.frames.pop() else {
+            return Ok(None);
         };
-        self.frames.pop();
         if let FrameKind::Function(_) = f.kind {
             if self.vars.len() > self.scope as usize {
                 self.vars.truncate(self.scope as usize);
@@ -1193,11 +1202,15 @@ impl Vm {
         }
         let base = f.base as usize;
         let len = self.stack.len();
+        let caller = match self.frames.last() {
+            Some(Frame::Code(c)) => Some((c.chunk, c.ip as usize)),
+            _ => None,
+        };
         let to_iteration = matches!(self.frames.last(), Some(Frame::Iter(_)));
         if len == base + 1 && !to_iteration {
             // One value above the base: the result is already in place
             // (a function that consumed its inputs and left one).
-            return Ok(());
+            return Ok(caller);
         }
         let result = if len > base { self.stack.pop().unwrap_or_default() } else { Value::Nil };
         if len > base + 1 {
@@ -1209,7 +1222,7 @@ impl Vm {
         } else {
             self.stack.push(result);
         }
-        Ok(())
+        Ok(caller)
     }
 
     /// The value of a variable: innermost function frame outwards, then the
