@@ -46,11 +46,10 @@ pub fn compile(file: &str, source: &str) -> Result<Program, Vec<CompileError>> {
         compiler.errors.sort_by_key(|e| e.span.start);
         return Err(compiler.errors);
     }
-    for chunk in &mut compiler.chunks {
+    for (index, chunk) in compiler.chunks.iter_mut().enumerate() {
         fuse(&mut chunk.ops);
-    }
-    if let Some(main) = compiler.chunks.first_mut() {
-        globalize(&mut main.ops);
+        // Chunk 0 is the top level.
+        specialize(&mut chunk.ops, index == 0);
     }
     let functions = Program::function_definitions(&compiler.chunks);
     Program::resolve_calls(&mut compiler.chunks, &functions);
@@ -275,27 +274,33 @@ impl Compiler {
     }
 }
 
-/// Specialises the top level's superinstructions that update a variable or
-/// branch, the heart of its loops: there no call is in progress, so every
-/// name is a global and the op needs neither the scan of the calls'
-/// variables nor a second dispatch on its word and last part.
-fn globalize(ops: &mut [Op]) {
+/// Specialises the superinstructions that branch on a comparison or
+/// compute an add, subtract or multiply, the heart of loops and recursive
+/// functions: the specialised op needs no second dispatch on its word and
+/// last part. At the top level (`top_level`) no call is in progress, so
+/// every name is a global: its ops that read and update variables need no
+/// scan of the calls' variables either.
+fn specialize(ops: &mut [Op], top_level: bool) {
+    let jump = |w: Word, then: Then| match then {
+        Then::JumpIfFalse(t) => Some((Jumps::of(w, false)?, t)),
+        Then::JumpIfTrue(t) => Some((Jumps::of(w, true)?, t)),
+        Then::Push | Then::Set(_) => None,
+    };
     for op in ops {
-        *op = match *op {
-            Op::VarVar(a, b, w, Then::JumpIfFalse(t)) => {
-                Jumps::of(w, false).map_or(*op, |j| Op::GlobalsJump(a, b, j, t))
-            }
-            Op::VarVar(a, b, w, Then::JumpIfTrue(t)) => Jumps::of(w, true).map_or(*op, |j| Op::GlobalsJump(a, b, j, t)),
-            Op::VarInt(a, k, w, Then::JumpIfFalse(t)) => {
-                Jumps::of(w, false).map_or(*op, |j| Op::GlobalIntJump(a, k, j, t))
-            }
-            Op::VarInt(a, k, w, Then::JumpIfTrue(t)) => {
-                Jumps::of(w, true).map_or(*op, |j| Op::GlobalIntJump(a, k, j, t))
-            }
-            Op::VarVar(a, b, w, Then::Set(d)) => Arith::of(w).map_or(*op, |w| Op::GlobalsSet(a, b, w, d)),
-            Op::VarInt(a, k, w, Then::Set(d)) => Arith::of(w).map_or(*op, |w| Op::GlobalIntSet(a, k, w, d)),
-            other => other,
+        let special = match *op {
+            Op::VarVar(a, b, w, Then::Set(d)) if top_level => Arith::of(w).map(|w| Op::GlobalsSet(a, b, w, d)),
+            Op::VarVar(a, b, w, then) if top_level => jump(w, then).map(|(j, t)| Op::GlobalsJump(a, b, j, t)),
+            Op::VarInt(a, k, w, Then::Set(d)) if top_level => Arith::of(w).map(|w| Op::GlobalIntSet(a, k, w, d)),
+            Op::VarInt(a, k, w, then) if top_level => jump(w, then).map(|(j, t)| Op::GlobalIntJump(a, k, j, t)),
+            Op::TopInt(k, w, Then::Push) => Arith::of(w).map(|w| Op::TopIntArith(k, w)),
+            Op::TopInt(k, w, then) => jump(w, then).map(|(j, t)| Op::TopIntJump(k, j, t)),
+            Op::DupInt(k, w, Then::Push) => Arith::of(w).map(|w| Op::DupIntArith(k, w)),
+            Op::DupInt(k, w, then) => jump(w, then).map(|(j, t)| Op::DupIntJump(k, j, t)),
+            _ => None,
         };
+        if let Some(special) = special {
+            *op = special;
+        }
     }
 }
 

@@ -13,6 +13,16 @@
 //! and lets the parts that follow run one by one. So it never reports an
 //! error of its own: errors, their messages and spans, and jumps into the
 //! middle of a sequence are the same as without fusion.
+//!
+//! The general superinstructions dispatch again on their word and last
+//! part (`Then`). The compiler specialises the hottest shapes into ops of
+//! their own, with no second dispatch: a comparison that branches
+//! (`TopIntJump`, `DupIntJump`: the jump is a bit test of `Jumps`), an
+//! add, subtract or multiply (`TopIntArith`, `DupIntArith`), and at the top
+//! level, where no call is in progress and every name is a global, the
+//! loop's tests and updates of its variables (`GlobalsJump`,
+//! `GlobalIntJump`, `GlobalsSet`, `GlobalIntSet`: no scan of the calls'
+//! variables). A call of a name defined once (`CallChunk`) names its chunk.
 
 use crate::chunk::{ChunkKind, Program};
 use crate::symbol::Symbol;
@@ -123,6 +133,22 @@ pub enum Op {
     /// part `.2` (`k` fits in 32 bits): `( x -- x r )` with `Then::Push`,
     /// `( x -- x )` otherwise. First part: `Word dup`.
     DupInt(i32, Word, Then),
+    /// Superinstruction for `PushInt k; Word w` (`w` an `Arith`, `k` fits
+    /// in 32 bits): `( x -- r )`. First part: `PushInt k`.
+    TopIntArith(i32, Arith),
+    /// Superinstruction for `Word dup; PushInt k; Word w` (`w` an `Arith`,
+    /// `k` fits in 32 bits): `( x -- x r )`. First part: `Word dup`.
+    DupIntArith(i32, Arith),
+    /// Superinstruction for `PushInt k; Word cmp; JumpIfFalse t` or
+    /// `...; JumpIfTrue t` (`k` fits in 32 bits): `( x -- )`, continue at
+    /// `.2` when the order of `x` and `k` is one of `.1`. First part:
+    /// `PushInt k`.
+    TopIntJump(i32, Jumps, u32),
+    /// Superinstruction for `Word dup; PushInt k; Word cmp; JumpIfFalse t`
+    /// or `...; JumpIfTrue t` (`k` fits in 32 bits): `( x -- x )`,
+    /// continue at `.2` when the order of `x` and `k` is one of `.1`.
+    /// First part: `Word dup`.
+    DupIntJump(i32, Jumps, u32),
     /// Top level only (chunk 0, where no call is in progress and every
     /// name is a global): superinstruction for `GetVar a; GetVar b;
     /// Word cmp; JumpIfFalse t` or `...; JumpIfTrue t`: `( -- )`, continue
@@ -321,6 +347,10 @@ impl Program {
                     Op::VarInt(a, k, w, then) => format!("VarInt {} {k} {}{}", a.as_str(), w.name(), then_text(then)),
                     Op::TopInt(k, w, then) => format!("TopInt {k} {}{}", w.name(), then_text(then)),
                     Op::DupInt(k, w, then) => format!("DupInt {k} {}{}", w.name(), then_text(then)),
+                    Op::TopIntArith(k, w) => format!("TopIntArith {k} {}", w.word().name()),
+                    Op::DupIntArith(k, w) => format!("DupIntArith {k} {}", w.word().name()),
+                    Op::TopIntJump(k, j, t) => format!("TopIntJump {k} {j:?} {t}"),
+                    Op::DupIntJump(k, j, t) => format!("DupIntJump {k} {j:?} {t}"),
                     Op::GlobalsJump(a, b, j, t) => format!("GlobalsJump {} {} {j:?} {t}", a.as_str(), b.as_str()),
                     Op::GlobalIntJump(a, k, j, t) => format!("GlobalIntJump {} {k} {j:?} {t}", a.as_str()),
                     Op::GlobalsSet(a, b, w, d) => {

@@ -704,6 +704,35 @@ impl Vm {
                             }
                             break 'fast;
                         }
+                        Op::TopIntArith(k, arith) => {
+                            let Some(Value::Int(x)) = self.stack.last_mut() else { break 'fast };
+                            let Some(r) = arith.apply(*x, k.into()) else { break 'fast };
+                            *x = r;
+                            ip += 1;
+                        }
+                        Op::DupIntArith(k, arith) => {
+                            let Some(&Value::Int(x)) = self.stack.last() else { break 'fast };
+                            let Some(r) = arith.apply(x, k.into()) else { break 'fast };
+                            self.stack.push(Value::Int(r));
+                            ip += 2;
+                        }
+                        Op::TopIntJump(k, jumps, t) => {
+                            let Some(&Value::Int(x)) = self.stack.last() else { break 'fast };
+                            self.stack.pop();
+                            if jumps.taken(x, k.into()) {
+                                jump!(t as usize);
+                            } else {
+                                ip += 2;
+                            }
+                        }
+                        Op::DupIntJump(k, jumps, t) => {
+                            let Some(&Value::Int(x)) = self.stack.last() else { break 'fast };
+                            if jumps.taken(x, k.into()) {
+                                jump!(t as usize);
+                            } else {
+                                ip += 3;
+                            }
+                        }
                         // Top level: every name is a global (see `op.rs`).
                         Op::GlobalsJump(a, b, jumps, t) => {
                             let (Some(x), Some(y)) = (self.global_int(a), self.global_int(b)) else { break 'fast };
@@ -744,7 +773,7 @@ impl Vm {
                                     continue 'ops;
                                 }
                             }
-                            self.stack.push(Value::Int(k.into()));
+                            break 'fast;
                         }
                         Op::DupInt(k, word, then) => {
                             if let Some(&Value::Int(x)) = self.stack.last() {
@@ -850,8 +879,12 @@ impl Vm {
             | Op::GlobalIntJump(a, ..)
             | Op::GlobalsSet(a, ..)
             | Op::GlobalIntSet(a, ..) => self.push_var(a).map(|()| Flow::Next),
-            Op::Word(_) | Op::DupInt(..) => {
-                // The first part of a `DupInt` is `dup`.
+            Op::TopInt(k, ..) | Op::TopIntArith(k, _) | Op::TopIntJump(k, ..) => {
+                self.stack.push(Value::Int(k.into()));
+                Ok(Flow::Next)
+            }
+            Op::Word(_) | Op::DupInt(..) | Op::DupIntArith(..) | Op::DupIntJump(..) => {
+                // The first part of the `DupInt` family is `dup`.
                 let word = if let Op::Word(word) = op { word } else { Word::Dup };
                 self.save_ip(ip);
                 let name = prog.text(prog.chunks[chunk_index as usize].spans[ip - 1]);
@@ -893,10 +926,9 @@ impl Vm {
                     Err((site, e)) => Step::Stop(Outcome::Failed(Box::new(self.failure_at(site, e)))),
                 };
             }
-            // `execute` always completes these itself (a superinstruction
-            // off its fast path as its first part): each op's semantics is
-            // written once.
-            Op::PushInt(_) | Op::GetVar(_) | Op::SetVar(_) | Op::Jump(_) | Op::TopInt(..) => {
+            // `execute` always completes these itself: each op's semantics
+            // is written once.
+            Op::PushInt(_) | Op::GetVar(_) | Op::SetVar(_) | Op::Jump(_) => {
                 Err(VmError::new(ErrorKind::Unsupported, format!("unsupported opcode: {op:?}")))
             }
         };
