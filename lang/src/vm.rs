@@ -788,7 +788,19 @@ impl Vm {
                                 break 'fast;
                             }
                         }
-                        _ => break 'fast,
+                        // Listed, not `_`: an exhaustive match lets the
+                        // dispatch skip its range check.
+                        Op::PushFloat(_)
+                        | Op::PushStr(_)
+                        | Op::PushNil
+                        | Op::PushTrue
+                        | Op::PushFalse
+                        | Op::PushBlock(_)
+                        | Op::Declare(..)
+                        | Op::Word(_)
+                        | Op::DefineFunction(_)
+                        | Op::Return
+                        | Op::End => break 'fast,
                     }
                     continue 'ops;
                 }
@@ -1160,7 +1172,7 @@ impl Vm {
                 };
                 self.pop_discard(1);
                 // Both operands are integers: nothing to drop.
-                self.stack[n - 2] = r.value();
+                std::mem::replace(&mut self.stack[n - 2], r.value()).discard();
                 true
             }
             _ => false,
