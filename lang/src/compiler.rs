@@ -50,6 +50,9 @@ pub fn compile(file: &str, source: &str) -> Result<Program, Vec<CompileError>> {
         fuse(&mut chunk.ops);
         // Chunk 0 is the top level.
         specialize(&mut chunk.ops, index == 0);
+        if index != 0 {
+            thread_jumps(&mut chunk.ops);
+        }
     }
     let functions = Program::function_definitions(&compiler.chunks);
     Program::resolve_calls(&mut compiler.chunks, &functions);
@@ -300,6 +303,22 @@ fn specialize(ops: &mut [Op], top_level: bool) {
         };
         if let Some(special) = special {
             *op = special;
+        }
+    }
+}
+
+/// A jump to the end of a function's or block's chunk (or to a `return`)
+/// ends it there: the first branch of an `if` that closes a function
+/// returns without the extra jump. Nothing else changes: there an `End`
+/// or `Return` does the same wherever it is and never fails (at the top
+/// level a `Return` is an error blamed on its own span, so the top level
+/// is left alone), and a forward jump charges nothing.
+fn thread_jumps(ops: &mut [Op]) {
+    for i in 0..ops.len() {
+        if let Op::Jump(t) = ops[i] {
+            if let Some(&end @ (Op::End | Op::Return)) = ops.get(t as usize) {
+                ops[i] = end;
+            }
         }
     }
 }
