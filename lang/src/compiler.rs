@@ -279,8 +279,8 @@ impl Compiler {
 
 /// Specialises the superinstructions that branch on a comparison or
 /// compute an add, subtract or multiply, the heart of loops and recursive
-/// functions: the specialised op needs no second dispatch on its word and
-/// last part. At the top level (`top_level`) no call is in progress, so
+/// functions, and the hottest words (the stack shuffles, `+ - *`): the
+/// specialised op needs no second dispatch on its word and last part. At the top level (`top_level`) no call is in progress, so
 /// every name is a global: its ops that read and update variables need no
 /// scan of the calls' variables either.
 fn specialize(ops: &mut [Op], top_level: bool) {
@@ -299,6 +299,11 @@ fn specialize(ops: &mut [Op], top_level: bool) {
             Op::TopInt(k, w, then) => jump(w, then).map(|(j, t)| Op::TopIntJump(k, j, t)),
             Op::DupInt(k, w, Then::Push) => Arith::of(w).map(|w| Op::DupIntArith(k, w)),
             Op::DupInt(k, w, then) => jump(w, then).map(|(j, t)| Op::DupIntJump(k, j, t)),
+            Op::Word(Word::Dup) => Some(Op::Dup),
+            Op::Word(Word::Swap) => Some(Op::Swap),
+            Op::Word(Word::Over) => Some(Op::Over),
+            Op::Word(Word::Drop) => Some(Op::Drop),
+            Op::Word(w) => Arith::of(w).map(Op::Arith),
             _ => None,
         };
         if let Some(special) = special {

@@ -23,6 +23,8 @@
 //! loop's tests and updates of its variables (`GlobalsJump`,
 //! `GlobalIntJump`, `GlobalsSet`, `GlobalIntSet`: no scan of the calls'
 //! variables). A call of a name defined once (`CallChunk`) names its chunk.
+//! The stack shuffles and `+ - *` are ops of their own (`Dup`, `Swap`,
+//! `Over`, `Drop`, `Arith`), not words looked up in a second dispatch.
 
 use crate::chunk::{ChunkKind, Program};
 use crate::symbol::Symbol;
@@ -96,6 +98,18 @@ pub enum Op {
     Declare(Symbol, Decl),
     /// Run a fixed-table built-in word; its stack effect is the word's.
     Word(Word),
+    /// `( x -- x x )` the word `dup`, run in place (`Word dup` before
+    /// `specialize` in the compiler; so are the four below).
+    Dup,
+    /// `( x y -- y x )` the word `swap`.
+    Swap,
+    /// `( x y -- x y x )` the word `over`.
+    Over,
+    /// `( x -- )` the word `drop`.
+    Drop,
+    /// `( a b -- r )` the word `+`, `-` or `*`: two integers in place,
+    /// anything else as the word.
+    Arith(Arith),
     /// Call the user function named `.0`, else the receiver method `.1`
     /// (if the name is one), else fail with `unknown word`.
     Call(Symbol, Option<Word>),
@@ -347,6 +361,7 @@ impl Program {
                     Op::VarInt(a, k, w, then) => format!("VarInt {} {k} {}{}", a.as_str(), w.name(), then_text(then)),
                     Op::TopInt(k, w, then) => format!("TopInt {k} {}{}", w.name(), then_text(then)),
                     Op::DupInt(k, w, then) => format!("DupInt {k} {}{}", w.name(), then_text(then)),
+                    Op::Arith(w) => format!("Arith {}", w.word().name()),
                     Op::TopIntArith(k, w) => format!("TopIntArith {k} {}", w.word().name()),
                     Op::DupIntArith(k, w) => format!("DupIntArith {k} {}", w.word().name()),
                     Op::TopIntJump(k, j, t) => format!("TopIntJump {k} {j:?} {t}"),
@@ -376,5 +391,34 @@ fn then_text(then: Then) -> String {
         Then::Set(s) => format!(" Set {}", s.as_str()),
         Then::JumpIfFalse(t) => format!(" JumpIfFalse {t}"),
         Then::JumpIfTrue(t) => format!(" JumpIfTrue {t}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLES: [i64; 9] = [i64::MIN, i64::MIN + 1, -7, -1, 0, 1, 2, 7, i64::MAX];
+
+    /// The specialised ops compute what the general fast path
+    /// (`int_word`) computes: `Arith` the same numbers and overflows,
+    /// `Jumps` the comparison's truth, or its negation.
+    #[test]
+    fn specialised_ops_agree_with_the_general_fast_path() {
+        let comparisons = [Word::Lt, Word::Le, Word::Eq, Word::Ne, Word::Ge, Word::Gt];
+        for a in SAMPLES {
+            for b in SAMPLES {
+                for arith in [Arith::Add, Arith::Sub, Arith::Mul] {
+                    assert_eq!(arith.apply(a, b).map(IntOutcome::Int), int_word(arith.word(), a, b));
+                }
+                for cmp in comparisons {
+                    let truth = int_word(cmp, a, b).map(IntOutcome::truthy);
+                    assert_eq!(Jumps::of(cmp, true).map(|j| j.taken(a, b)), truth, "{cmp:?} {a} {b}");
+                    assert_eq!(Jumps::of(cmp, false).map(|j| !j.taken(a, b)), truth, "not {cmp:?} {a} {b}");
+                }
+            }
+        }
+        assert_eq!(Jumps::of(Word::Add, true), None);
+        assert_eq!(Arith::of(Word::Div), None);
     }
 }

@@ -477,7 +477,7 @@ impl Vm {
         match self.frames.last() {
             Some(Frame::Code(f)) => {
                 let ops = &self.program.chunks[f.chunk as usize].ops;
-                matches!(ops.get(f.ip as usize), Some(Op::Word(Word::Drop)))
+                matches!(ops.get(f.ip as usize), Some(Op::Drop))
             }
             // An `await_all` in progress collects the value.
             _ => false,
@@ -651,6 +651,32 @@ impl Vm {
                             _ => break 'fast,
                         },
                         Op::Word(word) if self.fast_word(word) => {}
+                        Op::Dup if self.dup() => {}
+                        Op::Swap => {
+                            let n = self.stack.len();
+                            if n < 2 {
+                                break 'fast;
+                            }
+                            self.stack.swap(n - 1, n - 2);
+                        }
+                        Op::Over => {
+                            let n = self.stack.len();
+                            if n < 2 {
+                                break 'fast;
+                            }
+                            let v = self.stack[n - 2].fast_clone();
+                            self.stack.push(v);
+                        }
+                        Op::Drop => {
+                            let Some(v) = self.stack.pop() else { break 'fast };
+                            v.discard();
+                        }
+                        Op::Arith(arith) => {
+                            let [.., Value::Int(a), Value::Int(b)] = &mut self.stack[..] else { break 'fast };
+                            let Some(r) = arith.apply(*a, *b) else { break 'fast };
+                            *a = r;
+                            self.pop_discard(1);
+                        }
                         Op::CallChunk(..) | Op::Call(..) => {
                             let chunk = match *op {
                                 Op::CallChunk(chunk, ordinal, _) if ordinal < self.defined => chunk,
@@ -784,7 +810,7 @@ impl Vm {
                                     continue 'ops;
                                 }
                             }
-                            if !self.fast_word(Word::Dup) {
+                            if !self.dup() {
                                 break 'fast;
                             }
                         }
@@ -798,6 +824,7 @@ impl Vm {
                         | Op::PushBlock(_)
                         | Op::Declare(..)
                         | Op::Word(_)
+                        | Op::Dup
                         | Op::DefineFunction(_)
                         | Op::Return
                         | Op::End => break 'fast,
@@ -895,9 +922,24 @@ impl Vm {
                 self.stack.push(Value::Int(k.into()));
                 Ok(Flow::Next)
             }
-            Op::Word(_) | Op::DupInt(..) | Op::DupIntArith(..) | Op::DupIntJump(..) => {
-                // The first part of the `DupInt` family is `dup`.
-                let word = if let Op::Word(word) = op { word } else { Word::Dup };
+            Op::Word(_)
+            | Op::Dup
+            | Op::Swap
+            | Op::Over
+            | Op::Drop
+            | Op::Arith(_)
+            | Op::DupInt(..)
+            | Op::DupIntArith(..)
+            | Op::DupIntJump(..) => {
+                let word = match op {
+                    Op::Word(word) => word,
+                    Op::Swap => Word::Swap,
+                    Op::Over => Word::Over,
+                    Op::Drop => Word::Drop,
+                    Op::Arith(arith) => arith.word(),
+                    // `dup`, and the first part of the `DupInt` family.
+                    _ => Word::Dup,
+                };
                 self.save_ip(ip);
                 let name = prog.text(prog.chunks[chunk_index as usize].spans[ip - 1]);
                 self.exec_word(word, name, host, site)
@@ -1138,45 +1180,29 @@ impl Vm {
         }
     }
 
-    /// Fast paths of hot words: stack shuffles and integer arithmetic. True
-    /// when handled; otherwise (an error to report, another kind of value)
-    /// `exec_word` runs the word.
+    /// `dup` when there is a value; false on an empty stack (the word
+    /// then reports it).
+    #[inline(always)]
+    fn dup(&mut self) -> bool {
+        let Some(v) = self.stack.last() else { return false };
+        let v = v.fast_clone();
+        self.stack.push(v);
+        true
+    }
+
+    /// The integer fast path of the words `Op::Word` runs (comparisons,
+    /// `/`, `%`). True when handled; otherwise (an error to report,
+    /// another kind of value) `exec_word` runs the word.
     #[inline(always)]
     fn fast_word(&mut self, word: Word) -> bool {
-        let n = self.stack.len();
-        match word {
-            Word::Dup if n >= 1 => {
-                let v = self.stack[n - 1].fast_clone();
-                self.stack.push(v);
-                true
-            }
-            Word::Swap if n >= 2 => {
-                self.stack.swap(n - 1, n - 2);
-                true
-            }
-            Word::Over if n >= 2 => {
-                let v = self.stack[n - 2].fast_clone();
-                self.stack.push(v);
-                true
-            }
-            Word::Drop if n >= 1 => {
-                self.pop_discard(1);
-                true
-            }
-            _ if n >= 2 => {
-                let (Value::Int(a), Value::Int(b)) = (&self.stack[n - 2], &self.stack[n - 1]) else {
-                    return false;
-                };
-                let Some(r) = int_word(word, *a, *b) else {
-                    return false;
-                };
-                self.pop_discard(1);
-                // Both operands are integers: nothing to drop.
-                std::mem::replace(&mut self.stack[n - 2], r.value()).discard();
-                true
-            }
-            _ => false,
+        let [.., Value::Int(a), Value::Int(b)] = self.stack[..] else { return false };
+        let Some(r) = int_word(word, a, b) else { return false };
+        self.pop_discard(1);
+        // Both operands are integers: nothing to drop.
+        if let Some(slot) = self.stack.last_mut() {
+            std::mem::replace(slot, r.value()).discard();
         }
+        true
     }
 
     /// Starts a call of the user function compiled into `code`, chunk

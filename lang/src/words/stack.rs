@@ -3,8 +3,8 @@
 //!
 //! Invariants: they move values, never look into them; `pick` and `roll`
 //! check their index against the values under it before popping it. The
-//! VM runs `dup`, `drop`, `swap` and `over` itself when it can (`fast_word`);
-//! these handlers are their general path.
+//! VM runs `dup`, `drop`, `swap` and `over` itself when it can (the ops
+//! `Dup`, `Drop`, `Swap`, `Over`); these handlers are their general path.
 
 use super::{bytes, index_arg, Cx, R};
 use crate::error::VmError;
