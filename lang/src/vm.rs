@@ -1271,28 +1271,34 @@ impl Vm {
             self.scope = f.caller_scope;
         }
         let base = f.base as usize;
-        let len = self.stack.len();
         let caller = match self.frames.last() {
             Some(Frame::Code(c)) => Some((c.chunk, c.ip as usize)),
-            _ => None,
+            Some(Frame::Iter(_)) => {
+                let result = self.result_above(base);
+                self.iter_feed(result)?;
+                return Ok(None);
+            }
+            None => None,
         };
-        let to_iteration = matches!(self.frames.last(), Some(Frame::Iter(_)));
-        if len == base + 1 && !to_iteration {
-            // One value above the base: the result is already in place
-            // (a function that consumed its inputs and left one).
-            return Ok(caller);
+        // One value above the base: the result is already in place (a
+        // function that consumed its inputs and left one).
+        if self.stack.len() != base + 1 {
+            let result = self.result_above(base);
+            self.stack.push(result);
         }
+        Ok(caller)
+    }
+
+    /// The result of a call whose frame's base is `base` (§6.1: the top
+    /// value above it, or nil), with the stack cut back to `base`.
+    fn result_above(&mut self, base: usize) -> Value {
+        let len = self.stack.len();
         let result = if len > base { self.stack.pop().unwrap_or_default() } else { Value::Nil };
         if len > base + 1 {
             // (Guarded: `truncate` calls the slice's drop even when empty.)
             self.stack.truncate(base);
         }
-        if to_iteration {
-            self.iter_feed(result)?;
-        } else {
-            self.stack.push(result);
-        }
-        Ok(caller)
+        result
     }
 
     /// The value of a variable: innermost function frame outwards, then the
