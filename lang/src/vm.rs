@@ -42,6 +42,7 @@ use crate::op::{int_word, Decl, IntOutcome, Op, Then};
 use crate::symbol::Symbol;
 use crate::value::{new_seq, ResultValue, Value};
 use crate::word::Word;
+use crate::words::Spelled;
 use arcstr::ArcStr;
 use std::collections::HashSet;
 
@@ -941,8 +942,8 @@ impl Vm {
                     _ => Word::Dup,
                 };
                 self.save_ip(ip);
-                let name = prog.text(prog.chunks[chunk_index as usize].spans[ip - 1]);
-                self.exec_word(word, name, host, site)
+                let spelled = Spelled::at(&prog.source, prog.chunks[chunk_index as usize].spans[ip - 1]);
+                self.exec_word(word, spelled, host, site)
             }
             // No user function of the name (`execute` calls those): a
             // receiver method, else unknown.
@@ -950,10 +951,10 @@ impl Vm {
                 self.save_ip(ip);
                 // The name as spelled, from the source: the interner's
                 // table is behind a process-wide lock.
-                let name = prog.text(prog.chunks[chunk_index as usize].spans[ip - 1]);
+                let spelled = Spelled::at(&prog.source, prog.chunks[chunk_index as usize].spans[ip - 1]);
                 match method {
-                    Some(word) if self.supports(word) => self.exec_word(word, name, host, site),
-                    _ => Err(VmError::unknown_word(name)),
+                    Some(word) if self.supports(word) => self.exec_word(word, spelled, host, site),
+                    _ => Err(VmError::unknown_word(spelled.text())),
                 }
             }
             Op::DefineFunction(c) => {

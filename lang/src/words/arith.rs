@@ -39,7 +39,7 @@ fn numbers(name: &str, values: &[&Value]) -> Result<(), VmError> {
 
 /// `+ - * / %`.
 pub(crate) fn arithmetic(vm: &mut Vm, cx: Cx) -> R {
-    let (word, name) = (cx.word, cx.name);
+    let (word, name) = (cx.word, cx.name());
     let (a, b) = (vm.peek(1), vm.peek(0));
     if matches!(word, Word::Div | Word::Mod) && is_num(a) && as_f64(b) == 0.0 && is_num(b) {
         if word == Word::Mod && matches!(a, Value::Float(_)) {
@@ -88,10 +88,10 @@ pub(crate) fn negate_or_abs(vm: &mut Vm, cx: Cx) -> R {
     let r = match vm.peek(0) {
         Value::Int(n) => {
             let r = if negate { n.checked_neg() } else { n.checked_abs() };
-            Value::Int(r.ok_or_else(|| VmError::overflow(cx.name))?)
+            Value::Int(r.ok_or_else(|| VmError::overflow(cx.name()))?)
         }
         Value::Float(f) => Value::Float(if negate { -f } else { f.abs() }),
-        other => return Err(VmError::type_error(cx.name, "number", other.kind())),
+        other => return Err(VmError::type_error(cx.name(), "number", other.kind())),
     };
     vm.replace(1, r)
 }
@@ -100,7 +100,7 @@ pub(crate) fn negate_or_abs(vm: &mut Vm, cx: Cx) -> R {
 pub(crate) fn min_or_max(vm: &mut Vm, cx: Cx) -> R {
     let min = cx.word == Word::Min;
     let (a, b) = (vm.peek(1), vm.peek(0));
-    numbers(cx.name, &[a, b])?;
+    numbers(cx.name(), &[a, b])?;
     let r = match (a, b) {
         (Value::Int(x), Value::Int(y)) => Value::Int(if min { *x.min(y) } else { *x.max(y) }),
         _ => {
@@ -112,7 +112,7 @@ pub(crate) fn min_or_max(vm: &mut Vm, cx: Cx) -> R {
 }
 
 pub(crate) fn clamp(vm: &mut Vm, cx: Cx) -> R {
-    let name = cx.name;
+    let name = cx.name();
     let (v, lo, hi) = (vm.peek(2), vm.peek(1), vm.peek(0));
     numbers(name, &[v, lo, hi])?;
     let r = match (v, lo, hi) {
@@ -139,7 +139,7 @@ pub(crate) fn clamp(vm: &mut Vm, cx: Cx) -> R {
 /// `=` and `!=`: equality of any two values (§3.4).
 pub(crate) fn equality(vm: &mut Vm, cx: Cx) -> R {
     vm.charge(weight(vm.peek(0)));
-    let eq = vm.peek(1).equals(vm.peek(0)).map_err(|e| e.error(cx.name))?;
+    let eq = vm.peek(1).equals(vm.peek(0)).map_err(|e| e.error(cx.name()))?;
     vm.replace(2, Value::Bool(eq == (cx.word == Word::Eq)))
 }
 
@@ -147,7 +147,7 @@ pub(crate) fn equality(vm: &mut Vm, cx: Cx) -> R {
 pub(crate) fn order(vm: &mut Vm, cx: Cx) -> R {
     use std::cmp::Ordering;
     let (a, b) = (vm.peek(1), vm.peek(0));
-    numbers(cx.name, &[a, b])?;
+    numbers(cx.name(), &[a, b])?;
     let ord = match (a, b) {
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
         (Value::Int(x), Value::Float(y)) => crate::value::cmp_int_float(*x, *y),
@@ -210,7 +210,10 @@ mod tests {
                 for b in edges {
                     let mut vm = Vm::new(program.clone());
                     vm.stack.extend([Value::Int(a), Value::Int(b)]);
-                    let general = vm.exec_word(word, word.name(), &mut Quiet, (0, 0)).ok().and(vm.stack.pop());
+                    let general = vm
+                        .exec_word(word, crate::words::Spelled::name(word.name()), &mut Quiet, (0, 0))
+                        .ok()
+                        .and(vm.stack.pop());
                     let fast = int_word(word, a, b).map(|r| r.value());
                     assert_eq!(format!("{fast:?}"), format!("{general:?}"), "{a} {b} {}", word.name());
                 }

@@ -60,7 +60,7 @@ pub(crate) fn make(vm: &mut Vm, cx: Cx) -> R {
         let sym = Symbol::intern(n);
         vm.pop();
         vm.declare(sym, empty(class));
-    } else if cx.name.starts_with(char::is_uppercase) {
+    } else if cx.name().starts_with(char::is_uppercase) {
         vm.stack.push(Value::Class(class));
     } else {
         vm.stack.push(empty(class));
@@ -71,17 +71,17 @@ pub(crate) fn make(vm: &mut Vm, cx: Cx) -> R {
 pub(crate) fn new(vm: &mut Vm, cx: Cx) -> R {
     let v = match vm.peek(0) {
         Value::Class(c @ (Class::Array | Class::List | Class::Set | Class::Map)) => empty(*c),
-        other => return Err(VmError::type_error(cx.name, "collection class", other.kind())),
+        other => return Err(VmError::type_error(cx.name(), "collection class", other.kind())),
     };
     vm.replace(1, v)
 }
 
 pub(crate) fn range(vm: &mut Vm, cx: Cx) -> R {
-    let a = int_arg(cx.name, vm.peek(1))?;
-    let b = int_arg(cx.name, vm.peek(0))?;
+    let a = int_arg(cx.name(), vm.peek(1))?;
+    let b = int_arg(cx.name(), vm.peek(0))?;
     let span = a.abs_diff(b);
     if span > 100_000_000 {
-        return Err(VmError::invalid(cx.name, "range is too large"));
+        return Err(VmError::invalid(cx.name(), "range is too large"));
     }
     vm.charge(span as usize);
     let items: Vec<Value> =
@@ -94,13 +94,13 @@ pub(crate) fn is_empty(vm: &mut Vm, cx: Cx) -> R {
         Value::Str(s) => s.is_empty(),
         Value::Array(s) | Value::List(s) | Value::Set(s) => s.borrow().is_empty(),
         Value::Map(m) => m.borrow().is_empty(),
-        other => return Err(VmError::type_error(cx.name, "string, array, or map", other.kind())),
+        other => return Err(VmError::type_error(cx.name(), "string, array, or map", other.kind())),
     };
     vm.replace(1, Value::Bool(r))
 }
 
 pub(crate) fn at(vm: &mut Vm, cx: Cx) -> R {
-    let name = cx.name;
+    let name = cx.name();
     let cost = match (vm.peek(1), vm.peek(0)) {
         (Value::Str(s), Value::Int(i)) => bytes(usize::try_from(*i).unwrap_or(0).min(s.len())),
         _ => 0,
@@ -126,7 +126,7 @@ pub(crate) fn at(vm: &mut Vm, cx: Cx) -> R {
 
 /// `has?` and `contains?`.
 pub(crate) fn has(vm: &mut Vm, cx: Cx) -> R {
-    let name = cx.name;
+    let name = cx.name();
     vm.charge(weight(vm.peek(1)));
     let item = vm.peek(0);
     let r = match vm.peek(1) {
@@ -147,7 +147,7 @@ pub(crate) fn has(vm: &mut Vm, cx: Cx) -> R {
 pub(crate) fn take_or_skip(vm: &mut Vm, cx: Cx) -> R {
     let take = cx.word == Word::Take;
     vm.charge(weight(vm.peek(1)));
-    let n = count_arg(cx.name, vm.peek(0))?;
+    let n = count_arg(cx.name(), vm.peek(0))?;
     let r = match vm.peek(1) {
         Value::Str(s) => {
             let t: String = if take { s.chars().take(n).collect() } else { s.chars().skip(n).collect() };
@@ -159,21 +159,21 @@ pub(crate) fn take_or_skip(vm: &mut Vm, cx: Cx) -> R {
                 if take { items.iter().take(n).cloned().collect() } else { items.iter().skip(n).cloned().collect() };
             v.same_kind_seq(part)
         }
-        other => return Err(VmError::type_error(cx.name, "string, array, list, or set", other.kind())),
+        other => return Err(VmError::type_error(cx.name(), "string, array, list, or set", other.kind())),
     };
     vm.replace(2, r)
 }
 
 pub(crate) fn slice(vm: &mut Vm, cx: Cx) -> R {
     vm.charge(weight(vm.peek(2)));
-    let count = count_arg(cx.name, vm.peek(0))?;
-    let start = index_arg(cx.name, vm.peek(1))?;
+    let count = count_arg(cx.name(), vm.peek(0))?;
+    let start = index_arg(cx.name(), vm.peek(1))?;
     let r = match vm.peek(2) {
         Value::Str(s) => Value::str(&s.chars().skip(start).take(count).collect::<String>()),
         v @ (Value::Array(s) | Value::List(s)) => {
             v.same_kind_seq(s.borrow().iter().skip(start).take(count).cloned().collect())
         }
-        other => return Err(VmError::type_error(cx.name, "receiver string", other.kind())),
+        other => return Err(VmError::type_error(cx.name(), "receiver string", other.kind())),
     };
     vm.replace(3, r)
 }
@@ -187,12 +187,12 @@ pub(crate) fn push(vm: &mut Vm, cx: Cx) -> R {
     match vm.peek(1) {
         Value::Array(s) | Value::List(s) => s.borrow_mut().push(item),
         Value::Set(s) => {
-            let present = position_of(&s.borrow(), &item).map_err(|e| e.error(cx.name))?.is_some();
+            let present = position_of(&s.borrow(), &item).map_err(|e| e.error(cx.name()))?.is_some();
             if !present {
                 s.borrow_mut().push(item);
             }
         }
-        other => return Err(VmError::type_error(cx.name, "array, list, or set", other.kind())),
+        other => return Err(VmError::type_error(cx.name(), "array, list, or set", other.kind())),
     }
     vm.pop();
     Ok(Flow::Next)
@@ -200,9 +200,9 @@ pub(crate) fn push(vm: &mut Vm, cx: Cx) -> R {
 
 pub(crate) fn put(vm: &mut Vm, cx: Cx) -> R {
     let Value::Map(m) = vm.peek(2) else {
-        return Err(VmError::type_error(cx.name, "map", vm.peek(2).kind()));
+        return Err(VmError::type_error(cx.name(), "map", vm.peek(2).kind()));
     };
-    let key = str_arg(cx.name, vm.peek(1), "map key string")?.clone();
+    let key = str_arg(cx.name(), vm.peek(1), "map key string")?.clone();
     let v = vm.peek(0).clone();
     m.borrow_mut().insert(key, v);
     vm.pop();
@@ -212,17 +212,17 @@ pub(crate) fn put(vm: &mut Vm, cx: Cx) -> R {
 
 pub(crate) fn insert_at(vm: &mut Vm, cx: Cx) -> R {
     vm.charge(bytes(weight(vm.peek(2))));
-    let i = index_arg(cx.name, vm.peek(1))?;
+    let i = index_arg(cx.name(), vm.peek(1))?;
     let item = vm.peek(0).clone();
     match vm.peek(2) {
         Value::Array(s) | Value::List(s) => {
             let len = s.borrow().len();
             if i > len {
-                return Err(VmError::out_of_bounds(cx.name, i, len));
+                return Err(VmError::out_of_bounds(cx.name(), i, len));
             }
             s.borrow_mut().insert(i, item);
         }
-        other => return Err(VmError::type_error(cx.name, "array or list", other.kind())),
+        other => return Err(VmError::type_error(cx.name(), "array or list", other.kind())),
     }
     vm.pop();
     vm.pop();
@@ -234,16 +234,16 @@ pub(crate) fn remove(vm: &mut Vm, cx: Cx) -> R {
     let item = vm.peek(0);
     match vm.peek(1) {
         Value::Array(s) | Value::List(s) | Value::Set(s) => {
-            let at = position_of(&s.borrow(), item).map_err(|e| e.error(cx.name))?;
+            let at = position_of(&s.borrow(), item).map_err(|e| e.error(cx.name()))?;
             if let Some(at) = at {
                 s.borrow_mut().remove(at);
             }
         }
         Value::Map(m) => {
-            let key = str_arg(cx.name, item, "map key string")?;
+            let key = str_arg(cx.name(), item, "map key string")?;
             m.borrow_mut().remove(key);
         }
-        other => return Err(VmError::type_error(cx.name, "collection", other.kind())),
+        other => return Err(VmError::type_error(cx.name(), "collection", other.kind())),
     }
     vm.pop();
     Ok(Flow::Next)
@@ -251,16 +251,16 @@ pub(crate) fn remove(vm: &mut Vm, cx: Cx) -> R {
 
 pub(crate) fn remove_at(vm: &mut Vm, cx: Cx) -> R {
     vm.charge(bytes(weight(vm.peek(1))));
-    let i = index_arg(cx.name, vm.peek(0))?;
+    let i = index_arg(cx.name(), vm.peek(0))?;
     match vm.peek(1) {
         Value::Array(s) | Value::List(s) => {
             let len = s.borrow().len();
             if i >= len {
-                return Err(VmError::out_of_bounds(cx.name, i, len));
+                return Err(VmError::out_of_bounds(cx.name(), i, len));
             }
             s.borrow_mut().remove(i);
         }
-        other => return Err(VmError::type_error(cx.name, "array or list", other.kind())),
+        other => return Err(VmError::type_error(cx.name(), "array or list", other.kind())),
     }
     vm.pop();
     Ok(Flow::Next)
@@ -318,7 +318,7 @@ pub(crate) fn reverse(vm: &mut Vm, _: Cx) -> R {
 pub(crate) fn keys_or_values(vm: &mut Vm, cx: Cx) -> R {
     vm.charge(weight(vm.peek(0)));
     let Value::Map(m) = vm.peek(0) else {
-        return Err(VmError::unknown_word(cx.name));
+        return Err(VmError::unknown_word(cx.name()));
     };
     let items: Vec<Value> = if cx.word == Word::Keys {
         m.borrow().keys().map(|k| Value::Str(k.clone())).collect()
@@ -333,7 +333,7 @@ pub(crate) fn clear_items(vm: &mut Vm, cx: Cx) -> R {
     match vm.peek(0) {
         Value::Array(s) | Value::List(s) | Value::Set(s) => s.borrow_mut().clear(),
         Value::Map(m) => m.borrow_mut().clear(),
-        _ => return Err(VmError::unknown_word(cx.name)),
+        _ => return Err(VmError::unknown_word(cx.name())),
     }
     Ok(Flow::Next)
 }
@@ -341,7 +341,7 @@ pub(crate) fn clear_items(vm: &mut Vm, cx: Cx) -> R {
 /// each / transform / select / reduce / find / any? / all?, with the
 /// block on either side of the collection (DIALECT point 11).
 pub(crate) fn higher_order(vm: &mut Vm, cx: Cx) -> R {
-    let (word, name) = (cx.word, cx.name);
+    let (word, name) = (cx.word, cx.name());
     let (block, coll) = match (vm.peek(1), vm.peek(0)) {
         (c, Value::Block(b)) if is_coll(c) => (*b, c.clone()),
         (Value::Block(b), c) => (*b, c.clone()),

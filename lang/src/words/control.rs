@@ -15,7 +15,7 @@ use crate::vm::{Flow, Vm};
 use crate::word::Word;
 
 pub(crate) fn var(vm: &mut Vm, cx: Cx) -> R {
-    let sym = Symbol::intern(str_arg(cx.name, vm.peek(0), "variable name string")?);
+    let sym = Symbol::intern(str_arg(cx.name(), vm.peek(0), "variable name string")?);
     vm.pop();
     let v = vm.pop();
     vm.declare(sym, v);
@@ -23,7 +23,7 @@ pub(crate) fn var(vm: &mut Vm, cx: Cx) -> R {
 }
 
 pub(crate) fn set(vm: &mut Vm, cx: Cx) -> R {
-    let key = str_arg(cx.name, vm.peek(0), "variable name string")?.clone();
+    let key = str_arg(cx.name(), vm.peek(0), "variable name string")?.clone();
     let Some(sym) = Symbol::lookup(&key) else {
         return Err(VmError::unknown_variable(&key));
     };
@@ -37,7 +37,7 @@ pub(crate) fn set(vm: &mut Vm, cx: Cx) -> R {
 }
 
 pub(crate) fn get(vm: &mut Vm, cx: Cx) -> R {
-    let key = str_arg(cx.name, vm.peek(0), "variable name string")?.clone();
+    let key = str_arg(cx.name(), vm.peek(0), "variable name string")?.clone();
     let v = Symbol::lookup(&key).and_then(|s| vm.lookup(s)).cloned();
     let v = v.ok_or_else(|| VmError::unknown_variable(&key))?;
     vm.replace(1, v)
@@ -45,7 +45,7 @@ pub(crate) fn get(vm: &mut Vm, cx: Cx) -> R {
 
 pub(crate) fn call(vm: &mut Vm, cx: Cx) -> R {
     let Value::Block(BlockId(b)) = *vm.peek(0) else {
-        return Err(VmError::type_error(cx.name, "block", vm.peek(0).kind()));
+        return Err(VmError::type_error(cx.name(), "block", vm.peek(0).kind()));
     };
     vm.pop();
     vm.call_block(b, 0, Word::Call)?;
@@ -53,8 +53,8 @@ pub(crate) fn call(vm: &mut Vm, cx: Cx) -> R {
 }
 
 pub(crate) fn exit(vm: &mut Vm, cx: Cx) -> R {
-    let n = int_arg(cx.name, vm.peek(0))?;
-    let code = i32::try_from(n).map_err(|_| VmError::invalid(cx.name, "exit status must fit a 32-bit integer"))?;
+    let n = int_arg(cx.name(), vm.peek(0))?;
+    let code = i32::try_from(n).map_err(|_| VmError::invalid(cx.name(), "exit status must fit a 32-bit integer"))?;
     vm.pop();
     Ok(Flow::Exit(code))
 }

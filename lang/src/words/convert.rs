@@ -49,20 +49,20 @@ pub(crate) fn to_float(vm: &mut Vm, cx: Cx) -> R {
 }
 
 pub(crate) fn to_string(vm: &mut Vm, cx: Cx) -> R {
-    let s = display_text(vm.peek(0), &vm.program).map_err(|e| e.error(cx.name))?;
+    let s = display_text(vm.peek(0), &vm.program).map_err(|e| e.error(cx.name()))?;
     vm.charge(bytes(s.len()));
     vm.replace(1, Value::Str(s))
 }
 
 pub(crate) fn json_encode(vm: &mut Vm, cx: Cx) -> R {
-    let s = json::encode(vm.peek(0), cx.name)?;
+    let s = json::encode(vm.peek(0), cx.name())?;
     vm.charge(bytes(s.len()));
     vm.replace(1, Value::str(&s))
 }
 
 pub(crate) fn json_decode(vm: &mut Vm, cx: Cx) -> R {
     vm.charge(weight(vm.peek(0)));
-    let text = str_arg(cx.name, vm.peek(0), "JSON string")?;
+    let text = str_arg(cx.name(), vm.peek(0), "JSON string")?;
     let r = match json::decode(text) {
         Ok(v) => Value::ok(v),
         Err(m) => Value::err("JsonError", &m),

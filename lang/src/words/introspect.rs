@@ -18,7 +18,7 @@ use crate::word::Word;
 
 pub(crate) fn assert(vm: &mut Vm, cx: Cx) -> R {
     match vm.peek(0).truthy() {
-        None => Err(VmError::invalid(cx.name, "Result values require ok? before assertion")),
+        None => Err(VmError::invalid(cx.name(), "Result values require ok? before assertion")),
         Some(false) => Err(VmError::assertion("truthy", &notation_in_message(vm.peek(0), &vm.program))),
         Some(true) => {
             vm.pop();
@@ -36,14 +36,14 @@ pub(crate) fn assert_bool(vm: &mut Vm, cx: Cx) -> R {
             Ok(Flow::Next)
         }
         Value::Bool(b) => Err(VmError::assertion(&want.to_string(), &b.to_string())),
-        other => Err(VmError::type_error(cx.name, "bool", other.kind())),
+        other => Err(VmError::type_error(cx.name(), "bool", other.kind())),
     }
 }
 
 pub(crate) fn assert_equals(vm: &mut Vm, cx: Cx) -> R {
     vm.charge(weight(vm.peek(0)));
     let (actual, expected) = (vm.peek(1), vm.peek(0));
-    if !actual.equals(expected).map_err(|e| e.error(cx.name))? {
+    if !actual.equals(expected).map_err(|e| e.error(cx.name()))? {
         return Err(VmError::assertion(
             &notation_in_message(expected, &vm.program),
             &notation_in_message(actual, &vm.program),
@@ -57,7 +57,7 @@ pub(crate) fn assert_equals(vm: &mut Vm, cx: Cx) -> R {
 /// `assert_ok` and `assert_error`.
 pub(crate) fn assert_result(vm: &mut Vm, cx: Cx) -> R {
     let Value::Result(r) = vm.peek(0) else {
-        return Err(VmError::type_error(cx.name, "result", vm.peek(0).kind()));
+        return Err(VmError::type_error(cx.name(), "result", vm.peek(0).kind()));
     };
     let is_ok = matches!(**r, ResultValue::Ok(_));
     let want_ok = cx.word == Word::AssertOk;
@@ -94,14 +94,14 @@ pub(crate) fn instance_of(vm: &mut Vm, cx: Cx) -> R {
     let class = match vm.peek(0) {
         Value::Class(c) => c.name().to_string(),
         Value::Str(s) => s.to_string(),
-        other => return Err(VmError::type_error(cx.name, "class or class name", other.kind())),
+        other => return Err(VmError::type_error(cx.name(), "class or class name", other.kind())),
     };
     let r = vm.peek(1).class_name() == class;
     vm.replace(2, Value::Bool(r))
 }
 
 pub(crate) fn responds_to(vm: &mut Vm, cx: Cx) -> R {
-    let method = str_arg(cx.name, vm.peek(1), "method name string")?.clone();
+    let method = str_arg(cx.name(), vm.peek(1), "method name string")?.clone();
     let receiver = vm.pop();
     let r = match Word::from_name(&method) {
         Some(w) if w.is_method() => {
@@ -117,7 +117,7 @@ pub(crate) fn responds_to(vm: &mut Vm, cx: Cx) -> R {
 }
 
 pub(crate) fn inspect(vm: &mut Vm, cx: Cx) -> R {
-    let text = notation(vm.peek(0), &vm.program).map_err(|e| e.error(cx.name))?;
+    let text = notation(vm.peek(0), &vm.program).map_err(|e| e.error(cx.name()))?;
     vm.charge(bytes(text.len()));
     vm.stack.push(Value::str(&text));
     Ok(Flow::Next)

@@ -17,7 +17,7 @@ use crate::word::Word;
 
 /// `print`, `println` and `eprint`.
 pub(crate) fn print(vm: &mut Vm, cx: Cx) -> R {
-    let mut text = display(vm.peek(0), &vm.program).map_err(|e| e.error(cx.name))?;
+    let mut text = display(vm.peek(0), &vm.program).map_err(|e| e.error(cx.name()))?;
     vm.pop();
     if cx.word == Word::Println {
         text.push('\n');
@@ -38,18 +38,18 @@ pub(crate) fn args(vm: &mut Vm, cx: Cx) -> R {
 }
 
 pub(crate) fn sleep(vm: &mut Vm, cx: Cx) -> R {
-    let ms = int_arg(cx.name, vm.peek(0))?;
+    let ms = int_arg(cx.name(), vm.peek(0))?;
     if ms < 0 {
-        return Err(VmError::invalid(cx.name, "sleep duration cannot be negative"));
+        return Err(VmError::invalid(cx.name(), "sleep duration cannot be negative"));
     }
     vm.pop();
     Ok(Flow::Block(Effect::Sleep(ms as u64)))
 }
 
 pub(crate) fn random(vm: &mut Vm, cx: Cx) -> R {
-    let bound = int_arg(cx.name, vm.peek(0))?;
+    let bound = int_arg(cx.name(), vm.peek(0))?;
     if bound <= 0 {
-        return Err(VmError::invalid(cx.name, "upper bound must be positive"));
+        return Err(VmError::invalid(cx.name(), "upper bound must be positive"));
     }
     let r = vm.random_below(bound as u64) as i64;
     vm.replace(1, Value::Int(r))

@@ -10,7 +10,7 @@
 //! runs (`stack underflow in WORD: needed N, available M`), after the
 //! socket gate for a socket word; a handler checks its operands before it
 //! changes the stack, so a failing word leaves the stack as it found it
-//! (§6.4); messages name the word as the program spelled it (`Cx::name`);
+//! (§6.4); messages name the word as the program spelled it (`Cx::name`, sliced from the source only then);
 //! higher-order words never call a block themselves: they push an
 //! `IterFrame` and the VM's loop runs the block (`collections::feed_iter`,
 //! `collections::finish_iter`); a word whose work grows with its operands
@@ -29,6 +29,7 @@ pub(crate) mod stack;
 pub(crate) mod strings;
 pub(crate) mod tasks;
 
+use crate::chunk::Span;
 use crate::error::VmError;
 use crate::host::Host;
 use crate::value::Value;
@@ -43,12 +44,46 @@ pub(crate) struct Cx<'a> {
     /// The word running (a handler serving several words tells them apart
     /// by it).
     pub word: Word,
-    /// The word as the program spelled it, for messages.
-    pub name: &'a str,
+    /// The word as the program spelled it (`Cx::name`, sliced from the source only then).
+    pub spelled: Spelled<'a>,
     pub host: &'a mut dyn Host,
     /// The instruction running the word (blamed by the iterations it
     /// starts).
     pub site: (u32, u32),
+}
+
+impl<'a> Cx<'a> {
+    /// The word as the program spelled it, for messages.
+    pub fn name(&self) -> &'a str {
+        self.spelled.text()
+    }
+}
+
+/// Where the program spells a word: the source and the word's span in
+/// it, sliced only when a message (or a word told apart by its spelling)
+/// needs the text. Slicing it for every word run cost about 30
+/// instructions.
+#[derive(Clone, Copy)]
+pub(crate) struct Spelled<'a> {
+    source: &'a str,
+    span: Span,
+}
+
+impl<'a> Spelled<'a> {
+    /// The word at `span` of `source`.
+    pub(crate) fn at(source: &'a str, span: Span) -> Spelled<'a> {
+        Spelled { source, span }
+    }
+
+    /// A word spelled `name`, outside any source.
+    #[cfg(test)]
+    pub(crate) fn name(name: &'a str) -> Spelled<'a> {
+        Spelled { source: name, span: Span::new(0, name.len()) }
+    }
+
+    pub(crate) fn text(self) -> &'a str {
+        self.source.get(self.span.start as usize..self.span.end as usize).unwrap_or("")
+    }
 }
 
 /// What a word does, its arity already checked.
@@ -58,17 +93,18 @@ pub(crate) type Handler = fn(&mut Vm, Cx<'_>) -> R;
 pub(crate) type Receiver = fn(&[Value]) -> bool;
 
 impl Vm {
-    /// Runs one built-in word from its entry in the table. `name` is the
-    /// word as spelled; `site` is the instruction.
-    pub(crate) fn exec_word(&mut self, word: Word, name: &str, host: &mut dyn Host, site: (u32, u32)) -> R {
+    /// Runs one built-in word from its entry in the table, spelled as
+    /// `spelled`; `site` is the instruction.
+    #[inline]
+    pub(crate) fn exec_word(&mut self, word: Word, spelled: Spelled<'_>, host: &mut dyn Host, site: (u32, u32)) -> R {
         if word.is_socket() {
-            sockets::gate(host, name)?;
+            sockets::gate(host, spelled)?;
         }
         let entry = word.entry();
         if self.stack.len() < entry.arity {
-            return Err(VmError::underflow(name, entry.arity, self.stack.len()));
+            return Err(VmError::underflow(spelled.text(), entry.arity, self.stack.len()));
         }
-        (entry.handler)(self, Cx { word, name, host, site })
+        (entry.handler)(self, Cx { word, spelled, host, site })
     }
 
     /// Whether the value on top of the stack supports receiver method

@@ -25,15 +25,15 @@ pub(crate) fn ok(vm: &mut Vm, _: Cx) -> R {
 }
 
 pub(crate) fn fail(vm: &mut Vm, cx: Cx) -> R {
-    let message = str_arg(cx.name, vm.peek(0), "error message string")?;
-    let kind = str_arg(cx.name, vm.peek(1), "error kind string")?;
+    let message = str_arg(cx.name(), vm.peek(0), "error message string")?;
+    let kind = str_arg(cx.name(), vm.peek(1), "error kind string")?;
     let r = Value::Result(Rc::new(ResultValue::Err { kind: kind.clone(), message: message.clone() }));
     vm.replace(2, r)
 }
 
 pub(crate) fn is_ok(vm: &mut Vm, cx: Cx) -> R {
     let Value::Result(r) = vm.peek(0) else {
-        return Err(VmError::type_error(cx.name, "result", vm.peek(0).kind()));
+        return Err(VmError::type_error(cx.name(), "result", vm.peek(0).kind()));
     };
     let ok = matches!(**r, ResultValue::Ok(_));
     vm.replace(1, Value::Bool(ok))
@@ -41,7 +41,7 @@ pub(crate) fn is_ok(vm: &mut Vm, cx: Cx) -> R {
 
 /// `value` and `error`.
 pub(crate) fn unwrap(vm: &mut Vm, cx: Cx) -> R {
-    let name = cx.name;
+    let name = cx.name();
     let Value::Result(r) = vm.peek(0) else {
         return Err(VmError::type_error(name, "result", vm.peek(0).kind()));
     };
@@ -74,10 +74,10 @@ pub(crate) fn unwrap(vm: &mut Vm, cx: Cx) -> R {
 
 pub(crate) fn result_envelope(vm: &mut Vm, cx: Cx) -> R {
     let Value::Map(options) = vm.peek(0) else {
-        return Err(VmError::type_error(cx.name, "options map", vm.peek(0).kind()));
+        return Err(VmError::type_error(cx.name(), "options map", vm.peek(0).kind()));
     };
     let Value::Result(r) = vm.peek(1) else {
-        return Err(VmError::type_error(cx.name, "result", vm.peek(1).kind()));
+        return Err(VmError::type_error(cx.name(), "result", vm.peek(1).kind()));
     };
     let mut env = Map::new();
     env.insert(ArcStr::from("meta"), Value::Map(options.clone()));
@@ -109,7 +109,7 @@ pub(crate) fn result_envelope(vm: &mut Vm, cx: Cx) -> R {
 
 pub(crate) fn is_error(vm: &mut Vm, cx: Cx) -> R {
     let Value::Result(r) = vm.peek(0) else {
-        return Err(VmError::unknown_word(cx.name));
+        return Err(VmError::unknown_word(cx.name()));
     };
     let e = matches!(**r, ResultValue::Err { .. });
     vm.replace(1, Value::Bool(e))
@@ -117,7 +117,7 @@ pub(crate) fn is_error(vm: &mut Vm, cx: Cx) -> R {
 
 pub(crate) fn unwrap_or(vm: &mut Vm, cx: Cx) -> R {
     let Value::Result(r) = vm.peek(0) else {
-        return Err(VmError::unknown_word(cx.name));
+        return Err(VmError::unknown_word(cx.name()));
     };
     let v = match &**r {
         ResultValue::Ok(v) => v.clone(),
@@ -131,8 +131,8 @@ pub(crate) fn unwrap_or(vm: &mut Vm, cx: Cx) -> R {
 pub(crate) fn map_result(vm: &mut Vm, cx: Cx) -> R {
     let (block, result) = match (vm.peek(1), vm.peek(0)) {
         (Value::Block(b), r @ Value::Result(_)) | (r @ Value::Result(_), Value::Block(b)) => (*b, r.clone()),
-        (other, Value::Result(_)) => return Err(VmError::type_error(cx.name, "block", other.kind())),
-        _ => return Err(VmError::unknown_word(cx.name)),
+        (other, Value::Result(_)) => return Err(VmError::type_error(cx.name(), "block", other.kind())),
+        _ => return Err(VmError::unknown_word(cx.name())),
     };
     vm.pop();
     vm.pop();

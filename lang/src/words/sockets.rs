@@ -292,9 +292,9 @@ pub fn parse_ws_url(url: &str) -> Result<(String, u16), String> {
 }
 
 /// The socket gate, checked before the stack is looked at.
-pub(crate) fn gate(host: &dyn Host, name: &str) -> Result<(), VmError> {
+pub(crate) fn gate(host: &dyn Host, spelled: super::Spelled<'_>) -> Result<(), VmError> {
     if !host.sockets_enabled() {
-        return Err(VmError::host(name, "socket capability is not enabled"));
+        return Err(VmError::host(spelled.text(), "socket capability is not enabled"));
     }
     Ok(())
 }
@@ -383,7 +383,7 @@ fn read_options(label: &str, options: &Value, default: usize) -> Result<(u64, us
 }
 
 pub(crate) fn tcp_listen(vm: &mut Vm, cx: Cx) -> R {
-    let (host, port, options) = endpoint(vm, cx.name)?;
+    let (host, port, options) = endpoint(vm, cx.name())?;
     let request = (|| {
         host_in("TCP listener", &host)?;
         let port = port_in("TCP listener", port, 0)?;
@@ -401,25 +401,25 @@ pub(crate) fn tcp_listeners(_: &mut Vm, _: Cx) -> R {
 }
 
 pub(crate) fn tcp_listener(vm: &mut Vm, cx: Cx) -> R {
-    ask(Q::TcpListener(pop_id(vm, cx.name)?))
+    ask(Q::TcpListener(pop_id(vm, cx.name())?))
 }
 
 pub(crate) fn tcp_accept(vm: &mut Vm, cx: Cx) -> R {
-    let (id, options) = id_and_options(vm, cx.name)?;
+    let (id, options) = id_and_options(vm, cx.name())?;
     let request = accept_options("TCP accept", &options).map(|timeout_ms| Q::TcpAccept { id, timeout_ms });
     ask_checked(vm, request)
 }
 
 pub(crate) fn tcp_listener_close(vm: &mut Vm, cx: Cx) -> R {
-    ask(Q::TcpListenerClose(pop_id(vm, cx.name)?))
+    ask(Q::TcpListenerClose(pop_id(vm, cx.name())?))
 }
 
 pub(crate) fn tcp_listener_release(vm: &mut Vm, cx: Cx) -> R {
-    ask(Q::TcpListenerRelease(pop_id(vm, cx.name)?))
+    ask(Q::TcpListenerRelease(pop_id(vm, cx.name())?))
 }
 
 pub(crate) fn tcp_connect(vm: &mut Vm, cx: Cx) -> R {
-    let (host, port, options) = endpoint(vm, cx.name)?;
+    let (host, port, options) = endpoint(vm, cx.name())?;
     let request = (|| {
         host_in("TCP", &host)?;
         let port = port_in("TCP", port, 1)?;
@@ -438,31 +438,31 @@ pub(crate) fn tcp_connections(_: &mut Vm, _: Cx) -> R {
 }
 
 pub(crate) fn tcp_connection(vm: &mut Vm, cx: Cx) -> R {
-    ask(Q::TcpConnection(pop_id(vm, cx.name)?))
+    ask(Q::TcpConnection(pop_id(vm, cx.name())?))
 }
 
 pub(crate) fn tcp_write(vm: &mut Vm, cx: Cx) -> R {
-    let (id, data) = id_and_text(vm, cx.name, "TCP data string")?;
+    let (id, data) = id_and_text(vm, cx.name(), "TCP data string")?;
     ask(Q::TcpWrite { id, data })
 }
 
 pub(crate) fn tcp_read(vm: &mut Vm, cx: Cx) -> R {
-    let (id, options) = id_and_options(vm, cx.name)?;
+    let (id, options) = id_and_options(vm, cx.name())?;
     let request =
         read_options("TCP", &options, 65_536).map(|(timeout_ms, max_bytes)| Q::TcpRead { id, timeout_ms, max_bytes });
     ask_checked(vm, request)
 }
 
 pub(crate) fn tcp_close(vm: &mut Vm, cx: Cx) -> R {
-    ask(Q::TcpClose(pop_id(vm, cx.name)?))
+    ask(Q::TcpClose(pop_id(vm, cx.name())?))
 }
 
 pub(crate) fn tcp_release(vm: &mut Vm, cx: Cx) -> R {
-    ask(Q::TcpRelease(pop_id(vm, cx.name)?))
+    ask(Q::TcpRelease(pop_id(vm, cx.name())?))
 }
 
 pub(crate) fn ws_listen(vm: &mut Vm, cx: Cx) -> R {
-    let (host, port, options) = endpoint(vm, cx.name)?;
+    let (host, port, options) = endpoint(vm, cx.name())?;
     let request = (|| {
         host_in("WebSocket listener", &host)?;
         let port = port_in("WebSocket listener", port, 0)?;
@@ -481,25 +481,25 @@ pub(crate) fn ws_listeners(_: &mut Vm, _: Cx) -> R {
 }
 
 pub(crate) fn ws_listener(vm: &mut Vm, cx: Cx) -> R {
-    ask(Q::WsListener(pop_id(vm, cx.name)?))
+    ask(Q::WsListener(pop_id(vm, cx.name())?))
 }
 
 pub(crate) fn ws_accept(vm: &mut Vm, cx: Cx) -> R {
-    let (id, options) = id_and_options(vm, cx.name)?;
+    let (id, options) = id_and_options(vm, cx.name())?;
     let request = accept_options("WebSocket accept", &options).map(|timeout_ms| Q::WsAccept { id, timeout_ms });
     ask_checked(vm, request)
 }
 
 pub(crate) fn ws_listener_close(vm: &mut Vm, cx: Cx) -> R {
-    ask(Q::WsListenerClose(pop_id(vm, cx.name)?))
+    ask(Q::WsListenerClose(pop_id(vm, cx.name())?))
 }
 
 pub(crate) fn ws_listener_release(vm: &mut Vm, cx: Cx) -> R {
-    ask(Q::WsListenerRelease(pop_id(vm, cx.name)?))
+    ask(Q::WsListenerRelease(pop_id(vm, cx.name())?))
 }
 
 pub(crate) fn ws_connect(vm: &mut Vm, cx: Cx) -> R {
-    let url = string_at(vm, cx.name, 1, "WebSocket URL string")?;
+    let url = string_at(vm, cx.name(), 1, "WebSocket URL string")?;
     let options = take_options(vm, 2);
     let request = (|| {
         let (host, port) = parse_ws_url(&url)?;
@@ -516,16 +516,16 @@ pub(crate) fn ws_connections(_: &mut Vm, _: Cx) -> R {
 }
 
 pub(crate) fn ws_connection(vm: &mut Vm, cx: Cx) -> R {
-    ask(Q::WsConnection(pop_id(vm, cx.name)?))
+    ask(Q::WsConnection(pop_id(vm, cx.name())?))
 }
 
 pub(crate) fn ws_send(vm: &mut Vm, cx: Cx) -> R {
-    let (id, message) = id_and_text(vm, cx.name, "WebSocket text message string")?;
+    let (id, message) = id_and_text(vm, cx.name(), "WebSocket text message string")?;
     ask(Q::WsSend { id, message })
 }
 
 pub(crate) fn ws_read(vm: &mut Vm, cx: Cx) -> R {
-    let (id, options) = id_and_options(vm, cx.name)?;
+    let (id, options) = id_and_options(vm, cx.name())?;
     let request = read_options("WebSocket", &options, 1_048_576).map(|(timeout_ms, max_bytes)| Q::WsRead {
         id,
         timeout_ms,
@@ -535,11 +535,11 @@ pub(crate) fn ws_read(vm: &mut Vm, cx: Cx) -> R {
 }
 
 pub(crate) fn ws_close(vm: &mut Vm, cx: Cx) -> R {
-    ask(Q::WsClose(pop_id(vm, cx.name)?))
+    ask(Q::WsClose(pop_id(vm, cx.name())?))
 }
 
 pub(crate) fn ws_release(vm: &mut Vm, cx: Cx) -> R {
-    ask(Q::WsRelease(pop_id(vm, cx.name)?))
+    ask(Q::WsRelease(pop_id(vm, cx.name())?))
 }
 
 #[cfg(test)]

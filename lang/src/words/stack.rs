@@ -66,14 +66,14 @@ fn reach(vm: &mut Vm, name: &str) -> Result<usize, VmError> {
 }
 
 pub(crate) fn pick(vm: &mut Vm, cx: Cx) -> R {
-    let at = reach(vm, cx.name)?;
+    let at = reach(vm, cx.name())?;
     let v = vm.stack[at].clone();
     vm.stack.push(v);
     Ok(Flow::Next)
 }
 
 pub(crate) fn roll(vm: &mut Vm, cx: Cx) -> R {
-    let at = reach(vm, cx.name)?;
+    let at = reach(vm, cx.name())?;
     let index = vm.stack.len() - 1 - at;
     let v = vm.stack.remove(at);
     vm.stack.push(v);

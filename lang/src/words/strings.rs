@@ -31,19 +31,19 @@ fn char_index_of(hay: &str, byte: usize) -> i64 {
 }
 
 pub(crate) fn concat(vm: &mut Vm, cx: Cx) -> R {
-    let suffix = str_arg(cx.name, vm.peek(0), "string")?;
-    let s = str_arg(cx.name, vm.peek(1), "receiver string")?;
-    let len = fits(cx.name, s.len().checked_add(suffix.len()))?;
+    let suffix = str_arg(cx.name(), vm.peek(0), "string")?;
+    let s = str_arg(cx.name(), vm.peek(1), "receiver string")?;
+    let len = fits(cx.name(), s.len().checked_add(suffix.len()))?;
     let joined = Value::concat(&[s, suffix]);
     vm.charge(bytes(len));
     vm.replace(2, joined)
 }
 
 pub(crate) fn repeat(vm: &mut Vm, cx: Cx) -> R {
-    let n = count_arg(cx.name, vm.peek(0))?;
-    let s = str_arg(cx.name, vm.peek(1), "receiver string")?;
+    let n = count_arg(cx.name(), vm.peek(0))?;
+    let s = str_arg(cx.name(), vm.peek(1), "receiver string")?;
     if !matches!(s.len().checked_mul(n), Some(len) if len <= MAX_STRING) {
-        return Err(VmError::invalid(cx.name, "repeated string is too large"));
+        return Err(VmError::invalid(cx.name(), "repeated string is too large"));
     }
     let r = s.repeat(n);
     vm.charge(bytes(r.len()));
@@ -51,8 +51,8 @@ pub(crate) fn repeat(vm: &mut Vm, cx: Cx) -> R {
 }
 
 pub(crate) fn split(vm: &mut Vm, cx: Cx) -> R {
-    let d = str_arg(cx.name, vm.peek(0), "string")?;
-    let s = str_arg(cx.name, vm.peek(1), "receiver string")?;
+    let d = str_arg(cx.name(), vm.peek(0), "string")?;
+    let s = str_arg(cx.name(), vm.peek(1), "receiver string")?;
     let parts: Vec<Value> = if d.is_empty() {
         s.chars().map(|c| Value::str(c.encode_utf8(&mut [0; 4]))).collect()
     } else {
@@ -64,7 +64,7 @@ pub(crate) fn split(vm: &mut Vm, cx: Cx) -> R {
 }
 
 pub(crate) fn join(vm: &mut Vm, cx: Cx) -> R {
-    let name = cx.name;
+    let name = cx.name();
     let d = str_arg(name, vm.peek(0), "string")?;
     let Some(seq) = vm.peek(1).as_seq() else {
         return Err(VmError::type_error(name, "array, list, or set", vm.peek(1).kind()));
@@ -95,8 +95,8 @@ pub(crate) fn join(vm: &mut Vm, cx: Cx) -> R {
 
 /// `index_of` and `last_index_of`.
 pub(crate) fn index_of(vm: &mut Vm, cx: Cx) -> R {
-    let needle = str_arg(cx.name, vm.peek(0), "string")?;
-    let s = str_arg(cx.name, vm.peek(1), "receiver string")?;
+    let needle = str_arg(cx.name(), vm.peek(0), "string")?;
+    let s = str_arg(cx.name(), vm.peek(1), "receiver string")?;
     let at = if cx.word == Word::IndexOf { s.find(&**needle) } else { s.rfind(&**needle) };
     let r = at.map_or(Value::Nil, |b| Value::Int(char_index_of(s, b)));
     vm.charge(bytes(s.len()));
@@ -105,19 +105,19 @@ pub(crate) fn index_of(vm: &mut Vm, cx: Cx) -> R {
 
 /// `starts_with?` and `ends_with?`.
 pub(crate) fn affix(vm: &mut Vm, cx: Cx) -> R {
-    let affix = str_arg(cx.name, vm.peek(0), "string")?;
-    let s = str_arg(cx.name, vm.peek(1), "receiver string")?;
+    let affix = str_arg(cx.name(), vm.peek(0), "string")?;
+    let s = str_arg(cx.name(), vm.peek(1), "receiver string")?;
     let r = if cx.word == Word::StartsWith { s.starts_with(&**affix) } else { s.ends_with(&**affix) };
     vm.replace(2, Value::Bool(r))
 }
 
 pub(crate) fn replace(vm: &mut Vm, cx: Cx) -> R {
-    let with = str_arg(cx.name, vm.peek(0), "string")?;
-    let pattern = str_arg(cx.name, vm.peek(1), "string")?;
-    let s = str_arg(cx.name, vm.peek(2), "receiver string")?;
+    let with = str_arg(cx.name(), vm.peek(0), "string")?;
+    let pattern = str_arg(cx.name(), vm.peek(1), "string")?;
+    let s = str_arg(cx.name(), vm.peek(2), "receiver string")?;
     if !pattern.is_empty() && with.len() > pattern.len() {
         let grows = s.matches(&**pattern).count().checked_mul(with.len() - pattern.len());
-        fits(cx.name, grows.and_then(|g| g.checked_add(s.len())))?;
+        fits(cx.name(), grows.and_then(|g| g.checked_add(s.len())))?;
     }
     let r = if pattern.is_empty() { s.to_string() } else { s.replace(&**pattern, with) };
     vm.charge(bytes(s.len() + r.len()));
@@ -140,7 +140,7 @@ pub(crate) fn length(vm: &mut Vm, _: Cx) -> R {
 /// `lines`, `chars`.
 pub(crate) fn text(vm: &mut Vm, cx: Cx) -> R {
     let Value::Str(s) = vm.peek(0) else {
-        return Err(VmError::unknown_word(cx.name));
+        return Err(VmError::unknown_word(cx.name()));
     };
     let scanned = bytes(s.len());
     let r = match cx.word {

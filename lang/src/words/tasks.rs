@@ -49,36 +49,36 @@ fn task_arg(vm: &Vm, name: &str) -> Result<u64, VmError> {
 
 pub(crate) fn spawn(vm: &mut Vm, cx: Cx) -> R {
     let Value::Block(BlockId(b)) = *vm.peek(0) else {
-        return Err(VmError::type_error(cx.name, "block", vm.peek(0).kind()));
+        return Err(VmError::type_error(cx.name(), "block", vm.peek(0).kind()));
     };
-    let child = vm.fork(b, 0).map_err(|e| e.error(cx.name))?;
-    let id = cx.host.spawn(child).map_err(|m| VmError::host(cx.name, m))?;
+    let child = vm.fork(b, 0).map_err(|e| e.error(cx.name()))?;
+    let id = cx.host.spawn(child).map_err(|m| VmError::host(cx.name(), m))?;
     vm.replace(1, Value::Task(id))
 }
 
 /// `await`.
 pub(crate) fn await_task(vm: &mut Vm, cx: Cx) -> R {
-    let id = task_arg(vm, cx.name)?;
+    let id = task_arg(vm, cx.name())?;
     vm.pop();
     Ok(Flow::Block(Effect::Await(id)))
 }
 
 pub(crate) fn await_all(vm: &mut Vm, cx: Cx) -> R {
     let Some(seq) = vm.peek(0).as_seq().filter(|_| !matches!(vm.peek(0), Value::Set(_))) else {
-        return Err(VmError::type_error(cx.name, "array or list of tasks", vm.peek(0).kind()));
+        return Err(VmError::type_error(cx.name(), "array or list of tasks", vm.peek(0).kind()));
     };
     let items: Vec<Value> = seq.borrow().to_vec();
     vm.charge(items.len());
     if let Some(bad) = items.iter().find(|v| !matches!(v, Value::Task(_))) {
-        return Err(VmError::type_error(cx.name, "task", bad.kind()));
+        return Err(VmError::type_error(cx.name(), "task", bad.kind()));
     }
     vm.pop();
     collections::iterate(vm, &cx, 0, Items::Seq(items), Value::Nil, Value::Nil)
 }
 
 pub(crate) fn release_task(vm: &mut Vm, cx: Cx) -> R {
-    let id = task_arg(vm, cx.name)?;
-    let r = cx.host.release_task(id).map_err(|m| VmError::host(cx.name, m))?;
+    let id = task_arg(vm, cx.name())?;
+    let r = cx.host.release_task(id).map_err(|m| VmError::host(cx.name(), m))?;
     vm.replace(1, Value::Bool(r))
 }
 
@@ -94,7 +94,7 @@ pub(crate) fn tasks(vm: &mut Vm, cx: Cx) -> R {
 /// `failed?`.
 pub(crate) fn task_query(vm: &mut Vm, cx: Cx) -> R {
     let Value::Task(id) = *vm.peek(0) else {
-        return Err(VmError::unknown_word(cx.name));
+        return Err(VmError::unknown_word(cx.name()));
     };
     if cx.word == Word::TaskId {
         return vm.replace(1, Value::Int(id as i64));
