@@ -607,6 +607,23 @@ impl Vm {
                     }
                 }};
             }
+            // Enters the user function compiled into chunk `$chunk`: the
+            // call pays for the code it enters, and the loop goes on in it.
+            macro_rules! enter {
+                ($chunk:expr) => {{
+                    let chunk: u32 = $chunk;
+                    self.save_ip(ip);
+                    let code = &prog.chunks[chunk as usize];
+                    if let Err(e) = self.call_function(code, chunk) {
+                        fail!(e)
+                    }
+                    remaining = remaining.saturating_sub(code.ops.len() as u64);
+                    if remaining == 0 {
+                        return Outcome::Yielded;
+                    }
+                    (chunk_index, ops, ip) = (chunk, &code.ops[..], 0);
+                }};
+            }
             // The hot ops run here; every other op, and every slow path
             // that is not an error, leaves the match for the one call of
             // `step` below it (one copy of the rare code keeps the hot arms
@@ -678,27 +695,11 @@ impl Vm {
                             *a = r;
                             self.pop_discard(1);
                         }
-                        Op::CallChunk(..) | Op::Call(..) => {
-                            let chunk = match *op {
-                                Op::CallChunk(chunk, ordinal, _) if ordinal < self.defined => chunk,
-                                Op::Call(sym, _) => match prog.function(sym, self.defined) {
-                                    Some(chunk) => chunk,
-                                    None => break 'fast,
-                                },
-                                _ => break 'fast,
-                            };
-                            self.save_ip(ip);
-                            let code = &prog.chunks[chunk as usize];
-                            if let Err(e) = self.call_function(code, chunk) {
-                                fail!(e)
-                            }
-                            // The call pays for the code it enters.
-                            remaining = remaining.saturating_sub(code.ops.len() as u64);
-                            if remaining == 0 {
-                                return Outcome::Yielded;
-                            }
-                            (chunk_index, ops, ip) = (chunk, &code.ops[..], 0);
-                        }
+                        Op::CallChunk(chunk, ordinal, _) if ordinal < self.defined => enter!(chunk),
+                        Op::Call(sym, _) => match prog.function(sym, self.defined) {
+                            Some(chunk) => enter!(chunk),
+                            None => break 'fast,
+                        },
                         // Chunk 0 runs only as the main program's frame.
                         Op::End if chunk_index != 0 => match self.return_from_frame() {
                             Ok(Some(caller)) => {
@@ -826,6 +827,7 @@ impl Vm {
                         | Op::Declare(..)
                         | Op::Word(_)
                         | Op::Dup
+                        | Op::CallChunk(..)
                         | Op::DefineFunction(_)
                         | Op::Return
                         | Op::End => break 'fast,
