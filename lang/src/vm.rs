@@ -1294,6 +1294,7 @@ impl Vm {
 
     /// The result of a call whose frame's base is `base` (§6.1: the top
     /// value above it, or nil), with the stack cut back to `base`.
+    #[inline]
     fn result_above(&mut self, base: usize) -> Value {
         let len = self.stack.len();
         let result = if len > base { self.stack.pop().unwrap_or_default() } else { Value::Nil };
