@@ -607,6 +607,17 @@ impl Vm {
                     }
                 }};
             }
+            // A fused comparison's branch: to `$t` when taken, else past
+            // the `$parts` plain ops that follow the fused op.
+            macro_rules! branch {
+                ($taken:expr, $t:expr, $parts:expr) => {
+                    if $taken {
+                        jump!($t as usize);
+                    } else {
+                        ip += $parts;
+                    }
+                };
+            }
             // Enters the user function compiled into chunk `$chunk`: the
             // call pays for the code it enters, and the loop goes on in it.
             macro_rules! enter {
@@ -747,36 +758,20 @@ impl Vm {
                         Op::TopIntJump(k, jumps, t) => {
                             let Some(&Value::Int(x)) = self.stack.last() else { break 'fast };
                             self.stack.pop();
-                            if jumps.taken(x, k.into()) {
-                                jump!(t as usize);
-                            } else {
-                                ip += 2;
-                            }
+                            branch!(jumps.taken(x, k.into()), t, 2);
                         }
                         Op::DupIntJump(k, jumps, t) => {
                             let Some(&Value::Int(x)) = self.stack.last() else { break 'fast };
-                            if jumps.taken(x, k.into()) {
-                                jump!(t as usize);
-                            } else {
-                                ip += 3;
-                            }
+                            branch!(jumps.taken(x, k.into()), t, 3);
                         }
                         // Top level: every name is a global (see `op.rs`).
                         Op::GlobalsJump(a, b, jumps, t) => {
                             let (Some(x), Some(y)) = (self.global_int(a), self.global_int(b)) else { break 'fast };
-                            if jumps.taken(x, y) {
-                                jump!(t as usize);
-                            } else {
-                                ip += 3;
-                            }
+                            branch!(jumps.taken(x, y), t, 3);
                         }
                         Op::GlobalIntJump(a, k, jumps, t) => {
                             let Some(x) = self.global_int(a) else { break 'fast };
-                            if jumps.taken(x, k.into()) {
-                                jump!(t as usize);
-                            } else {
-                                ip += 3;
-                            }
+                            branch!(jumps.taken(x, k.into()), t, 3);
                         }
                         Op::GlobalsSet(a, b, arith, d) => {
                             let (Some(x), Some(y)) = (self.global_int(a), self.global_int(b)) else { break 'fast };
