@@ -431,14 +431,17 @@ impl Vm {
 
     /// Frees spare memory while the VM waits: an empty operand stack gives
     /// its buffer back (a parked task then costs only its frames), and the
-    /// frames and variables their spare room (a task that waits in a loop
-    /// parks at the same depth each time, so this reallocates once).
+    /// frames and variables their room when at most half of it is used (a
+    /// task that waits in a loop parks at the same depth each time, so
+    /// this reallocates once; one that parks a level deeper each time, a
+    /// recursion through tasks, would otherwise copy all its frames at
+    /// every park).
     pub fn trim(&mut self) {
         if self.stack.is_empty() {
             self.stack = Vec::new();
         }
-        self.frames.shrink_to_fit();
-        self.vars.shrink_to_fit();
+        shrink_spare(&mut self.frames);
+        shrink_spare(&mut self.vars);
     }
 
     /// Gives up the VM's values without freeing them, for a host whose
@@ -1473,6 +1476,14 @@ impl Vm {
     }
 }
 
+/// Gives a vector's room back when at most half of it is used (see
+/// `Vm::trim`).
+fn shrink_spare<T>(v: &mut Vec<T>) {
+    if 2 * v.len() <= v.capacity() {
+        v.shrink_to_fit();
+    }
+}
+
 /// `value` on an ok Result, for embedding hosts and tests.
 pub fn unwrap_ok(v: &Value) -> Option<&Value> {
     match v {
@@ -1481,5 +1492,24 @@ pub fn unwrap_ok(v: &Value) -> Option<&Value> {
             ResultValue::Err { .. } => None,
         },
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shrink_spare;
+
+    /// Room more than half used is kept (a VM parking one level deeper
+    /// each time must not reallocate its frames at every park); room at
+    /// most half used is given back.
+    #[test]
+    fn spare_room_is_given_back_only_when_half_empty() {
+        let mut v: Vec<u64> = Vec::with_capacity(8);
+        v.extend([1, 2, 3, 4, 5]);
+        shrink_spare(&mut v);
+        assert_eq!(v.capacity(), 8);
+        v.truncate(4);
+        shrink_spare(&mut v);
+        assert_eq!(v.capacity(), 4);
     }
 }
