@@ -510,6 +510,12 @@ fn start(program: Arc<Program>, config: Config) -> std::io::Result<Running> {
         stopping: AtomicBool::new(false),
     }));
     let lent: &'static Program = Box::leak(Box::new(program));
+    // Its string constants too: made static (`ArcStr::leak`), pushing one
+    // or dropping it no longer writes a reference count that every worker
+    // shares (two atomic operations per string literal run).
+    for constant in &lent.strings {
+        constant.leak();
+    }
     scheduler.spawn(TaskActor::new(Vm::new(lent), None, rt));
     Ok(Running { rt, scheduler, _reactor: reactor })
 }
