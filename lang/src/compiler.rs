@@ -280,9 +280,10 @@ impl Compiler {
 /// Specialises the superinstructions that branch on a comparison or
 /// compute an add, subtract or multiply, the heart of loops and recursive
 /// functions, and the hottest words (the stack shuffles, `+ - *`): the
-/// specialised op needs no second dispatch on its word and last part. At the top level (`top_level`) no call is in progress, so
-/// every name is a global: its ops that read and update variables need no
-/// scan of the calls' variables either.
+/// specialised op needs no second dispatch on its word and last part. At
+/// the top level (`top_level`) no call is in progress, so every name is a
+/// global: its ops that read and update variables need no scan of the
+/// calls' variables either.
 fn specialize(ops: &mut [Op], top_level: bool) {
     let jump = |w: Word, then: Then| match then {
         Then::JumpIfFalse(t) => Some((Jumps::of(w, false)?, t)),
