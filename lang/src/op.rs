@@ -312,9 +312,9 @@ impl IntOutcome {
 #[inline(always)]
 pub fn int_word(word: Word, a: i64, b: i64) -> Option<IntOutcome> {
     Some(match word {
-        Word::Add => IntOutcome::Int(a.checked_add(b)?),
-        Word::Sub => IntOutcome::Int(a.checked_sub(b)?),
-        Word::Mul => IntOutcome::Int(a.checked_mul(b)?),
+        Word::Add => IntOutcome::Int(Arith::Add.apply(a, b)?),
+        Word::Sub => IntOutcome::Int(Arith::Sub.apply(a, b)?),
+        Word::Mul => IntOutcome::Int(Arith::Mul.apply(a, b)?),
         Word::Div => IntOutcome::Int(a.checked_div(b)?),
         Word::Mod => IntOutcome::Int(a.checked_rem(b)?),
         Word::Lt => IntOutcome::Bool(a < b),
