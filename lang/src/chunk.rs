@@ -26,6 +26,12 @@ impl Span {
     pub fn new(start: usize, end: usize) -> Span {
         Span { start: start as u32, end: end as u32 }
     }
+
+    /// The text of this span in `source` (empty if it is not one of its
+    /// spans).
+    pub fn text(self, source: &str) -> &str {
+        source.get(self.start as usize..self.end as usize).unwrap_or("")
+    }
 }
 
 /// What a chunk is the code of.
@@ -123,7 +129,7 @@ impl Program {
 
     /// The source text of a span.
     pub fn text(&self, span: Span) -> &str {
-        self.source.get(span.start as usize..span.end as usize).unwrap_or("")
+        span.text(&self.source)
     }
 
     /// The printed text of a block.

@@ -3,7 +3,9 @@
 //!
 //! Invariants: an `Op` is `Copy` and at most 24 bytes; jump targets are
 //! absolute indexes into the same chunk's code; every op has exactly one
-//! span in `Chunk::spans` (the token a diagnostic points at).
+//! span in `Chunk::spans` (the token a diagnostic points at); the
+//! `Global*` ops appear only in chunk 0, and `CallChunk` names a
+//! function's chunk.
 //!
 //! Superinstructions (`VarVar`, `VarInt`, `TopInt`, `DupInt`) are written by the
 //! compiler over the first op of a common sequence of plain ops; the other
@@ -231,8 +233,9 @@ impl std::fmt::Debug for Jumps {
     }
 }
 
-/// An integer operation a top-level superinstruction assigns: the common
-/// updates of loop variables.
+/// The integer operations with ops of their own (`Arith`, `TopIntArith`,
+/// `DupIntArith`, `GlobalsSet`, `GlobalIntSet`): the common updates of
+/// counters and loop variables.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Arith {
     Add,
@@ -241,6 +244,7 @@ pub enum Arith {
 }
 
 impl Arith {
+    /// The operation `word` is, if it is one of these.
     pub fn of(word: Word) -> Option<Arith> {
         Some(match word {
             Word::Add => Arith::Add,

@@ -19,12 +19,14 @@
 //! The other instructions carry no check.
 //!
 //! Speed: `execute` completes the hot ops (literals, variables, jumps,
-//! integer fast paths of words, superinstructions, user calls and returns)
-//! in one match on the op in place; `step`, out of line so that the hot
-//! loop keeps its registers, runs everything else and the error and
-//! fallback paths of the hot ops. Each op's semantics is written in one of
-//! the two. A function call creates its variable frame only when it first
-//! declares a variable.
+//! stack shuffles, integer fast paths of words, superinstructions and their
+//! specialised forms, user calls and returns) in one exhaustive match on
+//! the op in place; a call or a return goes on in the callee or caller
+//! without leaving the loop. `step`, out of line so that the hot loop keeps
+//! its registers, runs everything else and the error and fallback paths of
+//! the hot ops (a superinstruction off its fast path runs its first part
+//! there). Each op's semantics is written in one of the two. A function
+//! call creates its variable frame only when it first declares a variable.
 //!
 //! Invariants: a `CodeFrame`'s `base` never exceeds the stack length at the
 //! time it was pushed; the result of every function or block call follows

@@ -7,8 +7,8 @@
 //! integers only; ordering compares integers with floats exactly
 //! (`value::cmp_int_float`); the logic words take truthy values, and a
 //! Result there is an error. The VM runs integer arithmetic and comparison
-//! itself when it can (`Op::Arith`, `fast_word`, the fused ops); these handlers are the
-//! general path.
+//! itself when it can (`Op::Arith`, `fast_word`, the fused ops); these
+//! handlers are the general path.
 
 use super::{weight, Cx, R};
 use crate::error::VmError;

@@ -10,7 +10,8 @@
 //! runs (`stack underflow in WORD: needed N, available M`), after the
 //! socket gate for a socket word; a handler checks its operands before it
 //! changes the stack, so a failing word leaves the stack as it found it
-//! (§6.4); messages name the word as the program spelled it (`Cx::name`, sliced from the source only then);
+//! (§6.4); messages name the word as the program spelled it (`Cx::name`,
+//! sliced from the source only then);
 //! higher-order words never call a block themselves: they push an
 //! `IterFrame` and the VM's loop runs the block (`collections::feed_iter`,
 //! `collections::finish_iter`); a word whose work grows with its operands
@@ -44,7 +45,8 @@ pub(crate) struct Cx<'a> {
     /// The word running (a handler serving several words tells them apart
     /// by it).
     pub word: Word,
-    /// The word as the program spelled it (`Cx::name`, sliced from the source only then).
+    /// The word as the program spelled it (`Cx::name`, sliced from the
+    /// source only then).
     pub spelled: Spelled<'a>,
     pub host: &'a mut dyn Host,
     /// The instruction running the word (blamed by the iterations it
@@ -82,7 +84,7 @@ impl<'a> Spelled<'a> {
     }
 
     pub(crate) fn text(self) -> &'a str {
-        self.source.get(self.span.start as usize..self.span.end as usize).unwrap_or("")
+        self.span.text(self.source)
     }
 }
 
