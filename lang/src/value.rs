@@ -171,6 +171,11 @@ impl Value {
     /// A new string of `parts` one after another, in one allocation.
     pub fn concat(parts: &[&str]) -> Value {
         let len = parts.iter().map(|p| p.len()).sum();
+        if len == 0 {
+            // arcstr allocates only non-empty strings (a debug assertion
+            // in `init_with`); the empty one is static.
+            return Value::Str(ArcStr::new());
+        }
         let text = ArcStr::init_with(len, |buf| {
             let mut at = 0;
             for p in parts {
@@ -337,4 +342,17 @@ pub fn cmp_int_float(a: i64, b: f64) -> Option<std::cmp::Ordering> {
         Ordering::Equal => 0.0_f64.partial_cmp(&(b - t)).unwrap_or(Ordering::Equal),
         o => o,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Value;
+
+    #[test]
+    fn concat_of_empty_parts_is_the_empty_string() {
+        // arcstr's allocator asserts a non-zero length (found by fuzz/run).
+        assert!(matches!(Value::concat(&["", ""]), Value::Str(s) if s.is_empty()));
+        assert!(matches!(Value::concat(&[]), Value::Str(s) if s.is_empty()));
+        assert!(matches!(Value::concat(&["a", ""]), Value::Str(s) if s == "a"));
+    }
 }
