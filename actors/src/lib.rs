@@ -88,6 +88,7 @@
 mod actor;
 mod actor_ref;
 mod completion;
+mod mailbox;
 mod registry;
 mod scheduler;
 mod sleep;

@@ -1,0 +1,93 @@
+//! [`Mailbox`]: an actor's queue of unread messages, first in, first out.
+//!
+//! Most actors hold at most one message at a time (a task waits for one
+//! answer, then parks again), so one message is kept inline, with no
+//! allocation; a second one moves both into a `VecDeque`, which stays until
+//! the mailbox is trimmed empty. An empty mailbox owns no buffer and drops
+//! with a single test of its tag.
+//!
+//! Invariant: the messages come out in the order they went in, whatever
+//! form the mailbox has.
+
+use std::collections::VecDeque;
+use std::mem;
+
+#[derive(Default)]
+pub(crate) enum Mailbox<M> {
+    #[default]
+    Empty,
+    One(M),
+    Many(VecDeque<M>),
+}
+
+impl<M> Mailbox<M> {
+    pub(crate) fn push(&mut self, msg: M) {
+        if let Mailbox::Many(queue) = self {
+            queue.push_back(msg);
+            return;
+        }
+        *self = match mem::take(self) {
+            Mailbox::One(first) => Mailbox::Many(VecDeque::from([first, msg])),
+            _ => Mailbox::One(msg),
+        };
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<M> {
+        if let Mailbox::Many(queue) = self {
+            return queue.pop_front();
+        }
+        match mem::take(self) {
+            Mailbox::One(msg) => Some(msg),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Mailbox::Empty => true,
+            Mailbox::One(_) => false,
+            Mailbox::Many(queue) => queue.is_empty(),
+        }
+    }
+
+    /// Frees the queue's buffer if no message is left in it.
+    pub(crate) fn trim(&mut self) {
+        if matches!(self, Mailbox::Many(queue) if queue.is_empty()) {
+            *self = Mailbox::Empty;
+        }
+    }
+
+    /// Whether it owns an allocation.
+    #[cfg(test)]
+    pub(crate) fn holds_buffer(&self) -> bool {
+        matches!(self, Mailbox::Many(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Mailbox;
+
+    #[test]
+    fn first_in_first_out_in_every_form() {
+        let mut mail = Mailbox::default();
+        assert!(mail.is_empty() && mail.pop().is_none());
+        mail.push(1);
+        assert!(!mail.is_empty() && !mail.holds_buffer(), "one message is kept inline");
+        assert_eq!(mail.pop(), Some(1));
+        assert!(mail.is_empty());
+        for n in 2..6 {
+            mail.push(n);
+        }
+        assert_eq!(mail.pop(), Some(2));
+        mail.push(6);
+        let rest: Vec<i32> = std::iter::from_fn(|| mail.pop()).collect();
+        assert_eq!(rest, [3, 4, 5, 6]);
+        assert!(mail.is_empty() && mail.holds_buffer(), "the queue stays until trimmed");
+        mail.trim();
+        assert!(!mail.holds_buffer());
+        mail.push(7);
+        mail.trim();
+        assert_eq!(mail.pop(), Some(7), "trim keeps a waiting message");
+    }
+}
