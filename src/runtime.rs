@@ -397,7 +397,7 @@ impl Host for TaskHost<'_, '_> {
     fn spawn(&mut self, mut task: Vm) -> Result<u64, String> {
         let id = self.rt.tasks().spawn()?;
         task.set_task_id(id);
-        self.cx.spawn(TaskActor::new(task, Some(id), self.rt));
+        self.cx.start(TaskActor::new(task, Some(id), self.rt));
         Ok(id)
     }
 

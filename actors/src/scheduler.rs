@@ -5,8 +5,9 @@
 //!
 //! Invariants:
 //! * After [`Scheduler::stop_runs`] returns `true`, no actor run is in
-//!   progress and none starts again (each worker announces a run on its
-//!   own flag before it reads the halt flag, both SeqCst).
+//!   progress and none starts again (a worker raises its own in-run flag
+//!   before its first run after idling and lowers it only when it idles or
+//!   sees the halt; it reads the halt flag before every run; all SeqCst).
 //! * Every actor that is not done is registered (see `registry`) or in a
 //!   queue, so shutdown can drop every live actor, even parked ones in
 //!   reference cycles, and the tallies give an exact live count.
@@ -71,9 +72,9 @@ pub(crate) struct Shared<A: Actor> {
     pub(crate) wake_peer_after: u64,
 }
 
-/// A flag of one worker on a cache line of its own: whether it is inside an
-/// actor's run (written twice per run by its worker, read only by
-/// `stop_runs`), or whether it asked peers for help (written by its worker
+/// A flag of one worker on a cache line of its own: whether it may be inside
+/// an actor's run (raised by its worker before the first run of a busy
+/// period, lowered when it idles; read only by `stop_runs`), or whether it asked peers for help (written by its worker
 /// when that changes, read by idle peers).
 #[derive(Default)]
 #[repr(align(128))]

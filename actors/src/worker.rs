@@ -70,6 +70,8 @@ pub(crate) struct WorkerLocal<A: Actor> {
     backlog_work: Cell<u64>,
     /// This worker's `Shared::overloaded` flag as it last stored it.
     overloaded: Cell<bool>,
+    /// This worker's `Shared::in_run` flag as it last stored it.
+    announced: Cell<bool>,
 }
 
 /// Queues an actor that just became SCHEDULED through a wake: on the current
@@ -117,12 +119,13 @@ impl<A: Actor> WorkerLocal<A> {
             registry: RefCell::default(),
             backlog_work: Cell::new(0),
             overloaded: Cell::new(false),
+            announced: Cell::new(false),
         }
     }
 
     /// Pushes new work on the local queue. No peer is told: this worker
     /// gets to it, and asks for help only with a backlog (see `account`).
-    fn push(&self, actor: ActorRef<A>) {
+    pub(crate) fn push(&self, actor: ActorRef<A>) {
         self.queue.push(actor);
     }
 
@@ -155,13 +158,12 @@ impl<A: Actor> WorkerLocal<A> {
         self.shared.sleep.notify();
     }
 
-    /// `Context::spawn`: the new actor goes on this worker's queue (and in
-    /// the registry only if it parks).
+    /// `Context::spawn` and `Context::start`: a new actor, counted, for the
+    /// caller to push on this worker's queue (and put in the registry only
+    /// if it parks).
     pub(crate) fn spawn_local(&self, actor: A) -> ActorRef<A> {
-        let actor = self.shared.new_actor(actor);
-        self.shared.tallies[self.index].spawned();
-        self.push(actor.clone());
-        actor
+        self.shared.tallies[self.index].own_spawned();
+        self.shared.new_actor(actor)
     }
 
     fn main_loop(&self) {
@@ -187,6 +189,7 @@ impl<A: Actor> WorkerLocal<A> {
             }
             let found = self.find_task(fairness_tick).or_else(|| {
                 // Nothing to run: a good time to sweep finished actors.
+                self.end_runs();
                 self.registry.borrow_mut().sweep_if_worthwhile();
                 sleep.idle(|| self.find_task(false))
             });
@@ -197,6 +200,7 @@ impl<A: Actor> WorkerLocal<A> {
                 yielded = requeue;
             }
         }
+        self.end_runs();
         // Held between two runs, in no queue: shutdown must find it.
         if let Some(actor) = yielded {
             self.register(&actor);
@@ -259,18 +263,27 @@ impl<A: Actor> WorkerLocal<A> {
     /// result (see `actor_ref`); returns the work the run reported and, if
     /// it yielded, the actor, for the caller to requeue.
     fn run_actor(&self, actor: ActorRef<A>) -> (Option<u64>, Option<ActorRef<A>>) {
-        // Announce the run, then look for a halt (see `Scheduler::stop_runs`).
-        let in_run = &self.shared.in_run[self.index].0;
-        in_run.store(true, SeqCst);
+        // Announce runs (once per busy period: the flag stays up until the
+        // worker idles, so a run of a tiny actor costs no locked store),
+        // then look for a halt before each one (see `Scheduler::stop_runs`).
+        if !self.announced.replace(true) {
+            self.shared.in_run[self.index].0.store(true, SeqCst);
+        }
         if self.shared.halted.load(SeqCst) {
-            in_run.store(false, SeqCst);
+            self.end_runs();
             // Not run: the registry keeps it alive until shutdown.
             self.register(&actor);
             return (Some(0), None);
         }
-        let ran = self.run_slice(actor);
-        in_run.store(false, SeqCst);
-        ran
+        self.run_slice(actor)
+    }
+
+    /// Lowers this worker's in-run flag: no run is in progress, and the
+    /// next one announces itself again.
+    fn end_runs(&self) {
+        if self.announced.replace(false) {
+            self.shared.in_run[self.index].0.store(false, SeqCst);
+        }
     }
 
     fn run_slice(&self, actor: ActorRef<A>) -> (Option<u64>, Option<ActorRef<A>>) {
@@ -287,6 +300,11 @@ impl<A: Actor> WorkerLocal<A> {
             // killing this worker. The actor is not used after a panic (it is
             // dropped), so no broken invariant of it can be observed.
             let outcome = panic::catch_unwind(AssertUnwindSafe(|| running.run(&mut cx))).unwrap_or(Poll::Done);
+            if outcome == Poll::Done {
+                // Under the run's lock: taking it again would cost two
+                // locked instructions per actor.
+                actor.finish_locked(&mut slot);
+            }
             (outcome, cx.work)
         }; // The actor lock is released before the actor can be requeued.
         match outcome {
@@ -304,10 +322,7 @@ impl<A: Actor> WorkerLocal<A> {
                     actor.trim_mail();
                 }
             }
-            Poll::Done => {
-                self.shared.tallies[self.index].finished();
-                actor.finish();
-            }
+            Poll::Done => self.shared.tallies[self.index].own_finished(),
         }
         (work, None)
     }
