@@ -409,6 +409,19 @@ impl Host for TaskHost<'_, '_> {
         self.rt.tasks().release(id)
     }
 
+    fn take_results(&mut self, tasks: &[Value], out: &mut Vec<Value>) {
+        // Once the program is stopping, `perform` declines the awaits.
+        if self.rt.stopping.load(SeqCst) {
+            return;
+        }
+        let mut table = self.rt.tasks();
+        for task in tasks {
+            let Value::Task(id) = *task else { return };
+            let Some(result) = table.take_result(id) else { return };
+            out.push(result);
+        }
+    }
+
     fn running_tasks(&mut self) -> Vec<u64> {
         self.rt.tasks().running_ids()
     }

@@ -159,6 +159,26 @@ impl TaskTable {
         }
     }
 
+    /// `await`'s fast path: the result of task `id` if it has finished
+    /// with a value that can be handed over (marking it awaited), else
+    /// `None` and nothing changes (running, failed, unknown, or a result
+    /// nested too deep to copy: `await_task` answers those).
+    pub fn take_result(&mut self, id: u64) -> Option<Value> {
+        match self.entries.get_mut(id as usize)? {
+            Entry::Scalar { kind, awaited, bits } => {
+                *awaited = true;
+                Some(scalar(*kind, *bits))
+            }
+            Entry::Finished { ending, awaited } => {
+                let Ending::Value(v) = &**ending else { return None };
+                let value = v.to_value().ok()?;
+                *awaited = true;
+                Some(value)
+            }
+            Entry::Running | Entry::Released => None,
+        }
+    }
+
     pub fn state(&self, id: u64) -> TaskState {
         match self.entries.get(id as usize) {
             None | Some(Entry::Released) => TaskState::Consumed,
@@ -241,6 +261,29 @@ mod tests {
         assert_eq!(t.state(a), TaskState::Consumed);
         assert_eq!(t.known(), 2);
         assert_eq!(t.running_ids(), vec![1, 2]);
+    }
+
+    /// `take_result` hands over what `await_task` would and marks the task
+    /// awaited; it leaves running, failed and unknown tasks untouched.
+    #[test]
+    fn take_result_is_await_of_a_finished_value() {
+        let mut t = TaskTable::new(8);
+        let (scalar, text, failed, running) = (0, 1, 2, 3);
+        for _ in 0..4 {
+            t.spawn().expect("slot");
+        }
+        assert!(t.finish(scalar, Ended::result(&Value::Int(5))).is_empty());
+        assert!(t.finish(text, Ended::result(&Value::str("copied"))).is_empty());
+        let error = VmError::new(rco_lang::ErrorKind::DivisionByZero, "division by zero");
+        assert!(t.finish(failed, Ended::Boxed(Box::new(Ending::Failed(error, "task#2".into())))).is_empty());
+        assert!(matches!(t.take_result(scalar), Some(Value::Int(5))));
+        assert!(matches!(t.take_result(text), Some(Value::Str(s)) if s == "copied"));
+        assert_eq!((t.release(scalar), t.release(text)), (Ok(true), Ok(true)), "marked awaited");
+        for untouched in [failed, running, 99] {
+            assert!(t.take_result(untouched).is_none());
+        }
+        assert!(t.release(failed).is_err(), "a failure is not taken: await re-raises it");
+        assert_eq!(t.state(running), TaskState::Running);
     }
 
     /// Nil, booleans and numbers are kept in the entry, bit for bit;

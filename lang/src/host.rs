@@ -82,6 +82,13 @@ pub trait Host {
     fn release_task(&mut self, _id: u64) -> Result<bool, String> {
         Ok(false)
     }
+    /// `await`'s and `await_all`'s fast path: for the task handles in
+    /// `tasks`, from the first, appends to `out` each one's result as long
+    /// as the task has finished with a value ready to hand over (marking it
+    /// awaited, as `perform` of `Effect::Await` would), and stops at the
+    /// first that has not; the VM awaits that one through `perform`. A host
+    /// may take fewer, or none (the default).
+    fn take_results(&mut self, _tasks: &[Value], _out: &mut Vec<Value>) {}
     /// Ids of the tasks still running, in id order.
     fn running_tasks(&mut self) -> Vec<u64> {
         Vec::new()

@@ -130,14 +130,22 @@ impl Resume {
     /// about one per element or 16 bytes of its top level (copying a task's
     /// result or the data read).
     pub fn cost(&self) -> u64 {
-        let size = match self {
-            Resume::Value(Value::Str(s)) => s.len() / 16,
-            Resume::Value(Value::Array(s) | Value::List(s) | Value::Set(s)) => s.borrow().len(),
-            Resume::Value(Value::Map(m)) => m.borrow().len(),
-            _ => 0,
-        };
-        EFFECT_COST.saturating_add(size as u64)
+        match self {
+            Resume::Value(v) => answer_cost(v),
+            _ => EFFECT_COST,
+        }
     }
+}
+
+/// What receiving `v` as an effect's answer costs (`Resume::cost`).
+pub(crate) fn answer_cost(v: &Value) -> u64 {
+    let size = match v {
+        Value::Str(s) => s.len() / 16,
+        Value::Array(s) | Value::List(s) | Value::Set(s) => s.borrow().len(),
+        Value::Map(m) => m.borrow().len(),
+        _ => 0,
+    };
+    EFFECT_COST.saturating_add(size as u64)
 }
 
 /// What a frame is running, for the help line of a diagnostic.
@@ -566,6 +574,7 @@ impl Vm {
             let (mut chunk_index, mut ip) = match self.frames.last() {
                 Some(Frame::Code(f)) => (f.chunk, f.ip as usize),
                 Some(Frame::Iter(_)) => {
+                    self.take_awaited(host, remaining);
                     match self.iter_advance() {
                         Ok(Flow::Block(effect)) => {
                             if let Step::Stop(outcome) = self.perform(host, effect) {
@@ -1411,6 +1420,26 @@ impl Vm {
         self.check_depth()?;
         self.frames.push(Frame::Iter(Box::new(frame)));
         Ok(Flow::Jumped)
+    }
+
+    /// `await_all`'s fast path: takes the results of the tasks it waits
+    /// for that have finished, from the next one on, in one call to the
+    /// host (`Host::take_results`), as far as `remaining` reductions pay
+    /// for them at `answer_cost` each; the first task without a result
+    /// ready is awaited through `perform`, like every task of a host that
+    /// takes none.
+    fn take_awaited(&mut self, host: &mut dyn Host, remaining: u64) {
+        let Some(Frame::Iter(it)) = self.frames.last_mut() else { return };
+        let (Word::AwaitAll, Items::Seq(tasks)) = (it.word, &it.items) else { return };
+        let affordable = usize::try_from(remaining / EFFECT_COST).unwrap_or(usize::MAX);
+        let end = tasks.len().min(it.index.saturating_add(affordable));
+        let Some(waiting) = tasks.get(it.index..end) else { return };
+        let before = it.out.len();
+        host.take_results(waiting, &mut it.out);
+        let taken = &it.out[before..];
+        it.index += taken.len();
+        let cost: u64 = taken.iter().map(answer_cost).sum();
+        self.charge(usize::try_from(cost).unwrap_or(usize::MAX));
     }
 
     /// Moves the iteration on top of the frames one step: runs the block on

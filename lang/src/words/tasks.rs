@@ -14,7 +14,7 @@ use crate::error::VmError;
 use crate::host::{Effect, TaskState};
 use crate::map::Map;
 use crate::value::{BlockId, Value};
-use crate::vm::{Flow, Items, Vm};
+use crate::vm::{answer_cost, Flow, Items, Vm};
 use crate::word::Word;
 use arcstr::ArcStr;
 
@@ -60,7 +60,18 @@ pub(crate) fn spawn(vm: &mut Vm, cx: Cx) -> R {
 pub(crate) fn await_task(vm: &mut Vm, cx: Cx) -> R {
     let id = task_arg(vm, cx.name())?;
     vm.pop();
-    Ok(Flow::Block(Effect::Await(id)))
+    // A finished task's result goes straight on the stack (the host's
+    // fast path); otherwise the VM waits for it.
+    let depth = vm.stack.len();
+    cx.host.take_results(&[Value::Task(id)], &mut vm.stack);
+    match vm.stack.last() {
+        Some(result) if vm.stack.len() > depth => {
+            let cost = answer_cost(result);
+            vm.charge(usize::try_from(cost).unwrap_or(usize::MAX));
+            Ok(Flow::Next)
+        }
+        _ => Ok(Flow::Block(Effect::Await(id))),
+    }
 }
 
 pub(crate) fn await_all(vm: &mut Vm, cx: Cx) -> R {
