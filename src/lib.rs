@@ -7,6 +7,7 @@
 //! `sleep`, `read_line`, a socket request) parks the actor until its answer
 //! arrives as a message.
 
+mod allocator;
 pub mod capabilities;
 mod output;
 pub mod runtime;
@@ -16,3 +17,5 @@ mod stdin;
 mod task_table;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;
+
+pub use allocator::MiMalloc;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// backed by 2 MiB pages, and 100,000 parked tasks cost 590-650 bytes of
 /// RSS each instead of 460-490.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: rco::MiMalloc = rco::MiMalloc;
 
 /// Ricochet: a postfix, stack-based scripting language whose heart is sockets.
 #[derive(Parser, Debug)]

@@ -1,0 +1,85 @@
+//! `MiMalloc`: the process's global allocator, mimalloc called the way
+//! Rust's own system allocator calls `malloc`.
+//!
+//! The `mimalloc` crate sends every allocation to `mi_malloc_aligned`,
+//! whose fast path needs a free block in the page of the size class; when
+//! that list is empty it does not refill it (only `mi_malloc`'s slow path
+//! collects the blocks freed since) but over-allocates in another class,
+//! at about three times the cost, and keeps doing so for that size. A
+//! socket round trip met that path once (~155 instructions). Here an
+//! alignment that `mi_malloc` already guarantees (at most 16 bytes, and no
+//! more than the size: on 64-bit targets mimalloc's size classes above 8
+//! bytes are multiples of 16 and every block of 16 bytes or more is
+//! 16-aligned, `MI_MAX_ALIGN_SIZE`; an 8-byte block is 8-aligned) takes the
+//! plain calls, as Rust's system allocator does with `malloc`; anything
+//! else keeps the aligned ones.
+//!
+//! Invariant: a block is freed, resized and zeroed by the same family of
+//! calls that fits its layout, and every pointer returned satisfies the
+//! layout's alignment.
+
+use libmimalloc_sys as mi;
+use std::alloc::{GlobalAlloc, Layout};
+use std::ffi::c_void;
+
+/// The largest alignment `mi_malloc` guarantees for a block at least that
+/// large (`MI_MAX_ALIGN_SIZE` on 64-bit targets).
+const PLAIN_ALIGN: usize = 16;
+
+pub struct MiMalloc;
+
+/// Whether `mi_malloc(size)` is aligned enough for `layout`.
+fn plain(align: usize, size: usize) -> bool {
+    align <= PLAIN_ALIGN && align <= size
+}
+
+// SAFETY: every method forwards to mimalloc, which returns blocks of at
+// least the size asked for (or null), aligned as `plain` states for the
+// plain calls and as asked for the aligned ones; `mi_free` frees either.
+unsafe impl GlobalAlloc for MiMalloc {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let (size, align) = (layout.size(), layout.align());
+        // SAFETY: plain mimalloc calls; the caller's layout has a non-zero size.
+        unsafe {
+            if plain(align, size) {
+                mi::mi_malloc(size).cast()
+            } else {
+                mi::mi_malloc_aligned(size, align).cast()
+            }
+        }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let (size, align) = (layout.size(), layout.align());
+        // SAFETY: as in `alloc`.
+        unsafe {
+            if plain(align, size) {
+                mi::mi_zalloc(size).cast()
+            } else {
+                mi::mi_zalloc_aligned(size, align).cast()
+            }
+        }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+        // SAFETY: `ptr` came from this allocator (GlobalAlloc's contract).
+        unsafe { mi::mi_free(ptr.cast::<c_void>()) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let align = layout.align();
+        // SAFETY: `ptr` came from this allocator with `layout`; the new
+        // block keeps the alignment (`plain` for the new size, else asked).
+        unsafe {
+            if plain(align, new_size) {
+                mi::mi_realloc(ptr.cast::<c_void>(), new_size).cast()
+            } else {
+                mi::mi_realloc_aligned(ptr.cast::<c_void>(), new_size, align).cast()
+            }
+        }
+    }
+}
