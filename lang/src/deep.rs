@@ -125,6 +125,17 @@ impl Value {
     }
 }
 
+/// How many values `leaves_only` looks at: past that, a collection is freed
+/// by `free` (a test that fails late would cost a second pass).
+const LEAVES_CHECKED: usize = 16;
+
+/// Whether the few `values` (at most `LEAVES_CHECKED`) free nothing nested
+/// when they drop: the compiler's drop of their collection then recurses
+/// no deeper, and `free`'s set-up can be skipped.
+pub(crate) fn leaves_only<'a>(values: impl ExactSizeIterator<Item = &'a Value>) -> bool {
+    values.len() <= LEAVES_CHECKED && values.into_iter().all(|v| !v.owns_nested())
+}
+
 /// Takes out what `v` holds when `v` is its last owner; `v` then drops
 /// without recursing.
 fn take_contents(v: &mut Value) -> Option<Contents> {

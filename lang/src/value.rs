@@ -31,7 +31,7 @@ pub struct Elements(pub Vec<Value>);
 
 impl Drop for Elements {
     fn drop(&mut self) {
-        if !self.0.is_empty() {
+        if !self.0.is_empty() && !deep::leaves_only(self.0.iter()) {
             deep::free(deep::Contents::Items(std::mem::take(&mut self.0)));
         }
     }
