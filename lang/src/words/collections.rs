@@ -366,6 +366,12 @@ pub(crate) fn higher_order(vm: &mut Vm, cx: Cx) -> R {
 /// runs `block` per item (none: `await_all` awaits each) and gives each
 /// result to `feed_iter`.
 pub(crate) fn iterate(vm: &mut Vm, cx: &Cx, block: u32, items: Items, receiver: Value, acc: Value) -> R {
+    // A word with one output per item sizes its output once (growing it
+    // copied a million awaited results several times over).
+    let out = match cx.word {
+        Word::Transform | Word::AwaitAll => Vec::with_capacity(items.len()),
+        _ => Vec::new(),
+    };
     vm.start_iter(IterFrame {
         word: cx.word,
         site: cx.site,
@@ -373,7 +379,7 @@ pub(crate) fn iterate(vm: &mut Vm, cx: &Cx, block: u32, items: Items, receiver: 
         items,
         index: 0,
         receiver,
-        out: Vec::new(),
+        out,
         acc,
         done: false,
     })
