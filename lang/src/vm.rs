@@ -173,13 +173,27 @@ pub(crate) struct CodeFrame {
 pub(crate) enum Items {
     Seq(Vec<Value>),
     Map(Vec<(ArcStr, Value)>),
+    /// `await_all`'s task handles: the sequence itself, not a copy, since
+    /// no code of this VM runs while it waits (it calls no block), so
+    /// nothing can change it.
+    Tasks(crate::value::Seq),
 }
 
 impl Items {
     pub(crate) fn len(&self) -> usize {
         match self {
+            Items::Tasks(s) => s.borrow().len(),
             Items::Seq(v) => v.len(),
             Items::Map(v) => v.len(),
+        }
+    }
+
+    /// Item `i`: an element, or a map entry's value.
+    pub(crate) fn element(&self, i: usize) -> Value {
+        match self {
+            Items::Seq(v) => v[i].fast_clone(),
+            Items::Map(v) => v[i].1.clone(),
+            Items::Tasks(s) => s.borrow()[i].fast_clone(),
         }
     }
 }
@@ -1430,12 +1444,14 @@ impl Vm {
     /// takes none.
     fn take_awaited(&mut self, host: &mut dyn Host, remaining: u64) {
         let Some(Frame::Iter(it)) = self.frames.last_mut() else { return };
-        let (Word::AwaitAll, Items::Seq(tasks)) = (it.word, &it.items) else { return };
+        let Items::Tasks(tasks) = &it.items else { return };
+        let tasks = tasks.borrow();
         let affordable = usize::try_from(remaining / EFFECT_COST).unwrap_or(usize::MAX);
         let end = tasks.len().min(it.index.saturating_add(affordable));
         let Some(waiting) = tasks.get(it.index..end) else { return };
         let before = it.out.len();
         host.take_results(waiting, &mut it.out);
+        drop(tasks);
         let taken = &it.out[before..];
         it.index += taken.len();
         let cost: u64 = taken.iter().map(answer_cost).sum();
@@ -1452,10 +1468,10 @@ impl Vm {
         if !it.done && it.index < it.items.len() {
             let i = it.index;
             if it.word == Word::AwaitAll {
-                let Items::Seq(tasks) = &it.items else {
+                let Items::Tasks(tasks) = &it.items else {
                     return Ok(Flow::Next);
                 };
-                let Value::Task(id) = tasks[i] else {
+                let Some(&Value::Task(id)) = tasks.borrow().get(i) else {
                     return Ok(Flow::Next);
                 };
                 self.blocked_site = site;
@@ -1473,16 +1489,16 @@ impl Vm {
                 return Ok(Flow::Next);
             };
             match &it.items {
-                Items::Seq(v) => {
-                    let item = v[i].fast_clone();
-                    self.stack.push(item);
-                    args += 1;
-                }
                 Items::Map(v) => {
                     let (k, val) = v[i].clone();
                     self.stack.push(Value::Str(k));
                     self.stack.push(val);
                     args += 2;
+                }
+                items => {
+                    let item = items.element(i);
+                    self.stack.push(item);
+                    args += 1;
                 }
             }
             self.call_block(block, args, word).map_err(|e| (site, e))?;

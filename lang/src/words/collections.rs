@@ -398,18 +398,15 @@ pub(crate) fn feed_iter(it: &mut IterFrame, r: Value) -> Result<(), VmError> {
         Word::Each => {}
         Word::Transform => it.out.push(r),
         Word::Select if predicate(&r)? => match &it.items {
-            Items::Seq(v) => it.out.push(v[i].fast_clone()),
             Items::Map(v) => {
                 it.out.push(Value::Str(v[i].0.clone()));
                 it.out.push(v[i].1.clone());
             }
+            items => it.out.push(items.element(i)),
         },
         Word::Reduce => it.acc = r,
         Word::Find if predicate(&r)? => {
-            it.acc = match &it.items {
-                Items::Seq(v) => v[i].clone(),
-                Items::Map(v) => v[i].1.clone(),
-            };
+            it.acc = it.items.element(i);
             it.done = true;
         }
         Word::Any if predicate(&r)? => {

@@ -78,13 +78,13 @@ pub(crate) fn await_all(vm: &mut Vm, cx: Cx) -> R {
     let Some(seq) = vm.peek(0).as_seq().filter(|_| !matches!(vm.peek(0), Value::Set(_))) else {
         return Err(VmError::type_error(cx.name(), "array or list of tasks", vm.peek(0).kind()));
     };
-    let items: Vec<Value> = seq.borrow().to_vec();
-    vm.charge(items.len());
-    if let Some(bad) = items.iter().find(|v| !matches!(v, Value::Task(_))) {
+    let tasks = seq.clone();
+    vm.charge(tasks.borrow().len());
+    if let Some(bad) = tasks.borrow().iter().find(|v| !matches!(v, Value::Task(_))) {
         return Err(VmError::type_error(cx.name(), "task", bad.kind()));
     }
     vm.pop();
-    collections::iterate(vm, &cx, 0, Items::Seq(items), Value::Nil, Value::Nil)
+    collections::iterate(vm, &cx, 0, Items::Tasks(tasks), Value::Nil, Value::Nil)
 }
 
 pub(crate) fn release_task(vm: &mut Vm, cx: Cx) -> R {
