@@ -192,6 +192,12 @@ pub(crate) struct WsConn {
     senders: Waiters<Sender>,
     /// Set no later than the deadline of any waiter.
     alarm: Alarm,
+    /// tungstenite holds output the socket would not take yet (a send, or
+    /// its reply to a ping or a close): flushed again, and write interest
+    /// kept, until it goes. Otherwise nothing is flushed without a reason:
+    /// a flush runs tungstenite's write path (~150 instructions) even with
+    /// nothing to write, and an echo's round trip made four such.
+    flush_blocked: bool,
 }
 
 /// The WebSocket registries (under the state lock; each socket behind its
@@ -205,8 +211,17 @@ impl WsConn {
 
     fn rearm(&self) {
         if let Some(ws) = &self.socket {
-            ws.get_ref().socket().interest(!self.readers.is_empty(), !self.senders.is_empty());
+            let write = !self.senders.is_empty() || self.flush_blocked;
+            ws.get_ref().socket().interest(!self.readers.is_empty(), write);
         }
+    }
+
+    /// Flushes tungstenite's output (see `flush_blocked`).
+    fn flush(&mut self) -> tungstenite::Result<()> {
+        let Some(ws) = self.socket.as_mut() else { return Ok(()) };
+        let result = ws.flush();
+        self.flush_blocked = matches!(&result, Err(e) if would_block(e));
+        result
     }
 
     /// Drops the socket (after a best-effort Close) and answers every waiter.
@@ -236,8 +251,17 @@ impl WsConn {
         let Some(ws) = self.socket.as_mut() else { return true };
         let Some(max_bytes) = self.readers.front().map(|r| r.max_bytes) else { return true };
         let result = ws.read();
-        // Answer pings (and flush a queued close reply) as soon as possible.
-        let _ = ws.flush();
+        // Answer pings (and flush a queued close reply) as soon as possible;
+        // a data message queues no reply, and a read that would block
+        // queued none either (a control frame is returned as a message).
+        let queued_reply = match &result {
+            Ok(Message::Text(_) | Message::Binary(_)) => false,
+            Err(e) if would_block(e) => self.flush_blocked,
+            _ => true,
+        };
+        if queued_reply {
+            let _ = self.flush();
+        }
         let message = match result {
             Err(e) if would_block(&e) => return false,
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
@@ -287,8 +311,10 @@ impl WsConn {
 
     /// Flushes queued sends; answers the senders once all is written.
     fn flush_sends(&mut self, done: &mut Completed) {
-        let Some(ws) = self.socket.as_mut() else { return };
-        match ws.flush() {
+        if self.socket.is_none() || (self.senders.is_empty() && !self.flush_blocked) {
+            return;
+        }
+        match self.flush() {
             Ok(()) => {
                 for s in self.senders.drain() {
                     done.answer(s.token, s.reply, Reply::WsConn(self.info.clone()));
@@ -492,6 +518,7 @@ impl WsConn {
             readers: Waiters::default(),
             senders: Waiters::default(),
             alarm: Alarm::default(),
+            flush_blocked: false,
         };
         conn.rearm();
         conn

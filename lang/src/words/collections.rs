@@ -372,17 +372,7 @@ pub(crate) fn iterate(vm: &mut Vm, cx: &Cx, block: u32, items: Items, receiver: 
         Word::Transform | Word::AwaitAll => Vec::with_capacity(items.len()),
         _ => Vec::new(),
     };
-    vm.start_iter(IterFrame {
-        word: cx.word,
-        site: cx.site,
-        block,
-        items,
-        index: 0,
-        receiver,
-        out,
-        acc,
-        done: false,
-    })
+    vm.start_iter(IterFrame { word: cx.word, site: cx.site, block, items, index: 0, receiver, out, acc, done: false })
 }
 
 /// Takes a block's result into a running higher-order word.
