@@ -358,6 +358,7 @@ fn fuse(ops: &mut [Op]) {
                 let then = then_of(rest);
                 (Op::TopInt(k as i32, w, then), 2 + then.parts())
             }
+            [Op::PushStr(k), Op::Word(Word::At), ..] => (Op::MapAt(k), 2),
             _ => {
                 i += 1;
                 continue;

@@ -165,6 +165,10 @@ pub enum Op {
     /// continue at `.2` when the order of `x` and `k` is one of `.1`.
     /// First part: `Word dup`.
     DupIntJump(i32, Jumps, u32),
+    /// Superinstruction for `PushStr k; Word at` on a map: `( map -- v )`,
+    /// the value at key `strings[k]` (nil if absent), without pushing the
+    /// key or dispatching the word. First part: `PushStr k`.
+    MapAt(u32),
     /// Top level only (chunk 0, where no call is in progress and every
     /// name is a global): superinstruction for `GetVar a; GetVar b;
     /// Word cmp; JumpIfFalse t` or `...; JumpIfTrue t`: `( -- )`, continue
@@ -363,6 +367,7 @@ impl Program {
                         format!("VarVar {} {} {}{}", a.as_str(), b.as_str(), w.name(), then_text(then))
                     }
                     Op::VarInt(a, k, w, then) => format!("VarInt {} {k} {}{}", a.as_str(), w.name(), then_text(then)),
+                    Op::MapAt(i) => format!("MapAt {:?}", self.strings[i as usize]),
                     Op::TopInt(k, w, then) => format!("TopInt {k} {}{}", w.name(), then_text(then)),
                     Op::DupInt(k, w, then) => format!("DupInt {k} {}{}", w.name(), then_text(then)),
                     Op::Arith(w) => format!("Arith {}", w.word().name()),

@@ -771,6 +771,14 @@ impl Vm {
                             }
                             break 'fast;
                         }
+                        Op::MapAt(k) => {
+                            let Some(Value::Map(m)) = self.stack.last() else { break 'fast };
+                            let v = m.borrow().get(&prog.strings[k as usize]).cloned().unwrap_or(Value::Nil);
+                            if let Some(top) = self.stack.last_mut() {
+                                *top = v;
+                            }
+                            ip += 1;
+                        }
                         Op::TopIntArith(k, arith) => {
                             let Some(Value::Int(x)) = self.stack.last_mut() else { break 'fast };
                             let Some(r) = arith.apply(*x, k.into()) else { break 'fast };
@@ -895,7 +903,8 @@ impl Vm {
                 self.stack.push(Value::Float(f));
                 Ok(Flow::Next)
             }
-            Op::PushStr(i) => {
+            // `MapAt` off its fast path (not a map): its first part.
+            Op::PushStr(i) | Op::MapAt(i) => {
                 self.stack.push(Value::Str(prog.strings[i as usize].clone()));
                 Ok(Flow::Next)
             }
