@@ -304,6 +304,8 @@ fn specialize(ops: &mut [Op], top_level: bool) {
             Op::Word(Word::Swap) => Some(Op::Swap),
             Op::Word(Word::Over) => Some(Op::Over),
             Op::Word(Word::Drop) => Some(Op::Drop),
+            Op::Word(Word::IsOk) => Some(Op::IsOk),
+            Op::Word(Word::ValueW) => Some(Op::Unwrap),
             Op::Word(w) => Arith::of(w).map(Op::Arith),
             _ => None,
         };

@@ -186,6 +186,13 @@ pub enum Op {
     /// Top level only: `GetVar a; PushInt k; Word w; SetVar d` (`k` fits
     /// in 32 bits, `w` an `Arith`): `( -- )`. First part: `GetVar a`.
     GlobalIntSet(Symbol, i32, Arith, Symbol),
+    /// `( result -- bool )` the word `ok?` on a Result, in place (`step`
+    /// runs it without the word's dispatch); anything else as the word (its
+    /// error).
+    IsOk,
+    /// `( result -- v )` the word `value` on an ok Result, in place, like
+    /// `IsOk`; anything else as the word (its error).
+    Unwrap,
 }
 
 // Small ops. 16 bytes would need the fused part packed in 32 bits, whose
@@ -371,6 +378,8 @@ impl Program {
                     Op::TopInt(k, w, then) => format!("TopInt {k} {}{}", w.name(), then_text(then)),
                     Op::DupInt(k, w, then) => format!("DupInt {k} {}{}", w.name(), then_text(then)),
                     Op::Arith(w) => format!("Arith {}", w.word().name()),
+                    Op::IsOk => "IsOk".to_string(),
+                    Op::Unwrap => "Unwrap".to_string(),
                     Op::TopIntArith(k, w) => format!("TopIntArith {k} {}", w.word().name()),
                     Op::DupIntArith(k, w) => format!("DupIntArith {k} {}", w.word().name()),
                     Op::TopIntJump(k, j, t) => format!("TopIntJump {k} {j:?} {t}"),
