@@ -361,6 +361,7 @@ fn fuse(ops: &mut [Op]) {
                 (Op::TopInt(k as i32, w, then), 2 + then.parts())
             }
             [Op::PushStr(k), Op::Word(Word::At), ..] => (Op::MapAt(k), 2),
+            [Op::PushStr(k), Op::Word(Word::Eq), ..] => (Op::StrEq(k), 2),
             _ => {
                 i += 1;
                 continue;

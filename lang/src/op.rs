@@ -165,6 +165,10 @@ pub enum Op {
     /// continue at `.2` when the order of `x` and `k` is one of `.1`.
     /// First part: `Word dup`.
     DupIntJump(i32, Jumps, u32),
+    /// Superinstruction for `PushStr k; Word =` on a string: `( s -- bool )`,
+    /// whether `s` is `strings[k]` (`step` runs it, like `IsOk`). First
+    /// part: `PushStr k`.
+    StrEq(u32),
     /// Superinstruction for `PushStr k; Word at` on a map: `( map -- v )`,
     /// the value at key `strings[k]` (nil if absent), without pushing the
     /// key or dispatching the word. First part: `PushStr k`.
@@ -375,6 +379,7 @@ impl Program {
                     }
                     Op::VarInt(a, k, w, then) => format!("VarInt {} {k} {}{}", a.as_str(), w.name(), then_text(then)),
                     Op::MapAt(i) => format!("MapAt {:?}", self.strings[i as usize]),
+                    Op::StrEq(i) => format!("StrEq {:?}", self.strings[i as usize]),
                     Op::TopInt(k, w, then) => format!("TopInt {k} {}{}", w.name(), then_text(then)),
                     Op::DupInt(k, w, then) => format!("DupInt {k} {}{}", w.name(), then_text(then)),
                     Op::Arith(w) => format!("Arith {}", w.word().name()),

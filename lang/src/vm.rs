@@ -860,6 +860,7 @@ impl Vm {
                         | Op::Dup
                         | Op::IsOk
                         | Op::Unwrap
+                        | Op::StrEq(_)
                         | Op::CallChunk(..)
                         | Op::DefineFunction(_)
                         | Op::Return
@@ -905,10 +906,13 @@ impl Vm {
                 self.stack.push(Value::Float(f));
                 Ok(Flow::Next)
             }
+            // Both parts: the `Word =` after it is skipped.
+            Op::StrEq(k) if self.str_eq_in_place(&prog.strings[k as usize]) => return Step::Next(ip + 1),
             Op::IsOk if self.is_ok_in_place() => Ok(Flow::Next),
             Op::Unwrap if self.unwrap_in_place() => Ok(Flow::Next),
-            // `MapAt` off its fast path (not a map): its first part.
-            Op::PushStr(i) | Op::MapAt(i) => {
+            // `MapAt` and `StrEq` off their fast paths (not a map, not a
+            // string): their first part.
+            Op::PushStr(i) | Op::MapAt(i) | Op::StrEq(i) => {
                 self.stack.push(Value::Str(prog.strings[i as usize].clone()));
                 Ok(Flow::Next)
             }
@@ -1230,6 +1234,15 @@ impl Vm {
         let Some(v) = self.stack.last() else { return false };
         let v = v.fast_clone();
         self.stack.push(v);
+        true
+    }
+
+    /// `Op::StrEq` on a string, run by `step` like `Op::IsOk`: whether it
+    /// is `text`; false (its first part runs) on anything else.
+    fn str_eq_in_place(&mut self, text: &str) -> bool {
+        let Some(top) = self.stack.last_mut() else { return false };
+        let Value::Str(s) = top else { return false };
+        *top = Value::Bool(**s == *text);
         true
     }
 
