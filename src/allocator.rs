@@ -33,34 +33,43 @@ fn plain(align: usize, size: usize) -> bool {
     align <= PLAIN_ALIGN && align <= size
 }
 
+/// A new block for `layout` from `plain_call` (`mi_malloc` or `mi_zalloc`)
+/// when `plain` allows it, else from `aligned_call`, its aligned twin.
+///
+/// # Safety
+///
+/// `layout` has a non-zero size (GlobalAlloc's contract).
+#[inline]
+unsafe fn new_block(
+    layout: Layout,
+    plain_call: unsafe extern "C" fn(usize) -> *mut c_void,
+    aligned_call: unsafe extern "C" fn(usize, usize) -> *mut c_void,
+) -> *mut u8 {
+    let (size, align) = (layout.size(), layout.align());
+    // SAFETY: plain mimalloc calls with the caller's non-zero size.
+    unsafe {
+        if plain(align, size) {
+            plain_call(size).cast()
+        } else {
+            aligned_call(size, align).cast()
+        }
+    }
+}
+
 // SAFETY: every method forwards to mimalloc, which returns blocks of at
 // least the size asked for (or null), aligned as `plain` states for the
 // plain calls and as asked for the aligned ones; `mi_free` frees either.
 unsafe impl GlobalAlloc for MiMalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let (size, align) = (layout.size(), layout.align());
-        // SAFETY: plain mimalloc calls; the caller's layout has a non-zero size.
-        unsafe {
-            if plain(align, size) {
-                mi::mi_malloc(size).cast()
-            } else {
-                mi::mi_malloc_aligned(size, align).cast()
-            }
-        }
+        // SAFETY: GlobalAlloc's contract gives a non-zero size.
+        unsafe { new_block(layout, mi::mi_malloc, mi::mi_malloc_aligned) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let (size, align) = (layout.size(), layout.align());
         // SAFETY: as in `alloc`.
-        unsafe {
-            if plain(align, size) {
-                mi::mi_zalloc(size).cast()
-            } else {
-                mi::mi_zalloc_aligned(size, align).cast()
-            }
-        }
+        unsafe { new_block(layout, mi::mi_zalloc, mi::mi_zalloc_aligned) }
     }
 
     #[inline]
@@ -79,6 +88,37 @@ unsafe impl GlobalAlloc for MiMalloc {
                 mi::mi_realloc(ptr.cast::<c_void>(), new_size).cast()
             } else {
                 mi::mi_realloc_aligned(ptr.cast::<c_void>(), new_size, align).cast()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MiMalloc;
+    use std::alloc::{GlobalAlloc, Layout};
+
+    /// Every block is aligned as its layout asks, by either family of
+    /// calls, through allocation, zeroing and resizing.
+    #[test]
+    fn blocks_meet_their_layout() {
+        let a = MiMalloc;
+        for align in [1, 2, 4, 8, 16, 32, 64, 4096] {
+            for size in [1, 3, 8, 9, 15, 16, 17, 24, 40, 48, 100, 112, 1000, 5000] {
+                let Ok(layout) = Layout::from_size_align(size, align) else { continue };
+                // SAFETY: a non-zero size; each block is freed once, with
+                // the layout it was made with (then resized to).
+                unsafe {
+                    let p = a.alloc(layout);
+                    assert!(!p.is_null() && (p as usize).is_multiple_of(align), "alloc {size} at {align}");
+                    let z = a.alloc_zeroed(layout);
+                    assert!(!z.is_null() && (z as usize).is_multiple_of(align), "zalloc {size} at {align}");
+                    assert!(std::slice::from_raw_parts(z, size).iter().all(|&b| b == 0));
+                    let r = a.realloc(p, layout, size * 3);
+                    assert!(!r.is_null() && (r as usize).is_multiple_of(align), "realloc {size} at {align}");
+                    a.dealloc(r, Layout::from_size_align_unchecked(size * 3, align));
+                    a.dealloc(z, layout);
+                }
             }
         }
     }
