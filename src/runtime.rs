@@ -6,7 +6,9 @@
 //!
 //! Invariants:
 //! * An answer ready when an effect starts is given to the VM inside its
-//!   run (`TaskHost::perform`); otherwise the actor parks only after
+//!   run (`TaskHost::perform`; a finished task's result even before the
+//!   effect, `TaskHost::take_results`, under one lock of the task table for
+//!   a run of them); otherwise the actor parks only after
 //!   registering for the answer (a task-table waiter, a reactor timer or
 //!   reply, a stdin request), and that answer arrives as a message in its
 //!   mailbox, whose wake runs the actor again even if it came during the

@@ -9,7 +9,9 @@
 //! `running` is the number of entries in the `Running` state, so a task
 //! frees its slot the moment it finishes (DIALECT point 6), not when it is
 //! awaited; every waiter registered on a running task is woken exactly once,
-//! when the task finishes.
+//! when the task finishes; `take_result` (await's fast path) hands over and
+//! marks awaited exactly what `await_task` would for a finished value, and
+//! touches nothing else.
 
 use crate::send::SendValue;
 use rco_lang::{TaskState, Value, VmError};

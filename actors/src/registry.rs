@@ -15,7 +15,9 @@
 //!   are swept out lazily, when the shard's vector is full or when the
 //!   worker goes idle, at an amortized O(1) cost per registration.
 //! * The live count is kept in per-worker [`Tally`] counters (each written
-//!   by one worker, so never contended) and summed on demand.
+//!   by its worker alone, with plain stores, so never contended; spawns
+//!   from outside the workers share one more, counted atomically) and
+//!   summed on demand.
 //!
 //! Invariants: every actor that is not done and has ever parked is in
 //! exactly one shard; every other one that is not done is in a queue, in a

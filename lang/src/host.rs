@@ -8,6 +8,10 @@
 //! `Vm::run` returns (`Outcome::Waiting` once the host started the effect,
 //! `Outcome::Blocked` with the effect when the host declines it, for the
 //! caller to perform) and the answer comes later through `Vm::resume`.
+//! Before an `await` (or each task of an `await_all`) becomes an effect, the
+//! VM asks `Host::take_results` for the results already there: a finished
+//! task costs no effect at all, and the answer is the one `perform` would
+//! give.
 
 use crate::sockets::SocketRequest;
 use crate::value::Value;

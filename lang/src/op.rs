@@ -26,7 +26,11 @@
 //! `GlobalIntJump`, `GlobalsSet`, `GlobalIntSet`: no scan of the calls'
 //! variables). A call of a name defined once (`CallChunk`) names its chunk.
 //! The stack shuffles and `+ - *` are ops of their own (`Dup`, `Swap`,
-//! `Over`, `Drop`, `Arith`), not words looked up in a second dispatch.
+//! `Over`, `Drop`, `Arith`), not words looked up in a second dispatch, and
+//! so are the words every socket loop runs: `"key" at` on a map (`MapAt`)
+//! and `"text" =` on a string (`StrEq`), superinstructions whose first part
+//! is the `PushStr`, and `ok?` and `value` on a Result (`IsOk`, `Unwrap`),
+//! which fall back to the word on anything else.
 
 use crate::chunk::{ChunkKind, Program};
 use crate::symbol::Symbol;

@@ -25,7 +25,9 @@
 //! without leaving the loop. `step`, out of line so that the hot loop keeps
 //! its registers, runs everything else and the error and fallback paths of
 //! the hot ops (a superinstruction off its fast path runs its first part
-//! there). Each op's semantics is written in one of the two. A function
+//! there), and the in-place forms of `ok?`, `value` and `"text" =` (`IsOk`,
+//! `Unwrap`, `StrEq`: in `execute`'s match they cost the loop and fib 1-2%
+//! by its layout). Each op's semantics is written in one of the two. A function
 //! call creates its variable frame only when it first declares a variable.
 //!
 //! Invariants: a `CodeFrame`'s `base` never exceeds the stack length at the

@@ -17,6 +17,11 @@
 //!   library's closed report) closes the connection.
 //! * Closing answers every waiter at once (`WebSocketClosed`,
 //!   `WebSocketListenerClosed`).
+//! * tungstenite's output is flushed when a send waits, after a message
+//!   whose reply it queued (a ping, a close), and while the socket refuses
+//!   it (`WsConn::flush_blocked`, which also keeps write interest): output
+//!   never waits for a readiness the connection does not ask for, and a
+//!   round trip runs no flush with nothing to write.
 
 mod server;
 
