@@ -19,6 +19,8 @@
 //!   headers (the `sec-websocket-accept` the server sent), text echo, a binary
 //!   frame, a server ping answered by rco, the server's close read as `close`
 //!   with its reason and echoed back, reads and sends after the close.
+//! * `ping_flood_then_silence`: 100,000 pings unread, then the last one's
+//!   pong awaited with nothing sent (pong_flood.py, pong_server.rco).
 //! * `hostile_*`: `hostile_client.py` breaks the protocol against
 //!   `hostile_server.rco` (accept, then read until close or error): bad
 //!   handshakes, protocol violations after the handshake, a peer that stops
@@ -52,6 +54,30 @@ fn python_client_against_rco_server() {
     assert_eq!(client.stdout, expected("py_client.out"), "python side\n--- rco side\n{}", served.stdout);
     assert_eq!(served.stderr, "", "no leak note, no stack note");
     assert_eq!(client.stderr, "");
+}
+
+/// A peer floods pings without reading, then only reads: the pong to its
+/// last ping arrives with no further frame from it, and the connection
+/// still echoes (pong_flood.py, pong_server.rco).
+#[test]
+fn ping_flood_then_silence() {
+    let Some(mut py) = python() else { return };
+    let mut server = Running::start(rco().args(["run", "--allow-sockets", "pong_server.rco"]), "rco pong_server.rco");
+    let port = server.port(SERVER_START).to_string();
+    let client = run(py.args(["pong_flood.py", &port]), "pong_flood.py", RUN_LIMIT);
+    let served = server.finish(RUN_LIMIT);
+    let context = format!("--- rco\n{}{}--- python\n{}{}", served.stdout, served.stderr, client.stdout, client.stderr);
+    client.assert_clean_exit(&context);
+    served.assert_clean_exit(&context);
+    let py_want = [
+        "handshake HTTP/1.1 101 Switching Protocols",
+        "last pong received True pongs at most pings True",
+        "echo 1 after the flood",
+    ];
+    assert_eq!(client.stdout.lines().collect::<Vec<_>>(), py_want, "{context}");
+    let rco_want = ["pings read 100000", "echo after the flood", "done"];
+    assert_eq!(served.stdout.lines().collect::<Vec<_>>(), rco_want, "{context}");
+    assert_eq!(served.stderr, "", "{context}");
 }
 
 #[test]

@@ -7,7 +7,6 @@ show the server survived. Prints one line per observation; every wait is
 bounded.
 """
 
-import base64
 import os
 import socket
 import struct
@@ -16,7 +15,7 @@ import time
 
 from websockets.sync.client import connect
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from peer import WAIT, out, server_reaction  # noqa: E402
+from peer import WAIT, frame, handshake, out, server_reaction  # noqa: E402
 
 PORT = int(sys.argv[1])
 CASE = sys.argv[2]
@@ -28,44 +27,9 @@ def dial():
     return s
 
 
-def handshake(s):
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall(
-        (
-            "GET /hostile HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Key: " + key + "\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    reply = b""
-    while b"\r\n\r\n" not in reply:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        reply += chunk
-    out("handshake", reply.split(b"\r\n", 1)[0].decode())
-
-
-def frame(opcode, payload, fin=True, rsv=0, masked=True, length=None):
-    """One frame; `length` overrides the announced payload length."""
-    n = len(payload) if length is None else length
-    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
-    m = 0x80 if masked else 0
-    if n < 126:
-        head += bytes([m | n])
-    elif n < 1 << 16:
-        head += bytes([m | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([m | 127]) + struct.pack("!Q", n)
-    if not masked:
-        return head + payload
-    mask = os.urandom(4)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
 def hostile_frame(data):
     s = dial()
-    handshake(s)
+    out("handshake", handshake(s, "/hostile"))
     s.sendall(data)
     out("server", server_reaction(s))
     s.close()
@@ -100,7 +64,7 @@ def stalled_handshake():
 
 def midframe(resume):
     s = dial()
-    handshake(s)
+    out("handshake", handshake(s, "/hostile"))
     payload = bytes(range(48, 48 + 50)) * 2  # 100 ASCII bytes
     whole = frame(0x1, payload)
     cut = len(whole) - 90  # header + mask + 10 payload bytes
