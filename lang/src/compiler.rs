@@ -122,12 +122,13 @@ impl Compiler {
     /// Compiles a body into a new chunk and returns its index.
     fn unit(&mut self, kind: ChunkKind, body: &[Stmt<'_>], end_span: Span) -> u32 {
         let chunk = self.chunks.len() as u32;
+        let end = if matches!(kind, ChunkKind::Block { .. }) { Op::EndBlock } else { Op::End };
         self.chunks.push(Chunk { kind, ops: Vec::new(), spans: Vec::new() });
         let mut unit = Unit { chunk, loops: Vec::new() };
         for stmt in body {
             self.stmt(&mut unit, stmt);
         }
-        self.emit(&unit, Op::End, end_span);
+        self.emit(&unit, end, end_span);
         chunk
     }
 
@@ -324,7 +325,7 @@ fn specialize(ops: &mut [Op], top_level: bool) {
 fn thread_jumps(ops: &mut [Op]) {
     for i in 0..ops.len() {
         if let Op::Jump(t) = ops[i] {
-            if let Some(&end @ (Op::End | Op::Return)) = ops.get(t as usize) {
+            if let Some(&end @ (Op::End | Op::EndBlock | Op::Return)) = ops.get(t as usize) {
                 ops[i] = end;
             }
         }

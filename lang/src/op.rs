@@ -137,6 +137,10 @@ pub enum Op {
     Return,
     /// End of a chunk: like `Return`, and at top level the program ends.
     End,
+    /// End of a block's chunk: like `End`; when an iteration (`each`,
+    /// `transform`, ...) runs the block and has a next item, the block's
+    /// frame runs again from instruction 0 on it (no return and call).
+    EndBlock,
     /// Superinstruction for `GetVar a; GetVar b; Word w` followed by the
     /// part `.3`: `( -- r )` with `Then::Push`, `( -- )` otherwise.
     /// First part: `GetVar a`.

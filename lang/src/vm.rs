@@ -217,6 +217,14 @@ pub(crate) struct IterFrame {
     pub done: bool,
 }
 
+impl IterFrame {
+    /// Whether the block runs on another item (or `await_all` awaits
+    /// another task).
+    fn has_next(&self) -> bool {
+        !self.done && self.index < self.items.len()
+    }
+}
+
 #[derive(Debug)]
 pub(crate) enum Frame {
     Code(CodeFrame),
@@ -267,6 +275,9 @@ impl std::fmt::Debug for Vm {
 
 /// Where a code frame goes on: its chunk and instruction.
 type CodeAt = (u32, usize);
+
+/// An error and the instruction it is blamed on (chunk, op).
+type SiteError = ((u32, u32), VmError);
 
 /// How `Vm::step` leaves the dispatch loop of `Vm::execute`.
 enum Step {
@@ -673,204 +684,215 @@ impl Vm {
                 // Matched in place: each arm loads only its own operands.
                 let op = &ops[ip];
                 ip += 1;
-                'fast: {
-                    match *op {
-                        Op::PushInt(n) => self.stack.push(Value::Int(n)),
-                        Op::GetVar(sym) => {
-                            if let Err(e) = self.push_var(sym) {
-                                fail!(e)
+                let step = 'slow: {
+                    'fast: {
+                        match *op {
+                            Op::PushInt(n) => self.stack.push(Value::Int(n)),
+                            Op::GetVar(sym) => {
+                                if let Err(e) = self.push_var(sym) {
+                                    fail!(e)
+                                }
                             }
-                        }
-                        Op::SetVar(sym) => {
-                            let Some(v) = self.stack.pop() else { fail!(VmError::underflow("set", 1, 0)) };
-                            if let Err(v) = self.assign(sym, v) {
+                            Op::SetVar(sym) => {
+                                let Some(v) = self.stack.pop() else { fail!(VmError::underflow("set", 1, 0)) };
+                                if let Err(v) = self.assign(sym, v) {
+                                    self.stack.push(v);
+                                    fail!(VmError::unknown_variable(sym.as_str()));
+                                }
+                            }
+                            Op::Jump(t) => jump!(t as usize),
+                            Op::JumpIfFalse(t) => match self.stack.last().map(Value::truthy) {
+                                Some(Some(truthy)) => {
+                                    self.pop_discard(1);
+                                    if !truthy {
+                                        jump!(t as usize);
+                                    }
+                                }
+                                _ => break 'fast,
+                            },
+                            // Two arms, not one testing which op it is: one arm
+                            // cost 1-4% more instructions on every benchmark.
+                            Op::JumpIfTrue(t) => match self.stack.last().map(Value::truthy) {
+                                Some(Some(truthy)) => {
+                                    self.pop_discard(1);
+                                    if truthy {
+                                        jump!(t as usize);
+                                    }
+                                }
+                                _ => break 'fast,
+                            },
+                            Op::Word(word) => {
+                                if !self.fast_word(word) {
+                                    break 'slow self.run_word(&prog, chunk_index, ip, word, host);
+                                }
+                            }
+                            Op::Dup if self.dup() => {}
+                            Op::Swap => {
+                                let n = self.stack.len();
+                                if n < 2 {
+                                    break 'fast;
+                                }
+                                self.stack.swap(n - 1, n - 2);
+                            }
+                            Op::Over => {
+                                let n = self.stack.len();
+                                if n < 2 {
+                                    break 'fast;
+                                }
+                                let v = self.stack[n - 2].fast_clone();
                                 self.stack.push(v);
-                                fail!(VmError::unknown_variable(sym.as_str()));
                             }
-                        }
-                        Op::Jump(t) => jump!(t as usize),
-                        Op::JumpIfFalse(t) => match self.stack.last().map(Value::truthy) {
-                            Some(Some(truthy)) => {
+                            Op::Drop => {
+                                let Some(v) = self.stack.pop() else { break 'fast };
+                                v.discard();
+                            }
+                            Op::Arith(arith) => {
+                                let [.., Value::Int(a), Value::Int(b)] = &mut self.stack[..] else { break 'fast };
+                                let Some(r) = arith.apply(*a, *b) else { break 'fast };
+                                *a = r;
                                 self.pop_discard(1);
-                                if !truthy {
-                                    jump!(t as usize);
-                                }
                             }
-                            _ => break 'fast,
-                        },
-                        // Two arms, not one testing which op it is: one arm
-                        // cost 1-4% more instructions on every benchmark.
-                        Op::JumpIfTrue(t) => match self.stack.last().map(Value::truthy) {
-                            Some(Some(truthy)) => {
-                                self.pop_discard(1);
-                                if truthy {
-                                    jump!(t as usize);
+                            Op::CallChunk(chunk, ordinal, _) if ordinal < self.defined => enter!(chunk),
+                            Op::Call(sym, _) => match prog.function(sym, self.defined) {
+                                Some(chunk) => enter!(chunk),
+                                None => break 'fast,
+                            },
+                            // Chunk 0 runs only as the main program's frame.
+                            Op::End if chunk_index != 0 => match self.return_from_frame() {
+                                Ok(Some(caller)) => {
+                                    (chunk_index, ops, ip) = (caller.0, &prog.chunks[caller.0 as usize].ops, caller.1)
                                 }
-                            }
-                            _ => break 'fast,
-                        },
-                        Op::Word(word) if self.fast_word(word) => {}
-                        Op::Dup if self.dup() => {}
-                        Op::Swap => {
-                            let n = self.stack.len();
-                            if n < 2 {
+                                Ok(None) => continue 'frames,
+                                Err((site, e)) => return Outcome::Failed(Box::new(self.failure_at(site, e))),
+                            },
+                            Op::EndBlock => match self.end_block() {
+                                // Charged like the block's call: its length.
+                                Ok(true) => jump!(0),
+                                Ok(false) => continue 'frames,
+                                Err(e) => return Outcome::Failed(Box::new(self.failure_at(e.0, e.1))),
+                            },
+                            // Superinstructions: the whole sequence, or else only
+                            // the first part, as the plain op (see `op.rs`).
+                            Op::VarVar(a, b, word, then) => {
+                                if let (Some(x), Some(y)) = (self.int_var(a), self.int_var(b)) {
+                                    if let Some(next) =
+                                        int_word(word, x, y).and_then(|r| self.finish_fused(r, then, ip + 2, 0))
+                                    {
+                                        jump!(next);
+                                        continue 'ops;
+                                    }
+                                }
                                 break 'fast;
                             }
-                            self.stack.swap(n - 1, n - 2);
-                        }
-                        Op::Over => {
-                            let n = self.stack.len();
-                            if n < 2 {
+                            Op::VarInt(a, k, word, then) => {
+                                if let Some(x) = self.int_var(a) {
+                                    if let Some(next) =
+                                        int_word(word, x, k.into()).and_then(|r| self.finish_fused(r, then, ip + 2, 0))
+                                    {
+                                        jump!(next);
+                                        continue 'ops;
+                                    }
+                                }
                                 break 'fast;
                             }
-                            let v = self.stack[n - 2].fast_clone();
-                            self.stack.push(v);
-                        }
-                        Op::Drop => {
-                            let Some(v) = self.stack.pop() else { break 'fast };
-                            v.discard();
-                        }
-                        Op::Arith(arith) => {
-                            let [.., Value::Int(a), Value::Int(b)] = &mut self.stack[..] else { break 'fast };
-                            let Some(r) = arith.apply(*a, *b) else { break 'fast };
-                            *a = r;
-                            self.pop_discard(1);
-                        }
-                        Op::CallChunk(chunk, ordinal, _) if ordinal < self.defined => enter!(chunk),
-                        Op::Call(sym, _) => match prog.function(sym, self.defined) {
-                            Some(chunk) => enter!(chunk),
-                            None => break 'fast,
-                        },
-                        // Chunk 0 runs only as the main program's frame.
-                        Op::End if chunk_index != 0 => match self.return_from_frame() {
-                            Ok(Some(caller)) => {
-                                (chunk_index, ops, ip) = (caller.0, &prog.chunks[caller.0 as usize].ops, caller.1)
-                            }
-                            Ok(None) => continue 'frames,
-                            Err((site, e)) => return Outcome::Failed(Box::new(self.failure_at(site, e))),
-                        },
-                        // Superinstructions: the whole sequence, or else only
-                        // the first part, as the plain op (see `op.rs`).
-                        Op::VarVar(a, b, word, then) => {
-                            if let (Some(x), Some(y)) = (self.int_var(a), self.int_var(b)) {
-                                if let Some(next) =
-                                    int_word(word, x, y).and_then(|r| self.finish_fused(r, then, ip + 2, 0))
-                                {
-                                    jump!(next);
-                                    continue 'ops;
+                            Op::MapAt(k) => {
+                                let Some(Value::Map(m)) = self.stack.last() else { break 'fast };
+                                let v = m.borrow().get(&prog.strings[k as usize]).cloned().unwrap_or(Value::Nil);
+                                if let Some(top) = self.stack.last_mut() {
+                                    *top = v;
                                 }
+                                ip += 1;
                             }
-                            break 'fast;
-                        }
-                        Op::VarInt(a, k, word, then) => {
-                            if let Some(x) = self.int_var(a) {
-                                if let Some(next) =
-                                    int_word(word, x, k.into()).and_then(|r| self.finish_fused(r, then, ip + 2, 0))
-                                {
-                                    jump!(next);
-                                    continue 'ops;
+                            Op::TopIntArith(k, arith) => {
+                                let Some(Value::Int(x)) = self.stack.last_mut() else { break 'fast };
+                                let Some(r) = arith.apply(*x, k.into()) else { break 'fast };
+                                *x = r;
+                                ip += 1;
+                            }
+                            Op::DupIntArith(k, arith) => {
+                                let Some(&Value::Int(x)) = self.stack.last() else { break 'fast };
+                                let Some(r) = arith.apply(x, k.into()) else { break 'fast };
+                                self.stack.push(Value::Int(r));
+                                ip += 2;
+                            }
+                            Op::TopIntJump(k, jumps, t) => {
+                                let Some(&Value::Int(x)) = self.stack.last() else { break 'fast };
+                                self.stack.pop();
+                                branch!(jumps.taken(x, k.into()), t, 2);
+                            }
+                            Op::DupIntJump(k, jumps, t) => {
+                                let Some(&Value::Int(x)) = self.stack.last() else { break 'fast };
+                                branch!(jumps.taken(x, k.into()), t, 3);
+                            }
+                            // Top level: every name is a global (see `op.rs`).
+                            Op::GlobalsJump(a, b, jumps, t) => {
+                                let (Some(x), Some(y)) = (self.global_int(a), self.global_int(b)) else { break 'fast };
+                                branch!(jumps.taken(x, y), t, 3);
+                            }
+                            Op::GlobalIntJump(a, k, jumps, t) => {
+                                let Some(x) = self.global_int(a) else { break 'fast };
+                                branch!(jumps.taken(x, k.into()), t, 3);
+                            }
+                            Op::GlobalsSet(a, b, arith, d) => {
+                                let (Some(x), Some(y)) = (self.global_int(a), self.global_int(b)) else { break 'fast };
+                                if !arith.apply(x, y).is_some_and(|r| self.set_global_int(d, r)) {
+                                    break 'fast;
                                 }
+                                ip += 3;
                             }
-                            break 'fast;
-                        }
-                        Op::MapAt(k) => {
-                            let Some(Value::Map(m)) = self.stack.last() else { break 'fast };
-                            let v = m.borrow().get(&prog.strings[k as usize]).cloned().unwrap_or(Value::Nil);
-                            if let Some(top) = self.stack.last_mut() {
-                                *top = v;
+                            Op::GlobalIntSet(a, k, arith, d) => {
+                                let Some(x) = self.global_int(a) else { break 'fast };
+                                if !arith.apply(x, k.into()).is_some_and(|r| self.set_global_int(d, r)) {
+                                    break 'fast;
+                                }
+                                ip += 3;
                             }
-                            ip += 1;
-                        }
-                        Op::TopIntArith(k, arith) => {
-                            let Some(Value::Int(x)) = self.stack.last_mut() else { break 'fast };
-                            let Some(r) = arith.apply(*x, k.into()) else { break 'fast };
-                            *x = r;
-                            ip += 1;
-                        }
-                        Op::DupIntArith(k, arith) => {
-                            let Some(&Value::Int(x)) = self.stack.last() else { break 'fast };
-                            let Some(r) = arith.apply(x, k.into()) else { break 'fast };
-                            self.stack.push(Value::Int(r));
-                            ip += 2;
-                        }
-                        Op::TopIntJump(k, jumps, t) => {
-                            let Some(&Value::Int(x)) = self.stack.last() else { break 'fast };
-                            self.stack.pop();
-                            branch!(jumps.taken(x, k.into()), t, 2);
-                        }
-                        Op::DupIntJump(k, jumps, t) => {
-                            let Some(&Value::Int(x)) = self.stack.last() else { break 'fast };
-                            branch!(jumps.taken(x, k.into()), t, 3);
-                        }
-                        // Top level: every name is a global (see `op.rs`).
-                        Op::GlobalsJump(a, b, jumps, t) => {
-                            let (Some(x), Some(y)) = (self.global_int(a), self.global_int(b)) else { break 'fast };
-                            branch!(jumps.taken(x, y), t, 3);
-                        }
-                        Op::GlobalIntJump(a, k, jumps, t) => {
-                            let Some(x) = self.global_int(a) else { break 'fast };
-                            branch!(jumps.taken(x, k.into()), t, 3);
-                        }
-                        Op::GlobalsSet(a, b, arith, d) => {
-                            let (Some(x), Some(y)) = (self.global_int(a), self.global_int(b)) else { break 'fast };
-                            if !arith.apply(x, y).is_some_and(|r| self.set_global_int(d, r)) {
+                            Op::TopInt(k, word, then) => {
+                                if let Some(&Value::Int(x)) = self.stack.last() {
+                                    if let Some(next) =
+                                        int_word(word, x, k.into()).and_then(|r| self.finish_fused(r, then, ip + 1, 1))
+                                    {
+                                        jump!(next);
+                                        continue 'ops;
+                                    }
+                                }
                                 break 'fast;
                             }
-                            ip += 3;
-                        }
-                        Op::GlobalIntSet(a, k, arith, d) => {
-                            let Some(x) = self.global_int(a) else { break 'fast };
-                            if !arith.apply(x, k.into()).is_some_and(|r| self.set_global_int(d, r)) {
-                                break 'fast;
-                            }
-                            ip += 3;
-                        }
-                        Op::TopInt(k, word, then) => {
-                            if let Some(&Value::Int(x)) = self.stack.last() {
-                                if let Some(next) =
-                                    int_word(word, x, k.into()).and_then(|r| self.finish_fused(r, then, ip + 1, 1))
-                                {
-                                    jump!(next);
-                                    continue 'ops;
+                            Op::DupInt(k, word, then) => {
+                                if let Some(&Value::Int(x)) = self.stack.last() {
+                                    if let Some(next) =
+                                        int_word(word, x, k.into()).and_then(|r| self.finish_fused(r, then, ip + 2, 0))
+                                    {
+                                        jump!(next);
+                                        continue 'ops;
+                                    }
+                                }
+                                if !self.dup() {
+                                    break 'fast;
                                 }
                             }
-                            break 'fast;
+                            // Listed, not `_`: an exhaustive match lets the
+                            // dispatch skip its range check.
+                            Op::PushFloat(_)
+                            | Op::PushStr(_)
+                            | Op::PushNil
+                            | Op::PushTrue
+                            | Op::PushFalse
+                            | Op::PushBlock(_)
+                            | Op::Declare(..)
+                            | Op::Dup
+                            | Op::IsOk
+                            | Op::Unwrap
+                            | Op::StrEq(_)
+                            | Op::CallChunk(..)
+                            | Op::DefineFunction(_)
+                            | Op::Return
+                            | Op::End => break 'fast,
                         }
-                        Op::DupInt(k, word, then) => {
-                            if let Some(&Value::Int(x)) = self.stack.last() {
-                                if let Some(next) =
-                                    int_word(word, x, k.into()).and_then(|r| self.finish_fused(r, then, ip + 2, 0))
-                                {
-                                    jump!(next);
-                                    continue 'ops;
-                                }
-                            }
-                            if !self.dup() {
-                                break 'fast;
-                            }
-                        }
-                        // Listed, not `_`: an exhaustive match lets the
-                        // dispatch skip its range check.
-                        Op::PushFloat(_)
-                        | Op::PushStr(_)
-                        | Op::PushNil
-                        | Op::PushTrue
-                        | Op::PushFalse
-                        | Op::PushBlock(_)
-                        | Op::Declare(..)
-                        | Op::Word(_)
-                        | Op::Dup
-                        | Op::IsOk
-                        | Op::Unwrap
-                        | Op::StrEq(_)
-                        | Op::CallChunk(..)
-                        | Op::DefineFunction(_)
-                        | Op::Return
-                        | Op::End => break 'fast,
+                        continue 'ops;
                     }
-                    continue 'ops;
-                }
-                let step = self.step(&prog, chunk_index, ip, host);
+                    self.step(&prog, chunk_index, ip, host)
+                };
                 remaining = remaining.saturating_sub(self.take_debt());
                 match step {
                     Step::Next(next) => {
@@ -967,8 +989,7 @@ impl Vm {
                 self.stack.push(Value::Int(k.into()));
                 Ok(Flow::Next)
             }
-            Op::Word(_)
-            | Op::Dup
+            Op::Dup
             | Op::Swap
             | Op::Over
             | Op::Drop
@@ -979,7 +1000,6 @@ impl Vm {
             | Op::DupIntArith(..)
             | Op::DupIntJump(..) => {
                 let word = match op {
-                    Op::Word(word) => word,
                     Op::Swap => Word::Swap,
                     Op::Over => Word::Over,
                     Op::Drop => Word::Drop,
@@ -989,9 +1009,7 @@ impl Vm {
                     // `dup`, and the first part of the `DupInt` family.
                     _ => Word::Dup,
                 };
-                self.save_ip(ip);
-                let spelled = Spelled::at(&prog.source, prog.chunks[chunk_index as usize].spans[ip - 1]);
-                self.exec_word(word, spelled, host, site)
+                return self.run_word(prog, chunk_index, ip, word, host);
             }
             // No user function of the name (`execute` calls those): a
             // receiver method, else unknown.
@@ -1031,19 +1049,38 @@ impl Vm {
             }
             // `execute` always completes these itself: each op's semantics
             // is written once.
-            Op::PushInt(_) | Op::GetVar(_) | Op::SetVar(_) | Op::Jump(_) => {
+            Op::PushInt(_) | Op::GetVar(_) | Op::SetVar(_) | Op::Jump(_) | Op::Word(_) | Op::EndBlock => {
                 Err(VmError::new(ErrorKind::Unsupported, format!("unsupported opcode: {op:?}")))
             }
         };
+        self.after(flow, host, site)
+    }
+
+    /// Runs built-in word `word` for the op before `ip`: an `Op::Word` off
+    /// `fast_word`'s integer path (called by `execute` directly: through
+    /// `step`, whose size costs every call about 40 instructions more), or
+    /// the plain word of an op `execute` did not complete.
+    #[inline(never)]
+    fn run_word(&mut self, prog: &Program, chunk_index: u32, ip: usize, word: Word, host: &mut dyn Host) -> Step {
+        let site = (chunk_index, ip as u32 - 1);
+        self.save_ip(ip);
+        let spelled = Spelled::at(&prog.source, prog.chunks[chunk_index as usize].spans[ip - 1]);
+        let flow = self.exec_word(word, spelled, host, site);
+        self.after(flow, host, site)
+    }
+
+    /// Where the run goes after op `site` did `flow`.
+    #[inline(always)]
+    fn after(&mut self, flow: Result<Flow, VmError>, host: &mut dyn Host, site: (u32, u32)) -> Step {
         match flow {
-            Ok(Flow::Next) => Step::Next(ip),
+            Ok(Flow::Next) => Step::Next(site.1 as usize + 1),
             Ok(Flow::Jumped) => Step::Frames,
             Ok(Flow::Block(effect)) => {
                 self.blocked_site = site;
                 self.perform(host, effect)
             }
             Ok(Flow::Exit(code)) => Step::Stop(Outcome::Exited(code)),
-            Err(e) => fail!(e),
+            Err(e) => Step::Stop(self.fail_at(site.0, site.1 as usize + 1, e)),
         }
     }
 
@@ -1339,7 +1376,7 @@ impl Vm {
     /// to the frame below; where that frame goes on (chunk and instruction)
     /// if it is a code frame.
     #[inline(always)]
-    fn return_from_frame(&mut self) -> Result<Option<CodeAt>, ((u32, u32), VmError)> {
+    fn return_from_frame(&mut self) -> Result<Option<CodeAt>, SiteError> {
         let Some(Frame::Code(f)) = self.frames.pop() else {
             return Ok(None);
         };
@@ -1353,7 +1390,7 @@ impl Vm {
         let caller = match self.frames.last() {
             Some(Frame::Code(c)) => Some((c.chunk, c.ip as usize)),
             Some(Frame::Iter(_)) => {
-                let result = self.result_above(base);
+                let result = result_above(&mut self.stack, base);
                 self.iter_feed(result)?;
                 return Ok(None);
             }
@@ -1362,23 +1399,10 @@ impl Vm {
         // One value above the base: the result is already in place (a
         // function that consumed its inputs and left one).
         if self.stack.len() != base + 1 {
-            let result = self.result_above(base);
+            let result = result_above(&mut self.stack, base);
             self.stack.push(result);
         }
         Ok(caller)
-    }
-
-    /// The result of a call whose frame's base is `base` (§6.1: the top
-    /// value above it, or nil), with the stack cut back to `base`.
-    #[inline]
-    fn result_above(&mut self, base: usize) -> Value {
-        let len = self.stack.len();
-        let result = if len > base { self.stack.pop().unwrap_or_default() } else { Value::Nil };
-        if len > base + 1 {
-            // (Guarded: `truncate` calls the slice's drop even when empty.)
-            self.stack.truncate(base);
-        }
-        result
     }
 
     /// The value of a variable: innermost function frame outwards, then the
@@ -1513,12 +1537,12 @@ impl Vm {
 
     /// Moves the iteration on top of the frames one step: runs the block on
     /// the next item, asks for the next task (await_all), or finishes.
-    fn iter_advance(&mut self) -> Result<Flow, ((u32, u32), VmError)> {
+    fn iter_advance(&mut self) -> Result<Flow, SiteError> {
         let Some(Frame::Iter(it)) = self.frames.last_mut() else {
             return Ok(Flow::Next);
         };
         let site = it.site;
-        if !it.done && it.index < it.items.len() {
+        if it.has_next() {
             let i = it.index;
             if it.word == Word::AwaitAll {
                 let Items::Tasks(tasks) = &it.items else {
@@ -1530,30 +1554,8 @@ impl Vm {
                 self.blocked_site = site;
                 return Ok(Flow::Block(Effect::Await(id)));
             }
-            let block = it.block;
-            let word = it.word;
-            let mut args = 0;
-            if word == Word::Reduce {
-                let acc = std::mem::take(&mut it.acc);
-                self.stack.push(acc);
-                args += 1;
-            }
-            let Some(Frame::Iter(it)) = self.frames.last_mut() else {
-                return Ok(Flow::Next);
-            };
-            match &it.items {
-                Items::Map(v) => {
-                    let (k, val) = v[i].clone();
-                    self.stack.push(Value::Str(k));
-                    self.stack.push(val);
-                    args += 2;
-                }
-                items => {
-                    let item = items.element(i);
-                    self.stack.push(item);
-                    args += 1;
-                }
-            }
+            let (block, word) = (it.block, it.word);
+            let args = push_args(it, &mut self.stack);
             self.call_block(block, args, word).map_err(|e| (site, e))?;
             return Ok(Flow::Jumped);
         }
@@ -1565,14 +1567,75 @@ impl Vm {
         Ok(Flow::Jumped)
     }
 
+    /// `EndBlock`: ends the block on top of the frames (`return_from_frame`)
+    /// and, when an iteration runs it and has a next item, pushes that
+    /// item's arguments and the same block's frame back at instruction 0
+    /// (true: the depth and the stack's base as they were, no call set
+    /// up). False: re-read the frames. The error is boxed so that the
+    /// answer comes back in registers.
+    #[inline(never)]
+    fn end_block(&mut self) -> Result<bool, Box<SiteError>> {
+        let [.., Frame::Iter(it), Frame::Code(block)] = &mut self.frames[..] else {
+            return self.return_from_frame().map(|_| false).map_err(Box::new);
+        };
+        block.ip = 0;
+        let result = result_above(&mut self.stack, block.base as usize);
+        if let Err(e) = crate::words::collections::feed_iter(it, result) {
+            let site = it.site;
+            self.frames.pop();
+            return Err(Box::new((site, e)));
+        }
+        if !it.has_next() {
+            self.frames.pop();
+            return Ok(false);
+        }
+        push_args(it, &mut self.stack);
+        Ok(true)
+    }
+
     /// Gives a block's result to the iteration waiting for it.
     #[inline(never)]
-    fn iter_feed(&mut self, r: Value) -> Result<(), ((u32, u32), VmError)> {
+    fn iter_feed(&mut self, r: Value) -> Result<(), SiteError> {
         let Some(Frame::Iter(it)) = self.frames.last_mut() else {
             return Ok(());
         };
         let site = it.site;
         crate::words::collections::feed_iter(it, r).map_err(|e| (site, e))
+    }
+}
+
+/// The result of a call whose frame's base is `base` (§6.1: the top
+/// value above it, or nil), with the stack cut back to `base`.
+#[inline]
+fn result_above(stack: &mut Vec<Value>, base: usize) -> Value {
+    let len = stack.len();
+    let result = if len > base { stack.pop().unwrap_or_default() } else { Value::Nil };
+    if len > base + 1 {
+        // (Guarded: `truncate` calls the slice's drop even when empty.)
+        stack.truncate(base);
+    }
+    result
+}
+
+/// Pushes the arguments of `it`'s block for its next item (the
+/// accumulator first for `reduce`; a map's key and value); how many.
+fn push_args(it: &mut IterFrame, stack: &mut Vec<Value>) -> usize {
+    let mut args = 0;
+    if it.word == Word::Reduce {
+        stack.push(std::mem::take(&mut it.acc));
+        args += 1;
+    }
+    match &it.items {
+        Items::Map(v) => {
+            let (k, val) = v[it.index].clone();
+            stack.push(Value::Str(k));
+            stack.push(val);
+            args + 2
+        }
+        items => {
+            stack.push(items.element(it.index));
+            args + 1
+        }
     }
 }
 

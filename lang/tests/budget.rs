@@ -60,6 +60,13 @@ fn loops_and_calls_pay_for_the_instructions_they_run() {
     assert!(slices(recursion, 4_096) >= 20);
     let blocks = "0 k var\n$k 3000 < while [ 1 2 + drop 3 4 + drop ] call $k 1 + k set end";
     assert!(slices(blocks, 4_096) >= 5);
+    // An iteration's block pays for its instructions on every item, also
+    // when it runs again in place (EndBlock): 20,000 items of a block of 5
+    // instructions cost 100,000 reductions, about 24 slices, against 5 for
+    // a block of 1 (the range and the snapshot take a slice each).
+    let each = |block: &str| format!("0 20000 range xs var\n[ {block} ] $xs each drop");
+    let (one, five) = (slices(&each(""), 4_096), slices(&each("1 2 + drop"), 4_096));
+    assert!(five >= one + 18, "{one} {five}");
     // Straight-line code runs to its end in one slice.
     assert_eq!(slices("1 2 + 3 + 4 + drop", 1), 1);
 }
