@@ -688,6 +688,7 @@ impl Vm {
                     'fast: {
                         match *op {
                             Op::PushInt(n) => self.stack.push(Value::Int(n)),
+                            Op::PushBlock(c) => self.stack.push(Value::Block(crate::value::BlockId(c))),
                             Op::GetVar(sym) => {
                                 if let Err(e) = self.push_var(sym) {
                                     fail!(e)
@@ -878,7 +879,6 @@ impl Vm {
                             | Op::PushNil
                             | Op::PushTrue
                             | Op::PushFalse
-                            | Op::PushBlock(_)
                             | Op::Declare(..)
                             | Op::Dup
                             | Op::IsOk
@@ -950,10 +950,6 @@ impl Vm {
             }
             Op::PushFalse => {
                 self.stack.push(Value::Bool(false));
-                Ok(Flow::Next)
-            }
-            Op::PushBlock(c) => {
-                self.stack.push(Value::Block(crate::value::BlockId(c)));
                 Ok(Flow::Next)
             }
             Op::Declare(sym, decl) => {
@@ -1049,9 +1045,13 @@ impl Vm {
             }
             // `execute` always completes these itself: each op's semantics
             // is written once.
-            Op::PushInt(_) | Op::GetVar(_) | Op::SetVar(_) | Op::Jump(_) | Op::Word(_) | Op::EndBlock => {
-                Err(VmError::new(ErrorKind::Unsupported, format!("unsupported opcode: {op:?}")))
-            }
+            Op::PushInt(_)
+            | Op::PushBlock(_)
+            | Op::GetVar(_)
+            | Op::SetVar(_)
+            | Op::Jump(_)
+            | Op::Word(_)
+            | Op::EndBlock => Err(VmError::new(ErrorKind::Unsupported, format!("unsupported opcode: {op:?}"))),
         };
         self.after(flow, host, site)
     }
