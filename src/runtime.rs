@@ -17,6 +17,14 @@
 //! * One run of an actor spends at most `SLICE` reductions, the effects it
 //!   performs on the way included (the fairness rule, with the scheduler's
 //!   FIFO queues).
+//! * A new task runs ahead inside its `spawn` (`TaskActor::run_ahead`): at
+//!   most `AHEAD` reductions, charged to the spawning program's slice,
+//!   stopping before the first word that acts outside the task (`Host::
+//!   ahead`). A task that finishes there never becomes an actor; any other
+//!   is started where it stopped. So a trivial task costs no actor, no
+//!   queue and no second run, and nothing outside the task can tell: its
+//!   output, its spawns, its waits and its task queries all happen in its
+//!   own runs, after the spawn returned.
 //! * A panic in a run ends that task as failed (`host operation failed in
 //!   spawn: task worker thread panicked`, re-raised by `await`), or ends the
 //!   program with an internal error if it was the main program; the worker
@@ -34,7 +42,9 @@ use crate::send::SendVm;
 use crate::stdin::{Line, Stdin};
 use crate::task_table::{AwaitState, Ended, Ending, TaskTable};
 use rco_actors::{Actor, ActorRef, Completion, Context, IdleHook, Poll, Scheduler};
-use rco_lang::{Effect, ErrorKind, Host, Outcome, Performed, Program, Resume, Stream, TaskState, Value, Vm, VmError};
+use rco_lang::{
+    Effect, ErrorKind, Host, Outcome, Performed, Program, Resume, Spawned, Stream, TaskState, Value, Vm, VmError,
+};
 use rco_reactor::{Reactor, ReactorHandle};
 use std::any::Any;
 use std::fmt::Write as _;
@@ -63,6 +73,10 @@ const SLICE: u64 = 4_096;
 /// (a spawning loop's, most socket wake-ups') is cheaper to run where it
 /// is. RCO_WAKE_PEER_AFTER overrides it, for benchmarks and diagnosis.
 const WAKE_PEER_AFTER: u64 = 2 * SLICE;
+/// Reductions a new task may run ahead inside its `spawn` (see the module
+/// doc): enough for a task that computes a little and hands back a value,
+/// small against the spawning program's slice.
+const AHEAD: u64 = 256;
 /// How long the end of the program waits for runs and writes in progress
 /// before it writes its notes and exits anyway.
 const EXIT_GRACE: Duration = Duration::from_millis(250);
@@ -310,7 +324,7 @@ impl TaskActor {
             }
         }
         let outcome = {
-            let mut host = TaskHost { rt: self.rt, cx };
+            let mut host = TaskHost { rt: self.rt, cx, ahead: false };
             self.vm.0.run(&mut host, *budget)
         };
         *budget = budget.saturating_sub(self.vm.0.spent());
@@ -334,6 +348,40 @@ impl TaskActor {
 /// `read_line`'s answer: the line, or nil at end of input.
 fn line_value(line: Option<String>) -> Resume {
     Resume::Value(line.map_or(Value::Nil, |l| Value::str(&l)))
+}
+
+impl TaskActor {
+    /// Runs a new task ahead inside its spawn, with `spawner`'s context (see
+    /// the module doc); the reductions it spent. Ends the task if it
+    /// finished or failed there (`ended`); otherwise its VM stopped at
+    /// the budget or before a word that acts outside it, and its actor
+    /// goes on from there. Not once the program is stopping.
+    fn run_ahead(&mut self, spawner: &Cx<'_>) -> u64 {
+        if self.rt.stopping.load(SeqCst) {
+            return 0;
+        }
+        let run = panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut host = TaskHost { rt: self.rt, cx: spawner, ahead: true };
+            self.vm.0.run(&mut host, AHEAD)
+        }));
+        match run {
+            Ok(Outcome::Yielded) => {}
+            Ok(ended @ (Outcome::Finished(_) | Outcome::Failed(_) | Outcome::Exited(_))) => {
+                self.finish(ended);
+            }
+            // No effect starts ahead: every effect comes from a word that
+            // acts outside the task, and the run stops before those.
+            Ok(Outcome::Blocked(_) | Outcome::Waiting) => {
+                let error = VmError::new(ErrorKind::Unsupported, "an effect started in a run ahead");
+                let failure = self.vm.0.fail_here(error);
+                self.finish(Outcome::Failed(failure));
+            }
+            Err(payload) => {
+                self.panicked(panic_message(payload.as_ref()));
+            }
+        }
+        self.vm.0.spent()
+    }
 }
 
 impl Actor for TaskActor {
@@ -362,10 +410,13 @@ impl Drop for TaskActor {
     }
 }
 
-/// The `Host` a task's VM sees while its actor runs.
+/// The `Host` a task's VM sees while its actor runs, or while it runs
+/// ahead inside the `spawn` of the task whose context `cx` is.
 struct TaskHost<'a, 'c> {
     rt: &'static Runtime,
     cx: &'a Cx<'c>,
+    /// Running ahead: the VM stops before a word that acts outside it.
+    ahead: bool,
 }
 
 impl Host for TaskHost<'_, '_> {
@@ -396,11 +447,15 @@ impl Host for TaskHost<'_, '_> {
         self.rt.config.capabilities.map(counts, sockets)
     }
 
-    fn spawn(&mut self, mut task: Vm) -> Result<u64, String> {
+    fn spawn(&mut self, mut task: Vm) -> Result<Spawned, String> {
         let id = self.rt.tasks().spawn()?;
         task.set_task_id(id);
-        self.cx.start(TaskActor::new(task, Some(id), self.rt));
-        Ok(id)
+        let mut actor = TaskActor::new(task, Some(id), self.rt);
+        let work = actor.run_ahead(self.cx);
+        if !actor.ended {
+            self.cx.start(actor);
+        }
+        Ok(Spawned { id, work })
     }
 
     fn task_state(&mut self, id: u64) -> TaskState {
@@ -430,6 +485,10 @@ impl Host for TaskHost<'_, '_> {
 
     fn sockets_enabled(&self) -> bool {
         self.rt.config.capabilities.sockets
+    }
+
+    fn ahead(&self) -> bool {
+        self.ahead
     }
 
     fn perform(&mut self, effect: Effect, unused: bool) -> Performed {

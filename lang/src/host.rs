@@ -12,6 +12,13 @@
 //! VM asks `Host::take_results` for the results already there: a finished
 //! task costs no effect at all, and the answer is the one `perform` would
 //! give.
+//!
+//! A host may run a new task ahead, inside `Host::spawn`, before the
+//! spawning program goes on (`Host::ahead` true while it does): such a run
+//! stops, `Outcome::Yielded`, before the first word that acts outside the
+//! task (output, input, time, tasks, sockets, `exit`: `Word::acts_outside`),
+//! so nothing it does can be seen before the spawn returns except that it
+//! may have finished; the word runs when the task next runs.
 
 use crate::sockets::SocketRequest;
 use crate::value::Value;
@@ -22,6 +29,14 @@ use crate::vm::{Resume, Vm};
 pub enum Stream {
     Stdout,
     Stderr,
+}
+
+/// A task `Host::spawn` started.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Spawned {
+    pub id: u64,
+    /// The reductions it ran at once, charged to the spawning program.
+    pub work: u64,
 }
 
 /// What a task is doing, as the task words report it.
@@ -74,8 +89,9 @@ pub trait Host {
     fn runtime_capabilities(&mut self) -> Value {
         Value::Nil
     }
-    /// Starts `task` as a new task; its id, or the reason it cannot run.
-    fn spawn(&mut self, _task: Vm) -> Result<u64, String> {
+    /// Starts `task` as a new task; its id and the work done for it at
+    /// once (a run ahead), or the reason it cannot run.
+    fn spawn(&mut self, _task: Vm) -> Result<Spawned, String> {
         Err("this host runs no tasks".into())
     }
     /// The state of task `id`.
@@ -99,6 +115,11 @@ pub trait Host {
     }
     /// Whether the socket capability is on (the socket gate).
     fn sockets_enabled(&self) -> bool {
+        false
+    }
+    /// Whether this host runs a task ahead (see the module doc): the VM
+    /// stops before a word that acts outside the task.
+    fn ahead(&self) -> bool {
         false
     }
     /// Performs an effect that may have to wait. `unused`: the program

@@ -31,7 +31,7 @@ pub use chunk::Program;
 pub use compiler::compile;
 pub use diagnostic::CompileError;
 pub use error::{ErrorKind, VmError};
-pub use host::{Effect, Host, Performed, Stream, TaskState};
+pub use host::{Effect, Host, Performed, Spawned, Stream, TaskState};
 pub use map::Map;
 pub use value::Value;
 pub use vm::{Failure, Outcome, Resume, Vm};

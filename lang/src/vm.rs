@@ -299,6 +299,9 @@ pub(crate) enum Flow {
     Block(Effect),
     /// Stop: `exit` ran.
     Exit(i32),
+    /// Stop before the word, which runs when the VM runs again (a run
+    /// ahead met a word that acts outside the task, `Host::ahead`).
+    Pause,
 }
 
 impl Vm {
@@ -1080,6 +1083,10 @@ impl Vm {
                 self.perform(host, effect)
             }
             Ok(Flow::Exit(code)) => Step::Stop(Outcome::Exited(code)),
+            Ok(Flow::Pause) => {
+                self.save_ip(site.1 as usize);
+                Step::Stop(Outcome::Yielded)
+            }
             Err(e) => Step::Stop(self.fail_at(site.0, site.1 as usize + 1, e)),
         }
     }

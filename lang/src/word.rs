@@ -315,6 +315,13 @@ impl Word {
     pub fn is_socket(self) -> bool {
         self.domain() == Domain::Sockets
     }
+
+    /// Whether the word acts outside its task: output, input, time,
+    /// randomness, arguments, tasks, sockets and `exit` (a run ahead stops
+    /// before it, see `Host::ahead`).
+    pub fn acts_outside(self) -> bool {
+        matches!(self.domain(), Domain::Io | Domain::Tasks | Domain::Sockets) || self == Word::Exit
+    }
 }
 
 /// The words that turn the bare word before them into a name

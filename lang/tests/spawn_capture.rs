@@ -20,7 +20,7 @@
 //! declines): the two ways of answering an effect must agree too.
 
 use proptest::prelude::*;
-use rco_lang::{Effect, Host, Outcome, Performed, Resume, Stream, TaskState, Value, Vm, VmError};
+use rco_lang::{Effect, Host, Outcome, Performed, Resume, Spawned, Stream, TaskState, Value, Vm, VmError};
 use std::sync::Arc;
 
 const MARKER: &str = "false if 0 get drop end ";
@@ -96,7 +96,7 @@ impl Host for SyncHost {
     fn runtime_capabilities(&mut self) -> Value {
         Value::Nil
     }
-    fn spawn(&mut self, mut task: Vm) -> Result<u64, String> {
+    fn spawn(&mut self, mut task: Vm) -> Result<Spawned, String> {
         // The id is taken before the task runs: the tasks it spawns get
         // the next ones.
         let id = self.endings.len();
@@ -104,7 +104,7 @@ impl Host for SyncHost {
         task.set_task_id(id as u64);
         let ending = self.finish(&mut task);
         self.endings[id] = ending.map(|v| v.deep_copy().expect("generated values are shallow"));
-        Ok(id as u64)
+        Ok(Spawned { id: id as u64, work: 0 })
     }
     fn task_state(&mut self, id: u64) -> TaskState {
         match self.endings.get(id as usize) {

@@ -99,8 +99,13 @@ impl Vm {
     /// `spelled`; `site` is the instruction.
     #[inline]
     pub(crate) fn exec_word(&mut self, word: Word, spelled: Spelled<'_>, host: &mut dyn Host, site: (u32, u32)) -> R {
-        if word.is_socket() {
-            sockets::gate(host, spelled)?;
+        if word.acts_outside() {
+            if host.ahead() {
+                return Ok(Flow::Pause);
+            }
+            if word.is_socket() {
+                sockets::gate(host, spelled)?;
+            }
         }
         let entry = word.entry();
         if self.stack.len() < entry.arity {

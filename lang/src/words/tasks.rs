@@ -52,8 +52,9 @@ pub(crate) fn spawn(vm: &mut Vm, cx: Cx) -> R {
         return Err(VmError::type_error(cx.name(), "block", vm.peek(0).kind()));
     };
     let child = vm.fork(b, 0).map_err(|e| e.error(cx.name()))?;
-    let id = cx.host.spawn(child).map_err(|m| VmError::host(cx.name(), m))?;
-    vm.replace(1, Value::Task(id))
+    let spawned = cx.host.spawn(child).map_err(|m| VmError::host(cx.name(), m))?;
+    vm.charge(usize::try_from(spawned.work).unwrap_or(usize::MAX));
+    vm.replace(1, Value::Task(spawned.id))
 }
 
 /// `await`.
