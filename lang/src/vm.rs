@@ -11,7 +11,8 @@
 //! place and the run goes on (`Vm::perform`). Reductions are charged where
 //! control can come back: a call charges the length of the code it enters
 //! (a function's or block's chunk), a backward jump the length of the loop
-//! body it repeats, and a word whose work grows with its operands (`range`,
+//! body it repeats (an iteration's block run again on its next item, by
+//! `EndBlock`, counts as one), and a word whose work grows with its operands (`range`,
 //! `concat`, `join`...) that work (`Vm::charge`). So every instruction run
 //! is paid for, by the call that entered its chunk or the jump that
 //! repeated it, and straight-line code between two charges is bounded by
@@ -20,9 +21,12 @@
 //!
 //! Speed: `execute` completes the hot ops (literals, variables, jumps,
 //! stack shuffles, integer fast paths of words, superinstructions and their
-//! specialised forms, user calls and returns) in one exhaustive match on
-//! the op in place; a call or a return goes on in the callee or caller
-//! without leaving the loop. `step`, out of line so that the hot loop keeps
+//! specialised forms, user calls and returns, the end of an iteration's
+//! block) in one exhaustive match on the op in place; a call or a return
+//! goes on in the callee or caller without leaving the loop, and an
+//! iteration's block with a next item starts again in the same frame
+//! (`end_block`). A built-in word runs through `run_word`, a small
+//! function, not through `step`. `step`, out of line so that the hot loop keeps
 //! its registers, runs everything else and the error and fallback paths of
 //! the hot ops (a superinstruction off its fast path runs its first part
 //! there), and the in-place forms of `ok?`, `value` and `"text" =` (`IsOk`,
@@ -34,7 +38,9 @@
 //! time it was pushed; the result of every function or block call follows
 //! the base rule (§6.1): the top value above `base` or nil, and the stack
 //! cut back to `base`; a frame that failed leaves the VM in the `Failed`
-//! state, and a failed, finished or exited VM never runs again.
+//! state, and a failed, finished or exited VM never runs again; a word
+//! that pauses (`Flow::Pause`, a run ahead) has changed nothing, and the
+//! frame's `ip` is left on it.
 
 use crate::chunk::{Chunk, ChunkKind, Program, ProgramRef, Span};
 use crate::deep::TooDeep;

@@ -8,7 +8,9 @@
 //!
 //! Invariants: a word's arity is checked here, once, before its handler
 //! runs (`stack underflow in WORD: needed N, available M`), after the
-//! socket gate for a socket word; a handler checks its operands before it
+//! socket gate for a socket word; before both, a word that acts outside
+//! its task pauses a run ahead (`Host::ahead`: `Flow::Pause`, nothing
+//! changed); a handler checks its operands before it
 //! changes the stack, so a failing word leaves the stack as it found it
 //! (§6.4); messages name the word as the program spelled it (`Cx::name`,
 //! sliced from the source only then);
