@@ -12,8 +12,8 @@
 //! control can come back: a call charges the length of the code it enters
 //! (a function's or block's chunk), a backward jump the length of the loop
 //! body it repeats (an iteration's block run again on its next item, by
-//! `EndBlock`, counts as one), and a word whose work grows with its operands (`range`,
-//! `concat`, `join`...) that work (`Vm::charge`). So every instruction run
+//! `EndBlock`, counts as one), and a word whose work grows with its
+//! operands (`range`, `concat`, `join`...) that work (`Vm::charge`). So every instruction run
 //! is paid for, by the call that entered its chunk or the jump that
 //! repeated it, and straight-line code between two charges is bounded by
 //! the program's size: a slice overruns its budget by at most one chunk.
@@ -26,8 +26,8 @@
 //! goes on in the callee or caller without leaving the loop, and an
 //! iteration's block with a next item starts again in the same frame
 //! (`end_block`). A built-in word runs through `run_word`, a small
-//! function, not through `step`. `step`, out of line so that the hot loop keeps
-//! its registers, runs everything else and the error and fallback paths of
+//! function, not through `step`. `step`, out of line so that the hot loop
+//! keeps its registers, runs everything else and the error and fallback paths of
 //! the hot ops (a superinstruction off its fast path runs its first part
 //! there), and the in-place forms of `ok?`, `value` and `"text" =` (`IsOk`,
 //! `Unwrap`, `StrEq`: in `execute`'s match they cost the loop and fib 1-2%
@@ -776,7 +776,8 @@ impl Vm {
                                 Err((site, e)) => return Outcome::Failed(Box::new(self.failure_at(site, e))),
                             },
                             Op::EndBlock => match self.end_block() {
-                                // Charged like the block's call: its length.
+                                // Charged like a loop's jump back: for the
+                                // instructions it repeats.
                                 Ok(true) => jump!(0),
                                 Ok(false) => continue 'frames,
                                 Err(e) => return Outcome::Failed(Box::new(self.failure_at(e.0, e.1))),
