@@ -22,9 +22,10 @@
 //!   stopping before the first word that acts outside the task (`Host::
 //!   ahead`). A task that finishes there never becomes an actor; any other
 //!   is started where it stopped. So a trivial task costs no actor, no
-//!   queue and no second run, and nothing outside the task can tell: its
-//!   output, its spawns, its waits and its task queries all happen in its
-//!   own runs, after the spawn returned.
+//!   queue and no second run; its output, its spawns, its waits and its
+//!   task queries all happen in its own runs, after the spawn returned, so
+//!   the spawner can only see that it may already have ended (as it may
+//!   have on another worker).
 //! * A panic in a run ends that task as failed (`host operation failed in
 //!   spawn: task worker thread panicked`, re-raised by `await`), or ends the
 //!   program with an internal error if it was the main program; the worker
