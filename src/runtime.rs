@@ -15,8 +15,9 @@
 //!   run, so no wake-up is lost.
 //!   Nothing blocks a worker on behalf of a script.
 //! * One run of an actor spends at most `SLICE` reductions, the effects it
-//!   performs on the way included (the fairness rule, with the scheduler's
-//!   FIFO queues).
+//!   performs on the way included, and the tasks it runs ahead in its
+//!   spawns (the fairness rule, with the scheduler's FIFO queues); the word
+//!   that overdraws the budget ends the run, a spawn by at most `AHEAD`.
 //! * A new task runs ahead inside its `spawn` (`TaskActor::run_ahead`): at
 //!   most `AHEAD` reductions, charged to the spawning program's slice,
 //!   stopping before the first word that acts outside the task (`Host::
@@ -362,6 +363,8 @@ impl TaskActor {
             return 0;
         }
         let run = panic::catch_unwind(AssertUnwindSafe(|| {
+            #[cfg(feature = "test-hooks")]
+            crate::test_hooks::on_run_ahead(self.task);
             let mut host = TaskHost { rt: self.rt, cx: spawner, ahead: true };
             self.vm.0.run(&mut host, AHEAD)
         }));

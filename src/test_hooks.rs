@@ -4,7 +4,9 @@
 //!
 //! `RCO_TEST_PANIC=print:TEXT` panics in the `print` whose text contains
 //! TEXT (inside the VM's run, in a word); `RCO_TEST_PANIC=sleep:MS` panics
-//! when the glue starts a sleep of MS milliseconds (outside the VM).
+//! when the glue starts a sleep of MS milliseconds (outside the VM);
+//! `RCO_TEST_PANIC=ahead:ID` panics when task ID starts its run ahead
+//! (inside its spawner's run).
 
 use std::sync::OnceLock;
 
@@ -22,6 +24,15 @@ pub fn on_print(text: &str) {
     if let Some((place, arg)) = setting() {
         if place == "print" && text.contains(arg.as_str()) {
             panic!("injected panic in print");
+        }
+    }
+}
+
+/// Called when a task's run ahead starts.
+pub fn on_run_ahead(task: u64) {
+    if let Some((place, arg)) = setting() {
+        if place == "ahead" && arg.parse() == Ok(task) {
+            panic!("injected panic in a run ahead");
         }
     }
 }

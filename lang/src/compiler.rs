@@ -2,7 +2,7 @@
 //!
 //! Invariants: chunk 0 is the top level; a block or function body is a
 //! chunk of its own (a new code unit, so `break`/`continue` never cross
-//! one); a bare word right before a pairing word compiles to the name
+//! one), ended by `EndBlock` for a block and `End` otherwise; a bare word right before a pairing word compiles to the name
 //! (fused into `GetVar`/`SetVar`/`Declare` when the pair is complete);
 //! fixed-table words are resolved here, everything else at run time;
 //! superinstructions are written over finished chunks only (`fuse`), when

@@ -5,7 +5,8 @@
 //! absolute indexes into the same chunk's code; every op has exactly one
 //! span in `Chunk::spans` (the token a diagnostic points at); the
 //! `Global*` ops appear only in chunk 0, and `CallChunk` names a
-//! function's chunk.
+//! function's chunk; a block's chunk ends with `EndBlock`, every other
+//! chunk with `End` (a jump to either may be replaced by a copy of it).
 //!
 //! Superinstructions (`VarVar`, `VarInt`, `TopInt`, `DupInt`) are written by the
 //! compiler over the first op of a common sequence of plain ops; the other

@@ -1,11 +1,12 @@
 //! A run ahead (`Host::ahead`): the VM stops before the first word that
 //! acts outside the task, leaving the stack and the word as they were, and
-//! the word runs when the VM runs again under an ordinary host.
+//! the word runs when the VM runs again under an ordinary host; and the
+//! spawning program pays for what its tasks ran ahead (`Spawned::work`).
 
 mod common;
 
 use common::TestHost;
-use rco_lang::{Host, Outcome, Stream, Vm};
+use rco_lang::{Host, Outcome, Spawned, Stream, Vm};
 use std::sync::Arc;
 
 /// A host running a task ahead: it records every call that would act
@@ -99,4 +100,44 @@ fn pure_work_runs_ahead_to_its_end() {
         other => panic!("{other:?}"),
     }
     assert!(ahead.acted.is_empty());
+}
+
+/// A host that ran each task it spawns ahead for `work` reductions.
+struct WorkHost {
+    work: u64,
+    spawned: u64,
+}
+
+impl Host for WorkHost {
+    fn write(&mut self, _stream: Stream, _text: &str) {}
+    fn args(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn now_ms(&self) -> i64 {
+        0
+    }
+    fn spawn(&mut self, _task: Vm) -> Result<Spawned, String> {
+        self.spawned += 1;
+        Ok(Spawned { id: self.spawned - 1, work: self.work })
+    }
+}
+
+#[test]
+fn the_spawner_pays_for_what_its_tasks_ran_ahead() {
+    // 100 spawns in a loop: with nothing run ahead they fit in one slice;
+    // with 256 reductions each (the runtime's bound), the slice ends after
+    // about 16 of them.
+    let source = "0 i var\n$i 100 < while [ 1 ] spawn drop $i 1 + i set end";
+    let slices = |work| {
+        let mut vm = vm(source);
+        let mut host = WorkHost { work, spawned: 0 };
+        let mut n = 1;
+        while matches!(vm.run(&mut host, 4_096), Outcome::Yielded) {
+            n += 1;
+        }
+        assert_eq!(host.spawned, 100);
+        n
+    };
+    assert_eq!(slices(0), 1);
+    assert!(slices(256) >= 6, "{}", slices(256));
 }

@@ -48,6 +48,15 @@ fn a_panic_in_the_glue_fails_the_task_too() {
 }
 
 #[test]
+fn a_panic_in_a_run_ahead_fails_that_task_not_its_spawner() {
+    // Task 1 panics inside the main program's spawn: task 0 and the main
+    // program go on, and awaiting task 1 re-raises the failure.
+    let env = [("RCO_TEST_PANIC", "ahead:1")];
+    let ended = run(&mut rco("panic_ahead.rco", &env), "panic_ahead", Duration::from_secs(20));
+    expect(&ended, 1, "42\nafter\n", &[PANICKED, "help: raised in task#1 at panic_ahead.rco:3:3"]);
+}
+
+#[test]
 fn the_worker_survives_a_panic() {
     let env = [("RCO_TEST_PANIC", "print:boom"), ("RCO_WORKERS", "1")];
     let ended = run(&mut rco("panic_survives.rco", &env), "panic_survives", Duration::from_secs(20));

@@ -3,7 +3,8 @@
 //! `completed?`, `failed?` (REFERENCE-LANGUAGE §8.1).
 //!
 //! Invariants: `spawn` forks a VM with a copy of what the block can reach
-//! (`Vm::fork`, `capture.rs`) and hands it to the host; `await` and
+//! (`Vm::fork`, `capture.rs`) and hands it to the host, and charges the
+//! spawning program what the host ran of it at once (`Spawned::work`); `await` and
 //! `await_all` never wait in the VM: they return an `Await` effect per
 //! task (`await_all` as an iteration over its tasks, checked all before
 //! the first is awaited); a task's state is the host's answer of the
