@@ -39,7 +39,7 @@ pub fn perform<R: Replier>(net: &Arc<Net>, request: SocketRequest, reply: R) -> 
         Q::TcpConnect(a) => later(net.tcp_connect(&a.host, a.port, a.timeout_ms, a.nodelay, a.tls, reply.reply_fn())),
         Q::TcpConnections => now(net.tcp_connections()),
         Q::TcpConnection(id) => now(net.tcp_connection(id)),
-        Q::TcpWrite { id, data } => later(net.tcp_write(id, data.into_bytes(), reply)),
+        Q::TcpWrite { id, data } => later(net.tcp_write(id, data, reply)),
         Q::TcpRead { id, timeout_ms, max_bytes } => later(net.tcp_read(id, max_bytes, timeout_ms, reply)),
         Q::TcpClose(id) => now(net.tcp_close(id)),
         Q::TcpRelease(id) => now(net.tcp_release(id)),

@@ -225,10 +225,12 @@ fn run(data: &[u8]) {
                 let chunk = input.take(16).to_vec();
                 let bytes: Vec<u8> =
                     if chunk.is_empty() { vec![b'x'; len] } else { chunk.iter().copied().cycle().take(len).collect() };
+                // Scripts write text: the fuzzer's bytes, decoded.
+                let text = arcstr::ArcStr::from(String::from_utf8_lossy(&bytes));
                 let pick = m.conn_pick(a);
                 let id = pick.map_or_else(|| invalid_id(a), |i| m.conns[i].0);
                 let n = net.clone();
-                let r = rco_fuzz::call("tcp_write", WRITE_WAIT + SLACK, move |reply| n.tcp_write(id, bytes, reply));
+                let r = rco_fuzz::call("tcp_write", WRITE_WAIT + SLACK, move |reply| n.tcp_write(id, text, reply));
                 match (&r, pick) {
                     (Reply::Error(_), _) => {}
                     (Reply::Conn(_), Some(i)) => assert!(!m.conns[i].1, "write succeeded on a connection we closed"),

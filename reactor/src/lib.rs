@@ -602,7 +602,7 @@ mod tests {
                 let _ = tx.send(r);
             });
             let now = net.tcp_read(server.id, 64, 300_000, reply).map(|(_, r)| r);
-            let Reply::Conn(_) = call(|r| net.tcp_write(client.id, b"x".to_vec(), r)) else { panic!("write {n}") };
+            let Reply::Conn(_) = call(|r| net.tcp_write(client.id, ArcStr::from("x"), r)) else { panic!("write {n}") };
             let got = now.unwrap_or_else(|| rx.recv_timeout(Duration::from_secs(5)).expect("a reply"));
             assert!(matches!(got, Reply::Read(_, ref d) if d == b"x"), "read {n}: {got:?}");
         }

@@ -74,7 +74,8 @@ struct Reader {
 
 struct Writer {
     token: u64,
-    data: Vec<u8>,
+    /// The script's text, shared with its value rather than copied.
+    data: ArcStr,
     written: usize,
     /// When the socket last took bytes of this write, taken when the write
     /// blocks (`None` before: a write that completes at once reads no
@@ -478,7 +479,7 @@ impl Conn {
         let mut flushed = false;
         while !flushed {
             let result = if w.written < w.data.len() {
-                match stream.write(&w.data[w.written..]) {
+                match stream.write(&w.data.as_bytes()[w.written..]) {
                     Ok(0) => Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => {
                         w.written += n;
@@ -1013,7 +1014,7 @@ impl Net {
     }
 
     /// `tcp_write`: all of `data`, or an error; waits for writability.
-    pub fn tcp_write<R: Replier>(&self, id: u64, data: Vec<u8>, reply: R) -> Option<(R, Reply)> {
+    pub fn tcp_write<R: Replier>(&self, id: u64, data: ArcStr, reply: R) -> Option<(R, Reply)> {
         let Some(c) = self.tcp_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
         self.request(token, reply, |done, reply| {

@@ -655,13 +655,13 @@ impl Net {
     }
 
     /// `ws_send`: one text message.
-    pub fn ws_send<R: Replier>(&self, id: u64, message: String, reply: R) -> Option<(R, Reply)> {
+    pub fn ws_send<R: Replier>(&self, id: u64, message: ArcStr, reply: R) -> Option<(R, Reply)> {
         let Some(c) = self.ws_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
         self.request(token, reply, |done, reply| {
             let mut c = hold(&c);
             let Some(ws) = c.socket.as_mut() else { return Some(closed_send()) };
-            match ws.write(Message::Text(message.into())) {
+            match ws.write(Message::Text(message.as_str().into())) {
                 Ok(()) => {}
                 Err(e) if would_block(&e) => {}
                 Err(e) => {

@@ -17,6 +17,7 @@
 
 mod common;
 
+use arcstr::ArcStr;
 use common::{
     call, check_listing, error_of, expect_error, expect_listener, id_pool, open_fds, serial, settle_fds, start, Setup,
     PATIENT_MS, REFUSED, REPLY_LIMIT, SHORT_MS,
@@ -543,7 +544,8 @@ impl Harness {
         let data = self.model.data(len);
         let net = self.net.clone();
         let sent = data.clone();
-        let reply = call(|r| net.tcp_write(id, sent, r));
+        let reply =
+            call(|r| net.tcp_write(id, ArcStr::from(std::str::from_utf8(&sent).expect("the model writes ASCII")), r));
         let Some(conn) = self.model.conns.get(&id) else {
             return expect_error(&reply, "UnknownTcpSocket", &unknown_conn(id));
         };
@@ -755,7 +757,7 @@ fn two_hundred_connections_leave_no_descriptor_behind() {
             panic!("connect {n} failed")
         };
         let Reply::Conn(server) = call(|r| net.tcp_accept(l.id, 2000, r)) else { panic!("accept {n} failed") };
-        let Reply::Conn(_) = call(|r| net.tcp_write(client.id, format!("hello {n}").into_bytes(), r)) else {
+        let Reply::Conn(_) = call(|r| net.tcp_write(client.id, ArcStr::from(format!("hello {n}")), r)) else {
             panic!("write {n} failed")
         };
         let Reply::Read(_, data) = call(|r| net.tcp_read(server.id, 64, 2000, r)) else { panic!("read {n} failed") };
@@ -812,7 +814,7 @@ fn ready_answers_come_back_by_value() {
     };
     std::thread::sleep(Duration::from_millis(20));
     let Some((_, Reply::Conn(server))) = net.tcp_accept(l.id, 2000, counting()) else { panic!("accept waited") };
-    let Some((_, Reply::Conn(_))) = net.tcp_write(client.id, b"hello".to_vec(), counting()) else {
+    let Some((_, Reply::Conn(_))) = net.tcp_write(client.id, ArcStr::from("hello"), counting()) else {
         panic!("write waited")
     };
     std::thread::sleep(Duration::from_millis(20));

@@ -5,6 +5,7 @@
 
 mod common;
 
+use arcstr::ArcStr;
 use rco_reactor::{Net, Policy, Reactor, Reply, ReplyFn, Status};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -59,7 +60,7 @@ fn concurrent_readers_of_one_connection_get_every_byte_once() {
     let pieces = 20_000u64;
     let mut sent = 0u64;
     for n in 0..pieces {
-        let data = vec![b'a' + (n % 26) as u8; 1 + (n % 5) as usize];
+        let data = ArcStr::from(char::from(b'a' + (n % 26) as u8).to_string().repeat(1 + (n % 5) as usize));
         sent += data.len() as u64;
         let Reply::Conn(_) = call(|r| net.tcp_write(client, data, r)) else { panic!("write {n}") };
     }
@@ -95,14 +96,16 @@ fn many_ping_pongs_in_parallel_lose_no_wake_up() {
                 let net = net.clone();
                 std::thread::spawn(move || {
                     if starts {
-                        let Reply::Conn(_) = call(|r| net.tcp_write(me, b"x".to_vec(), r)) else { panic!("write") };
+                        let Reply::Conn(_) = call(|r| net.tcp_write(me, ArcStr::from("x"), r)) else { panic!("write") };
                     }
                     for n in 0..rounds {
                         let reply = call(|r| net.tcp_read(me, 1, 5000, r));
                         let Reply::Read(_, data) = reply else { panic!("read {n}: {reply:?}") };
                         assert_eq!(data, b"x", "round {n} of connection {me}");
                         if !(starts && n == rounds - 1) {
-                            let Reply::Conn(_) = call(|r| net.tcp_write(me, b"x".to_vec(), r)) else { panic!("write") };
+                            let Reply::Conn(_) = call(|r| net.tcp_write(me, ArcStr::from("x"), r)) else {
+                                panic!("write")
+                            };
                         }
                     }
                 })

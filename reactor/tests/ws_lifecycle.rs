@@ -18,6 +18,7 @@
 
 mod common;
 
+use arcstr::ArcStr;
 use common::{
     check_listing, expect_error, expect_listener, id_pool, open_fds, serial, settle_fds, start, try_call, wait, Setup,
     PATIENT_MS, SHORT_MS,
@@ -402,7 +403,7 @@ impl Harness {
         let text = self.model.text(len);
         let net = self.net.clone();
         let sent = text.clone();
-        let reply = try_call(|r| net.ws_send(id, sent, r))?;
+        let reply = try_call(|r| net.ws_send(id, ArcStr::from(sent), r))?;
         let Some(c) = self.model.conns.get(&id) else {
             return expect_error(&reply, "UnknownWebSocket", &unknown_conn(id));
         };

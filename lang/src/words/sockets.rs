@@ -35,7 +35,7 @@ pub enum SocketRequest {
     TcpConnect(Box<TcpConnectArgs>),
     TcpConnections,
     TcpConnection(u64),
-    TcpWrite { id: u64, data: String },
+    TcpWrite { id: u64, data: ArcStr },
     TcpRead { id: u64, timeout_ms: u64, max_bytes: usize },
     TcpClose(u64),
     TcpRelease(u64),
@@ -48,7 +48,7 @@ pub enum SocketRequest {
     WsConnect(Box<WsConnectArgs>),
     WsConnections,
     WsConnection(u64),
-    WsSend { id: u64, message: String },
+    WsSend { id: u64, message: ArcStr },
     WsRead { id: u64, timeout_ms: u64, max_bytes: usize },
     WsClose(u64),
     WsRelease(u64),
@@ -339,9 +339,10 @@ fn id_and_options(vm: &mut Vm, name: &str) -> Result<(u64, Value), VmError> {
     Ok((id, take_options(vm, 2)))
 }
 
-/// `id text`: a write's id and its text (checked first), popped.
-fn id_and_text(vm: &mut Vm, name: &str, expected: &str) -> Result<(u64, String), VmError> {
-    let text = string_at(vm, name, 0, expected)?;
+/// `id text`: a write's id and its text (checked first), popped. The text
+/// is shared with the script's value, not copied: the reactor writes from it.
+fn id_and_text(vm: &mut Vm, name: &str, expected: &str) -> Result<(u64, ArcStr), VmError> {
+    let text = str_arg(name, vm.peek(0), expected)?.clone();
     let id = id_of(name, vm.peek(1))?;
     vm.stack.truncate(vm.stack.len() - 2);
     Ok((id, text))
@@ -375,11 +376,32 @@ fn accept_options(label: &str, options: &Value) -> Result<u64, String> {
 /// The options of a read (`label`: `TCP` or `WebSocket`): its timeout and
 /// its `max_bytes` (`default` if not given).
 fn read_options(label: &str, options: &Value, default: usize) -> Result<(u64, usize), String> {
+    if let Some(plain) = plain_read_options(options, default) {
+        return Ok(plain);
+    }
     let mut o = Options::new(format_args!("{label} read"), options, &["timeout_ms", "max_bytes"])?;
     let timeout_ms = o.timeout()?;
     let max_bytes = o.max_bytes(label, default)?;
     o.finish(format_args!("{label} read option"))?;
     Ok((timeout_ms, max_bytes))
+}
+
+/// The options of a read whose every entry is a valid `timeout_ms` or
+/// `max_bytes` (a read loop passes the same such map on every call):
+/// checked in one pass without `Options`' bookkeeping, which costs more
+/// than the rest of the word. `None` for any other options, which
+/// `read_options` then reads in full (and reports the first error of).
+fn plain_read_options(options: &Value, default: usize) -> Option<(u64, usize)> {
+    let Value::Map(m) = options else { return None };
+    let (mut timeout_ms, mut max_bytes) = (DEFAULT_TIMEOUT_MS, default as i64);
+    for (k, v) in m.borrow().iter() {
+        match (&**k, v) {
+            ("max_bytes", &Value::Int(n)) if (1..=MAX_READ_BYTES).contains(&n) => max_bytes = n,
+            ("timeout_ms", &Value::Int(n)) if (1..=MAX_TIMEOUT_MS).contains(&n) => timeout_ms = n,
+            _ => return None,
+        }
+    }
+    Some((timeout_ms as u64, max_bytes as usize))
 }
 
 pub(crate) fn tcp_listen(vm: &mut Vm, cx: Cx) -> R {
@@ -544,7 +566,44 @@ pub(crate) fn ws_release(vm: &mut Vm, cx: Cx) -> R {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_ws_url;
+    use super::{parse_ws_url, plain_read_options, read_options};
+    use crate::map::Map;
+    use crate::value::Value;
+
+    /// Where the plain path answers, it answers as the full one does.
+    #[test]
+    fn plain_read_options_agree_with_the_full_reading() {
+        let values = [
+            Value::Nil,
+            Value::Int(-1),
+            Value::Int(0),
+            Value::Int(1),
+            Value::Int(4096),
+            Value::Int(300_000),
+            Value::Int(300_001),
+            Value::Int(16_777_216),
+            Value::Int(16_777_217),
+            Value::str("1"),
+            Value::Bool(true),
+        ];
+        let keys = ["timeout_ms", "max_bytes", "max_byte", "nodelay"];
+        let mut plain = 0;
+        for (a, b) in keys.iter().flat_map(|a| keys.iter().map(move |b| (a, b))) {
+            for (x, y) in values.iter().flat_map(|x| values.iter().map(move |y| (x, y))) {
+                let mut m = Map::new();
+                m.insert((*a).into(), x.clone());
+                m.insert((*b).into(), y.clone());
+                let options = Value::map(m);
+                if let Some(fast) = plain_read_options(&options, 65_536) {
+                    plain += 1;
+                    assert_eq!(Ok(fast), read_options("TCP", &options, 65_536), "{options:?}");
+                }
+            }
+        }
+        assert!(plain > 0);
+        assert_eq!(plain_read_options(&Value::map(Map::new()), 7), Some((10_000, 7)));
+        assert_eq!(read_options("TCP", &Value::map(Map::new()), 7), Ok((10_000, 7)));
+    }
 
     #[test]
     fn ws_urls() {
