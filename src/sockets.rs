@@ -225,14 +225,8 @@ pub fn to_value(reply: Reply) -> Value {
         Reply::Listeners(ls) => Value::array(ls.into_iter().map(|l| k.listener(l)).collect()),
         Reply::Conn(c) => Value::ok(k.conn(c)),
         Reply::Conns(cs) => Value::array(cs.into_iter().map(|c| k.conn(c)).collect()),
-        Reply::Read(c, bytes) => {
-            // Validated first: `from_utf8` checks a word of ASCII at a time,
-            // `from_utf8_lossy` a byte at a time (7 times the instructions).
-            let data = match std::str::from_utf8(&bytes) {
-                Ok(text) => Value::str(text),
-                Err(_) => Value::str(&String::from_utf8_lossy(&bytes)),
-            };
-            let given = Map::shaped(&k.read, vec![int(bytes.len() as u64), data]);
+        Reply::Read(c, chunk) => {
+            let given = Map::shaped(&k.read, vec![int(chunk.bytes as u64), Value::Str(chunk.text)]);
             let values = |c, statuses: &Statuses| conn_values(c, statuses).into();
             let conn = Box::new(DeferredSnapshot { shape: k.conn.clone(), info: c, values });
             Value::ok(Value::map(Map::lazy(given, conn)))

@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 pub use policy::Policy;
 pub(crate) use registry::{hold, share, Alarm, Registry, Shared};
 pub use timer::{Callback, Timers};
-pub use types::{ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, SocketError, Status, WsConnInfo, WsMessage};
+pub use types::{Chunk, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, SocketError, Status, WsConnInfo, WsMessage};
 
 /// Poller keys carry the registry in their low two bits and the id above.
 pub(crate) const KIND_TCP_LISTENER: usize = 0;
@@ -602,9 +602,11 @@ mod tests {
                 let _ = tx.send(r);
             });
             let now = net.tcp_read(server.id, 64, 300_000, reply).map(|(_, r)| r);
-            let Reply::Conn(_) = call(|r| net.tcp_write(client.id, ArcStr::from("x"), r)) else { panic!("write {n}") };
+            let Reply::Conn(_) = call(|r| net.tcp_write(client.id, arcstr::literal!("x"), r)) else {
+                panic!("write {n}")
+            };
             let got = now.unwrap_or_else(|| rx.recv_timeout(Duration::from_secs(5)).expect("a reply"));
-            assert!(matches!(got, Reply::Read(_, ref d) if d == b"x"), "read {n}: {got:?}");
+            assert!(matches!(got, Reply::Read(_, ref d) if d.text == "x"), "read {n}: {got:?}");
         }
         assert!(net.lock().timers.len() <= 2, "timers: {}", net.lock().timers.len());
         let started = Instant::now();

@@ -44,7 +44,7 @@ use crate::poller::Ready;
 use crate::registered::Registered;
 use crate::registry::{Socket, Sockets};
 use crate::resolve::LISTEN_LOOKUP;
-use crate::types::{now_ms, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, Status};
+use crate::types::{now_ms, Chunk, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, Status};
 use crate::waiters::Waiters;
 use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Shared, KIND_TCP_CONN, KIND_TCP_LISTENER};
 
@@ -392,11 +392,9 @@ impl Conn {
         loop {
             // Whole characters first: read bytes that completed, or that a
             // cut at `max_bytes` left kept, go out without another read.
-            let whole = complete_prefix(&chunk);
-            if whole > 0 {
-                let cut = within_max(&chunk[..whole], max);
-                self.kept = chunk.split_off(cut);
-                self.deliver(chunk, done);
+            if let Some((out, kept)) = take_whole(&chunk, max) {
+                self.kept = kept;
+                self.deliver(out, done);
                 return true;
             }
             let Some(stream) = self.stream.as_mut() else { return true };
@@ -404,15 +402,30 @@ impl Conn {
             // `max_bytes` is completed one byte at a time.
             let want = max.saturating_sub(chunk.len()).max(1);
             // One scratch buffer per thread, grown to the largest read asked
-            // for; the chunk is copied out at its own size.
+            // for. With nothing kept (the usual case), what the read brings
+            // goes out from it as the chunk's text: one copy.
             let result = SCRATCH.with_borrow_mut(|buf| {
                 if buf.len() < want {
                     buf.resize(want, 0);
                 }
                 let n = stream.read(&mut buf[..want])?;
+                if chunk.is_empty() && n > 0 {
+                    if let Some((out, kept)) = take_whole(&buf[..n], max) {
+                        return Ok(Scratch::Whole(out, kept));
+                    }
+                }
                 chunk.extend_from_slice(&buf[..n]);
-                Ok::<usize, io::Error>(n)
+                Ok::<_, io::Error>(Scratch::Kept(n))
             });
+            let result = match result {
+                Ok(Scratch::Whole(out, kept)) => {
+                    self.kept = kept;
+                    self.deliver(out, done);
+                    return true;
+                }
+                Ok(Scratch::Kept(n)) => Ok(n),
+                Err(e) => Err(e),
+            };
             match result {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
                     self.kept = chunk;
@@ -424,12 +437,12 @@ impl Conn {
                     // The kept bytes can no longer complete: they go out
                     // (as U+FFFD), and the end with the next read.
                     self.ended = Some(Box::new(End::Eof));
-                    self.deliver(chunk, done);
+                    self.deliver(Chunk::new(&chunk), done);
                     return true;
                 }
                 Err(e) => {
                     self.ended = Some(Box::new(End::Error(e.to_string())));
-                    self.deliver(chunk, done);
+                    self.deliver(Chunk::new(&chunk), done);
                     return true;
                 }
                 // Delivered at the top of the loop, or everything read so
@@ -440,8 +453,8 @@ impl Conn {
     }
 
     /// Answers the first reader with `chunk`.
-    fn deliver(&mut self, chunk: Vec<u8>, done: &mut Completed) {
-        self.bytes_read += chunk.len() as u64;
+    fn deliver(&mut self, chunk: Chunk, done: &mut Completed) {
+        self.bytes_read += chunk.bytes as u64;
         if let Some(r) = self.readers.pop_front() {
             done.answer(r.token, r.reply, Reply::Read(self.info(), chunk));
         }
@@ -454,7 +467,7 @@ impl Conn {
         self.stream = None;
         self.status = Status::Closed;
         if let Some(r) = reader {
-            done.answer(r.token, r.reply, Reply::Read(self.info(), Vec::new()));
+            done.answer(r.token, r.reply, Reply::Read(self.info(), Chunk::default()));
         }
         self.end(Status::Closed, None, done);
         true
@@ -523,7 +536,7 @@ impl Conn {
     fn alarm_rang(&mut self, net: &Net, now: Instant, done: &mut Completed) {
         self.alarm.rang();
         while let Some(r) = self.readers.take_where(|r| r.deadline.is_some_and(|d| d <= now)) {
-            done.answer(r.token, r.reply, Reply::Read(self.info(), Vec::new()));
+            done.answer(r.token, r.reply, Reply::Read(self.info(), Chunk::default()));
         }
         let stalled = |w: &Writer| w.progress.is_some_and(|p| p + WRITE_TIMEOUT <= now);
         if let Some(w) = self.writers.take_where(stalled) {
@@ -549,6 +562,25 @@ impl Conn {
         }
         self.rearm();
     }
+}
+
+/// What a read into the scratch buffer made: a chunk to deliver (and the
+/// bytes to keep), or `n` more bytes kept.
+enum Scratch {
+    Whole(Chunk, Vec<u8>),
+    Kept(usize),
+}
+
+/// The chunk a read with `max` delivers from `bytes` (its leading whole
+/// characters, see `within_max`) and the bytes it keeps for the next read;
+/// `None` if `bytes` hold no whole character yet.
+fn take_whole(bytes: &[u8], max: usize) -> Option<(Chunk, Vec<u8>)> {
+    let whole = complete_prefix(bytes);
+    if whole == 0 {
+        return None;
+    }
+    let cut = within_max(&bytes[..whole], max);
+    Some((Chunk::new(&bytes[..cut]), bytes[cut..].to_vec()))
 }
 
 /// How many leading bytes of `bytes` (all whole characters or invalid

@@ -81,6 +81,31 @@ pub struct WsMessage {
     pub bytes: usize,
 }
 
+/// The data one `tcp_read` returns: its text (bytes that are not UTF-8
+/// decoded as U+FFFD, REFERENCE-SOCKETS §5), made once where the bytes are
+/// read, and how many bytes were read.
+#[derive(Clone, Debug, Default)]
+pub struct Chunk {
+    pub text: ArcStr,
+    pub bytes: usize,
+}
+
+impl Chunk {
+    pub fn new(bytes: &[u8]) -> Chunk {
+        // `from_utf8` checks a word of ASCII at a time, `from_utf8_lossy`
+        // a byte at a time (7 times the instructions): valid text first.
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => ArcStr::from(text),
+            Err(_) => ArcStr::from(String::from_utf8_lossy(bytes)),
+        };
+        Chunk { text, bytes: bytes.len() }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes == 0
+    }
+}
+
 /// A socket error Result: its kind (`TcpSocketError`, ...) and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SocketError {
@@ -101,9 +126,9 @@ pub enum Reply {
     Listeners(Vec<ListenerInfo>),
     Conn(ConnInfo),
     Conns(Vec<ConnInfo>),
-    /// A read: the snapshot after it and the bytes read (empty on timeout
+    /// A read: the snapshot after it and the data read (empty on timeout
     /// or end of stream).
-    Read(ConnInfo, Vec<u8>),
+    Read(ConnInfo, Chunk),
     WsConn(WsConnInfo),
     WsConns(Vec<WsConnInfo>),
     /// A WebSocket read: the snapshot after it and the message.

@@ -483,14 +483,17 @@ impl Harness {
         let e = conn.end;
         let (inbox_len, peer_state) = (self.model.ends[e].inbox.len(), self.model.ends[e].peer_state);
         match reply {
-            Reply::Read(info, bytes) if !bytes.is_empty() => {
+            Reply::Read(info, chunk) if !chunk.is_empty() => {
+                // The model writes ASCII: the text is the bytes.
+                let bytes = chunk.text.as_bytes();
+                prop_assert_eq!(bytes.len(), chunk.bytes, "one byte per character of ASCII");
                 prop_assert!(
                     bytes.len() <= max && bytes.len() <= inbox_len,
                     "read {} of {inbox_len} (max {max})",
                     bytes.len()
                 );
                 let want: Vec<u8> = self.model.ends[e].inbox.iter().take(bytes.len()).copied().collect();
-                prop_assert_eq!(&bytes, &want, "bytes arrive in order");
+                prop_assert_eq!(bytes, &want[..], "bytes arrive in order");
                 self.model.ends[e].inbox.drain(..bytes.len());
                 let m = self.model.conns.get_mut(&id).expect("known");
                 m.bytes_read += bytes.len() as u64;
@@ -761,7 +764,7 @@ fn two_hundred_connections_leave_no_descriptor_behind() {
             panic!("write {n} failed")
         };
         let Reply::Read(_, data) = call(|r| net.tcp_read(server.id, 64, 2000, r)) else { panic!("read {n} failed") };
-        assert_eq!(data, format!("hello {n}").into_bytes());
+        assert_eq!(data.text, format!("hello {n}"));
         pairs.push((client.id, server.id));
     }
     assert_eq!(net.tcp_counts(), (400, 1));
@@ -819,7 +822,7 @@ fn ready_answers_come_back_by_value() {
     };
     std::thread::sleep(Duration::from_millis(20));
     let Some((_, Reply::Read(_, data))) = net.tcp_read(server.id, 64, 2000, counting()) else { panic!("read waited") };
-    assert_eq!(data, b"hello");
+    assert_eq!(data.text, "hello");
     assert_eq!(made.load(SeqCst), 0, "a reply function was made for an answer given by value");
     assert!(net.tcp_read(server.id, 64, 2000, counting()).is_none(), "a read with nothing to read waits");
     assert_eq!(made.load(SeqCst), 1, "a waiting read makes its reply function once");
@@ -842,7 +845,7 @@ fn an_end_that_came_with_the_bytes_is_not_missed() {
     drop(peer);
     std::thread::sleep(Duration::from_millis(50));
     let Reply::Read(_, data) = call(|r| net.tcp_read(server.id, 64, 2000, r)) else { panic!("read failed") };
-    assert_eq!(data, b"bye");
+    assert_eq!(data.text, "bye");
     let started = Instant::now();
     let Reply::Read(info, data) = call(|r| net.tcp_read(server.id, 64, 2000, r)) else { panic!("EOF read failed") };
     assert!(data.is_empty() && info.status == Status::Closed, "the end: {info:?}");

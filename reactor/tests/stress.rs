@@ -45,7 +45,7 @@ fn concurrent_readers_of_one_connection_get_every_byte_once() {
                 while !done.load(Ordering::Acquire) {
                     match call(|r| net.tcp_read(server, 7, 3000, r)) {
                         Reply::Read(info, data) => {
-                            received.fetch_add(data.len() as u64, Ordering::AcqRel);
+                            received.fetch_add(data.bytes as u64, Ordering::AcqRel);
                             if data.is_empty() && info.status != Status::Connected {
                                 return; // end of stream
                             }
@@ -101,7 +101,7 @@ fn many_ping_pongs_in_parallel_lose_no_wake_up() {
                     for n in 0..rounds {
                         let reply = call(|r| net.tcp_read(me, 1, 5000, r));
                         let Reply::Read(_, data) = reply else { panic!("read {n}: {reply:?}") };
-                        assert_eq!(data, b"x", "round {n} of connection {me}");
+                        assert_eq!(data.text, "x", "round {n} of connection {me}");
                         if !(starts && n == rounds - 1) {
                             let Reply::Conn(_) = call(|r| net.tcp_write(me, ArcStr::from("x"), r)) else {
                                 panic!("write")

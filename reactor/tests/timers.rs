@@ -46,7 +46,7 @@ fn ping_pong(rounds: usize, read_timeout_ms: u64) -> u64 {
         assert!(waiting.is_none(), "nothing to read yet: the read waits");
         let Reply::Conn(_) = call(|r| net.tcp_write(a.id, ArcStr::from("x"), r)) else { panic!("write") };
         let Ok(Reply::Read(_, data)) = rx.recv_timeout(Duration::from_secs(5)) else { panic!("read") };
-        assert_eq!(data, b"x");
+        assert_eq!(data.text, "x");
     }
     let grown = resident_kib().saturating_sub(before);
     net.close_all();

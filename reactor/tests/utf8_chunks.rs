@@ -28,7 +28,7 @@ fn accepted() -> (Reactor, Arc<Net>, u64, TcpStream) {
 /// One read: (text, bytes, the snapshot after it), or the error.
 fn read(net: &Arc<Net>, id: u64, max: usize, timeout_ms: u64) -> Result<(String, usize, ConnInfo), String> {
     match call(|r| net.tcp_read(id, max, timeout_ms, r)) {
-        Reply::Read(info, bytes) => Ok((String::from_utf8_lossy(&bytes).into_owned(), bytes.len(), info)),
+        Reply::Read(info, chunk) => Ok((chunk.text.to_string(), chunk.bytes, info)),
         Reply::Error(e) => Err(format!("{}: {}", e.kind, e.message)),
         other => panic!("tcp_read gave {other:?}"),
     }
