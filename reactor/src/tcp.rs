@@ -575,6 +575,12 @@ enum Scratch {
 /// characters, see `within_max`) and the bytes it keeps for the next read;
 /// `None` if `bytes` hold no whole character yet.
 fn take_whole(bytes: &[u8], max: usize) -> Option<(Chunk, Vec<u8>)> {
+    // The usual read: text that fits, validated once.
+    if bytes.len() <= max {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            return (!text.is_empty()).then(|| (Chunk { text: ArcStr::from(text), bytes: bytes.len() }, Vec::new()));
+        }
+    }
     let whole = complete_prefix(bytes);
     if whole == 0 {
         return None;
