@@ -95,15 +95,30 @@ impl Completed {
     /// and no wake-up), and it has no timer yet. Any other waiter has its
     /// reply function (`None`: answered already).
     pub(crate) fn answer(&mut self, token: u64, reply: Option<ReplyFn>, value: Reply) {
-        if token == self.own && self.own_answer.is_none() {
-            self.own_answer = Some(value);
-            return;
-        }
-        debug_assert!(reply.is_some(), "a waiter without a reply function");
-        if let Some(reply) = reply {
-            self.replies.push((reply, value));
+        if self.queue(token, reply, value) {
             self.answered.push(token);
         }
+    }
+
+    /// Answers waiter `token` of a connection, as `answer` does: its
+    /// timeout is its socket's alarm (`registry::Alarm`), never a timer of
+    /// its own, so there is no timer to cancel (no state lock is taken for
+    /// it).
+    pub(crate) fn answer_alarmed(&mut self, token: u64, reply: Option<ReplyFn>, value: Reply) {
+        self.queue(token, reply, value);
+    }
+
+    /// Keeps `value` as the answer to the request being made, or queues it
+    /// for `reply`; whether it was queued.
+    fn queue(&mut self, token: u64, reply: Option<ReplyFn>, value: Reply) -> bool {
+        if token == self.own && self.own_answer.is_none() {
+            self.own_answer = Some(value);
+            return false;
+        }
+        debug_assert!(reply.is_some(), "a waiter without a reply function");
+        let Some(reply) = reply else { return false };
+        self.replies.push((reply, value));
+        true
     }
 
     /// Cancels `timer` once the socket's lock is released.
@@ -125,8 +140,8 @@ impl Completed {
     }
 
     /// Delivers the replies (outside the lock).
-    fn deliver(self) {
-        for (reply, value) in self.replies {
+    fn deliver(&mut self) {
+        for (reply, value) in self.replies.drain(..) {
             reply(value);
         }
     }
@@ -259,7 +274,7 @@ impl Net {
 
     /// Cancels the timers of the waiters `done` answered, then delivers its
     /// replies; no lock is held meanwhile.
-    pub(crate) fn finish(&self, mut done: Completed) {
+    pub(crate) fn finish(&self, done: &mut Completed) {
         if !done.answered.is_empty() || !done.silenced.is_empty() {
             done.cancel_timers(&mut self.lock());
         }
@@ -284,7 +299,7 @@ impl Net {
         let mut slot = Some(replier);
         let early = f(&mut done, &mut slot);
         let answer = early.or_else(|| done.own_answer.take());
-        self.finish(done);
+        self.finish(&mut done);
         debug_assert!(answer.is_none() || slot.is_some(), "an answered request made a reply function");
         answer.and_then(|answer| slot.map(|replier| (replier, answer)))
     }
@@ -293,7 +308,7 @@ impl Net {
     pub(crate) fn with_done<R>(&self, f: impl FnOnce(&mut Completed) -> R) -> R {
         let mut done = Completed::new();
         let r = f(&mut done);
-        self.finish(done);
+        self.finish(&mut done);
         r
     }
 
@@ -376,10 +391,10 @@ impl Net {
         };
         // An error (EINTR) only shortens the wait.
         let _ = self.poller.wait(&mut events, wait);
-        let done = self.handle_events(&events);
-        self.finish(done);
-        let (expired, calls) = self.expire();
-        self.finish(expired);
+        let mut done = self.handle_events(&events);
+        self.finish(&mut done);
+        let (mut expired, calls) = self.expire();
+        self.finish(&mut expired);
         for call in calls {
             call();
         }

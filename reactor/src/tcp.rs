@@ -370,10 +370,10 @@ impl Conn {
         self.ended = None;
         self.alarm.silence(done);
         for r in self.readers.drain() {
-            done.answer(r.token, r.reply, closed_read());
+            done.answer_alarmed(r.token, r.reply, closed_read());
         }
         for w in self.writers.drain() {
-            done.answer(w.token, w.reply, closed_write());
+            done.answer_alarmed(w.token, w.reply, closed_write());
         }
     }
 
@@ -456,7 +456,7 @@ impl Conn {
     fn deliver(&mut self, chunk: Chunk, done: &mut Completed) {
         self.bytes_read += chunk.bytes as u64;
         if let Some(r) = self.readers.pop_front() {
-            done.answer(r.token, r.reply, Reply::Read(self.info(), chunk));
+            done.answer_alarmed(r.token, r.reply, Reply::Read(self.info(), chunk));
         }
     }
 
@@ -467,7 +467,7 @@ impl Conn {
         self.stream = None;
         self.status = Status::Closed;
         if let Some(r) = reader {
-            done.answer(r.token, r.reply, Reply::Read(self.info(), Chunk::default()));
+            done.answer_alarmed(r.token, r.reply, Reply::Read(self.info(), Chunk::default()));
         }
         self.end(Status::Closed, None, done);
         true
@@ -476,7 +476,7 @@ impl Conn {
     /// A read error: the first reader gets it and the connection fails.
     fn read_failed(&mut self, message: String, done: &mut Completed) -> bool {
         if let Some(r) = self.readers.pop_front() {
-            done.answer(r.token, r.reply, err("TcpSocketError", message.clone()));
+            done.answer_alarmed(r.token, r.reply, err("TcpSocketError", message.clone()));
         }
         self.end(Status::Failed, Some(message), done);
         true
@@ -515,7 +515,7 @@ impl Conn {
                 Err(e) => {
                     let message = e.to_string();
                     if let Some(w) = self.writers.pop_front() {
-                        done.answer(w.token, w.reply, err("TcpSocketError", message.clone()));
+                        done.answer_alarmed(w.token, w.reply, err("TcpSocketError", message.clone()));
                     }
                     self.end(Status::Failed, Some(message), done);
                     return true;
@@ -524,7 +524,7 @@ impl Conn {
         }
         if let Some(w) = self.writers.pop_front() {
             self.bytes_written += w.data.len() as u64;
-            done.answer(w.token, w.reply, Reply::Conn(self.info()));
+            done.answer_alarmed(w.token, w.reply, Reply::Conn(self.info()));
         }
         true
     }
@@ -536,11 +536,11 @@ impl Conn {
     fn alarm_rang(&mut self, net: &Net, now: Instant, done: &mut Completed) {
         self.alarm.rang();
         while let Some(r) = self.readers.take_where(|r| r.deadline.is_some_and(|d| d <= now)) {
-            done.answer(r.token, r.reply, Reply::Read(self.info(), Chunk::default()));
+            done.answer_alarmed(r.token, r.reply, Reply::Read(self.info(), Chunk::default()));
         }
         let stalled = |w: &Writer| w.progress.is_some_and(|p| p + WRITE_TIMEOUT <= now);
         if let Some(w) = self.writers.take_where(stalled) {
-            done.answer(w.token, w.reply, err("TcpSocketError", "timed out writing to TCP socket"));
+            done.answer_alarmed(w.token, w.reply, err("TcpSocketError", "timed out writing to TCP socket"));
             self.end(Status::Failed, Some("timed out writing to TCP socket".into()), done);
             return;
         }

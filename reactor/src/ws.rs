@@ -244,10 +244,10 @@ impl WsConn {
             self.info.error = error.map(ArcStr::from);
         }
         for r in self.readers.drain() {
-            done.answer(r.token, r.reply, closed_read());
+            done.answer_alarmed(r.token, r.reply, closed_read());
         }
         for s in self.senders.drain() {
-            done.answer(s.token, s.reply, closed_send());
+            done.answer_alarmed(s.token, s.reply, closed_send());
         }
     }
 
@@ -275,7 +275,7 @@ impl WsConn {
             Err(e) => {
                 let message = e.to_string();
                 if let Some(r) = self.readers.pop_front() {
-                    done.answer(r.token, r.reply, err("WebSocketError", message.clone()));
+                    done.answer_alarmed(r.token, r.reply, err("WebSocketError", message.clone()));
                 }
                 self.end(Status::Failed, Some(message), done);
                 return true;
@@ -299,17 +299,17 @@ impl WsConn {
         let Some(reader) = self.readers.pop_front() else { return true };
         if message.bytes > max_bytes {
             let text = format!("WebSocket message has {} bytes, exceeding max_bytes {max_bytes}", message.bytes);
-            done.answer(reader.token, reader.reply, err("WebSocketMessageTooLarge", text));
+            done.answer_alarmed(reader.token, reader.reply, err("WebSocketMessageTooLarge", text));
             return true;
         }
         if message.kind == "close" {
             self.socket = None;
             self.info.status = Status::Closed;
-            done.answer(reader.token, reader.reply, Reply::WsRead(self.snapshot(), message));
+            done.answer_alarmed(reader.token, reader.reply, Reply::WsRead(self.snapshot(), message));
             self.end(Status::Closed, None, done);
         } else {
             self.info.messages_received += 1;
-            done.answer(reader.token, reader.reply, Reply::WsRead(self.snapshot(), message));
+            done.answer_alarmed(reader.token, reader.reply, Reply::WsRead(self.snapshot(), message));
         }
         true
     }
@@ -322,14 +322,14 @@ impl WsConn {
         match self.flush() {
             Ok(()) => {
                 for s in self.senders.drain() {
-                    done.answer(s.token, s.reply, Reply::WsConn(self.info.clone()));
+                    done.answer_alarmed(s.token, s.reply, Reply::WsConn(self.info.clone()));
                 }
             }
             Err(e) if would_block(&e) => {}
             Err(e) => {
                 let message = e.to_string();
                 if let Some(s) = self.senders.pop_front() {
-                    done.answer(s.token, s.reply, err("WebSocketError", message.clone()));
+                    done.answer_alarmed(s.token, s.reply, err("WebSocketError", message.clone()));
                 }
                 self.end(Status::Failed, Some(message), done);
             }
@@ -343,10 +343,10 @@ impl WsConn {
         self.alarm.rang();
         while let Some(r) = self.readers.take_where(|r| r.deadline.is_some_and(|d| d <= now)) {
             let none = WsMessage { kind: "none", text: ArcStr::from(""), bytes: 0 };
-            done.answer(r.token, r.reply, Reply::WsRead(self.snapshot(), none));
+            done.answer_alarmed(r.token, r.reply, Reply::WsRead(self.snapshot(), none));
         }
         if let Some(s) = self.senders.take_where(|s| s.deadline.is_some_and(|d| d <= now)) {
-            done.answer(s.token, s.reply, err("WebSocketError", "timed out sending a WebSocket message"));
+            done.answer_alarmed(s.token, s.reply, err("WebSocketError", "timed out sending a WebSocket message"));
             self.end(Status::Failed, Some("timed out sending a WebSocket message".into()), done);
             return;
         }
