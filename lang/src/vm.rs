@@ -885,6 +885,16 @@ impl Vm {
                                     break 'fast;
                                 }
                             }
+                            Op::IsOk => {
+                                if !self.is_ok_in_place() {
+                                    break 'fast;
+                                }
+                            }
+                            Op::Unwrap => {
+                                if !self.unwrap_in_place() {
+                                    break 'fast;
+                                }
+                            }
                             // Listed, not `_`: an exhaustive match lets the
                             // dispatch skip its range check.
                             Op::PushFloat(_)
@@ -894,8 +904,6 @@ impl Vm {
                             | Op::PushFalse
                             | Op::Declare(..)
                             | Op::Dup
-                            | Op::IsOk
-                            | Op::Unwrap
                             | Op::StrEq(_)
                             | Op::CallChunk(..)
                             | Op::DefineFunction(_)
@@ -945,8 +953,6 @@ impl Vm {
             }
             // Both parts: the `Word =` after it is skipped.
             Op::StrEq(k) if self.str_eq_in_place(&prog.strings[k as usize]) => return Step::Next(ip + 1),
-            Op::IsOk if self.is_ok_in_place() => Ok(Flow::Next),
-            Op::Unwrap if self.unwrap_in_place() => Ok(Flow::Next),
             // `MapAt` and `StrEq` off their fast paths (not a map, not a
             // string): their first part.
             Op::PushStr(i) | Op::MapAt(i) | Op::StrEq(i) => {
@@ -1302,9 +1308,8 @@ impl Vm {
         true
     }
 
-    /// `Op::IsOk` on a Result, run by `step` (in `execute`'s match the two
-    /// arms cost the loop and fib benchmarks 2%, by its layout); false (the
-    /// word runs) on anything else.
+    /// `Op::IsOk` on a Result (a socket loop's test of every answer), in
+    /// place; false (`step` runs the word) on anything else.
     fn is_ok_in_place(&mut self) -> bool {
         let Some(top) = self.stack.last_mut() else { return false };
         let Value::Result(r) = top else { return false };
@@ -1313,8 +1318,8 @@ impl Vm {
         true
     }
 
-    /// `Op::Unwrap` on an ok Result, run by `step` like `Op::IsOk`; false
-    /// (the word runs) on anything else.
+    /// `Op::Unwrap` on an ok Result, in place; false (`step` runs the
+    /// word) on anything else.
     fn unwrap_in_place(&mut self) -> bool {
         let Some(top) = self.stack.last_mut() else { return false };
         let Value::Result(r) = top else { return false };
