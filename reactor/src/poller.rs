@@ -44,12 +44,16 @@ pub(crate) struct Poller {
 #[cfg(target_os = "linux")]
 const WAKE_KEY: usize = usize::MAX - 1;
 
-/// The buffer a wait fills.
+/// The buffer a wait fills, and the sockets it reported ready, handed out
+/// a batch at a time (`take`).
 pub(crate) struct Events {
     #[cfg(target_os = "linux")]
     list: Vec<rustix::event::epoll::Event>,
     #[cfg(not(target_os = "linux"))]
     list: polling::Events,
+    ready: Vec<Ready>,
+    /// How many of `ready` were handed out.
+    taken: usize,
 }
 
 // SAFETY: an `epoll::Event`'s data may hold a pointer, which is why it is
@@ -61,17 +65,38 @@ unsafe impl Send for Events {}
 impl Default for Events {
     fn default() -> Events {
         #[cfg(target_os = "linux")]
-        return Events { list: Vec::with_capacity(1024) };
+        let list = Vec::with_capacity(1024);
         #[cfg(not(target_os = "linux"))]
-        return Events { list: polling::Events::new() };
+        let list = polling::Events::new();
+        Events { list, ready: Vec::with_capacity(1024), taken: 0 }
     }
 }
 
 impl Events {
+    /// Whether sockets the last wait reported are still to be handed out.
+    pub(crate) fn pending(&self) -> bool {
+        self.taken < self.ready.len()
+    }
+
+    /// The next (at most) `n` sockets the last wait reported ready.
+    pub(crate) fn take(&mut self, n: usize) -> &[Ready] {
+        let start = self.taken;
+        self.taken = start.saturating_add(n).min(self.ready.len());
+        &self.ready[start..self.taken]
+    }
+
+    /// Reads the sockets reported ready out of the wait's buffer.
+    fn fill(&mut self) {
+        self.ready.clear();
+        self.taken = 0;
+        let ready = Events::iter(&self.list);
+        self.ready.extend(ready);
+    }
+
     /// The sockets reported ready (not the wake-up).
-    pub(crate) fn iter(&self) -> impl Iterator<Item = Ready> + '_ {
-        #[cfg(target_os = "linux")]
-        return self.list.iter().filter(|e| (e.data.u64() as usize) < WAKE_KEY).map(|e| {
+    #[cfg(target_os = "linux")]
+    fn iter(list: &[rustix::event::epoll::Event]) -> impl Iterator<Item = Ready> + '_ {
+        list.iter().filter(|e| (e.data.u64() as usize) < WAKE_KEY).map(|e| {
             use rustix::event::epoll::EventFlags as F;
             // Copied out: the kernel's struct is packed.
             let (key, flags) = (e.data.u64() as usize, e.flags);
@@ -80,14 +105,13 @@ impl Events {
             let writable = flags.intersects(F::OUT | F::HUP | F::ERR);
             let ended = flags.intersects(F::RDHUP | F::HUP | F::ERR);
             Ready { key, readable, writable, ended }
-        });
-        #[cfg(not(target_os = "linux"))]
-        return self.list.iter().map(|e| Ready {
-            key: e.key,
-            readable: e.readable,
-            writable: e.writable,
-            ended: false,
-        });
+        })
+    }
+
+    /// The sockets reported ready.
+    #[cfg(not(target_os = "linux"))]
+    fn iter(list: &polling::Events) -> impl Iterator<Item = Ready> + '_ {
+        list.iter().map(|e| Ready { key: e.key, readable: e.readable, writable: e.writable, ended: false })
     }
 }
 
@@ -127,13 +151,14 @@ impl Poller {
                 let mut count = [0u8; 8];
                 let _ = rustix::io::read(&self.wake, &mut count);
             }
-            Ok(())
         }
         #[cfg(not(target_os = "linux"))]
         {
             events.list.clear();
-            self.registry.wait(&mut events.list, timeout).map(|_| ())
+            self.registry.wait(&mut events.list, timeout)?;
         }
+        events.fill();
+        Ok(())
     }
 
     /// Makes the current or next `wait` return promptly (never blocks).
@@ -166,7 +191,7 @@ mod tests {
         let started = Instant::now();
         poller.wait(&mut events, Some(Duration::from_secs(5))).expect("wait");
         assert!(started.elapsed() < Duration::from_secs(1), "a notification made before the wait was lost");
-        assert_eq!(events.iter().count(), 0, "the wake-up is not a socket");
+        assert!(events.take(usize::MAX).is_empty(), "the wake-up is not a socket");
         // Drained: the next wait sleeps its whole timeout.
         let started = Instant::now();
         poller.wait(&mut events, Some(Duration::from_millis(50))).expect("wait");
@@ -192,7 +217,7 @@ mod tests {
         let _client = std::net::TcpStream::connect(addr).expect("connect");
         let mut events = Events::default();
         poller.wait(&mut events, Some(Duration::from_secs(5))).expect("wait");
-        let ready: Vec<Ready> = events.iter().collect();
+        let ready = events.take(usize::MAX).to_vec();
         assert_eq!(ready.len(), 1, "{ready:?}");
         assert_eq!((ready[0].key, ready[0].readable), (42, true));
     }
