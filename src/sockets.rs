@@ -228,7 +228,7 @@ pub fn to_value(reply: Reply) -> Value {
         Reply::Read(c, chunk) => {
             let given = Map::shaped(&k.read, vec![int(chunk.bytes as u64), Value::Str(chunk.text)]);
             let values = |c, statuses: &Statuses| conn_values(c, statuses).into();
-            let conn = Box::new(DeferredSnapshot { shape: k.conn.clone(), info: c, values });
+            let conn = DeferredSnapshot { shape: k.conn.clone(), info: c, values };
             Value::ok(Value::map(Map::lazy(given, conn)))
         }
         Reply::WsConn(c) => Value::ok(k.ws(c)),
@@ -236,7 +236,7 @@ pub fn to_value(reply: Reply) -> Value {
         Reply::WsRead(c, m) => {
             let given = Map::shaped(&k.ws_read, vec![int(m.bytes as u64), Value::Str(m.text), Value::str(m.kind)]);
             let values = |c, statuses: &Statuses| ws_values(c, statuses).into();
-            let conn = Box::new(DeferredSnapshot { shape: k.ws.clone(), info: c, values });
+            let conn = DeferredSnapshot { shape: k.ws.clone(), info: c, values };
             Value::ok(Value::map(Map::lazy(given, conn)))
         }
         Reply::Released => Value::ok(Value::Bool(true)),

@@ -56,14 +56,16 @@ pub trait Deferred: Send {
 }
 
 /// A map with entries given now and entries deferred (see the module's
-/// notes).
-pub struct Lazy {
+/// notes). The deferred part is its last field, so a map's one box holds
+/// it whatever its type (`Box<Lazy<D>>` becomes a `Box<Lazy>`): a read
+/// result makes one allocation for both.
+pub struct Lazy<D: ?Sized = dyn Deferred> {
     given: Map,
-    deferred: Box<dyn Deferred>,
     /// The deferred entries, once made.
     rest: std::cell::OnceCell<Map>,
     /// All the entries in one map, once something walked them.
     whole: std::cell::OnceCell<Map>,
+    deferred: D,
 }
 
 impl std::fmt::Debug for Lazy {
@@ -187,13 +189,13 @@ impl Map {
     }
 
     /// A map of `given`'s entries and `deferred`'s, made when looked at.
-    pub fn lazy(given: Map, deferred: Box<dyn Deferred>) -> Map {
+    pub fn lazy(given: Map, deferred: impl Deferred + 'static) -> Map {
         debug_assert!(deferred.shape().keys().iter().all(|k| given.get(k).is_none()), "a key both given and deferred");
         Map::Lazy(Box::new(Lazy {
             given,
-            deferred,
             rest: std::cell::OnceCell::new(),
             whole: std::cell::OnceCell::new(),
+            deferred,
         }))
     }
 
@@ -510,7 +512,7 @@ mod tests {
                 let (shape, values) = shaped(&even);
                 let given = Map::shaped(&shape, values.into_iter().map(Value::Int).collect());
                 let (shape, values) = shaped(&odd);
-                Map::lazy(given, Box::new(Ints { shape, values }))
+                Map::lazy(given, Ints { shape, values })
             } else {
                 let all: Vec<u8> = start.iter().copied().collect();
                 let (shape, values) = shaped(&all);
@@ -579,7 +581,7 @@ mod tests {
             }
         }
         let given = Map::shaped(&Shape::new(["data"]), vec![Value::Int(0)]);
-        let map = Map::lazy(given, Box::new(Counted(Shape::new(["id"]))));
+        let map = Map::lazy(given, Counted(Shape::new(["id"])));
         assert_eq!(map.len(), 2);
         assert!(map.get("data").is_some() && map.get("nope").is_none());
         assert_eq!(MADE.load(SeqCst), 0, "a given key or no key made the deferred ones");
@@ -597,7 +599,7 @@ mod tests {
         for _ in 0..200_000 {
             let inner: Map = [(ArcStr::from("lazy"), value)].into();
             let given = Map::shaped(&outer, vec![Value::map(inner)]);
-            value = Value::map(Map::lazy(given, Box::new(Ints { shape: Shape::new(["id"]), values: vec![1] })));
+            value = Value::map(Map::lazy(given, Ints { shape: Shape::new(["id"]), values: vec![1] }));
         }
         drop(value);
     }
