@@ -145,7 +145,7 @@ impl Runtime {
                 Some(Resume::Error(VmError::host("sleep", "sleep capability is not enabled")))
             }
             Effect::Socket(request) => {
-                crate::sockets::perform(&self.reactor, request, ToTask(cx)).map(|r| socket_answer(r, unused))
+                crate::sockets::perform(&self.reactor, request, unused, ToTask(cx)).map(|r| socket_answer(r, unused))
             }
             Effect::Sleep(ms) => {
                 #[cfg(feature = "test-hooks")]

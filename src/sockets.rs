@@ -20,8 +20,9 @@ use std::sync::Arc;
 
 /// Performs `request`: its reply now, or `None` when the reply function
 /// `reply` makes will get it (made only then, or at once for a listen or a
-/// connect, which always wait for a lookup or a connection).
-pub fn perform<R: Replier>(net: &Arc<Net>, request: SocketRequest, reply: R) -> Option<Reply> {
+/// connect, which always wait for a lookup or a connection). `unused`: the
+/// script drops the answer unseen, so a write's makes no snapshot.
+pub fn perform<R: Replier>(net: &Arc<Net>, request: SocketRequest, unused: bool, reply: R) -> Option<Reply> {
     use SocketRequest as Q;
     let now = |r: Reply| Some(r);
     fn later<T>(answer: Option<(T, Reply)>) -> Option<Reply> {
@@ -39,7 +40,7 @@ pub fn perform<R: Replier>(net: &Arc<Net>, request: SocketRequest, reply: R) -> 
         Q::TcpConnect(a) => later(net.tcp_connect(&a.host, a.port, a.timeout_ms, a.nodelay, a.tls, reply.reply_fn())),
         Q::TcpConnections => now(net.tcp_connections()),
         Q::TcpConnection(id) => now(net.tcp_connection(id)),
-        Q::TcpWrite { id, data } => later(net.tcp_write(id, data, reply)),
+        Q::TcpWrite { id, data } => later(net.tcp_write(id, data, !unused, reply)),
         Q::TcpRead { id, timeout_ms, max_bytes } => later(net.tcp_read(id, max_bytes, timeout_ms, reply)),
         Q::TcpClose(id) => now(net.tcp_close(id)),
         Q::TcpRelease(id) => now(net.tcp_release(id)),
@@ -55,7 +56,7 @@ pub fn perform<R: Replier>(net: &Arc<Net>, request: SocketRequest, reply: R) -> 
         Q::WsConnect(a) => later(net.ws_connect(&a.url, &a.host, a.port, a.timeout_ms, reply.reply_fn())),
         Q::WsConnections => now(net.ws_connections()),
         Q::WsConnection(id) => now(net.ws_connection(id)),
-        Q::WsSend { id, message } => later(net.ws_send(id, message, reply)),
+        Q::WsSend { id, message } => later(net.ws_send(id, message, !unused, reply)),
         Q::WsRead { id, timeout_ms, max_bytes } => later(net.ws_read(id, max_bytes, timeout_ms, reply)),
         Q::WsClose(id) => now(net.ws_close(id)),
         Q::WsRelease(id) => now(net.ws_release(id)),
@@ -240,6 +241,9 @@ pub fn to_value(reply: Reply) -> Value {
             Value::ok(Value::map(Map::lazy(given, conn)))
         }
         Reply::Released => Value::ok(Value::Bool(true)),
+        // Asked for only when the script drops the answer unseen
+        // (`socket_answer` gives it nil without coming here).
+        Reply::Written => Value::Nil,
         Reply::Error(e) => Value::err(e.kind, &e.message),
     })
 }

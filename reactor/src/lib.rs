@@ -637,7 +637,7 @@ mod tests {
                 let _ = tx.send(r);
             });
             let now = net.tcp_read(server.id, 64, 300_000, reply).map(|(_, r)| r);
-            let Reply::Conn(_) = call(|r| net.tcp_write(client.id, arcstr::literal!("x"), r)) else {
+            let Reply::Conn(_) = call(|r| net.tcp_write(client.id, arcstr::literal!("x"), true, r)) else {
                 panic!("write {n}")
             };
             let got = now.unwrap_or_else(|| rx.recv_timeout(Duration::from_secs(5)).expect("a reply"));

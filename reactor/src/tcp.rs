@@ -76,6 +76,8 @@ struct Writer {
     token: u64,
     /// The script's text, shared with its value rather than copied.
     data: ArcStr,
+    /// Whether its answer carries the connection's snapshot.
+    snapshot: bool,
     written: usize,
     /// When the socket last took bytes of this write, taken when the write
     /// blocks (`None` before: a write that completes at once reads no
@@ -524,7 +526,8 @@ impl Conn {
         }
         if let Some(w) = self.writers.pop_front() {
             self.bytes_written += w.data.len() as u64;
-            done.answer_alarmed(w.token, w.reply, Reply::Conn(self.info()));
+            let answer = if w.snapshot { Reply::Conn(self.info()) } else { Reply::Written };
+            done.answer_alarmed(w.token, w.reply, answer);
         }
         true
     }
@@ -1052,7 +1055,9 @@ impl Net {
     }
 
     /// `tcp_write`: all of `data`, or an error; waits for writability.
-    pub fn tcp_write<R: Replier>(&self, id: u64, data: ArcStr, reply: R) -> Option<(R, Reply)> {
+    /// Answered with the connection's snapshot if `snapshot`, else
+    /// `Reply::Written` (a script that drops the answer unseen makes none).
+    pub fn tcp_write<R: Replier>(&self, id: u64, data: ArcStr, snapshot: bool, reply: R) -> Option<(R, Reply)> {
         let Some(c) = self.tcp_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
         self.request(token, reply, |done, reply| {
@@ -1060,7 +1065,7 @@ impl Net {
             if c.stream.is_none() {
                 return Some(closed_write());
             }
-            c.writers.push_back(Writer { token, data, written: 0, progress: None, reply: None });
+            c.writers.push_back(Writer { token, data, snapshot, written: 0, progress: None, reply: None });
             c.pump(false, true, done);
             let conn = &mut *c;
             if let Some(w) = conn.writers.last_mut().filter(|w| w.token == token) {

@@ -133,6 +133,9 @@ pub enum Reply {
     WsConns(Vec<WsConnInfo>),
     /// A WebSocket read: the snapshot after it and the message.
     WsRead(WsConnInfo, WsMessage),
+    /// A write or send asked without its snapshot (its caller drops the
+    /// answer unseen) succeeded.
+    Written,
     /// A release succeeded.
     Released,
     Error(SocketError),

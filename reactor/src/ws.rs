@@ -185,6 +185,8 @@ struct Reader {
 
 struct Sender {
     token: u64,
+    /// Whether its answer carries the connection's snapshot.
+    snapshot: bool,
     /// When it times out (set when it starts to wait).
     deadline: Option<Instant>,
     reply: Option<ReplyFn>,
@@ -322,7 +324,8 @@ impl WsConn {
         match self.flush() {
             Ok(()) => {
                 for s in self.senders.drain() {
-                    done.answer_alarmed(s.token, s.reply, Reply::WsConn(self.info.clone()));
+                    let answer = if s.snapshot { Reply::WsConn(self.info.clone()) } else { Reply::Written };
+                    done.answer_alarmed(s.token, s.reply, answer);
                 }
             }
             Err(e) if would_block(&e) => {}
@@ -654,8 +657,9 @@ impl Net {
         self.ws_conn_of(id).map_or_else(|| unknown_conn(id), |c| Reply::WsConn(hold(&c).snapshot()))
     }
 
-    /// `ws_send`: one text message.
-    pub fn ws_send<R: Replier>(&self, id: u64, message: ArcStr, reply: R) -> Option<(R, Reply)> {
+    /// `ws_send`: one text message; answered with the connection's snapshot
+    /// if `snapshot`, else `Reply::Written`.
+    pub fn ws_send<R: Replier>(&self, id: u64, message: ArcStr, snapshot: bool, reply: R) -> Option<(R, Reply)> {
         let Some(c) = self.ws_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
         self.request(token, reply, |done, reply| {
@@ -671,7 +675,7 @@ impl Net {
                 }
             }
             c.info.messages_sent += 1;
-            c.senders.push_back(Sender { token, deadline: None, reply: None });
+            c.senders.push_back(Sender { token, snapshot, deadline: None, reply: None });
             c.flush_sends(done);
             c.rearm();
             let conn = &mut *c;

@@ -62,7 +62,7 @@ fn concurrent_readers_of_one_connection_get_every_byte_once() {
     for n in 0..pieces {
         let data = ArcStr::from(char::from(b'a' + (n % 26) as u8).to_string().repeat(1 + (n % 5) as usize));
         sent += data.len() as u64;
-        let Reply::Conn(_) = call(|r| net.tcp_write(client, data, r)) else { panic!("write {n}") };
+        let Reply::Conn(_) = call(|r| net.tcp_write(client, data, true, r)) else { panic!("write {n}") };
     }
     let deadline = Instant::now() + REPLY_LIMIT;
     while received.load(Ordering::Acquire) < sent && Instant::now() < deadline {
@@ -96,14 +96,16 @@ fn many_ping_pongs_in_parallel_lose_no_wake_up() {
                 let net = net.clone();
                 std::thread::spawn(move || {
                     if starts {
-                        let Reply::Conn(_) = call(|r| net.tcp_write(me, ArcStr::from("x"), r)) else { panic!("write") };
+                        let Reply::Conn(_) = call(|r| net.tcp_write(me, ArcStr::from("x"), true, r)) else {
+                            panic!("write")
+                        };
                     }
                     for n in 0..rounds {
                         let reply = call(|r| net.tcp_read(me, 1, 5000, r));
                         let Reply::Read(_, data) = reply else { panic!("read {n}: {reply:?}") };
                         assert_eq!(data.text, "x", "round {n} of connection {me}");
                         if !(starts && n == rounds - 1) {
-                            let Reply::Conn(_) = call(|r| net.tcp_write(me, ArcStr::from("x"), r)) else {
+                            let Reply::Conn(_) = call(|r| net.tcp_write(me, ArcStr::from("x"), true, r)) else {
                                 panic!("write")
                             };
                         }

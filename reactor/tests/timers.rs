@@ -44,7 +44,7 @@ fn ping_pong(rounds: usize, read_timeout_ms: u64) -> u64 {
             }) as rco_reactor::ReplyFn,
         );
         assert!(waiting.is_none(), "nothing to read yet: the read waits");
-        let Reply::Conn(_) = call(|r| net.tcp_write(a.id, ArcStr::from("x"), r)) else { panic!("write") };
+        let Reply::Conn(_) = call(|r| net.tcp_write(a.id, ArcStr::from("x"), true, r)) else { panic!("write") };
         let Ok(Reply::Read(_, data)) = rx.recv_timeout(Duration::from_secs(5)) else { panic!("read") };
         assert_eq!(data.text, "x");
     }

@@ -403,7 +403,10 @@ impl Harness {
         let text = self.model.text(len);
         let net = self.net.clone();
         let sent = text.clone();
-        let reply = try_call(|r| net.ws_send(id, ArcStr::from(sent), r))?;
+        // Every other send asks no snapshot, as a script dropping the
+        // answer does.
+        let snapshot = len % 2 == 0;
+        let reply = try_call(|r| net.ws_send(id, ArcStr::from(sent), snapshot, r))?;
         let Some(c) = self.model.conns.get(&id) else {
             return expect_error(&reply, "UnknownWebSocket", &unknown_conn(id));
         };
@@ -412,7 +415,8 @@ impl Harness {
         }
         let (peer, peer_state, before) = (c.peer, c.peer_state, c.sent);
         match reply {
-            Reply::WsConn(info) => {
+            Reply::WsConn(_) | Reply::Written => {
+                prop_assert_eq!(matches!(reply, Reply::WsConn(_)), snapshot, "a snapshot only when asked: {:?}", reply);
                 self.model.conns.get_mut(&id).expect("known").sent += 1;
                 if peer_state == Peer::Open {
                     self.model.conns.get_mut(&peer).expect("peer open").inbox.push_back(text);
@@ -420,7 +424,10 @@ impl Harness {
                     // The peer's socket is gone: it answers with a reset.
                     self.model.conns.get_mut(&id).expect("known").peer_state = Peer::Unsure;
                 }
-                self.check_conn(&info)
+                match reply {
+                    Reply::WsConn(info) => self.check_conn(&info),
+                    _ => Ok(()),
+                }
             }
             Reply::Error(e) if peer_state != Peer::Open => {
                 prop_assert_eq!(e.kind, "WebSocketError", "{:?}", e);
