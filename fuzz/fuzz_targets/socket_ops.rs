@@ -230,7 +230,7 @@ fn run(data: &[u8]) {
                 let pick = m.conn_pick(a);
                 let id = pick.map_or_else(|| invalid_id(a), |i| m.conns[i].0);
                 let n = net.clone();
-                let r = rco_fuzz::call("tcp_write", WRITE_WAIT + SLACK, move |reply| n.tcp_write(id, text, len % 2 == 0, reply));
+                let r = rco_fuzz::call("tcp_write", WRITE_WAIT + SLACK, move |reply| n.tcp_write(id, text, len.is_multiple_of(2), reply));
                 match (&r, pick) {
                     (Reply::Error(_), _) => {}
                     (Reply::Conn(_) | Reply::Written, Some(i)) => assert!(!m.conns[i].1, "write succeeded on a connection we closed"),

@@ -549,7 +549,7 @@ impl Harness {
         let sent = data.clone();
         // Every other write asks no snapshot, as a script dropping the
         // answer does.
-        let snapshot = len % 2 == 0;
+        let snapshot = len.is_multiple_of(2);
         let text = ArcStr::from(std::str::from_utf8(&sent).expect("the model writes ASCII"));
         let reply = call(|r| net.tcp_write(id, text, snapshot, r));
         let Some(conn) = self.model.conns.get(&id) else {

@@ -405,7 +405,7 @@ impl Harness {
         let sent = text.clone();
         // Every other send asks no snapshot, as a script dropping the
         // answer does.
-        let snapshot = len % 2 == 0;
+        let snapshot = len.is_multiple_of(2);
         let reply = try_call(|r| net.ws_send(id, ArcStr::from(sent), snapshot, r))?;
         let Some(c) = self.model.conns.get(&id) else {
             return expect_error(&reply, "UnknownWebSocket", &unknown_conn(id));
