@@ -11,8 +11,9 @@
 //! the state lock holds only the registries and the timers (see `State`).
 //! Every bind and connect is checked against the host allow-list here.
 //!
-//! The reactor is a structure, not a thread: [`Net::poll`] waits once and
-//! handles what is ready. Either a thread of its own loops on it
+//! The reactor is a structure, not a thread: [`Net::poll`] handles the next
+//! batch of what its last wait reported ready, waiting again only once all
+//! of it was handled. Either a thread of its own loops on it
 //! ([`Reactor::start`]) or the scheduler's idle worker calls it
 //! ([`Reactor::without_thread`]), so that the actor a reply wakes runs on
 //! the thread that received the event, with no cross-thread hop.
@@ -20,8 +21,9 @@
 //! Invariants: at most one thread polls at a time and blocks only in
 //! `Poller::wait`; a timer due before the deadline the poller sleeps until
 //! notifies it (interest changes need no notification: epoll and kqueue see
-//! them during a wait), so no deadline is missed while it sleeps; replies
-//! and timer callbacks run outside every lock.
+//! them during a wait), so no deadline is missed while it sleeps; a poll
+//! with ready sockets left from its last wait does not wait; replies and
+//! timer callbacks run outside every lock.
 
 mod backlog;
 mod connect;

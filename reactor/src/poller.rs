@@ -16,6 +16,8 @@
 //!   timer is never looked at before it is due (at worst 1 ms late).
 //! * The eventfd is deleted from the epoll instance before it is closed
 //!   (the safety contract of `polling::Poller::add`).
+//! * `Events` hands out each socket a wait reported once, in the order
+//!   reported (`take`), until the next wait replaces them.
 
 use std::io;
 use std::sync::Arc;
