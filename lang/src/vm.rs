@@ -476,17 +476,16 @@ impl Vm {
     }
 
     /// Frees spare memory while the VM waits: an empty operand stack gives
-    /// its buffer back unless it is the smallest one (`KEPT_STACK`: a task
-    /// that waits in a loop, a read per round, resumes with the answer on
-    /// its stack, and allocating that buffer again at every wake cost more
-    /// than its 64 bytes), and the frames and variables their room when at
-    /// most half of it is used (a task that waits in a loop parks at the
-    /// same depth each time, so this reallocates once; one that parks a
-    /// level deeper each time, a recursion through tasks, would otherwise
-    /// copy all its frames at every park).
+    /// its buffer back (a parked task then costs only its frames: keeping
+    /// the smallest buffer, 64 bytes, saved a read loop's task an
+    /// allocation per wake but took a parked task past its 512-byte
+    /// target), and the frames and variables their room when at most half
+    /// of it is used (a task that waits in a loop parks at the same depth
+    /// each time, so this reallocates once; one that parks a level deeper
+    /// each time, a recursion through tasks, would otherwise copy all its
+    /// frames at every park).
     pub fn trim(&mut self) {
-        const KEPT_STACK: usize = 4;
-        if self.stack.is_empty() && self.stack.capacity() > KEPT_STACK {
+        if self.stack.is_empty() {
             self.stack = Vec::new();
         }
         shrink_spare(&mut self.frames);
