@@ -18,8 +18,9 @@
 //!   invalid sequence is one), or one whole character past it
 //!   (`within_max`); what it does not deliver is kept, and whole kept
 //!   bytes go out at the next read without another OS read. Otherwise a
-//!   read performs one OS read, more only while everything it read is
-//!   kept. A peer's end while bytes are kept is delivered after them
+//!   read performs one OS read (into a per-thread scratch buffer, from
+//!   which the delivered bytes become the script's text once: `Chunk`),
+//!   more only while everything it read is kept. A peer's end while bytes are kept is delivered after them
 //!   (`Conn::ended`); a local close discards them.
 //! * A TLS listener (DIALECT 15) accepts eagerly and runs its
 //!   connections' TLS handshakes in its `Backlog`, as a WebSocket listener
@@ -27,6 +28,8 @@
 //!   its client handshake after connecting, under the connect timeout
 //!   again; every failure before it completes is `TLS handshake failed`.
 //!   Reads, writes and counters count application data (`Link`).
+//! * A write is answered with the connection's snapshot, or, when its
+//!   script drops the answer unseen, `Reply::Written` (no snapshot made).
 //! * Closing a socket (by the script, by end of stream or by an error)
 //!   drops it from the poller and answers every waiter at once: readers and
 //!   writers get `TcpSocketClosed`, accepters `TcpListenerClosed`.

@@ -1,5 +1,6 @@
-//! What the reactor answers: snapshots of listeners and connections, and
-//! socket errors with their stable kinds (REFERENCE-SOCKETS §4, §11).
+//! What the reactor answers: snapshots of listeners and connections, the
+//! data reads deliver (bytes become the script's text here, once: `Chunk`),
+//! and socket errors with their stable kinds (REFERENCE-SOCKETS §4, §11).
 
 use arcstr::ArcStr;
 use std::sync::Arc;
@@ -79,6 +80,15 @@ pub struct WsMessage {
     /// string as it is).
     pub text: ArcStr,
     pub bytes: usize,
+}
+
+impl WsMessage {
+    /// A message of `kind` whose payload the script gets as text, decoded
+    /// as a TCP read's bytes are (`Chunk`).
+    pub(crate) fn decoded(kind: &'static str, payload: &[u8]) -> WsMessage {
+        let Chunk { text, bytes } = Chunk::new(payload);
+        WsMessage { kind, text, bytes }
+    }
 }
 
 /// The data one `tcp_read` returns: its text (bytes that are not UTF-8

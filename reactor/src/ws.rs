@@ -283,15 +283,9 @@ impl WsConn {
                 return true;
             }
             Ok(Message::Text(t)) => WsMessage { kind: "text", bytes: t.len(), text: ArcStr::from(t.as_str()) },
-            Ok(Message::Binary(b)) => {
-                WsMessage { kind: "binary", bytes: b.len(), text: ArcStr::from(String::from_utf8_lossy(&b)) }
-            }
-            Ok(Message::Ping(b)) => {
-                WsMessage { kind: "ping", bytes: b.len(), text: ArcStr::from(String::from_utf8_lossy(&b)) }
-            }
-            Ok(Message::Pong(b)) => {
-                WsMessage { kind: "pong", bytes: b.len(), text: ArcStr::from(String::from_utf8_lossy(&b)) }
-            }
+            Ok(Message::Binary(b)) => WsMessage::decoded("binary", &b),
+            Ok(Message::Ping(b)) => WsMessage::decoded("ping", &b),
+            Ok(Message::Pong(b)) => WsMessage::decoded("pong", &b),
             Ok(Message::Close(frame)) => {
                 let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
                 WsMessage { kind: "close", bytes: reason.len(), text: ArcStr::from(reason) }
