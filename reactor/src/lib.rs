@@ -51,16 +51,20 @@ pub(crate) use registry::{hold, share, Alarm, Registry, Shared};
 pub use timer::{Callback, Timers};
 pub use types::{Chunk, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, SocketError, Status, WsConnInfo, WsMessage};
 
-/// Poller keys carry the registry in their low two bits and the id above.
-/// How many ready sockets one `poll` handles. The replies of a batch wake
+/// How many ready sockets one waiting `poll` handles. The replies of a batch wake
 /// their tasks, which the polling worker runs before it handles the next
 /// batch (without another wait): each task then finds its connection, its
 /// mailbox and its read's data still in the cache. Handling all of a
 /// wait's hundreds at once, a task ran after its socket's state was
 /// evicted by the others' (bench/tcp/ab.sh, 1,000 connections, 5 runs
-/// each: user CPU per round trip 2.89 -> 2.60 µs, a tenth less).
+/// each: user CPU per round trip 2.89 -> 2.60 µs, a tenth less). A poll
+/// that must not wait (a busy worker's, `Some(Duration::ZERO)`) handles
+/// every socket left: its tasks go to a queue anyway, and a busy worker
+/// polls only every 61 picks or millisecond, so 8 at a time would leave
+/// sockets waiting behind a long backlog.
 const BATCH: usize = 8;
 
+/// Poller keys carry the registry in their low two bits and the id above.
 pub(crate) const KIND_TCP_LISTENER: usize = 0;
 pub(crate) const KIND_TCP_CONN: usize = 1;
 pub(crate) const KIND_WS_LISTENER: usize = 2;
@@ -383,7 +387,8 @@ impl Net {
     /// Handles the next `BATCH` sockets the last wait reported ready, or,
     /// when every one was handled, waits for readiness or the next timer, at
     /// most `timeout` (`None`: no limit but the timers), and handles the
-    /// first `BATCH` it reports; then the expired timers. Their replies are
+    /// first `BATCH` it reports; then the expired timers. A poll with a zero
+    /// `timeout` handles every ready socket (see `BATCH`). Their replies are
     /// delivered on this thread. One thread polls at a time (a second caller
     /// waits for the first to finish). Returns early on
     /// [`interrupt`](Net::interrupt) or when the reactor stops.
@@ -392,7 +397,8 @@ impl Net {
         if !events.pending() && !self.wait(&mut events, timeout) {
             return;
         }
-        let mut done = self.handle_events(events.take(BATCH));
+        let batch = if timeout == Some(Duration::ZERO) { usize::MAX } else { BATCH };
+        let mut done = self.handle_events(events.take(batch));
         self.finish(&mut done);
         let (mut expired, calls) = self.expire();
         self.finish(&mut expired);
@@ -708,12 +714,17 @@ mod tests {
             peer.write_all(b"x").expect("write");
         }
         std::thread::sleep(Duration::from_millis(100));
-        for polls in 1..=3 {
+        for polls in 1..=2 {
             let started = Instant::now();
             net.poll(Some(Duration::from_secs(10)));
             assert!(started.elapsed() < Duration::from_secs(5), "poll {polls} waited");
             let read = rx.try_iter().filter(|r| matches!(r, Reply::Read(_, d) if d.text == "x")).count();
             assert_eq!(read, BATCH, "reads answered by poll {polls}");
         }
+        // A poll that must not wait (a busy worker's) takes all the rest.
+        net.poll(Some(Duration::ZERO));
+        let read = rx.try_iter().filter(|r| matches!(r, Reply::Read(_, d) if d.text == "x")).count();
+        assert_eq!(read, BATCH, "reads answered by the non-waiting poll");
+        assert_eq!(peers.len(), 3 * BATCH);
     }
 }
