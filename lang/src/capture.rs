@@ -7,8 +7,8 @@
 //! The `Capture` of a block is computed from the bytecode, once per block
 //! and program, and is a superset of those names:
 //!
-//! * every name read or assigned (`GetVar`, `SetVar` and the fused ops) by
-//!   the block and every block nested in it (`PushBlock`);
+//! * every name read or assigned (`GetVar`, `TakeVar`, `SetVar` and the
+//!   fused ops) by the block and every block nested in it (`PushBlock`);
 //! * the same, transitively, for every function the code can call: a
 //!   `Call` of a name reaches every function chunk of that name (functions
 //!   are bound by name at run time);
@@ -97,7 +97,7 @@ fn walk(program: &Program, roots: &[u32]) -> Capture {
     while let Some(c) = pending.pop() {
         for op in &chunks[c as usize].ops {
             match *op {
-                Op::GetVar(s) | Op::SetVar(s) => names.push(s),
+                Op::GetVar(s) | Op::TakeVar(s) | Op::SetVar(s) => names.push(s),
                 Op::VarVar(a, b, _, then) => {
                     names.extend([a, b]);
                     if let Then::Set(s) = then {

@@ -6,12 +6,14 @@
 //! (fused into `GetVar`/`SetVar`/`Declare` when the pair is complete);
 //! fixed-table words are resolved here, everything else at run time;
 //! superinstructions are written over finished chunks only (`fuse`), when
-//! every jump target is final.
+//! every jump target is final; last uses (`last_use.rs`) are marked last,
+//! once the functions' definitions are known.
 
 use crate::ast::{Expr, Item, Stmt};
 use crate::capture::Captures;
 use crate::chunk::{Chunk, ChunkKind, Program, Span};
 use crate::diagnostic::CompileError;
+use crate::last_use;
 use crate::lexer::Lexer;
 use crate::op::{fusable_word, Arith, Decl, Jumps, Op, Then};
 use crate::parser::Parser;
@@ -56,6 +58,7 @@ pub fn compile(file: &str, source: &str) -> Result<Program, Vec<CompileError>> {
     }
     let functions = Program::function_definitions(&compiler.chunks);
     Program::resolve_calls(&mut compiler.chunks, &functions);
+    last_use::mark(&mut compiler.chunks, &functions);
     Ok(Program {
         file: file.to_string(),
         source: source.to_string(),
@@ -344,31 +347,27 @@ fn fuse(ops: &mut [Op]) {
     let small = |k: i64| i32::try_from(k).is_ok();
     let mut i = 0;
     while i < ops.len() {
-        let (fused, parts) = match ops[i..] {
+        let fused = match ops[i..] {
             [Op::GetVar(a), Op::GetVar(b), Op::Word(w), ref rest @ ..] if fusable_word(w) => {
-                let then = then_of(rest);
-                (Op::VarVar(a, b, w, then), 3 + then.parts())
+                Op::VarVar(a, b, w, then_of(rest))
             }
             [Op::GetVar(a), Op::PushInt(k), Op::Word(w), ref rest @ ..] if fusable_word(w) && small(k) => {
-                let then = then_of(rest);
-                (Op::VarInt(a, k as i32, w, then), 3 + then.parts())
+                Op::VarInt(a, k as i32, w, then_of(rest))
             }
             [Op::Word(Word::Dup), Op::PushInt(k), Op::Word(w), ref rest @ ..] if fusable_word(w) && small(k) => {
-                let then = then_of(rest);
-                (Op::DupInt(k as i32, w, then), 3 + then.parts())
+                Op::DupInt(k as i32, w, then_of(rest))
             }
             [Op::PushInt(k), Op::Word(w), ref rest @ ..] if fusable_word(w) && small(k) => {
-                let then = then_of(rest);
-                (Op::TopInt(k as i32, w, then), 2 + then.parts())
+                Op::TopInt(k as i32, w, then_of(rest))
             }
-            [Op::PushStr(k), Op::Word(Word::At), ..] => (Op::MapAt(k), 2),
-            [Op::PushStr(k), Op::Word(Word::Eq), ..] => (Op::StrEq(k), 2),
+            [Op::PushStr(k), Op::Word(Word::At), ..] => Op::MapAt(k),
+            [Op::PushStr(k), Op::Word(Word::Eq), ..] => Op::StrEq(k),
             _ => {
                 i += 1;
                 continue;
             }
         };
         ops[i] = fused;
-        i += parts;
+        i += fused.covers();
     }
 }

@@ -16,6 +16,7 @@ pub mod diagnostic;
 pub mod error;
 pub mod host;
 mod json;
+mod last_use;
 pub mod lexer;
 pub mod map;
 pub mod op;

@@ -31,7 +31,8 @@
 //! so are the words every socket loop runs: `"key" at` on a map (`MapAt`)
 //! and `"text" =` on a string (`StrEq`), superinstructions whose first part
 //! is the `PushStr`, and `ok?` and `value` on a Result (`IsOk`, `Unwrap`),
-//! which fall back to the word on anything else.
+//! which fall back to the word on anything else. `TakeVar` is a `GetVar`
+//! proved to be the last read of the frame's own binding (`last_use.rs`).
 
 use crate::chunk::{ChunkKind, Program};
 use crate::symbol::Symbol;
@@ -99,6 +100,12 @@ pub enum Op {
     PushBlock(u32),
     /// `( -- v )` read a variable: innermost frame outwards, then globals.
     GetVar(Symbol),
+    /// `( -- v )` the last read of a variable declared by the chunk itself
+    /// (written by `last_use.rs`): in a function's or a task's body, whose
+    /// bindings end with the frame, the value moves out and the binding is
+    /// left nil; in a block run by a word, whose bindings are its caller's,
+    /// it is `GetVar`.
+    TakeVar(Symbol),
     /// `( v -- )` update the innermost binding of the name.
     SetVar(Symbol),
     /// `( [v] -- )` declare the name in the current scope (see `Decl`).
@@ -355,6 +362,41 @@ pub fn int_word(word: Word, a: i64, b: i64) -> Option<IntOutcome> {
     })
 }
 
+impl Op {
+    /// How many ops this one stands for when it runs whole: a
+    /// superinstruction's first part and the parts after it; 1 for a plain
+    /// op. A superinstruction that runs whole goes on after them (unless it
+    /// jumps).
+    pub fn covers(self) -> usize {
+        match self {
+            Op::VarVar(.., then) | Op::VarInt(.., then) | Op::DupInt(_, _, then) => 3 + then.parts(),
+            Op::TopInt(_, _, then) => 2 + then.parts(),
+            Op::TopIntArith(..) | Op::MapAt(_) | Op::StrEq(_) => 2,
+            Op::DupIntArith(..) => 3,
+            Op::TopIntJump(..) => 3,
+            Op::DupIntJump(..) | Op::GlobalsJump(..) | Op::GlobalIntJump(..) => 4,
+            Op::GlobalsSet(..) | Op::GlobalIntSet(..) => 4,
+            _ => 1,
+        }
+    }
+
+    /// Where the op may continue other than after itself (or after the
+    /// parts it covers): its jump target.
+    pub fn jump_target(self) -> Option<u32> {
+        match self {
+            Op::Jump(t) | Op::JumpIfFalse(t) | Op::JumpIfTrue(t) => Some(t),
+            Op::TopIntJump(.., t) | Op::DupIntJump(.., t) | Op::GlobalsJump(.., t) | Op::GlobalIntJump(.., t) => {
+                Some(t)
+            }
+            Op::VarVar(.., then) | Op::VarInt(.., then) | Op::TopInt(.., then) | Op::DupInt(.., then) => match then {
+                Then::JumpIfFalse(t) | Then::JumpIfTrue(t) => Some(t),
+                Then::Push | Then::Set(_) => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 impl Program {
     /// A listing of every chunk, for `rco disasm`.
     pub fn disassemble(&self) -> String {
@@ -373,6 +415,7 @@ impl Program {
                 let text = match *op {
                     Op::PushStr(i) => format!("PushStr {:?}", self.strings[i as usize]),
                     Op::GetVar(s) => format!("GetVar {}", s.as_str()),
+                    Op::TakeVar(s) => format!("TakeVar {}", s.as_str()),
                     Op::SetVar(s) => format!("SetVar {}", s.as_str()),
                     Op::Declare(s, d) => format!("Declare {} {:?}", s.as_str(), d),
                     Op::Word(w) => format!("Word {}", w.name()),

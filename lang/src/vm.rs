@@ -705,6 +705,11 @@ impl Vm {
                                     fail!(e)
                                 }
                             }
+                            Op::TakeVar(sym) => {
+                                if let Err(e) = self.take_var(sym) {
+                                    fail!(e)
+                                }
+                            }
                             Op::SetVar(sym) => {
                                 let Some(v) = self.stack.pop() else { fail!(VmError::underflow("set", 1, 0)) };
                                 if let Err(v) = self.assign(sym, v) {
@@ -1066,6 +1071,7 @@ impl Vm {
             Op::PushInt(_)
             | Op::PushBlock(_)
             | Op::GetVar(_)
+            | Op::TakeVar(_)
             | Op::SetVar(_)
             | Op::Jump(_)
             | Op::Word(_)
@@ -1285,6 +1291,26 @@ impl Vm {
                 Ok(())
             }
             None => Err(VmError::unknown_variable(sym.as_str())),
+        }
+    }
+
+    /// `TakeVar`: moves the value out of the frame's own binding where the
+    /// bindings end with the frame (a function's or a task's body); else,
+    /// in a block run by a word, whose bindings are its caller's, reads it
+    /// like `GetVar` (see `last_use.rs`).
+    #[inline(never)]
+    fn take_var(&mut self, sym: Symbol) -> Result<(), VmError> {
+        let owns = matches!(
+            self.frames.last(),
+            Some(Frame::Code(CodeFrame { kind: FrameKind::Function(_) | FrameKind::Task(_), .. }))
+        );
+        match self.local(sym) {
+            Some(i) if owns => {
+                let v = std::mem::take(&mut self.vars[i].1);
+                self.stack.push(v);
+                Ok(())
+            }
+            _ => self.push_var(sym),
         }
     }
 

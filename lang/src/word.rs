@@ -30,17 +30,23 @@ pub(crate) struct Entry {
     pub receiver: Option<Receiver>,
     /// What the word does (in the module of its domain).
     pub handler: Handler,
+    /// Whether running the word can look at the bindings of the code that
+    /// runs it: it names a binding at run time (`var set get`), runs a
+    /// block, or copies every visible binding (`spawn`). Marked `(sees)` in
+    /// the table.
+    pub sees_bindings: bool,
 }
 
 /// The table. A domain is written `Domain in module { ... }`: its words'
 /// handlers are in `words/module.rs`. A word is written
 /// `Variant [spellings] arity handler`, and a receiver method adds
-/// `on test`, a test of `words::receiver`.
+/// `on test`, a test of `words::receiver`; a word that can look at the
+/// bindings of the code running it ends with `(sees)`.
 macro_rules! words {
     ($(
         $(#[$doc:meta])*
         $domain:ident in $module:ident {
-            $($variant:ident [$($spelling:literal),+] $arity:literal $handler:ident $(on $receiver:ident)?),+ $(,)?
+            $($variant:ident [$($spelling:literal),+] $arity:literal $handler:ident $(on $receiver:ident)? $(($sees:ident))?),+ $(,)?
         }
     )+) => {
         /// The domains of the built-in words.
@@ -61,6 +67,7 @@ macro_rules! words {
                 domain: Domain::$domain,
                 receiver: words!(@receiver $($receiver)?),
                 handler: crate::words::$module::$handler,
+                sees_bindings: words!(@sees $($sees)?),
             }
         ),+),+];
 
@@ -77,6 +84,8 @@ macro_rules! words {
     (@first $first:literal $(, $rest:literal)*) => { $first };
     (@receiver) => { None };
     (@receiver $receiver:ident) => { Some(crate::words::receiver::$receiver) };
+    (@sees) => { false };
+    (@sees sees) => { true };
 }
 
 words! {
@@ -135,10 +144,10 @@ words! {
     }
     /// Bindings named at run time, calls and exit (§4.2, §7.9).
     Control in control {
-        Var ["var"] 1 var,
-        Set ["set"] 2 set,
-        Get ["get"] 1 get,
-        Call ["call"] 1 call,
+        Var ["var"] 1 var (sees),
+        Set ["set"] 2 set (sees),
+        Get ["get"] 1 get (sees),
+        Call ["call"] 1 call (sees),
         Exit ["exit"] 1 exit,
     }
     /// Collections, and the words that take a string as a sequence of
@@ -169,13 +178,13 @@ words! {
         Keys ["keys"] 1 keys_or_values on map,
         Values ["values"] 1 keys_or_values on map,
         ClearItems ["clear_items", "clear!"] 1 clear_items on collection,
-        Each ["each"] 2 higher_order on collection_or_block,
-        Transform ["transform"] 2 higher_order on collection_or_block,
-        Select ["select"] 2 higher_order on collection_or_block,
-        Reduce ["reduce"] 3 higher_order on sequence_or_block,
-        Find ["find"] 2 higher_order on collection_or_block,
-        Any ["any?"] 2 higher_order on collection_or_block,
-        All ["all?"] 2 higher_order on collection_or_block,
+        Each ["each"] 2 higher_order on collection_or_block (sees),
+        Transform ["transform"] 2 higher_order on collection_or_block (sees),
+        Select ["select"] 2 higher_order on collection_or_block (sees),
+        Reduce ["reduce"] 3 higher_order on sequence_or_block (sees),
+        Find ["find"] 2 higher_order on collection_or_block (sees),
+        Any ["any?"] 2 higher_order on collection_or_block (sees),
+        All ["all?"] 2 higher_order on collection_or_block (sees),
     }
     /// Strings (§7.6).
     Strings in strings {
@@ -208,8 +217,8 @@ words! {
         ResultEnvelope ["result_envelope"] 2 result_envelope,
         IsError ["error?"] 1 is_error on result,
         UnwrapOr ["unwrap_or"] 2 unwrap_or on result,
-        MapResult ["map_result"] 2 map_result on result_or_block,
-        AndThen ["and_then"] 2 map_result on result_or_block,
+        MapResult ["map_result"] 2 map_result on result_or_block (sees),
+        AndThen ["and_then"] 2 map_result on result_or_block (sees),
     }
     /// Conversions and JSON (§7.10).
     Conversions in convert {
@@ -244,7 +253,7 @@ words! {
     }
     /// Tasks (§8.1).
     Tasks in tasks {
-        Spawn ["spawn"] 1 spawn,
+        Spawn ["spawn"] 1 spawn (sees),
         Await ["await"] 1 await_task,
         AwaitAll ["await_all"] 1 await_all,
         ReleaseTask ["release_task"] 1 release_task,
@@ -314,6 +323,12 @@ impl Word {
     /// Whether this is a socket word (behind the socket gate).
     pub fn is_socket(self) -> bool {
         self.domain() == Domain::Sockets
+    }
+
+    /// Whether running the word can look at the bindings of the code that
+    /// runs it (see `Entry::sees_bindings`).
+    pub fn sees_bindings(self) -> bool {
+        self.entry().sees_bindings
     }
 
     /// Whether the word acts outside its task: output, input, time,
