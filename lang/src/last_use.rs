@@ -35,7 +35,9 @@
 //! Invariants: only plain `GetVar` ops change, into `TakeVar` of the same
 //! name (spans, jumps and superinstructions stay as they are); at most the
 //! first 64 names a chunk declares are tracked; each analysis runs to a
-//! fixed point over the chunk's instructions, iteratively.
+//! fixed point by worklist, iteratively (an instruction's set of names only
+//! shrinks, or only grows, at most 64 times, and each change queues only
+//! its neighbours: a chunk costs at most 65 looks per edge).
 
 use crate::chunk::{Chunk, ChunkKind};
 use crate::op::Op;
@@ -115,28 +117,25 @@ fn successors(ops: &[Op], i: usize) -> Vec<usize> {
 
 /// For each instruction, the tracked names the chunk has declared on
 /// every path to it (a must analysis: start from "all", meet by
-/// intersection; instruction 0 knows none).
+/// intersection; instruction 0 knows none). A worklist: an instruction is
+/// looked at again only when what reaches it changed.
 fn declared_before(ops: &[Op], successors: &[Vec<usize>], bit: &impl Fn(Symbol) -> Names) -> Vec<Names> {
     let n = ops.len();
     let mut before = vec![Names::MAX; n];
-    if n == 0 {
-        return before;
+    let mut work = Worklist::all(n);
+    if let Some(first) = before.first_mut() {
+        *first = 0;
     }
-    before[0] = 0;
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for i in 0..n {
-            let after = match ops[i] {
-                Op::Declare(s, _) => before[i] | bit(s),
-                _ => before[i],
-            };
-            for &j in &successors[i] {
-                let met = if j == 0 { 0 } else { before[j] & after };
-                if met != before[j] {
-                    before[j] = met;
-                    changed = true;
-                }
+    while let Some(i) = work.pop() {
+        let after = match ops[i] {
+            Op::Declare(s, _) => before[i] | bit(s),
+            _ => before[i],
+        };
+        for &j in &successors[i] {
+            let met = if j == 0 { 0 } else { before[j] & after };
+            if met != before[j] {
+                before[j] = met;
+                work.push(j);
             }
         }
     }
@@ -144,34 +143,64 @@ fn declared_before(ops: &[Op], successors: &[Vec<usize>], bit: &impl Fn(Symbol) 
 }
 
 /// For each instruction, the tracked names read on some path after it
-/// before being assigned or declared again (a may analysis, backwards).
-/// A fused op's own assignment (`Then::Set`) is not counted: its plain
-/// part assigns on the other path.
+/// before being assigned or declared again (a may analysis, backwards, by
+/// worklist). A fused op's own assignment (`Then::Set`) is not counted: its
+/// plain part assigns on the other path.
 fn live_after(ops: &[Op], successors: &[Vec<usize>], bit: &impl Fn(Symbol) -> Names) -> Vec<Names> {
     let n = ops.len();
+    let mut predecessors = vec![Vec::new(); n];
+    for (i, next) in successors.iter().enumerate() {
+        for &j in next {
+            predecessors[j].push(i);
+        }
+    }
     let mut live_in = vec![0 as Names; n];
     let mut live_out = vec![0 as Names; n];
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for i in (0..n).rev() {
-            let out = successors[i].iter().fold(0, |acc, &j| acc | live_in[j]);
-            let (read, written) = match ops[i] {
-                Op::GetVar(s) | Op::TakeVar(s) => (bit(s), 0),
-                Op::VarVar(a, b, ..) => (bit(a) | bit(b), 0),
-                Op::VarInt(a, ..) => (bit(a), 0),
-                Op::SetVar(s) | Op::Declare(s, _) => (0, bit(s)),
-                _ => (0, 0),
-            };
-            let inn = read | (out & !written);
-            if out != live_out[i] || inn != live_in[i] {
-                live_out[i] = out;
-                live_in[i] = inn;
-                changed = true;
+    let mut work = Worklist::all(n);
+    while let Some(i) = work.pop() {
+        live_out[i] = successors[i].iter().fold(0, |acc, &j| acc | live_in[j]);
+        let (read, written) = match ops[i] {
+            Op::GetVar(s) | Op::TakeVar(s) => (bit(s), 0),
+            Op::VarVar(a, b, ..) => (bit(a) | bit(b), 0),
+            Op::VarInt(a, ..) => (bit(a), 0),
+            Op::SetVar(s) | Op::Declare(s, _) => (0, bit(s)),
+            _ => (0, 0),
+        };
+        let inn = read | (live_out[i] & !written);
+        if inn != live_in[i] {
+            live_in[i] = inn;
+            for &p in &predecessors[i] {
+                work.push(p);
             }
         }
     }
     live_out
+}
+
+/// The instructions left to look at, each at most once at a time.
+struct Worklist {
+    stack: Vec<usize>,
+    queued: Vec<bool>,
+}
+
+impl Worklist {
+    /// Every instruction of `n`, the first ones on top.
+    fn all(n: usize) -> Worklist {
+        Worklist { stack: (0..n).rev().collect(), queued: vec![true; n] }
+    }
+
+    fn push(&mut self, i: usize) {
+        if !self.queued[i] {
+            self.queued[i] = true;
+            self.stack.push(i);
+        }
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        let i = self.stack.pop()?;
+        self.queued[i] = false;
+        Some(i)
+    }
 }
 
 #[cfg(test)]
