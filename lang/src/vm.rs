@@ -572,6 +572,11 @@ impl Vm {
                 return Ok(());
             }
         }
+        if self.stack.capacity() == 0 {
+            // `trim` gave the buffer back at the park: the few values a
+            // woken task uses get their room at once, not by growing.
+            self.stack = Vec::with_capacity(4);
+        }
         self.stack.push(v);
         Ok(())
     }
