@@ -475,6 +475,13 @@ impl Vm {
         Ok(())
     }
 
+    /// Where the buffers a resumed run reads first are (its variables and
+    /// frames): a host that asks the memory system for them before it
+    /// resumes the VM overlaps their cache misses with its own work.
+    pub fn hot_buffers(&self) -> [*const u8; 2] {
+        [self.vars.as_ptr().cast(), self.frames.as_ptr().cast()]
+    }
+
     /// Frees spare memory while the VM waits: an empty operand stack gives
     /// its buffer back (a parked task then costs only its frames: keeping
     /// the smallest buffer, 64 bytes, saved a read loop's task an
