@@ -27,6 +27,10 @@
 //!   task queries all happen in its own runs, after the spawn returned, so
 //!   the spawner can only see that it may already have ended (as it may
 //!   have on another worker).
+//! * A run starts by asking the memory system for the VM's variables and
+//!   frames (`prefetch`, this file's one `unsafe`: a hint that reads
+//!   nothing and cannot fault), so a woken task's cold state arrives while
+//!   its answer is made; nothing depends on it.
 //! * A panic in a run ends that task as failed (`host operation failed in
 //!   spawn: task worker thread panicked`, re-raised by `await`), or ends the
 //!   program with an internal error if it was the main program; the worker

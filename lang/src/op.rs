@@ -496,4 +496,47 @@ mod tests {
         assert_eq!(Jumps::of(Word::Add, true), None);
         assert_eq!(Arith::of(Word::Div), None);
     }
+
+    /// `Op::covers` is the sequence a superinstruction was written over:
+    /// its parts, the plain ops after it, end where it says (what
+    /// `last_use.rs` takes as the place a whole run goes on, and `execute`
+    /// skips to); a fused branch or assignment is its last part.
+    #[test]
+    fn a_superinstruction_covers_the_ops_it_was_written_over() {
+        let source = [
+            "f function",
+            "1 a var 2 b var",
+            "$a $b + c var",
+            "$a 3 < if 1 end",
+            "$a 3 + a set",
+            "dup 1 - drop dup 1 < if 1 end dup 2 + drop 4 * drop",
+            "\"k\" at \"k\" = drop",
+            "end",
+        ]
+        .join("\n");
+        let program = crate::compiler::compile("t.rco", &source).expect("compiles");
+        let ops = &program.chunks[1].ops;
+        // Parts stay plain ops, specialised (`Arith`) or marked last reads
+        // (`TakeVar`) at most.
+        let plain = |o: &Op| {
+            matches!(o, Op::GetVar(_) | Op::TakeVar(_) | Op::PushInt(_) | Op::Word(_) | Op::Arith(_) | Op::SetVar(_))
+        };
+        let mut seen = 0;
+        for (i, op) in ops.iter().enumerate().filter(|(_, op)| op.covers() > 1) {
+            seen += 1;
+            let parts = &ops[i + 1..i + op.covers()];
+            let (last, rest) = parts.split_last().expect("a superinstruction has parts");
+            assert!(rest.iter().all(plain), "{op:?}: {parts:?}");
+            match (op.jump_target(), *op) {
+                (Some(t), _) => {
+                    assert!(matches!(*last, Op::JumpIfFalse(u) | Op::JumpIfTrue(u) if u == t), "{op:?}: {parts:?}")
+                }
+                (None, Op::VarVar(.., Then::Set(d)) | Op::VarInt(.., Then::Set(d))) => {
+                    assert!(matches!(*last, Op::SetVar(e) if e == d), "{op:?}: {parts:?}")
+                }
+                _ => assert!(plain(last), "{op:?}: {parts:?}"),
+            }
+        }
+        assert!(seen >= 9, "superinstructions compiled: {seen}");
+    }
 }

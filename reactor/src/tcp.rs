@@ -20,8 +20,9 @@
 //!   bytes go out at the next read without another OS read. Otherwise a
 //!   read performs one OS read (into a per-thread scratch buffer, from
 //!   which the delivered bytes become the script's text once: `Chunk`),
-//!   more only while everything it read is kept. A peer's end while bytes are kept is delivered after them
-//!   (`Conn::ended`); a local close discards them.
+//!   more only while everything it read is kept. A peer's end while bytes
+//!   are kept is delivered after them (`Conn::ended`); a local close
+//!   discards them.
 //! * A TLS listener (DIALECT 15) accepts eagerly and runs its
 //!   connections' TLS handshakes in its `Backlog`, as a WebSocket listener
 //!   does; `tcp_accept` takes the oldest finished one. A TLS connect runs
