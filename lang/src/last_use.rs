@@ -283,4 +283,19 @@ mod tests {
         assert_eq!(taken("[ $n drop 1 n var ] call", 1), Vec::<String>::new());
         assert_eq!(taken("[ 0 n var $n drop 5 n set ] call", 1), ["n"]);
     }
+
+    /// The deepest nesting a script may write, around many statements:
+    /// both analyses reach their fixed point (a worklist, not a sweep per
+    /// level) and the innermost loop's last reads are still found.
+    #[test]
+    fn the_deepest_nesting_compiles() {
+        let depth = crate::parser::MAX_NESTING - 1;
+        let mut lines = vec!["f function".to_string(), "0 total var".to_string()];
+        lines.extend((0..depth).map(|_| "true while".to_string()));
+        lines.extend((0..2_000).map(|i| format!("{i} item var $item println")));
+        lines.extend((0..depth).map(|_| "end".to_string()));
+        lines.push("end".to_string());
+        let marked = taken(&lines.join("\n"), 1);
+        assert_eq!(marked.len(), 2_000);
+    }
 }
