@@ -398,8 +398,7 @@ impl Net {
             return;
         }
         let batch = if timeout == Some(Duration::ZERO) { usize::MAX } else { BATCH };
-        let mut done = self.handle_events(events.take(batch));
-        self.finish(&mut done);
+        self.handle_events(events.take(batch));
         let (mut expired, calls) = self.expire();
         self.finish(&mut expired);
         for call in calls {
@@ -465,7 +464,12 @@ impl Net {
         })
     }
 
-    fn handle_events(&self, events: &[poller::Ready]) -> Completed {
+    /// Handles `events`, delivering each socket's replies before the next
+    /// socket is looked at: they are read back while still in the cache,
+    /// and their buffer is reused (kept for the whole batch, the replies of
+    /// hundreds of sockets, it grew into fresh memory every poll: three
+    /// cache-missing lines written per echo at 1,000 connections).
+    fn handle_events(&self, events: &[poller::Ready]) {
         self.lock().waiting = None;
         let mut done = Completed::new();
         for &ev in events {
@@ -474,8 +478,8 @@ impl Net {
                 KIND_TCP_LISTENER | KIND_TCP_CONN => self.tcp_event(kind, id, ev, &mut done),
                 _ => self.ws_event(kind, id, ev, &mut done),
             }
+            self.finish(&mut done);
         }
-        done
     }
 
     fn expire(&self) -> (Completed, Vec<Callback>) {
