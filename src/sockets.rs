@@ -6,7 +6,7 @@
 //! returned `Value`, no reply function made) or later through the
 //! `ReplyFn` its `Replier` made; replies carry only plain data, and values
 //! are built on the worker running the task. Every snapshot of one kind is
-//! a map of that kind's shape (per thread), whose keys are listed once,
+//! a map of that kind's shape (made once), whose keys are listed once,
 //! beside their values (`snapshot!`); a read result is the data keys given
 //! at once and its connection's snapshot deferred (`Map::lazy`: made only
 //! if the script looks at it, with the values of the moment of the read).
@@ -16,7 +16,7 @@ use rco_lang::map::{Deferred, Shape};
 use rco_lang::sockets::{SocketRequest, TlsFiles, WsListenArgs};
 use rco_lang::{Map, Value};
 use rco_reactor::{ConnInfo, ListenerInfo, Net, Replier, Reply, Status, WsConnInfo};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 /// Performs `request`: its reply now, or `None` when the reply function
 /// `reply` makes will get it (made only then, or at once for a listen or a
@@ -66,8 +66,8 @@ pub fn perform<R: Replier>(net: &Arc<Net>, request: SocketRequest, unused: bool,
 /// The entries of one kind of snapshot, in key order: `$name => value`.
 /// Defines the list of its keys (for its `Shape`) and a function building
 /// its values in that order, so the keys are written once, beside their
-/// values. The function takes the reply's record by value: its texts move
-/// into the values rather than being cloned.
+/// values. The function takes the reply's record by value: its own texts
+/// move into the values (a connection's lasting ones, shared, are counted).
 macro_rules! snapshot {
     ($keys:ident, $values:ident($($arg:ident: $ty:ty),*), { $($key:ident => $value:expr,)* }) => {
         const $keys: &[&str] = &[$(stringify!($key)),*];
@@ -78,7 +78,7 @@ macro_rules! snapshot {
     };
 }
 
-snapshot!(LISTENER, listener_values(l: ListenerInfo, statuses: &Statuses), {
+snapshot!(LISTENER, listener_values(l: ListenerInfo), {
     accepted_connections => int(l.accepted_connections),
     closed => Value::Bool(l.status == Status::Closed),
     error => opt(&l.error),
@@ -88,37 +88,37 @@ snapshot!(LISTENER, listener_values(l: ListenerInfo, statuses: &Statuses), {
     local_addr => opt(&l.local_addr),
     port => Value::Int(i64::from(l.port)),
     started_at_ms => Value::Int(l.started_at_ms),
-    status => statuses.of(l.status),
+    status => Value::Str(l.status.text()),
 });
 
-snapshot!(CONN, conn_values(c: ConnInfo, statuses: &Statuses), {
+snapshot!(CONN, conn_values(c: ConnInfo), {
     bytes_read => int(c.bytes_read),
     bytes_written => int(c.bytes_written),
     closed => Value::Bool(c.status == Status::Closed),
     connected => Value::Bool(c.status == Status::Connected),
     error => text(c.error),
-    host => Value::Str(c.host),
+    host => Value::Str(c.identity.host.clone()),
     id => int(c.id),
-    local_addr => text(c.local_addr),
-    peer_addr => text(c.peer_addr),
-    port => Value::Int(i64::from(c.port)),
-    started_at_ms => Value::Int(c.started_at_ms),
-    status => statuses.of(c.status),
+    local_addr => text(c.identity.local_addr.clone()),
+    peer_addr => text(c.identity.peer_addr.clone()),
+    port => Value::Int(i64::from(c.identity.port)),
+    started_at_ms => Value::Int(c.identity.started_at_ms),
+    status => Value::Str(c.status.text()),
 });
 
-snapshot!(WS, ws_values(c: WsConnInfo, statuses: &Statuses), {
+snapshot!(WS, ws_values(c: WsConnInfo), {
     closed => Value::Bool(c.status == Status::Closed),
     connected => Value::Bool(c.status == Status::Connected),
     error => text(c.error),
-    host => Value::Str(c.host),
+    host => Value::Str(c.identity.host.clone()),
     id => int(c.id),
     messages_received => int(c.messages_received),
     messages_sent => int(c.messages_sent),
-    response_headers => headers(&c.response_headers),
-    response_status => Value::Int(i64::from(c.response_status)),
-    started_at_ms => Value::Int(c.started_at_ms),
-    status => statuses.of(c.status),
-    url => Value::Str(c.url),
+    response_headers => headers(&c.identity.response_headers),
+    response_status => Value::Int(i64::from(c.identity.response_status)),
+    started_at_ms => Value::Int(c.identity.started_at_ms),
+    status => Value::Str(c.status.text()),
+    url => Value::Str(c.identity.url.clone()),
 });
 
 /// The keys a `tcp_read` result adds to its connection's snapshot.
@@ -139,7 +139,7 @@ fn shape(keys: &[&str]) -> Shape {
 struct DeferredSnapshot<T> {
     shape: Shape,
     info: T,
-    values: fn(T, &Statuses) -> Vec<Value>,
+    values: fn(T) -> Vec<Value>,
 }
 
 impl<T: Clone + Send> Deferred for DeferredSnapshot<T> {
@@ -148,60 +148,46 @@ impl<T: Clone + Send> Deferred for DeferredSnapshot<T> {
     }
 
     fn values(&self) -> Vec<Value> {
-        SHAPES.with(|k| (self.values)(self.info.clone(), &k.statuses))
+        (self.values)(self.info.clone())
     }
 }
 
 /// The shape of each kind of snapshot: a snapshot (one per read and write)
-/// is built without sorting or cloning its keys.
+/// is built without sorting, cloning or counting its keys.
 struct Shapes {
     listener: Shape,
     conn: Shape,
     read: Shape,
     ws: Shape,
     ws_read: Shape,
-    statuses: Statuses,
-}
-
-/// The `status` texts, shared by every snapshot.
-struct Statuses([ArcStr; 4]);
-
-impl Statuses {
-    fn of(&self, status: Status) -> Value {
-        Value::Str(self.0[status as usize].clone())
-    }
 }
 
 impl Shapes {
     fn new() -> Shapes {
-        let statuses = [Status::Listening, Status::Connected, Status::Closed, Status::Failed];
         Shapes {
             listener: shape(LISTENER),
             conn: shape(CONN),
             read: shape(&READ),
             ws: shape(WS),
             ws_read: shape(&WS_READ),
-            statuses: Statuses(statuses.map(|s| ArcStr::from(s.as_str()))),
         }
     }
 
     fn listener(&self, l: ListenerInfo) -> Value {
-        Value::map(Map::shaped(&self.listener, listener_values(l, &self.statuses).into()))
+        Value::map(Map::shaped(self.listener, listener_values(l).into()))
     }
 
     fn conn(&self, c: ConnInfo) -> Value {
-        Value::map(Map::shaped(&self.conn, conn_values(c, &self.statuses).into()))
+        Value::map(Map::shaped(self.conn, conn_values(c).into()))
     }
 
     fn ws(&self, c: WsConnInfo) -> Value {
-        Value::map(Map::shaped(&self.ws, ws_values(c, &self.statuses).into()))
+        Value::map(Map::shaped(self.ws, ws_values(c).into()))
     }
 }
 
-thread_local! {
-    /// Per thread, so that the reference counts are not shared between cores.
-    static SHAPES: Shapes = Shapes::new();
-}
+/// Made once for the program (a shape lives as long as it).
+static SHAPES: LazyLock<Shapes> = LazyLock::new(Shapes::new);
 
 fn text(s: Option<ArcStr>) -> Value {
     s.map_or(Value::Nil, Value::Str)
@@ -221,23 +207,24 @@ fn headers(headers: &[(ArcStr, ArcStr)]) -> Value {
 
 /// The value a socket word pushes for `reply`.
 pub fn to_value(reply: Reply) -> Value {
-    SHAPES.with(|k| match reply {
+    let k = &*SHAPES;
+    match reply {
         Reply::Listener(l) => Value::ok(k.listener(l)),
         Reply::Listeners(ls) => Value::array(ls.into_iter().map(|l| k.listener(l)).collect()),
         Reply::Conn(c) => Value::ok(k.conn(c)),
         Reply::Conns(cs) => Value::array(cs.into_iter().map(|c| k.conn(c)).collect()),
         Reply::Read(c, chunk) => {
-            let given = Map::shaped(&k.read, vec![int(chunk.bytes as u64), Value::Str(chunk.text)]);
-            let values = |c, statuses: &Statuses| conn_values(c, statuses).into();
-            let conn = DeferredSnapshot { shape: k.conn.clone(), info: c, values };
+            let given = Map::shaped(k.read, vec![int(chunk.bytes as u64), Value::Str(chunk.text)]);
+            let values = |c| conn_values(c).into();
+            let conn = DeferredSnapshot { shape: k.conn, info: c, values };
             Value::ok(Value::map(Map::lazy(given, conn)))
         }
         Reply::WsConn(c) => Value::ok(k.ws(c)),
         Reply::WsConns(cs) => Value::array(cs.into_iter().map(|c| k.ws(c)).collect()),
         Reply::WsRead(c, m) => {
-            let given = Map::shaped(&k.ws_read, vec![int(m.bytes as u64), Value::Str(m.text), Value::str(m.kind)]);
-            let values = |c, statuses: &Statuses| ws_values(c, statuses).into();
-            let conn = DeferredSnapshot { shape: k.ws.clone(), info: c, values };
+            let given = Map::shaped(k.ws_read, vec![int(m.bytes as u64), Value::Str(m.text), Value::str(m.kind)]);
+            let values = |c| ws_values(c).into();
+            let conn = DeferredSnapshot { shape: k.ws, info: c, values };
             Value::ok(Value::map(Map::lazy(given, conn)))
         }
         Reply::Released => Value::ok(Value::Bool(true)),
@@ -245,5 +232,5 @@ pub fn to_value(reply: Reply) -> Value {
         // (`socket_answer` gives it nil without coming here).
         Reply::Written => Value::Nil,
         Reply::Error(e) => Value::err(e.kind, &e.message),
-    })
+    }
 }

@@ -10,9 +10,10 @@
 //!
 //! A map a host builds many times with the same keys (a socket snapshot,
 //! once per read and write) can share its keys: `Shaped` holds a [`Shape`]
-//! (the sorted keys, reference-counted once for all the maps of that shape)
-//! and the values in key order, so building one sorts nothing, clones no
-//! key and makes one allocation. It behaves as the same entries in a
+//! (the sorted keys, made once for the program and shared by every map of
+//! that shape without a reference count) and the values in key order, so
+//! building one sorts nothing, clones no key, touches no shared count and
+//! makes one allocation. It behaves as the same entries in a
 //! `Small` map: a lookup or an update of an existing key works in place,
 //! and the first insertion of a new key or removal turns it into `Small`.
 //!
@@ -34,7 +35,6 @@ use crate::value::Value;
 use arcstr::ArcStr;
 use std::collections::{btree_map, BTreeMap};
 use std::ops::Bound;
-use std::sync::Arc;
 
 /// The most entries a map keeps in a vector.
 const SMALL: usize = 32;
@@ -76,7 +76,7 @@ impl std::fmt::Debug for Lazy {
 
 impl Lazy {
     fn rest(&self) -> &Map {
-        self.rest.get_or_init(|| Map::Shaped(self.deferred.shape().clone(), self.deferred.values()))
+        self.rest.get_or_init(|| Map::Shaped(*self.deferred.shape(), self.deferred.values()))
     }
 
     /// Its inner maps, taken out (to free them without recursion).
@@ -99,15 +99,17 @@ impl Clone for Map {
         match self {
             Map::Small(v) => Map::Small(v.clone()),
             Map::Large(m) => Map::Large(m.clone()),
-            Map::Shaped(shape, values) => Map::Shaped(shape.clone(), values.clone()),
+            Map::Shaped(shape, values) => Map::Shaped(*shape, values.clone()),
             Map::Lazy(lazy) => lazy.whole().clone(),
         }
     }
 }
 
-/// The keys of `Shaped` maps: sorted byte-wise, without duplicates.
-#[derive(Clone, Debug)]
-pub struct Shape(Arc<[ArcStr]>);
+/// The keys of `Shaped` maps: sorted byte-wise, without duplicates. A
+/// shape lives as long as the program (a host makes one per kind of map it
+/// builds, a fixed few), so copying it into each map counts nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape(&'static [ArcStr]);
 
 /// Where `key` is among `keys`, sorted by `name` (`Err`: where it would
 /// go). Up to `SCAN` keys are scanned for an equal one, where a key of
@@ -130,17 +132,18 @@ fn locate<K>(keys: &[K], key: &str, name: impl Fn(&K) -> &ArcStr) -> Result<usiz
 
 impl Shape {
     /// The shape of maps with `keys` (in any order; a repeated key counts
-    /// once). [`Shape::keys`] gives the order values must follow.
+    /// once). [`Shape::keys`] gives the order values must follow. Its keys
+    /// are kept for the rest of the program: make one per kind of map, once.
     pub fn new<'k>(keys: impl IntoIterator<Item = &'k str>) -> Shape {
         let mut keys: Vec<ArcStr> = keys.into_iter().map(ArcStr::from).collect();
         keys.sort();
         keys.dedup();
-        Shape(keys.into())
+        Shape(Vec::leak(keys))
     }
 
     /// The keys, in the order of a shaped map's values.
-    pub fn keys(&self) -> &[ArcStr] {
-        &self.0
+    pub fn keys(&self) -> &'static [ArcStr] {
+        self.0
     }
 }
 
@@ -183,9 +186,9 @@ impl Map {
     /// # Panics
     /// If `values` has not one value per key: a bug of the caller, whose
     /// values follow a fixed list of keys.
-    pub fn shaped(shape: &Shape, values: Vec<Value>) -> Map {
+    pub fn shaped(shape: Shape, values: Vec<Value>) -> Map {
         assert_eq!(shape.0.len(), values.len(), "a shaped map needs one value per key");
-        Map::Shaped(shape.clone(), values)
+        Map::Shaped(shape, values)
     }
 
     /// A map of `given`'s entries and `deferred`'s, made when looked at.
@@ -238,7 +241,7 @@ impl Map {
 
     /// Where `key` is in a shape.
     fn position(shape: &Shape, key: &str) -> Option<usize> {
-        locate(&shape.0, key, |k| k).ok()
+        locate(shape.0, key, |k| k).ok()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -510,13 +513,13 @@ mod tests {
             let mut map = if start_as == 2 {
                 let (even, odd): (Vec<u8>, Vec<u8>) = start.iter().partition(|&&k| k % 2 == 0);
                 let (shape, values) = shaped(&even);
-                let given = Map::shaped(&shape, values.into_iter().map(Value::Int).collect());
+                let given = Map::shaped(shape, values.into_iter().map(Value::Int).collect());
                 let (shape, values) = shaped(&odd);
                 Map::lazy(given, Ints { shape, values })
             } else {
                 let all: Vec<u8> = start.iter().copied().collect();
                 let (shape, values) = shaped(&all);
-                Map::shaped(&shape, values.into_iter().map(Value::Int).collect())
+                Map::shaped(shape, values.into_iter().map(Value::Int).collect())
             };
             for op in ops {
                 match op {
@@ -580,7 +583,7 @@ mod tests {
                 vec![Value::Int(1)]
             }
         }
-        let given = Map::shaped(&Shape::new(["data"]), vec![Value::Int(0)]);
+        let given = Map::shaped(Shape::new(["data"]), vec![Value::Int(0)]);
         let map = Map::lazy(given, Counted(Shape::new(["id"])));
         assert_eq!(map.len(), 2);
         assert!(map.get("data").is_some() && map.get("nope").is_none());
@@ -594,12 +597,12 @@ mod tests {
     /// (a `response_headers`); freeing the nest never recurses per level.
     #[test]
     fn nested_lazy_maps_free_without_recursion() {
-        let outer = Shape::new(["next"]);
+        let (outer, id) = (Shape::new(["next"]), Shape::new(["id"]));
         let mut value = Value::Nil;
         for _ in 0..200_000 {
             let inner: Map = [(ArcStr::from("lazy"), value)].into();
-            let given = Map::shaped(&outer, vec![Value::map(inner)]);
-            value = Value::map(Map::lazy(given, Ints { shape: Shape::new(["id"]), values: vec![1] }));
+            let given = Map::shaped(outer, vec![Value::map(inner)]);
+            value = Value::map(Map::lazy(given, Ints { shape: id, values: vec![1] }));
         }
         drop(value);
     }

@@ -49,7 +49,10 @@ use std::time::{Duration, Instant};
 pub use policy::Policy;
 pub(crate) use registry::{hold, share, Alarm, Registry, Shared};
 pub use timer::{Callback, Timers};
-pub use types::{Chunk, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, SocketError, Status, WsConnInfo, WsMessage};
+pub use types::{
+    Chunk, ConnIdentity, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, SocketError, Status, WsConnInfo, WsIdentity,
+    WsMessage,
+};
 
 /// How many ready sockets one waiting `poll` handles. The replies of a batch wake
 /// their tasks, which the polling worker runs before it handles the next

@@ -48,7 +48,7 @@ use crate::poller::Ready;
 use crate::registered::Registered;
 use crate::registry::{Socket, Sockets};
 use crate::resolve::LISTEN_LOOKUP;
-use crate::types::{now_ms, Chunk, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, Status};
+use crate::types::{now_ms, Chunk, ConnIdentity, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, Status};
 use crate::waiters::Waiters;
 use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Shared, KIND_TCP_CONN, KIND_TCP_LISTENER};
 
@@ -129,14 +129,9 @@ impl Texts {
 
 pub(crate) struct Conn {
     id: u64,
-    // The text fields are shared with every snapshot (one is taken per read
-    // and write), so they are formatted once and reference-counted.
-    host: ArcStr,
-    port: u16,
-    started_at_ms: i64,
+    /// Shared with every snapshot (one is taken per read and write).
+    identity: Arc<ConnIdentity>,
     status: Status,
-    local_addr: Option<ArcStr>,
-    peer_addr: Option<ArcStr>,
     error: Option<ArcStr>,
     bytes_read: u64,
     bytes_written: u64,
@@ -321,15 +316,17 @@ impl Conn {
     /// shares the texts it has in common with the one accepted before.
     fn new(id: u64, host: &str, port: u16, stream: Link, texts: &mut Texts) -> Conn {
         stream.socket().edge(key(id, KIND_TCP_CONN));
-        let local_addr = stream.get().local_addr().ok().map(|a| Texts::share(&mut texts.local, a.to_string()));
-        Conn {
-            id,
+        let identity = ConnIdentity {
             host: Texts::share(&mut texts.host, host.to_string()),
             port,
             started_at_ms: now_ms(),
-            status: Status::Connected,
-            local_addr,
+            local_addr: stream.get().local_addr().ok().map(|a| Texts::share(&mut texts.local, a.to_string())),
             peer_addr: stream.get().peer_addr().ok().map(|a| ArcStr::from(a.to_string())),
+        };
+        Conn {
+            id,
+            identity: Arc::new(identity),
+            status: Status::Connected,
             error: None,
             bytes_read: 0,
             bytes_written: 0,
@@ -345,12 +342,8 @@ impl Conn {
     fn info(&self) -> ConnInfo {
         ConnInfo {
             id: self.id,
-            host: self.host.clone(),
-            port: self.port,
-            started_at_ms: self.started_at_ms,
+            identity: self.identity.clone(),
             status: self.status,
-            local_addr: self.local_addr.clone(),
-            peer_addr: self.peer_addr.clone(),
             error: self.error.clone(),
             bytes_read: self.bytes_read,
             bytes_written: self.bytes_written,

@@ -15,12 +15,14 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    /// Its name, the value of a snapshot's `status` (a literal: cloning it
+    /// counts no reference).
+    pub fn text(self) -> ArcStr {
         match self {
-            Status::Listening => "listening",
-            Status::Connected => "connected",
-            Status::Closed => "closed",
-            Status::Failed => "failed",
+            Status::Listening => arcstr::literal!("listening"),
+            Status::Connected => arcstr::literal!("connected"),
+            Status::Closed => arcstr::literal!("closed"),
+            Status::Failed => arcstr::literal!("failed"),
         }
     }
 }
@@ -38,37 +40,52 @@ pub struct ListenerInfo {
     pub accepted_connections: u64,
 }
 
-/// A TCP connection snapshot (§4.1). Its text is shared with the
-/// connection (taking a snapshot, once per read and write, copies no text).
+/// A TCP connection snapshot (§4.1): what changes, and what a connection
+/// keeps for its life (`ConnIdentity`) shared with it, so taking one (once
+/// per read and write) counts one reference and copies no text.
 #[derive(Clone, Debug)]
 pub struct ConnInfo {
     pub id: u64,
-    pub host: ArcStr,
-    pub port: u16,
-    pub started_at_ms: i64,
+    pub identity: Arc<ConnIdentity>,
     pub status: Status,
-    pub local_addr: Option<ArcStr>,
-    pub peer_addr: Option<ArcStr>,
     pub error: Option<ArcStr>,
     pub bytes_read: u64,
     pub bytes_written: u64,
 }
 
-/// A WebSocket connection snapshot (§4.3). Like `ConnInfo`, its text is
-/// shared with the connection.
+/// What a TCP connection's snapshot shows that never changes once it is
+/// connected.
+#[derive(Debug)]
+pub struct ConnIdentity {
+    pub host: ArcStr,
+    pub port: u16,
+    pub started_at_ms: i64,
+    pub local_addr: Option<ArcStr>,
+    pub peer_addr: Option<ArcStr>,
+}
+
+/// A WebSocket connection snapshot (§4.3). Like `ConnInfo`, what never
+/// changes is shared with the connection.
 #[derive(Clone, Debug)]
 pub struct WsConnInfo {
     pub id: u64,
-    pub url: ArcStr,
-    pub host: ArcStr,
-    pub started_at_ms: i64,
+    pub identity: Arc<WsIdentity>,
     pub status: Status,
-    pub response_status: u16,
-    /// Lower-cased names, sorted.
-    pub response_headers: Arc<[(ArcStr, ArcStr)]>,
     pub error: Option<ArcStr>,
     pub messages_sent: u64,
     pub messages_received: u64,
+}
+
+/// What a WebSocket connection's snapshot shows that never changes once
+/// its handshake is done.
+#[derive(Debug)]
+pub struct WsIdentity {
+    pub url: ArcStr,
+    pub host: ArcStr,
+    pub started_at_ms: i64,
+    pub response_status: u16,
+    /// Lower-cased names, sorted.
+    pub response_headers: Box<[(ArcStr, ArcStr)]>,
 }
 
 /// One message `ws_read` returns.

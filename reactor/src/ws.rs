@@ -29,7 +29,7 @@ use crate::connect::{Connecting, Progress};
 use crate::link::Link;
 use crate::policy::lookup_host;
 use crate::registry::{Socket, Sockets};
-use crate::types::{now_ms, Replier, Reply, ReplyFn, Status, WsConnInfo, WsMessage};
+use crate::types::{now_ms, Replier, Reply, ReplyFn, Status, WsConnInfo, WsIdentity, WsMessage};
 use crate::waiters::Waiters;
 use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Shared, KIND_WS_CONN, KIND_WS_LISTENER};
 use arcstr::ArcStr;
@@ -500,18 +500,20 @@ impl WsConn {
         host: &str,
         ws: WebSocket<Stream>,
         response_status: u16,
-        response_headers: Arc<[(ArcStr, ArcStr)]>,
+        response_headers: Box<[(ArcStr, ArcStr)]>,
     ) -> WsConn {
         ws.get_ref().socket().edge(key(id, KIND_WS_CONN));
         let conn = WsConn {
             info: WsConnInfo {
                 id,
-                url: url.into(),
-                host: host.into(),
-                started_at_ms: now_ms(),
+                identity: Arc::new(WsIdentity {
+                    url: url.into(),
+                    host: host.into(),
+                    started_at_ms: now_ms(),
+                    response_status,
+                    response_headers,
+                }),
                 status: Status::Connected,
-                response_status,
-                response_headers,
                 error: None,
                 messages_sent: 0,
                 messages_received: 0,

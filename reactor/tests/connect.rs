@@ -29,8 +29,8 @@ fn connects_to_a_literal_and_to_a_name() {
     for host in ["127.0.0.1", "localhost"] {
         match connect(&net, host, port, 2000) {
             Reply::Conn(c) => {
-                assert_eq!(&*c.host, host);
-                assert_eq!(c.peer_addr.as_deref(), Some(format!("127.0.0.1:{port}").as_str()));
+                assert_eq!(&*c.identity.host, host);
+                assert_eq!(c.identity.peer_addr.as_deref(), Some(format!("127.0.0.1:{port}").as_str()));
             }
             other => panic!("{host}: expected a connection, got {other:?}"),
         }

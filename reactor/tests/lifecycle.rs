@@ -226,10 +226,10 @@ impl Harness {
         prop_assert_eq!(c.status, m.status, "status of connection {}", c.id);
         prop_assert_eq!(c.bytes_read, m.bytes_read, "bytes_read of connection {}", c.id);
         prop_assert_eq!(c.bytes_written, m.bytes_written, "bytes_written of connection {}", c.id);
-        prop_assert_eq!(&*c.host, m.host.as_str());
-        prop_assert_eq!(c.port, m.port);
+        prop_assert_eq!(&*c.identity.host, m.host.as_str());
+        prop_assert_eq!(c.identity.port, m.port);
         prop_assert_eq!(c.error.is_some(), m.has_error, "error field of {:?}", c);
-        prop_assert!(c.local_addr.is_some() && c.peer_addr.is_some(), "addresses kept: {:?}", c);
+        prop_assert!(c.identity.local_addr.is_some() && c.identity.peer_addr.is_some(), "addresses kept: {:?}", c);
         Ok(())
     }
 
@@ -393,7 +393,7 @@ impl Harness {
         let c = expect_conn(reply)?;
         prop_assert_eq!(c.id, id, "connection ids count up, outbound reserved at connect");
         prop_assert_eq!(c.status, Status::Connected);
-        prop_assert_eq!(c.peer_addr.as_deref().map(str::to_string), Some(format!("127.0.0.1:{port}")));
+        prop_assert_eq!(c.identity.peer_addr.as_deref().map(str::to_string), Some(format!("127.0.0.1:{port}")));
         let (client, server) = (m.ends.len(), m.ends.len() + 1);
         m.ends.push(End {
             id: Some(id),
@@ -401,7 +401,7 @@ impl Harness {
             inbox: VecDeque::new(),
             open: true,
             peer_state: Peer::Open,
-            local_addr: c.local_addr.clone(),
+            local_addr: c.identity.local_addr.clone(),
         });
         m.ends.push(End {
             id: None,
@@ -453,9 +453,9 @@ impl Harness {
         prop_assert_eq!(c.id, m.next_conn, "accepted connections take the next id");
         m.next_conn += 1;
         let client = m.ends[server].peer;
-        prop_assert_eq!(&c.peer_addr, &m.ends[client].local_addr, "accept order is arrival order");
-        let peer_port = c.peer_addr.as_deref().and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse().ok());
-        prop_assert_eq!(Some(c.port), peer_port, "accepted port is the peer's port");
+        prop_assert_eq!(&c.identity.peer_addr, &m.ends[client].local_addr, "accept order is arrival order");
+        let peer_port = c.identity.peer_addr.as_deref().and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse().ok());
+        prop_assert_eq!(Some(c.identity.port), peer_port, "accepted port is the peer's port");
         m.ends[server].id = Some(c.id);
         m.conns.insert(
             c.id,
@@ -463,7 +463,7 @@ impl Harness {
                 status: Status::Connected,
                 end: server,
                 host: "127.0.0.1".into(),
-                port: c.port,
+                port: c.identity.port,
                 bytes_read: 0,
                 bytes_written: 0,
                 has_error: false,

@@ -205,9 +205,9 @@ impl Harness {
         prop_assert_eq!(c.messages_sent, m.sent, "messages_sent of WebSocket {}", c.id);
         prop_assert_eq!(c.messages_received, m.received, "messages_received of WebSocket {}", c.id);
         prop_assert_eq!(c.error.is_some(), m.has_error, "error field of {:?}", c);
-        prop_assert_eq!(&*c.url, m.url.as_str());
-        prop_assert_eq!(&*c.host, "127.0.0.1");
-        prop_assert_eq!(c.response_status, 101);
+        prop_assert_eq!(&*c.identity.url, m.url.as_str());
+        prop_assert_eq!(&*c.identity.host, "127.0.0.1");
+        prop_assert_eq!(c.identity.response_status, 101);
         Ok(())
     }
 

@@ -98,7 +98,7 @@ fn take(
         return conn_full(net.max_sockets); // dropping `ws` closes it
     };
     info.accepted_connections += 1;
-    let conn = WsConn::new(id, url, &peer.ip().to_string(), ws, 101, Arc::new([]));
+    let conn = WsConn::new(id, url, &peer.ip().to_string(), ws, 101, Box::new([]));
     let snapshot = conn.snapshot();
     net.lock().ws.conns.settle(id, Some(share(conn)));
     Reply::WsConn(snapshot)
