@@ -214,18 +214,18 @@ pub fn to_value(reply: Reply) -> Value {
         Reply::Conn(c) => Value::ok(k.conn(c)),
         Reply::Conns(cs) => Value::array(cs.into_iter().map(|c| k.conn(c)).collect()),
         Reply::Read(c, chunk) => {
-            let given = Map::shaped(k.read, vec![int(chunk.bytes as u64), Value::Str(chunk.text)]);
+            let given = [int(chunk.bytes as u64), Value::Str(chunk.text)];
             let values = |c| conn_values(c).into();
             let conn = DeferredSnapshot { shape: k.conn, info: c, values };
-            Value::ok(Value::map(Map::lazy(given, conn)))
+            Value::ok(Value::map(Map::lazy(k.read, given, conn)))
         }
         Reply::WsConn(c) => Value::ok(k.ws(c)),
         Reply::WsConns(cs) => Value::array(cs.into_iter().map(|c| k.ws(c)).collect()),
         Reply::WsRead(c, m) => {
-            let given = Map::shaped(k.ws_read, vec![int(m.bytes as u64), Value::Str(m.text), Value::str(m.kind)]);
+            let given = [int(m.bytes as u64), Value::Str(m.text), Value::str(m.kind)];
             let values = |c| ws_values(c).into();
             let conn = DeferredSnapshot { shape: k.ws, info: c, values };
-            Value::ok(Value::map(Map::lazy(given, conn)))
+            Value::ok(Value::map(Map::lazy(k.ws_read, given, conn)))
         }
         Reply::Released => Value::ok(Value::Bool(true)),
         // Asked for only when the script drops the answer unseen

@@ -187,8 +187,12 @@ impl Pending {
                 Map::Small(entries) => std::mem::take(entries).into_iter().for_each(|(_, v)| self.keep(v)),
                 Map::Large(entries) => std::mem::take(entries).into_values().for_each(|v| self.keep(v)),
                 Map::Shaped(_, values) => std::mem::take(values).into_iter().for_each(|v| self.keep(v)),
-                // Its inner maps are ordinary: their values go on the stack.
-                Map::Lazy(lazy) => lazy.take_maps().into_iter().for_each(|m| self.keep_all(Contents::Map(m))),
+                // Its given values and the ordinary maps it made go on the stack.
+                Map::Lazy(lazy) => {
+                    let (given, made) = lazy.take_contents();
+                    given.into_iter().for_each(|v| self.keep(v));
+                    made.into_iter().for_each(|m| self.keep_all(Contents::Map(m)));
+                }
             },
             Contents::One(v) => self.keep(v),
         }
@@ -222,7 +226,7 @@ pub(crate) fn free(contents: Contents) {
                 Map::Small(entries) => drop(std::mem::take(entries)),
                 Map::Large(entries) => drop(std::mem::take(entries)),
                 Map::Shaped(_, values) => drop(std::mem::take(values)),
-                Map::Lazy(lazy) => drop(lazy.take_maps()),
+                Map::Lazy(lazy) => drop(lazy.take_contents()),
             },
             Contents::One(v) => drop(v),
         }

@@ -55,17 +55,31 @@ pub trait Deferred: Send {
     fn values(&self) -> Vec<Value>;
 }
 
+/// The most entries a lazy map is given at once (a read result is given
+/// two or three: its data).
+pub const LAZY_GIVEN: usize = 3;
+
 /// A map with entries given now and entries deferred (see the module's
-/// notes). The deferred part is its last field, so a map's one box holds
-/// it whatever its type (`Box<Lazy<D>>` becomes a `Box<Lazy>`): a read
-/// result makes one allocation for both.
+/// notes). The given values are inline and the deferred part is its last
+/// field, so a map's one box holds them all whatever the deferred part's
+/// type (`Box<Lazy<D>>` becomes a `Box<Lazy>`): a read result makes one
+/// allocation for its entries.
 pub struct Lazy<D: ?Sized = dyn Deferred> {
-    given: Map,
-    /// The deferred entries, once made.
-    rest: std::cell::OnceCell<Map>,
+    /// The keys of the given entries.
+    shape: Shape,
+    /// Their values in key order; the slots past them hold nil.
+    given: [Value; LAZY_GIVEN],
+    /// What a look past them made, once (boxed: most maps never need it).
+    made: std::cell::OnceCell<Box<Made>>,
+    deferred: D,
+}
+
+/// What a lazy map made when a script looked past its given entries.
+struct Made {
+    /// The deferred entries.
+    rest: Map,
     /// All the entries in one map, once something walked them.
     whole: std::cell::OnceCell<Map>,
-    deferred: D,
 }
 
 impl std::fmt::Debug for Lazy {
@@ -75,22 +89,46 @@ impl std::fmt::Debug for Lazy {
 }
 
 impl Lazy {
-    fn rest(&self) -> &Map {
-        self.rest.get_or_init(|| Map::Shaped(*self.deferred.shape(), self.deferred.values()))
+    /// The given entries, in key order.
+    fn given(&self) -> Zip<'_> {
+        self.shape.0.iter().zip(self.given.iter())
     }
 
-    /// Its inner maps, taken out (to free them without recursion).
-    pub(crate) fn take_maps(&mut self) -> [Map; 3] {
-        [std::mem::take(&mut self.given), self.rest.take().unwrap_or_default(), self.whole.take().unwrap_or_default()]
+    fn made(&self) -> &Made {
+        self.made.get_or_init(|| {
+            let rest = Map::Shaped(*self.deferred.shape(), self.deferred.values());
+            Box::new(Made { rest, whole: std::cell::OnceCell::new() })
+        })
+    }
+
+    fn rest(&self) -> &Map {
+        &self.made().rest
+    }
+
+    /// What it holds, taken out (to free it without recursion).
+    pub(crate) fn take_contents(&mut self) -> ([Value; LAZY_GIVEN], [Map; 2]) {
+        let given = std::mem::take(&mut self.given);
+        let made = self.made.take().map_or_else(Default::default, |made| {
+            let Made { rest, whole } = *made;
+            [rest, whole.into_inner().unwrap_or_default()]
+        });
+        (given, made)
     }
 
     fn whole(&self) -> &Map {
-        self.whole.get_or_init(|| {
+        let made = self.made();
+        made.whole.get_or_init(|| {
             let mut entries: Vec<(ArcStr, Value)> =
-                self.given.iter().chain(self.rest().iter()).map(|(k, v)| (k.clone(), v.clone())).collect();
+                self.given().chain(made.rest.iter()).map(|(k, v)| (k.clone(), v.clone())).collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             Map::from_sorted(entries)
         })
+    }
+
+    /// The whole map, taken out (before a change).
+    fn take_whole(&mut self) -> Map {
+        self.whole();
+        self.made.get_mut().and_then(|made| made.whole.take()).unwrap_or_default()
     }
 }
 
@@ -153,11 +191,12 @@ impl Shape {
 impl Drop for Map {
     fn drop(&mut self) {
         let leaves_only = match self {
-            // Its box goes with the enum: the inner maps in it are
+            // Its box goes with the enum when its given values free
+            // nothing nested (a read result's): the maps it made are
             // ordinary ones, each freed by its own drop (taking them out
             // first made two empty maps to drop: 3.5% of a TCP echo's
             // round trip).
-            Map::Lazy(_) => return,
+            Map::Lazy(lazy) => deep::leaves_only(lazy.given.iter()),
             // A small map of values that free nothing nested (a snapshot,
             // a read's result) drops without the bounded free's set-up.
             Map::Small(entries) => deep::leaves_only(entries.iter().map(|(_, v)| v)),
@@ -191,15 +230,25 @@ impl Map {
         Map::Shaped(shape, values)
     }
 
-    /// A map of `given`'s entries and `deferred`'s, made when looked at.
-    pub fn lazy(given: Map, deferred: impl Deferred + 'static) -> Map {
-        debug_assert!(deferred.shape().keys().iter().all(|k| given.get(k).is_none()), "a key both given and deferred");
-        Map::Lazy(Box::new(Lazy {
-            given,
-            rest: std::cell::OnceCell::new(),
-            whole: std::cell::OnceCell::new(),
-            deferred,
-        }))
+    /// A map of `shape`'s keys with the `given` values (in key order) and
+    /// `deferred`'s entries, made when looked at.
+    ///
+    /// # Panics
+    /// If `given` has not one value per key of `shape`, or more than
+    /// [`LAZY_GIVEN`]: a bug of the caller, whose values follow a fixed list
+    /// of keys.
+    pub fn lazy<const N: usize>(shape: Shape, given: [Value; N], deferred: impl Deferred + 'static) -> Map {
+        const { assert!(N <= LAZY_GIVEN, "a lazy map is given at most LAZY_GIVEN entries") };
+        assert_eq!(shape.0.len(), N, "a lazy map needs one given value per key");
+        debug_assert!(
+            deferred.shape().keys().iter().all(|k| Map::position(&shape, k).is_none()),
+            "a key both given and deferred"
+        );
+        let mut slots: [Value; LAZY_GIVEN] = Default::default();
+        for (slot, value) in slots.iter_mut().zip(given) {
+            *slot = value;
+        }
+        Map::Lazy(Box::new(Lazy { shape, given: slots, made: std::cell::OnceCell::new(), deferred }))
     }
 
     /// A map of entries sorted by key without duplicates.
@@ -216,7 +265,7 @@ impl Map {
             Map::Small(v) => v.len(),
             Map::Large(m) => m.len(),
             Map::Shaped(_, values) => values.len(),
-            Map::Lazy(lazy) => lazy.given.len() + lazy.deferred.shape().keys().len(),
+            Map::Lazy(lazy) => lazy.shape.0.len() + lazy.deferred.shape().keys().len(),
         }
     }
 
@@ -230,9 +279,7 @@ impl Map {
                 *self = Map::Small(entries);
             }
             Map::Lazy(lazy) => {
-                lazy.whole();
-                let whole = lazy.whole.take().unwrap_or_default();
-                *self = whole;
+                *self = lazy.take_whole();
                 self.unshape();
             }
             _ => {}
@@ -264,9 +311,8 @@ impl Map {
             Map::Large(m) => m.get(key),
             Map::Shaped(shape, values) => Map::position(shape, key).map(|i| &values[i]),
             // A key that is not deferred makes nothing.
-            Map::Lazy(lazy) => lazy
-                .given
-                .get(key)
+            Map::Lazy(lazy) => Map::position(&lazy.shape, key)
+                .map(|i| &lazy.given[i])
                 .or_else(|| Map::position(lazy.deferred.shape(), key).and_then(|_| lazy.rest().get(key))),
         }
     }
@@ -511,11 +557,20 @@ mod tests {
                 (shape, values)
             };
             let mut map = if start_as == 2 {
-                let (even, odd): (Vec<u8>, Vec<u8>) = start.iter().partition(|&&k| k % 2 == 0);
-                let (shape, values) = shaped(&even);
-                let given = Map::shaped(shape, values.into_iter().map(Value::Int).collect());
-                let (shape, values) = shaped(&odd);
-                Map::lazy(given, Ints { shape, values })
+                // Every third key given (at most `LAZY_GIVEN`), the others
+                // deferred.
+                let given: Vec<u8> = start.iter().copied().step_by(3).take(LAZY_GIVEN).collect();
+                let deferred: Vec<u8> = start.iter().copied().filter(|k| !given.contains(k)).collect();
+                let (shape, values) = shaped(&given);
+                let (deferred_shape, deferred) = shaped(&deferred);
+                let deferred = Ints { shape: deferred_shape, values: deferred };
+                match values[..] {
+                    [] => Map::lazy(shape, [], deferred),
+                    [a] => Map::lazy(shape, [Value::Int(a)], deferred),
+                    [a, b] => Map::lazy(shape, [Value::Int(a), Value::Int(b)], deferred),
+                    [a, b, c] => Map::lazy(shape, [Value::Int(a), Value::Int(b), Value::Int(c)], deferred),
+                    _ => unreachable!("at most LAZY_GIVEN keys are given"),
+                }
             } else {
                 let all: Vec<u8> = start.iter().copied().collect();
                 let (shape, values) = shaped(&all);
@@ -583,8 +638,7 @@ mod tests {
                 vec![Value::Int(1)]
             }
         }
-        let given = Map::shaped(Shape::new(["data"]), vec![Value::Int(0)]);
-        let map = Map::lazy(given, Counted(Shape::new(["id"])));
+        let map = Map::lazy(Shape::new(["data"]), [Value::Int(0)], Counted(Shape::new(["id"])));
         assert_eq!(map.len(), 2);
         assert!(map.get("data").is_some() && map.get("nope").is_none());
         assert_eq!(MADE.load(SeqCst), 0, "a given key or no key made the deferred ones");
@@ -601,8 +655,13 @@ mod tests {
         let mut value = Value::Nil;
         for _ in 0..200_000 {
             let inner: Map = [(ArcStr::from("lazy"), value)].into();
-            let given = Map::shaped(outer, vec![Value::map(inner)]);
-            value = Value::map(Map::lazy(given, Ints { shape: id, values: vec![1] }));
+            value = Value::map(Map::lazy(outer, [Value::map(inner)], Ints { shape: id, values: vec![1] }));
+        }
+        drop(value);
+        // A host could give a lazy map as a given value of another.
+        let mut value = Value::Nil;
+        for _ in 0..200_000 {
+            value = Value::map(Map::lazy(outer, [value], Ints { shape: id, values: vec![1] }));
         }
         drop(value);
     }
