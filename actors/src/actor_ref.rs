@@ -148,13 +148,6 @@ impl<A: Actor> ActorRef<A> {
         lock(&self.0.mail).pop()
     }
 
-    /// Frees the mailbox's buffer if it is empty: a parked actor keeps no
-    /// queue (most receive one answer at a time, and thousands of them may
-    /// wait at once).
-    pub(crate) fn trim_mail(&self) {
-        lock(&self.0.mail).trim();
-    }
-
     pub(crate) fn has_mail(&self) -> bool {
         !lock(&self.0.mail).is_empty()
     }
@@ -328,7 +321,6 @@ mod tests {
         assert!(a.has_mail());
         assert_eq!(a.recv(), Some(0));
         assert_eq!(a.recv(), Some(1));
-        a.trim_mail();
         assert!(a.has_mail(), "not empty: kept");
         assert!(a.finish());
         assert!(!a.has_mail(), "unread messages are dropped with the actor");
@@ -344,7 +336,6 @@ mod tests {
         a.send(1).expect("alive");
         a.send(2).expect("alive");
         assert_eq!((a.recv(), a.recv()), (Some(1), Some(2)));
-        a.trim_mail();
         assert!(!a.0.mail.lock().map(|m| m.holds_buffer()).unwrap_or(true));
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! Most actors hold at most one message at a time (a task waits for one
 //! answer, then parks again), so one message is kept inline, with no
-//! allocation; a second one moves both into a `VecDeque`, which stays until
-//! the mailbox is trimmed empty. An empty mailbox owns no buffer and drops
-//! with a single test of its tag.
+//! allocation; a second one moves both into a `VecDeque`, which goes when a
+//! pop empties it (a parked actor keeps no queue, and parking takes no look
+//! at the mailbox). An empty mailbox owns no buffer and drops with a single
+//! test of its tag.
 //!
 //! Invariant: the messages come out in the order they went in, whatever
 //! form the mailbox has.
@@ -34,7 +35,11 @@ impl<M> Mailbox<M> {
 
     pub(crate) fn pop(&mut self) -> Option<M> {
         if let Mailbox::Many(queue) = self {
-            return queue.pop_front();
+            let msg = queue.pop_front();
+            if queue.is_empty() {
+                *self = Mailbox::Empty;
+            }
+            return msg;
         }
         match mem::take(self) {
             Mailbox::One(msg) => Some(msg),
@@ -47,13 +52,6 @@ impl<M> Mailbox<M> {
             Mailbox::Empty => true,
             Mailbox::One(_) => false,
             Mailbox::Many(queue) => queue.is_empty(),
-        }
-    }
-
-    /// Frees the queue's buffer if no message is left in it.
-    pub(crate) fn trim(&mut self) {
-        if matches!(self, Mailbox::Many(queue) if queue.is_empty()) {
-            *self = Mailbox::Empty;
         }
     }
 
@@ -83,11 +81,9 @@ mod tests {
         mail.push(6);
         let rest: Vec<i32> = std::iter::from_fn(|| mail.pop()).collect();
         assert_eq!(rest, [3, 4, 5, 6]);
-        assert!(mail.is_empty() && mail.holds_buffer(), "the queue stays until trimmed");
-        mail.trim();
-        assert!(!mail.holds_buffer());
+        assert!(mail.is_empty() && !mail.holds_buffer(), "the queue goes when a pop empties it");
         mail.push(7);
-        mail.trim();
-        assert_eq!(mail.pop(), Some(7), "trim keeps a waiting message");
+        assert_eq!(mail.pop(), Some(7), "one message inline again");
+        assert!(!mail.holds_buffer());
     }
 }

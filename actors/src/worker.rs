@@ -318,8 +318,6 @@ impl<A: Actor> WorkerLocal<A> {
                 self.register(&actor);
                 if actor.parked() {
                     self.push(actor);
-                } else {
-                    actor.trim_mail();
                 }
             }
             Poll::Done => self.shared.tallies[self.index].own_finished(),
