@@ -40,6 +40,12 @@ pub trait Actor: Send + Sized + 'static {
 
     /// Runs one slice of the actor.
     fn run(&mut self, cx: &mut Context<'_, Self>) -> Poll;
+
+    /// Told by a worker, before it runs another actor, which actor it runs
+    /// after that one: a hint to ask for `next`'s memory
+    /// ([`ActorRef::memory`]) so that it arrives meanwhile. Nothing may
+    /// depend on it; by default nothing is done.
+    fn upcoming(_next: &ActorRef<Self>) {}
 }
 
 /// A closure as an actor, for tests and small helpers: a scheduler of

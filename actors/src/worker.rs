@@ -16,6 +16,10 @@
 //! * The worker thread alone touches its registry shard, in which it
 //!   registers the actors that park on it (see `registry`); it hands the
 //!   shard back to `Scheduler::shutdown` when it exits.
+//! * At most one actor is out of every queue between runs besides the one
+//!   that yielded: the next to run (`next`, named to `Actor::upcoming`
+//!   before the run ahead of it). It runs before anything else in the
+//!   local queue, and the worker registers it if it exits first.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -72,6 +76,10 @@ pub(crate) struct WorkerLocal<A: Actor> {
     overloaded: Cell<bool>,
     /// This worker's `Shared::in_run` flag as it last stored it.
     announced: Cell<bool>,
+    /// The actor this worker runs next, taken from its queue while the one
+    /// before it runs, so that its memory can be asked for meanwhile
+    /// (`Actor::upcoming`). Held in no queue: peers do not steal it.
+    next: Cell<Option<ActorRef<A>>>,
 }
 
 /// Queues an actor that just became SCHEDULED through a wake: on the current
@@ -120,6 +128,7 @@ impl<A: Actor> WorkerLocal<A> {
             backlog_work: Cell::new(0),
             overloaded: Cell::new(false),
             announced: Cell::new(false),
+            next: Cell::new(None),
         }
     }
 
@@ -194,17 +203,37 @@ impl<A: Actor> WorkerLocal<A> {
                 sleep.idle(|| self.find_task(false))
             });
             if let Some(actor) = found {
-                let waiting = !self.queue.is_empty();
+                self.look_ahead();
+                let waiting = self.has_next() || !self.queue.is_empty();
                 let (work, requeue) = self.run_actor(actor);
                 self.account(waiting, work);
                 yielded = requeue;
             }
         }
         self.end_runs();
-        // Held between two runs, in no queue: shutdown must find it.
-        if let Some(actor) = yielded {
+        // Held between two runs, in no queue: shutdown must find them.
+        for actor in [yielded, self.next.take()].into_iter().flatten() {
             self.register(&actor);
         }
+    }
+
+    /// Takes the actor to run after the current one from the queue, if
+    /// there is none yet, and tells its type (`Actor::upcoming`).
+    fn look_ahead(&self) {
+        if self.has_next() {
+            return;
+        }
+        if let Some(next) = self.queue.pop() {
+            A::upcoming(&next);
+            self.next.set(Some(next));
+        }
+    }
+
+    fn has_next(&self) -> bool {
+        let next = self.next.take();
+        let has = next.is_some();
+        self.next.set(next);
+        has
     }
 
     /// Puts `actor` in this worker's registry shard unless it is in one.
@@ -222,7 +251,7 @@ impl<A: Actor> WorkerLocal<A> {
                 return Some(actor);
             }
         }
-        self.queue.pop().or_else(|| self.steal_global()).or_else(|| self.steal_peers())
+        self.next.take().or_else(|| self.queue.pop()).or_else(|| self.steal_global()).or_else(|| self.steal_peers())
     }
 
     fn steal_global(&self) -> Option<ActorRef<A>> {
