@@ -222,7 +222,7 @@ pub fn to_value(reply: Reply) -> Value {
         Reply::WsConn(c) => Value::ok(k.ws(c)),
         Reply::WsConns(cs) => Value::array(cs.into_iter().map(|c| k.ws(c)).collect()),
         Reply::WsRead(c, m) => {
-            let given = [int(m.bytes as u64), Value::Str(m.text), Value::str(m.kind)];
+            let given = [int(m.bytes as u64), Value::Str(m.text), Value::Str(m.kind)];
             let values = |c| ws_values(c).into();
             let conn = DeferredSnapshot { shape: k.ws, info: c, values };
             Value::ok(Value::map(Map::lazy(k.ws_read, given, conn)))

@@ -108,7 +108,7 @@ fn run(data: &[u8]) {
             match r {
                 Reply::WsRead(_, msg) => {
                     assert!(
-                        ["text", "binary", "ping", "pong", "close", "frame", "none"].contains(&msg.kind),
+                        ["text", "binary", "ping", "pong", "close", "frame", "none"].contains(&&*msg.kind),
                         "ws_read: unknown message kind {:?}",
                         msg.kind
                     );

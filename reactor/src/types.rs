@@ -91,8 +91,9 @@ pub struct WsIdentity {
 /// One message `ws_read` returns.
 #[derive(Clone, Debug)]
 pub struct WsMessage {
-    /// `text`, `binary`, `ping`, `pong`, `close`, `frame` or `none`.
-    pub kind: &'static str,
+    /// `text`, `binary`, `ping`, `pong`, `close`, `frame` or `none` (a
+    /// literal: it becomes the script's string without an allocation).
+    pub kind: ArcStr,
     /// Made once, where the message is decoded (it becomes the script's
     /// string as it is).
     pub text: ArcStr,
@@ -102,7 +103,7 @@ pub struct WsMessage {
 impl WsMessage {
     /// A message of `kind` whose payload the script gets as text, decoded
     /// as a TCP read's bytes are (`Chunk`).
-    pub(crate) fn decoded(kind: &'static str, payload: &[u8]) -> WsMessage {
+    pub(crate) fn decoded(kind: ArcStr, payload: &[u8]) -> WsMessage {
         let Chunk { text, bytes } = Chunk::new(payload);
         WsMessage { kind, text, bytes }
     }

@@ -272,7 +272,7 @@ impl WsConn {
         let message = match result {
             Err(e) if would_block(&e) => return false,
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
-                WsMessage { kind: "close", text: ArcStr::from(""), bytes: 0 }
+                WsMessage { kind: arcstr::literal!("close"), text: ArcStr::from(""), bytes: 0 }
             }
             Err(e) => {
                 let message = e.to_string();
@@ -282,15 +282,15 @@ impl WsConn {
                 self.end(Status::Failed, Some(message), done);
                 return true;
             }
-            Ok(Message::Text(t)) => WsMessage { kind: "text", bytes: t.len(), text: ArcStr::from(t.as_str()) },
-            Ok(Message::Binary(b)) => WsMessage::decoded("binary", &b),
-            Ok(Message::Ping(b)) => WsMessage::decoded("ping", &b),
-            Ok(Message::Pong(b)) => WsMessage::decoded("pong", &b),
+            Ok(Message::Text(t)) => WsMessage { kind: arcstr::literal!("text"), bytes: t.len(), text: ArcStr::from(t.as_str()) },
+            Ok(Message::Binary(b)) => WsMessage::decoded(arcstr::literal!("binary"), &b),
+            Ok(Message::Ping(b)) => WsMessage::decoded(arcstr::literal!("ping"), &b),
+            Ok(Message::Pong(b)) => WsMessage::decoded(arcstr::literal!("pong"), &b),
             Ok(Message::Close(frame)) => {
                 let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
-                WsMessage { kind: "close", bytes: reason.len(), text: ArcStr::from(reason) }
+                WsMessage { kind: arcstr::literal!("close"), bytes: reason.len(), text: ArcStr::from(reason) }
             }
-            Ok(Message::Frame(_)) => WsMessage { kind: "frame", text: ArcStr::from(""), bytes: 0 },
+            Ok(Message::Frame(_)) => WsMessage { kind: arcstr::literal!("frame"), text: ArcStr::from(""), bytes: 0 },
         };
         let Some(reader) = self.readers.pop_front() else { return true };
         if message.bytes > max_bytes {
@@ -339,7 +339,7 @@ impl WsConn {
     fn alarm_rang(&mut self, net: &Net, now: Instant, done: &mut Completed) {
         self.alarm.rang();
         while let Some(r) = self.readers.take_where(|r| r.deadline.is_some_and(|d| d <= now)) {
-            let none = WsMessage { kind: "none", text: ArcStr::from(""), bytes: 0 };
+            let none = WsMessage { kind: arcstr::literal!("none"), text: ArcStr::from(""), bytes: 0 };
             done.answer_alarmed(r.token, r.reply, Reply::WsRead(self.snapshot(), none));
         }
         if let Some(s) = self.senders.take_where(|s| s.deadline.is_some_and(|d| d <= now)) {
