@@ -29,10 +29,9 @@
 //!   have on another worker).
 //! * A run starts by asking the memory system for the VM's variables and
 //!   frames, and while it runs, for the header and VM of the task its
-//!   worker runs next (`Actor::upcoming`) (`prefetch`, this file's one
-//!   `unsafe`: a hint that reads nothing and cannot fault), so a woken
-//!   task's cold state arrives while other work is done; nothing depends
-//!   on it.
+//!   worker runs next (`Actor::upcoming`) (`rco_reactor::prefetch`: a hint
+//!   that reads nothing and cannot fault), so a woken task's cold state
+//!   arrives while other work is done; nothing depends on it.
 //! * A panic in a run ends that task as failed (`host operation failed in
 //!   spawn: task worker thread panicked`, re-raised by `await`), or ends the
 //!   program with an internal error if it was the main program; the worker
@@ -398,8 +397,12 @@ impl Actor for TaskActor {
     type Msg = Msg;
 
     fn run(&mut self, cx: &mut Cx<'_>) -> Poll {
+        // A woken task's variables and frames are cold (a thousand
+        // connections' tasks do not fit in the cache with the kernel's
+        // socket work in between): asked for now, they arrive while its
+        // answer is made.
         for buffer in self.vm.0.hot_buffers() {
-            prefetch(buffer);
+            rco_reactor::prefetch(buffer, 1);
         }
         let mut budget = SLICE;
         let poll = match panic::catch_unwind(AssertUnwindSafe(|| self.run_slice(cx, &mut budget))) {
@@ -415,32 +418,11 @@ impl Actor for TaskActor {
     /// 1,000 connections they are out of the cache, and its run would
     /// start by waiting for each.
     fn upcoming(next: &ActorRef<TaskActor>) {
-        const LINE: usize = 64;
         let (start, len) = next.memory();
-        // Every line from the reference counts in front of the header to
-        // its end.
-        let first = (start as usize).wrapping_sub(2 * std::mem::size_of::<usize>()) & !(LINE - 1);
-        let last = (start as usize).wrapping_add(len - 1) & !(LINE - 1);
-        for line in (first..=last).step_by(LINE) {
-            prefetch(start.wrapping_add(line.wrapping_sub(start as usize)));
-        }
+        // From the reference counts in front of the header to its end.
+        let counts = 2 * std::mem::size_of::<usize>();
+        rco_reactor::prefetch(start.wrapping_sub(counts), counts + len);
     }
-}
-
-/// Asks for the cache line at `p` without waiting for it. A task's
-/// variables and frames are cold when it wakes (a thousand connections'
-/// tasks do not fit in the cache with the kernel's socket work in between);
-/// asked for as its run starts, they arrive while its answer is made.
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint: it never faults and reads nothing into
-    // the program, whatever the address; SSE is part of every x86_64.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 impl Drop for TaskActor {

@@ -55,7 +55,7 @@ use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Shared, KIND_T
 use arcstr::ArcStr;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 thread_local! {
@@ -735,8 +735,25 @@ impl Net {
         taken.shut(done)
     }
 
-    /// Readiness reported by the poller for socket `id` of registry `kind`.
-    pub(crate) fn tcp_event(&self, kind: usize, id: u64, ev: Ready, done: &mut Completed) {
+    /// The record of the connection `ev` is for, if it is one, asked for
+    /// ahead of its handling (see `handle_events`).
+    pub(crate) fn tcp_conn_ahead(&self, ev: Ready) -> Option<Shared<Conn>> {
+        if ev.key & 3 != KIND_TCP_CONN || crate::backlog::is_handshake((ev.key >> 2) as u64) {
+            return None;
+        }
+        let conn = self.tcp_conn_of((ev.key >> 2) as u64)?;
+        // From the reference counts in front of the lock to the record's end.
+        let counts = 2 * std::mem::size_of::<usize>();
+        crate::prefetch(
+            Arc::as_ptr(&conn).cast::<u8>().wrapping_sub(counts),
+            counts + std::mem::size_of::<Mutex<Conn>>(),
+        );
+        Some(conn)
+    }
+
+    /// Readiness reported by the poller for socket `id` of registry `kind`;
+    /// `found`: its connection's record, if looked up already.
+    pub(crate) fn tcp_event(&self, kind: usize, id: u64, ev: Ready, found: Option<Shared<Conn>>, done: &mut Completed) {
         let (readable, writable) = (ev.readable, ev.writable);
         if kind == KIND_TCP_LISTENER {
             let Some(l) = self.tcp_listener_of(id) else { return };
@@ -755,7 +772,7 @@ impl Net {
             self.tcp_handshake_event(id, None, done);
             return;
         }
-        if let Some(c) = self.tcp_conn_of(id) {
+        if let Some(c) = found.or_else(|| self.tcp_conn_of(id)) {
             let mut c = hold(&c);
             if let Some(s) = &c.stream {
                 s.socket().fired_by(ev);

@@ -282,7 +282,9 @@ impl WsConn {
                 self.end(Status::Failed, Some(message), done);
                 return true;
             }
-            Ok(Message::Text(t)) => WsMessage { kind: arcstr::literal!("text"), bytes: t.len(), text: ArcStr::from(t.as_str()) },
+            Ok(Message::Text(t)) => {
+                WsMessage { kind: arcstr::literal!("text"), bytes: t.len(), text: ArcStr::from(t.as_str()) }
+            }
             Ok(Message::Binary(b)) => WsMessage::decoded(arcstr::literal!("binary"), &b),
             Ok(Message::Ping(b)) => WsMessage::decoded(arcstr::literal!("ping"), &b),
             Ok(Message::Pong(b)) => WsMessage::decoded(arcstr::literal!("pong"), &b),
