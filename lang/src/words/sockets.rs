@@ -321,8 +321,9 @@ fn string_at(vm: &Vm, name: &str, i: usize, expected: &str) -> Result<String, Vm
 /// Pops `n` arguments, the options map on top (validated later: its
 /// errors are Results).
 fn take_options(vm: &mut Vm, n: usize) -> Value {
-    let options = vm.peek(0).clone();
-    vm.stack.truncate(vm.stack.len() - n);
+    // Moved off the stack, not cloned and then dropped from it.
+    let options = vm.pop();
+    vm.stack.truncate(vm.stack.len() - (n - 1));
     options
 }
 
