@@ -28,10 +28,11 @@
 //!   the spawner can only see that it may already have ended (as it may
 //!   have on another worker).
 //! * A run starts by asking the memory system for the VM's variables and
-//!   frames, and while it runs, for the header and VM of the task its
-//!   worker runs next (`Actor::upcoming`) (`rco_reactor::prefetch`: a hint
-//!   that reads nothing and cannot fault), so a woken task's cold state
-//!   arrives while other work is done; nothing depends on it.
+//!   frames, unless a run before it did (`Actor::warm`); and before a run,
+//!   its worker asks for the header and VM of the task to run after the
+//!   next (`Actor::upcoming`) (`rco_reactor::prefetch`: a hint that reads
+//!   nothing and cannot fault), so a woken task's cold state arrives while
+//!   other work is done; nothing depends on it.
 //! * A panic in a run ends that task as failed (`host operation failed in
 //!   spawn: task worker thread panicked`, re-raised by `await`), or ends the
 //!   program with an internal error if it was the main program; the worker
@@ -413,10 +414,18 @@ impl Actor for TaskActor {
         poll
     }
 
-    /// The next task's header, mailbox and VM (its stack, frame and
-    /// variable buffers' handles) are asked for while this one runs: at
-    /// 1,000 connections they are out of the cache, and its run would
-    /// start by waiting for each.
+    /// The header, mailbox and VM (its stack, frame and variable buffers'
+    /// handles) of the task to run after the next are asked for while this
+    /// one runs: at 1,000 connections they are out of the cache, and its
+    /// run would start by waiting for each.
+    /// The task's variables and frames, asked for a run before its own
+    /// (its run asks again as it starts, for a task that was not warmed).
+    fn warm(&self) {
+        for buffer in self.vm.0.hot_buffers() {
+            rco_reactor::prefetch(buffer, 1);
+        }
+    }
+
     fn upcoming(next: &ActorRef<TaskActor>) {
         let (start, len) = next.memory();
         // From the reference counts in front of the header to its end.

@@ -46,6 +46,13 @@ pub trait Actor: Send + Sized + 'static {
     /// ([`ActorRef::memory`]) so that it arrives meanwhile. Nothing may
     /// depend on it; by default nothing is done.
     fn upcoming(_next: &ActorRef<Self>) {}
+
+    /// Called by a worker, before it runs another actor, on the actor it
+    /// runs after that one (named to `upcoming` a run before, so its own
+    /// fields are in the cache by now): a hint to ask for the memory its
+    /// run will read first. Nothing may depend on it; by default nothing
+    /// is done.
+    fn warm(&self) {}
 }
 
 /// A closure as an actor, for tests and small helpers: a scheduler of

@@ -113,6 +113,14 @@ impl<A: Actor> ActorRef<A> {
         (Arc::as_ptr(&self.0).cast(), std::mem::size_of::<Header<A>>())
     }
 
+    /// `Actor::warm` on the actor, if it is not done. Called only by the
+    /// worker that holds it out of every queue, so its lock is free.
+    pub(crate) fn warm(&self) {
+        if let Some(actor) = lock(&self.0.actor).as_ref() {
+            actor.warm();
+        }
+    }
+
     /// Makes the actor runnable if it is parked; see the module docs for
     /// why a wake is never lost nor duplicated.
     pub fn wake(&self) {

@@ -16,10 +16,11 @@
 //! * The worker thread alone touches its registry shard, in which it
 //!   registers the actors that park on it (see `registry`); it hands the
 //!   shard back to `Scheduler::shutdown` when it exits.
-//! * At most one actor is out of every queue between runs besides the one
-//!   that yielded: the next to run (`next`, named to `Actor::upcoming`
-//!   before the run ahead of it). It runs before anything else in the
-//!   local queue, and the worker registers it if it exits first.
+//! * At most two actors are out of every queue between runs besides the
+//!   one that yielded: the next to run and the one after it (`next`,
+//!   `after`: named to `Actor::upcoming` two runs ahead, `Actor::warm`ed
+//!   one run ahead). They run, in that order, before anything else in the
+//!   local queue, and the worker registers them if it exits first.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -76,10 +77,20 @@ pub(crate) struct WorkerLocal<A: Actor> {
     overloaded: Cell<bool>,
     /// This worker's `Shared::in_run` flag as it last stored it.
     announced: Cell<bool>,
-    /// The actor this worker runs next, taken from its queue while the one
-    /// before it runs, so that its memory can be asked for meanwhile
-    /// (`Actor::upcoming`). Held in no queue: peers do not steal it.
+    /// The actors this worker runs next and after it, taken from its queue
+    /// ahead, so that their memory can be asked for while the runs before
+    /// them go on (see `look_ahead`). Held in no queue: peers do not steal
+    /// them.
     next: Cell<Option<ActorRef<A>>>,
+    after: Cell<Option<ActorRef<A>>>,
+}
+
+/// Whether `slot` holds an actor.
+fn held<A: Actor>(slot: &Cell<Option<ActorRef<A>>>) -> bool {
+    let actor = slot.take();
+    let held = actor.is_some();
+    slot.set(actor);
+    held
 }
 
 /// Queues an actor that just became SCHEDULED through a wake: on the current
@@ -129,6 +140,7 @@ impl<A: Actor> WorkerLocal<A> {
             overloaded: Cell::new(false),
             announced: Cell::new(false),
             next: Cell::new(None),
+            after: Cell::new(None),
         }
     }
 
@@ -204,7 +216,7 @@ impl<A: Actor> WorkerLocal<A> {
             });
             if let Some(actor) = found {
                 self.look_ahead();
-                let waiting = self.has_next() || !self.queue.is_empty();
+                let waiting = held(&self.next) || held(&self.after) || !self.queue.is_empty();
                 let (work, requeue) = self.run_actor(actor);
                 self.account(waiting, work);
                 yielded = requeue;
@@ -212,28 +224,33 @@ impl<A: Actor> WorkerLocal<A> {
         }
         self.end_runs();
         // Held between two runs, in no queue: shutdown must find them.
-        for actor in [yielded, self.next.take()].into_iter().flatten() {
+        for actor in [yielded, self.next.take(), self.after.take()].into_iter().flatten() {
             self.register(&actor);
         }
     }
 
-    /// Takes the actor to run after the current one from the queue, if
-    /// there is none yet, and tells its type (`Actor::upcoming`).
+    /// Before a run: the actor to run after it, named to its type a run
+    /// ago (its header has arrived since), is warmed (`Actor::warm`: its
+    /// own memory asked for), and the one to run after that is taken from
+    /// the queue and named (`Actor::upcoming`: its header asked for).
     fn look_ahead(&self) {
-        if self.has_next() {
-            return;
+        if !held(&self.next) {
+            let next = self.after.take().or_else(|| {
+                let next = self.queue.pop();
+                next.iter().for_each(A::upcoming);
+                next
+            });
+            if let Some(next) = &next {
+                next.warm();
+            }
+            self.next.set(next);
         }
-        if let Some(next) = self.queue.pop() {
-            A::upcoming(&next);
-            self.next.set(Some(next));
+        if !held(&self.after) {
+            if let Some(after) = self.queue.pop() {
+                A::upcoming(&after);
+                self.after.set(Some(after));
+            }
         }
-    }
-
-    fn has_next(&self) -> bool {
-        let next = self.next.take();
-        let has = next.is_some();
-        self.next.set(next);
-        has
     }
 
     /// Puts `actor` in this worker's registry shard unless it is in one.
@@ -251,7 +268,10 @@ impl<A: Actor> WorkerLocal<A> {
                 return Some(actor);
             }
         }
-        self.next.take().or_else(|| self.queue.pop()).or_else(|| self.steal_global()).or_else(|| self.steal_peers())
+        (self.next.take().or_else(|| self.after.take()))
+            .or_else(|| self.queue.pop())
+            .or_else(|| self.steal_global())
+            .or_else(|| self.steal_peers())
     }
 
     fn steal_global(&self) -> Option<ActorRef<A>> {

@@ -1,7 +1,8 @@
-//! The worker's look-ahead (`Actor::upcoming`): while one actor runs, the
-//! worker names the actor it runs next. Every actor named runs, right
-//! after the actor that was running when it was named, and every actor
-//! runs exactly once: holding one out of the queue loses none.
+//! The worker's look-ahead: before a run, the worker warms the actor it
+//! runs after it (`Actor::warm`) and names the one after that
+//! (`Actor::upcoming`). Every actor named runs within the three runs that
+//! follow, every actor warmed runs right after the run that follows, and
+//! every actor runs exactly once: holding two out of the queue loses none.
 
 mod common;
 
@@ -17,8 +18,11 @@ const ACTORS: usize = 200;
 enum Event {
     /// `upcoming` named the actor at this address.
     Named(usize),
-    /// The actor at this address ran.
-    Ran(usize),
+    /// `warm` was called on the counted actor with this number.
+    Warmed(usize),
+    /// The actor at this address, with this number (`usize::MAX`: the
+    /// starter), ran.
+    Ran(usize, usize),
 }
 
 /// What the actors of this test saw, in order (one worker: one order).
@@ -38,21 +42,23 @@ fn address(actor: &ActorRef<Step>) -> usize {
 /// those logs its run and ends.
 enum Step {
     Starter(Completion),
-    Counted(Completion),
+    Counted(usize, Completion),
 }
 
 impl Actor for Step {
     type Msg = ();
 
     fn run(&mut self, cx: &mut Context<'_, Self>) -> Poll {
-        log(Event::Ran(address(&cx.self_ref())));
+        let me = address(&cx.self_ref());
         match self {
             Step::Starter(done) => {
-                for _ in 0..ACTORS {
-                    cx.start(Step::Counted(done.clone()));
+                log(Event::Ran(me, usize::MAX));
+                for n in 0..ACTORS {
+                    cx.start(Step::Counted(n, done.clone()));
                 }
             }
-            Step::Counted(done) => {
+            Step::Counted(n, done) => {
+                log(Event::Ran(me, *n));
                 if COUNTED.fetch_add(1, SeqCst) + 1 == ACTORS {
                     done.complete();
                 }
@@ -64,27 +70,45 @@ impl Actor for Step {
     fn upcoming(next: &ActorRef<Self>) {
         log(Event::Named(address(next)));
     }
+
+    fn warm(&self) {
+        if let Step::Counted(n, _) = self {
+            log(Event::Warmed(*n));
+        }
+    }
 }
 
 #[test]
-fn the_actor_named_next_runs_next_and_every_actor_runs_once() {
+fn named_and_warmed_actors_run_soon_and_every_actor_runs_once() {
     let scheduler = scheduler::<Step>(1);
     let done = Completion::new();
     scheduler.spawn(Step::Starter(done.clone()));
     assert!(done.wait_timeout(PATIENCE), "every actor ran");
     scheduler.shutdown();
     let events = EVENTS.lock().expect("log").clone();
-    let ran: Vec<usize> = events.iter().filter_map(|e| if let Event::Ran(a) = e { Some(*a) } else { None }).collect();
-    assert_eq!(ran.len(), ACTORS + 1, "each actor ran once");
-    let named = events.iter().filter(|e| matches!(e, Event::Named(_))).count();
-    assert!(named >= ACTORS - 1, "the worker named its next actor ahead ({named} times)");
-    // A worker names the actor it will run after the one it is about to
-    // run: the second run after the name is the named actor's.
+    let mut ran: Vec<usize> =
+        events.iter().filter_map(|e| if let Event::Ran(_, n) = e { Some(*n) } else { None }).collect();
+    ran.sort_unstable();
+    let expected: Vec<usize> = (0..ACTORS).chain([usize::MAX]).collect();
+    assert_eq!(ran, expected, "each actor ran once");
+    let count = |pick: fn(&Event) -> bool| events.iter().filter(|e| pick(e)).count();
+    assert!(count(|e| matches!(e, Event::Named(_))) >= ACTORS - 2, "the worker named actors ahead");
+    assert!(count(|e| matches!(e, Event::Warmed(_))) >= ACTORS - 2, "the worker warmed actors ahead");
+    let runs_after =
+        |i: usize| events[i..].iter().filter_map(|e| if let Event::Ran(a, n) = e { Some((*a, *n)) } else { None });
     for (i, event) in events.iter().enumerate() {
-        if let Event::Named(a) = *event {
-            let second_run =
-                events[i..].iter().filter_map(|e| if let Event::Ran(r) = e { Some(*r) } else { None }).nth(1);
-            assert_eq!(second_run, Some(a), "the actor named at event {i} ran next");
+        match *event {
+            Event::Named(a) => {
+                assert!(
+                    runs_after(i).take(3).any(|(at, _)| at == a),
+                    "the actor named at event {i} ran within three runs"
+                )
+            }
+            // Warmed before the run ahead of its own.
+            Event::Warmed(n) => {
+                assert_eq!(runs_after(i).nth(1).map(|(_, m)| m), Some(n), "the actor warmed at event {i} ran next")
+            }
+            Event::Ran(..) => {}
         }
     }
 }
