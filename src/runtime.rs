@@ -398,13 +398,9 @@ impl Actor for TaskActor {
     type Msg = Msg;
 
     fn run(&mut self, cx: &mut Cx<'_>) -> Poll {
-        // A woken task's variables and frames are cold (a thousand
-        // connections' tasks do not fit in the cache with the kernel's
-        // socket work in between): asked for now, they arrive while its
-        // answer is made.
-        for buffer in self.vm.0.hot_buffers() {
-            rco_reactor::prefetch(buffer, 1);
-        }
+        // Its answer is made meanwhile (a no-op for a task warmed a run
+        // before: the lines are there).
+        self.warm();
         let mut budget = SLICE;
         let poll = match panic::catch_unwind(AssertUnwindSafe(|| self.run_slice(cx, &mut budget))) {
             Ok(poll) => poll,
@@ -414,23 +410,22 @@ impl Actor for TaskActor {
         poll
     }
 
-    /// The header, mailbox and VM (its stack, frame and variable buffers'
-    /// handles) of the task to run after the next are asked for while this
-    /// one runs: at 1,000 connections they are out of the cache, and its
-    /// run would start by waiting for each.
-    /// The task's variables and frames, asked for a run before its own
-    /// (its run asks again as it starts, for a task that was not warmed).
+    /// Asks for the task's variables and frames, which its run reads first:
+    /// a woken task's are cold (a thousand connections' tasks do not fit in
+    /// the cache with the kernel's socket work in between). Called a run
+    /// before its own, and again as its run starts.
     fn warm(&self) {
         for buffer in self.vm.0.hot_buffers() {
             rco_reactor::prefetch(buffer, 1);
         }
     }
 
+    /// Asks for the header, mailbox and VM (its stack, frame and variable
+    /// buffers' handles) of the task to run after the next, while the runs
+    /// before it go on: its run would otherwise start by waiting for each.
     fn upcoming(next: &ActorRef<TaskActor>) {
         let (start, len) = next.memory();
-        // From the reference counts in front of the header to its end.
-        let counts = 2 * std::mem::size_of::<usize>();
-        rco_reactor::prefetch(start.wrapping_sub(counts), counts + len);
+        rco_reactor::prefetch_counted(start, len);
     }
 }
 

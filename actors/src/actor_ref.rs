@@ -106,9 +106,9 @@ impl<A: Actor> ActorRef<A> {
         }))
     }
 
-    /// Where the actor's one allocation is (its header, mailbox and the
-    /// actor itself) and how many bytes it spans: for a hint to the cache
-    /// (`Actor::upcoming`), never to be read through.
+    /// Where the actor's header lies (its state, mailbox and the actor
+    /// itself: the data of its one `Arc`) and how many bytes it spans: for
+    /// a hint to the cache (`Actor::upcoming`), never to be read through.
     pub fn memory(&self) -> (*const u8, usize) {
         (Arc::as_ptr(&self.0).cast(), std::mem::size_of::<Header<A>>())
     }

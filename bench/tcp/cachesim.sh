@@ -8,9 +8,12 @@
 # CONNS connections, and prints cachegrind's totals; the per-function
 # profile stays in OUT (cg_annotate OUT). One worker; the client is Python,
 # outside the count. The totals include start-up and the connections'
-# accepts: compare builds with the same CONNS and ROUNDS.
+# accepts: compare builds with the same CONNS and ROUNDS. TOOL=callgrind
+# records the same run with callers (callgrind_annotate --tree=caller OUT:
+# who calls the function that misses).
 #
-# Usage: bench/tcp/cachesim.sh BIN [OUT]   (env: CONNS [1000], ROUNDS [30])
+# Usage: bench/tcp/cachesim.sh BIN [OUT]   (env: CONNS [1000], ROUNDS [30],
+#        TOOL [cachegrind] or callgrind)
 # Needs valgrind.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,8 +22,9 @@ BIN=$1
 OUT=${2:-$(mktemp)}
 PORT=$((31000 + RANDOM % 1000))
 ulimit -n 20000
-RCO_WORKERS=1 valgrind --tool=cachegrind --cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 \
-  --LL=1048576,16,64 --cachegrind-out-file="$OUT" "$BIN" run --allow-sockets --max-sockets 20000 \
+TOOL=${TOOL:-cachegrind}
+RCO_WORKERS=1 valgrind --tool="$TOOL" --cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 \
+  --LL=1048576,16,64 --"$TOOL"-out-file="$OUT" "$BIN" run --allow-sockets --max-sockets 20000 \
   "$HERE/echo.rco" "$PORT" >/dev/null 2>"$OUT.log" &
 VG=$!
 for _ in $(seq 60); do

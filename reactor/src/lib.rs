@@ -23,7 +23,10 @@
 //! notifies it (interest changes need no notification: epoll and kqueue see
 //! them during a wait), so no deadline is missed while it sleeps; a poll
 //! with ready sockets left from its last wait does not wait; replies and
-//! timer callbacks run outside every lock.
+//! timer callbacks run outside every lock, each socket's delivered before
+//! the next socket is handled. A TCP connection's record is looked up one
+//! event ahead and asked for (`hint.rs`) while the event before it is
+//! handled: a hint, nothing depends on it.
 
 mod backlog;
 mod connect;
@@ -47,7 +50,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use hint::prefetch;
+pub use hint::{prefetch, prefetch_counted};
 pub use policy::Policy;
 pub(crate) use registry::{hold, share, Alarm, Registry, Shared};
 pub use timer::{Callback, Timers};

@@ -742,12 +742,7 @@ impl Net {
             return None;
         }
         let conn = self.tcp_conn_of((ev.key >> 2) as u64)?;
-        // From the reference counts in front of the lock to the record's end.
-        let counts = 2 * std::mem::size_of::<usize>();
-        crate::prefetch(
-            Arc::as_ptr(&conn).cast::<u8>().wrapping_sub(counts),
-            counts + std::mem::size_of::<Mutex<Conn>>(),
-        );
+        crate::prefetch_counted(Arc::as_ptr(&conn).cast(), std::mem::size_of::<Mutex<Conn>>());
         Some(conn)
     }
 
