@@ -52,11 +52,11 @@ use std::time::{Duration, Instant};
 
 pub use hint::{prefetch, prefetch_counted};
 pub use policy::Policy;
-pub(crate) use registry::{hold, share, Alarm, Registry, Shared};
+pub(crate) use registry::{hold, share, share_lasting, Alarm, Record, Registry, Shared};
 pub use timer::{Callback, Timers};
 pub use types::{
-    Chunk, ConnIdentity, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, SocketError, Status, WsConnInfo, WsIdentity,
-    WsMessage,
+    Chunk, ConnIdentity, ConnIdentityRef, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, SocketError, Status,
+    WsConnInfo, WsIdentity, WsIdentityRef, WsMessage,
 };
 
 /// How many ready sockets one waiting `poll` handles. The replies of a batch wake
@@ -459,7 +459,11 @@ impl Net {
     }
 
     /// The socket `id` of the registry `registry` picks, if retained.
-    pub(crate) fn find<S>(&self, registry: impl FnOnce(&State) -> &Registry<S>, id: u64) -> Option<Shared<S>> {
+    pub(crate) fn find<S: registry::Socket>(
+        &self,
+        registry: impl FnOnce(&State) -> &Registry<S>,
+        id: u64,
+    ) -> Option<Shared<S>> {
         registry(&self.lock()).get(id)
     }
 

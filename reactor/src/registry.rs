@@ -18,18 +18,36 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-/// A socket behind a lock of its own: requests and events on one socket
-/// wait for each other, never for another socket's.
-pub(crate) type Shared<T> = Arc<Mutex<T>>;
+/// A socket behind a lock of its own (requests and events on one socket
+/// wait for each other, never for another socket's), beside what it keeps
+/// unchanged for its life (a connection's identity), which is read without
+/// the lock. Snapshots share the record to show that identity: taking one
+/// counts the reference in the line the lock is in, which the request or
+/// event taking it holds already (an identity of its own, a separate
+/// allocation, cost a cold line when a read's snapshot was taken and
+/// another when the script dropped it). The lock comes first (`repr(C)`),
+/// next to the counts and the socket's first fields.
+#[repr(C)]
+pub(crate) struct Record<T: Socket> {
+    state: Mutex<T>,
+    pub(crate) lasting: T::Lasting,
+}
 
-pub(crate) fn share<T>(socket: T) -> Shared<T> {
-    Arc::new(Mutex::new(socket))
+pub(crate) type Shared<T> = Arc<Record<T>>;
+
+/// A socket that keeps nothing apart from its state.
+pub(crate) fn share<T: Socket<Lasting = ()>>(socket: T) -> Shared<T> {
+    share_lasting(socket, ())
+}
+
+pub(crate) fn share_lasting<T: Socket>(socket: T, lasting: T::Lasting) -> Shared<T> {
+    Arc::new(Record { state: Mutex::new(socket), lasting })
 }
 
 /// Locks a socket. Every critical section leaves it consistent (its waiters
 /// are answered or queued whole), so a poisoned lock is recovered.
-pub(crate) fn hold<T>(socket: &Shared<T>) -> MutexGuard<'_, T> {
-    socket.lock().unwrap_or_else(PoisonError::into_inner)
+pub(crate) fn hold<T: Socket>(socket: &Shared<T>) -> MutexGuard<'_, T> {
+    socket.state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The one timer a connection keeps for the deadlines of its waiters. It
@@ -69,16 +87,19 @@ impl Alarm {
     }
 }
 
-/// What closing every socket does to one (at exit, `Net::close_all`):
-/// close it and answer its waiters.
+/// A socket of a registry: what it keeps unchanged beside its lock, and
+/// what closing every socket does to it (at exit, `Net::close_all`): close
+/// it and answer its waiters.
 pub(crate) trait Socket {
+    type Lasting;
+
     fn shut(&mut self, done: &mut Completed);
 }
 
 /// The retained sockets of one kind, by id: hashed, since every request
 /// and event looks its socket up (a B-tree of 1,000 connections cost 2-3 %
 /// of an echo's CPU); listings sort by id.
-pub(crate) struct Registry<S> {
+pub(crate) struct Registry<S: Socket> {
     entries: HashMap<u64, Shared<S>, TokenHash>,
     next: u64,
     /// Ids reserved for sockets not retained yet (a listen or a connect in
@@ -86,13 +107,13 @@ pub(crate) struct Registry<S> {
     in_flight: usize,
 }
 
-impl<S> Default for Registry<S> {
+impl<S: Socket> Default for Registry<S> {
     fn default() -> Self {
         Registry { entries: HashMap::default(), next: 0, in_flight: 0 }
     }
 }
 
-impl<S> Registry<S> {
+impl<S: Socket> Registry<S> {
     /// The next id, unless the retained sockets and those in flight have
     /// reached `max`.
     pub(crate) fn reserve(&mut self, max: usize) -> Option<u64> {
@@ -142,13 +163,13 @@ impl<S> Registry<S> {
 
 /// One protocol's sockets: its listeners, its connections, and its
 /// connects in progress (by the connection id each reserved).
-pub(crate) struct Sockets<L, C, D> {
+pub(crate) struct Sockets<L: Socket, C: Socket, D: Socket> {
     pub(crate) listeners: Registry<L>,
     pub(crate) conns: Registry<C>,
     pub(crate) dials: BTreeMap<u64, Shared<D>>,
 }
 
-impl<L, C, D> Default for Sockets<L, C, D> {
+impl<L: Socket, C: Socket, D: Socket> Default for Sockets<L, C, D> {
     fn default() -> Self {
         Sockets { listeners: Registry::default(), conns: Registry::default(), dials: BTreeMap::new() }
     }
@@ -164,7 +185,7 @@ impl<L: Socket, C: Socket, D: Socket> Sockets<L, C, D> {
 }
 
 /// Sockets taken out of their registries.
-pub(crate) struct Taken<L, C, D> {
+pub(crate) struct Taken<L: Socket, C: Socket, D: Socket> {
     listeners: BTreeMap<u64, Shared<L>>,
     conns: BTreeMap<u64, Shared<C>>,
     dials: BTreeMap<u64, Shared<D>>,

@@ -50,12 +50,15 @@ use crate::registry::{Socket, Sockets};
 use crate::resolve::LISTEN_LOOKUP;
 use crate::types::{now_ms, Chunk, ConnIdentity, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, Status};
 use crate::waiters::Waiters;
-use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Shared, KIND_TCP_CONN, KIND_TCP_LISTENER};
+use crate::{
+    err, hold, key, share, share_lasting, Action, Alarm, Completed, ConnIdentityRef, Net, Record, Shared,
+    KIND_TCP_CONN, KIND_TCP_LISTENER,
+};
 
 use arcstr::ArcStr;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 thread_local! {
@@ -129,8 +132,6 @@ impl Texts {
 
 pub(crate) struct Conn {
     id: u64,
-    /// Shared with every snapshot (one is taken per read and write).
-    identity: Arc<ConnIdentity>,
     status: Status,
     error: Option<ArcStr>,
     bytes_read: u64,
@@ -312,9 +313,10 @@ impl Listener {
 }
 
 impl Conn {
-    /// A connection around `stream`; `texts`, for one a listener accepted,
-    /// shares the texts it has in common with the one accepted before.
-    fn new(id: u64, host: &str, port: u16, stream: Link, texts: &mut Texts) -> Conn {
+    /// The record of a connection around `stream`, its identity beside its
+    /// lock; `texts`, for one a listener accepted, shares the texts it has
+    /// in common with the one accepted before.
+    fn new(id: u64, host: &str, port: u16, stream: Link, texts: &mut Texts) -> Shared<Conn> {
         stream.socket().edge(key(id, KIND_TCP_CONN));
         let identity = ConnIdentity {
             host: Texts::share(&mut texts.host, host.to_string()),
@@ -323,9 +325,8 @@ impl Conn {
             local_addr: stream.get().local_addr().ok().map(|a| Texts::share(&mut texts.local, a.to_string())),
             peer_addr: stream.get().peer_addr().ok().map(|a| ArcStr::from(a.to_string())),
         };
-        Conn {
+        let conn = Conn {
             id,
-            identity: Arc::new(identity),
             status: Status::Connected,
             error: None,
             bytes_read: 0,
@@ -336,13 +337,15 @@ impl Conn {
             readers: Waiters::default(),
             writers: Waiters::default(),
             alarm: Alarm::default(),
-        }
+        };
+        share_lasting(conn, identity)
     }
 
-    fn info(&self) -> ConnInfo {
+    /// Its snapshot; `record` is its own (the snapshot shares its identity).
+    fn info(&self, record: &Shared<Conn>) -> ConnInfo {
         ConnInfo {
             id: self.id,
-            identity: self.identity.clone(),
+            identity: ConnIdentityRef(record.clone()),
             status: self.status,
             error: self.error.clone(),
             bytes_read: self.bytes_read,
@@ -379,11 +382,11 @@ impl Conn {
     /// Serves the first reader: one OS read (more while everything read is
     /// kept), or the end the peer left after kept bytes; `false` if it would
     /// block.
-    fn read_once(&mut self, done: &mut Completed) -> bool {
+    fn read_once(&mut self, record: &Shared<Conn>, done: &mut Completed) -> bool {
         let Some(reader) = self.readers.front() else { return true };
         let max = reader.max_bytes;
         match self.ended.take().map(|end| *end) {
-            Some(End::Eof) => return self.read_eof(done),
+            Some(End::Eof) => return self.read_eof(record, done),
             Some(End::Error(message)) => return self.read_failed(message, done),
             None => {}
         }
@@ -393,7 +396,7 @@ impl Conn {
             // cut at `max_bytes` left kept, go out without another read.
             if let Some((out, kept)) = take_whole(&chunk, max) {
                 self.kept = kept;
-                self.deliver(out, done);
+                self.deliver(record, out, done);
                 return true;
             }
             let Some(stream) = self.stream.as_mut() else { return true };
@@ -419,7 +422,7 @@ impl Conn {
             let result = match result {
                 Ok(Scratch::Whole(out, kept)) => {
                     self.kept = kept;
-                    self.deliver(out, done);
+                    self.deliver(record, out, done);
                     return true;
                 }
                 Ok(Scratch::Kept(n)) => Ok(n),
@@ -430,18 +433,18 @@ impl Conn {
                     self.kept = chunk;
                     return false;
                 }
-                Ok(0) if chunk.is_empty() => return self.read_eof(done),
+                Ok(0) if chunk.is_empty() => return self.read_eof(record, done),
                 Err(e) if chunk.is_empty() => return self.read_failed(e.to_string(), done),
                 Ok(0) => {
                     // The kept bytes can no longer complete: they go out
                     // (as U+FFFD), and the end with the next read.
                     self.ended = Some(Box::new(End::Eof));
-                    self.deliver(Chunk::new(&chunk), done);
+                    self.deliver(record, Chunk::new(&chunk), done);
                     return true;
                 }
                 Err(e) => {
                     self.ended = Some(Box::new(End::Error(e.to_string())));
-                    self.deliver(Chunk::new(&chunk), done);
+                    self.deliver(record, Chunk::new(&chunk), done);
                     return true;
                 }
                 // Delivered at the top of the loop, or everything read so
@@ -452,21 +455,21 @@ impl Conn {
     }
 
     /// Answers the first reader with `chunk`.
-    fn deliver(&mut self, chunk: Chunk, done: &mut Completed) {
+    fn deliver(&mut self, record: &Shared<Conn>, chunk: Chunk, done: &mut Completed) {
         self.bytes_read += chunk.bytes as u64;
         if let Some(r) = self.readers.pop_front() {
-            done.answer_alarmed(r.token, r.reply, Reply::Read(self.info(), chunk));
+            done.answer_alarmed(r.token, r.reply, Reply::Read(self.info(record), chunk));
         }
     }
 
     /// End of stream: the first reader gets the empty chunk of a closed
     /// connection, the others `TcpSocketClosed`.
-    fn read_eof(&mut self, done: &mut Completed) -> bool {
+    fn read_eof(&mut self, record: &Shared<Conn>, done: &mut Completed) -> bool {
         let reader = self.readers.pop_front();
         self.stream = None;
         self.status = Status::Closed;
         if let Some(r) = reader {
-            done.answer_alarmed(r.token, r.reply, Reply::Read(self.info(), Chunk::default()));
+            done.answer_alarmed(r.token, r.reply, Reply::Read(self.info(record), Chunk::default()));
         }
         self.end(Status::Closed, None, done);
         true
@@ -483,7 +486,7 @@ impl Conn {
 
     /// Writes as much as the socket takes for the first writer; `false` if
     /// it would block before the writer is done.
-    fn write_some(&mut self, done: &mut Completed) -> bool {
+    fn write_some(&mut self, record: &Shared<Conn>, done: &mut Completed) -> bool {
         let Some(stream) = self.stream.as_mut() else { return true };
         let Some(w) = self.writers.front_mut() else { return true };
         let before = w.written;
@@ -523,7 +526,7 @@ impl Conn {
         }
         if let Some(w) = self.writers.pop_front() {
             self.bytes_written += w.data.len() as u64;
-            let answer = if w.snapshot { Reply::Conn(self.info()) } else { Reply::Written };
+            let answer = if w.snapshot { Reply::Conn(self.info(record)) } else { Reply::Written };
             done.answer_alarmed(w.token, w.reply, answer);
         }
         true
@@ -533,10 +536,10 @@ impl Conn {
     /// chunk of a timeout, a writer that made no progress for
     /// `WRITE_TIMEOUT` fails the connection; then the alarm is set for the
     /// earliest deadline left.
-    fn alarm_rang(&mut self, net: &Net, now: Instant, done: &mut Completed) {
+    fn alarm_rang(&mut self, record: &Shared<Conn>, net: &Net, now: Instant, done: &mut Completed) {
         self.alarm.rang();
         while let Some(r) = self.readers.take_where(|r| r.deadline.is_some_and(|d| d <= now)) {
-            done.answer_alarmed(r.token, r.reply, Reply::Read(self.info(), Chunk::default()));
+            done.answer_alarmed(r.token, r.reply, Reply::Read(self.info(record), Chunk::default()));
         }
         let stalled = |w: &Writer| w.progress.is_some_and(|p| p + WRITE_TIMEOUT <= now);
         if let Some(w) = self.writers.take_where(stalled) {
@@ -553,12 +556,13 @@ impl Conn {
     }
 
     /// Serves readers, then writers, as far as the socket allows.
-    fn pump(&mut self, readable: bool, writable: bool, done: &mut Completed) {
+    /// (`record` is its own, for the snapshots of the answers.)
+    fn pump(&mut self, record: &Shared<Conn>, readable: bool, writable: bool, done: &mut Completed) {
         if readable {
-            while !self.readers.is_empty() && self.stream.is_some() && self.read_once(done) {}
+            while !self.readers.is_empty() && self.stream.is_some() && self.read_once(record, done) {}
         }
         if writable {
-            while !self.writers.is_empty() && self.stream.is_some() && self.write_some(done) {}
+            while !self.writers.is_empty() && self.stream.is_some() && self.write_some(record, done) {}
         }
         self.rearm();
     }
@@ -633,18 +637,24 @@ pub(crate) fn complete_prefix(bytes: &[u8]) -> usize {
 }
 
 impl Socket for Listener {
+    type Lasting = ();
+
     fn shut(&mut self, done: &mut Completed) {
         self.close(done);
     }
 }
 
 impl Socket for Conn {
+    type Lasting = ConnIdentity;
+
     fn shut(&mut self, done: &mut Completed) {
         self.end(Status::Closed, None, done);
     }
 }
 
 impl Socket for Dial {
+    type Lasting = ();
+
     fn shut(&mut self, done: &mut Completed) {
         self.connecting = None;
         self.securing = None;
@@ -695,10 +705,10 @@ impl Dial {
     /// Retains the connection and answers the `tcp_connect` with it.
     fn connected(&mut self, link: Link, net: &Net, done: &mut Completed) {
         let conn = Conn::new(self.id, &self.host, self.port, link, &mut Texts::default());
-        let info = conn.info();
+        let info = hold(&conn).info(&conn);
         let mut state = net.lock();
         state.tcp.dials.remove(&self.id);
-        state.tcp.conns.settle(self.id, Some(share(conn)));
+        state.tcp.conns.settle(self.id, Some(conn));
         drop(state);
         self.answer(Reply::Conn(info), done);
     }
@@ -742,7 +752,7 @@ impl Net {
             return None;
         }
         let conn = self.tcp_conn_of((ev.key >> 2) as u64)?;
-        crate::prefetch_counted(Arc::as_ptr(&conn).cast(), std::mem::size_of::<Mutex<Conn>>());
+        crate::prefetch_counted(Arc::as_ptr(&conn).cast(), std::mem::size_of::<Record<Conn>>());
         Some(conn)
     }
 
@@ -767,12 +777,12 @@ impl Net {
             self.tcp_handshake_event(id, None, done);
             return;
         }
-        if let Some(c) = found.or_else(|| self.tcp_conn_of(id)) {
-            let mut c = hold(&c);
+        if let Some(record) = found.or_else(|| self.tcp_conn_of(id)) {
+            let mut c = hold(&record);
             if let Some(s) = &c.stream {
                 s.socket().fired_by(ev);
             }
-            c.pump(readable, writable, done);
+            c.pump(&record, readable, writable, done);
             return;
         }
         let Some(d) = self.lock().tcp.dials.get(&id).cloned() else { return };
@@ -836,7 +846,7 @@ impl Net {
     /// The alarm of connection `id` rang.
     pub(crate) fn tcp_alarm(&self, id: u64, done: &mut Completed) {
         if let Some(c) = self.tcp_conn_of(id) {
-            hold(&c).alarm_rang(self, Instant::now(), done);
+            hold(&c).alarm_rang(&c, self, Instant::now(), done);
         }
     }
 
@@ -865,8 +875,8 @@ impl Net {
             Err(e) => (None, err("TcpListenerError", e.to_string())),
             Ok(link) => {
                 let conn = Conn::new(id, &peer.ip().to_string(), peer.port(), link, texts);
-                let info = conn.info();
-                (Some(share(conn)), Reply::Conn(info))
+                let info = hold(&conn).info(&conn);
+                (Some(conn), Reply::Conn(info))
             }
         };
         self.lock().tcp.conns.settle(id, conn);
@@ -1055,27 +1065,27 @@ impl Net {
     /// `tcp_connections`.
     pub fn tcp_connections(&self) -> Reply {
         let conns = self.lock().tcp.conns.all();
-        Reply::Conns(conns.iter().map(|c| hold(c).info()).collect())
+        Reply::Conns(conns.iter().map(|c| hold(c).info(c)).collect())
     }
 
     /// `tcp_connection`.
     pub fn tcp_connection(&self, id: u64) -> Reply {
-        self.tcp_conn_of(id).map_or_else(|| unknown_conn(id), |c| Reply::Conn(hold(&c).info()))
+        self.tcp_conn_of(id).map_or_else(|| unknown_conn(id), |c| Reply::Conn(hold(&c).info(&c)))
     }
 
     /// `tcp_write`: all of `data`, or an error; waits for writability.
     /// Answered with the connection's snapshot if `snapshot`, else
     /// `Reply::Written` (a script that drops the answer unseen makes none).
     pub fn tcp_write<R: Replier>(&self, id: u64, data: ArcStr, snapshot: bool, reply: R) -> Option<(R, Reply)> {
-        let Some(c) = self.tcp_conn_of(id) else { return Some((reply, unknown_conn(id))) };
+        let Some(record) = self.tcp_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
         self.request(token, reply, |done, reply| {
-            let mut c = hold(&c);
+            let mut c = hold(&record);
             if c.stream.is_none() {
                 return Some(closed_write());
             }
             c.writers.push_back(Writer { token, data, snapshot, written: 0, progress: None, reply: None });
-            c.pump(false, true, done);
+            c.pump(&record, false, true, done);
             let conn = &mut *c;
             if let Some(w) = conn.writers.last_mut().filter(|w| w.token == token) {
                 w.reply = reply.take().map(Replier::reply_fn);
@@ -1090,15 +1100,15 @@ impl Net {
     /// `tcp_read`: a chunk of at most `max_bytes` (whole characters, see
     /// the module's invariants), waiting up to `timeout_ms` for data.
     pub fn tcp_read<R: Replier>(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: R) -> Option<(R, Reply)> {
-        let Some(c) = self.tcp_conn_of(id) else { return Some((reply, unknown_conn(id))) };
+        let Some(record) = self.tcp_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
         self.request(token, reply, |done, reply| {
-            let mut c = hold(&c);
+            let mut c = hold(&record);
             if c.stream.is_none() {
                 return Some(closed_read());
             }
             c.readers.push_back(Reader { token, max_bytes, deadline: None, reply: None });
-            c.pump(true, false, done);
+            c.pump(&record, true, false, done);
             let conn = &mut *c;
             if let Some(r) = conn.readers.last_mut().filter(|r| r.token == token) {
                 r.reply = reply.take().map(Replier::reply_fn);
@@ -1112,11 +1122,11 @@ impl Net {
 
     /// `tcp_close`.
     pub fn tcp_close(&self, id: u64) -> Reply {
-        let Some(c) = self.tcp_conn_of(id) else { return unknown_conn(id) };
+        let Some(record) = self.tcp_conn_of(id) else { return unknown_conn(id) };
         self.with_done(|done| {
-            let mut c = hold(&c);
+            let mut c = hold(&record);
             c.end(Status::Closed, None, done);
-            Reply::Conn(c.info())
+            Reply::Conn(c.info(&record))
         })
     }
 

@@ -2,8 +2,10 @@
 //! data reads deliver (bytes become the script's text here, once: `Chunk`),
 //! and socket errors with their stable kinds (REFERENCE-SOCKETS §4, §11).
 
+use crate::tcp::Conn;
+use crate::ws::WsConn;
+use crate::Shared;
 use arcstr::ArcStr;
-use std::sync::Arc;
 
 /// Lifecycle of a listener or connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,12 +48,40 @@ pub struct ListenerInfo {
 #[derive(Clone, Debug)]
 pub struct ConnInfo {
     pub id: u64,
-    pub identity: Arc<ConnIdentity>,
+    pub identity: ConnIdentityRef,
     pub status: Status,
     pub error: Option<ArcStr>,
     pub bytes_read: u64,
     pub bytes_written: u64,
 }
+
+/// A connection's identity as its snapshots share it: a handle on the
+/// connection's record, where the identity is kept beside the lock (see
+/// `registry::Record`). A snapshot the script keeps keeps that record, not
+/// the socket: a connection's stream and buffers go when it ends.
+macro_rules! identity_ref {
+    ($name:ident, $socket:ty, $identity:ty) => {
+        #[derive(Clone)]
+        pub struct $name(pub(crate) Shared<$socket>);
+
+        impl std::ops::Deref for $name {
+            type Target = $identity;
+
+            fn deref(&self) -> &$identity {
+                &self.0.lasting
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                <$identity as std::fmt::Debug>::fmt(self, f)
+            }
+        }
+    };
+}
+
+identity_ref!(ConnIdentityRef, Conn, ConnIdentity);
+identity_ref!(WsIdentityRef, WsConn, WsIdentity);
 
 /// What a TCP connection's snapshot shows that never changes once it is
 /// connected.
@@ -69,7 +99,7 @@ pub struct ConnIdentity {
 #[derive(Clone, Debug)]
 pub struct WsConnInfo {
     pub id: u64,
-    pub identity: Arc<WsIdentity>,
+    pub identity: WsIdentityRef,
     pub status: Status,
     pub error: Option<ArcStr>,
     pub messages_sent: u64,

@@ -29,9 +29,11 @@ use crate::connect::{Connecting, Progress};
 use crate::link::Link;
 use crate::policy::lookup_host;
 use crate::registry::{Socket, Sockets};
-use crate::types::{now_ms, Replier, Reply, ReplyFn, Status, WsConnInfo, WsIdentity, WsMessage};
+use crate::types::{now_ms, Replier, Reply, ReplyFn, Status, WsConnInfo, WsIdentity, WsIdentityRef, WsMessage};
 use crate::waiters::Waiters;
-use crate::{err, hold, key, share, Action, Alarm, Completed, Net, Shared, KIND_WS_CONN, KIND_WS_LISTENER};
+use crate::{
+    err, hold, key, share, share_lasting, Action, Alarm, Completed, Net, Shared, KIND_WS_CONN, KIND_WS_LISTENER,
+};
 use arcstr::ArcStr;
 use std::collections::BTreeMap;
 use std::io;
@@ -193,7 +195,11 @@ struct Sender {
 }
 
 pub(crate) struct WsConn {
-    info: WsConnInfo,
+    id: u64,
+    status: Status,
+    error: Option<ArcStr>,
+    messages_sent: u64,
+    messages_received: u64,
     socket: Option<WebSocket<Stream>>,
     readers: Waiters<Reader>,
     senders: Waiters<Sender>,
@@ -212,8 +218,16 @@ pub(crate) struct WsConn {
 pub(crate) type Ws = Sockets<server::WsListener, WsConn, Dial>;
 
 impl WsConn {
-    fn snapshot(&self) -> WsConnInfo {
-        self.info.clone()
+    /// Its snapshot; `record` is its own (the snapshot shares its identity).
+    fn snapshot(&self, record: &Shared<WsConn>) -> WsConnInfo {
+        WsConnInfo {
+            id: self.id,
+            identity: WsIdentityRef(record.clone()),
+            status: self.status,
+            error: self.error.clone(),
+            messages_sent: self.messages_sent,
+            messages_received: self.messages_received,
+        }
     }
 
     fn rearm(&self) {
@@ -241,9 +255,9 @@ impl WsConn {
             }
             ws.get_mut().shutdown();
         }
-        self.info.status = status;
+        self.status = status;
         if error.is_some() {
-            self.info.error = error.map(ArcStr::from);
+            self.error = error.map(ArcStr::from);
         }
         for r in self.readers.drain() {
             done.answer_alarmed(r.token, r.reply, closed_read());
@@ -254,7 +268,7 @@ impl WsConn {
     }
 
     /// Reads one message for the first reader; `false` if it would block.
-    fn read_one(&mut self, done: &mut Completed) -> bool {
+    fn read_one(&mut self, record: &Shared<WsConn>, done: &mut Completed) -> bool {
         let Some(ws) = self.socket.as_mut() else { return true };
         let Some(max_bytes) = self.readers.front().map(|r| r.max_bytes) else { return true };
         let result = ws.read();
@@ -302,25 +316,25 @@ impl WsConn {
         }
         if message.kind == "close" {
             self.socket = None;
-            self.info.status = Status::Closed;
-            done.answer_alarmed(reader.token, reader.reply, Reply::WsRead(self.snapshot(), message));
+            self.status = Status::Closed;
+            done.answer_alarmed(reader.token, reader.reply, Reply::WsRead(self.snapshot(record), message));
             self.end(Status::Closed, None, done);
         } else {
-            self.info.messages_received += 1;
-            done.answer_alarmed(reader.token, reader.reply, Reply::WsRead(self.snapshot(), message));
+            self.messages_received += 1;
+            done.answer_alarmed(reader.token, reader.reply, Reply::WsRead(self.snapshot(record), message));
         }
         true
     }
 
     /// Flushes queued sends; answers the senders once all is written.
-    fn flush_sends(&mut self, done: &mut Completed) {
+    fn flush_sends(&mut self, record: &Shared<WsConn>, done: &mut Completed) {
         if self.socket.is_none() || (self.senders.is_empty() && !self.flush_blocked) {
             return;
         }
         match self.flush() {
             Ok(()) => {
                 for s in self.senders.drain() {
-                    let answer = if s.snapshot { Reply::WsConn(self.info.clone()) } else { Reply::Written };
+                    let answer = if s.snapshot { Reply::WsConn(self.snapshot(record)) } else { Reply::Written };
                     done.answer_alarmed(s.token, s.reply, answer);
                 }
             }
@@ -338,11 +352,11 @@ impl WsConn {
     /// The alarm rang at `now`: readers whose deadline passed get a `none`
     /// message, a send that could not go out in `SEND_TIMEOUT` fails the
     /// connection; then the alarm is set for the earliest deadline left.
-    fn alarm_rang(&mut self, net: &Net, now: Instant, done: &mut Completed) {
+    fn alarm_rang(&mut self, record: &Shared<WsConn>, net: &Net, now: Instant, done: &mut Completed) {
         self.alarm.rang();
         while let Some(r) = self.readers.take_where(|r| r.deadline.is_some_and(|d| d <= now)) {
             let none = WsMessage { kind: arcstr::literal!("none"), text: ArcStr::from(""), bytes: 0 };
-            done.answer_alarmed(r.token, r.reply, Reply::WsRead(self.snapshot(), none));
+            done.answer_alarmed(r.token, r.reply, Reply::WsRead(self.snapshot(record), none));
         }
         if let Some(s) = self.senders.take_where(|s| s.deadline.is_some_and(|d| d <= now)) {
             done.answer_alarmed(s.token, s.reply, err("WebSocketError", "timed out sending a WebSocket message"));
@@ -351,29 +365,35 @@ impl WsConn {
         }
         let readers = self.readers.iter().filter_map(|r| r.deadline);
         if let Some(next) = readers.chain(self.senders.iter().filter_map(|s| s.deadline)).min() {
-            self.alarm.by(net, next, KIND_WS_CONN, self.info.id);
+            self.alarm.by(net, next, KIND_WS_CONN, self.id);
         }
         self.rearm();
     }
 
-    fn pump(&mut self, readable: bool, writable: bool, done: &mut Completed) {
+    /// Serves senders, then readers, as far as the socket allows (`record`
+    /// is its own, for the snapshots of the answers).
+    fn pump(&mut self, record: &Shared<WsConn>, readable: bool, writable: bool, done: &mut Completed) {
         if writable || readable {
-            self.flush_sends(done);
+            self.flush_sends(record, done);
         }
         if readable {
-            while !self.readers.is_empty() && self.socket.is_some() && self.read_one(done) {}
+            while !self.readers.is_empty() && self.socket.is_some() && self.read_one(record, done) {}
         }
         self.rearm();
     }
 }
 
 impl Socket for WsConn {
+    type Lasting = WsIdentity;
+
     fn shut(&mut self, done: &mut Completed) {
         self.end(Status::Closed, None, done);
     }
 }
 
 impl Socket for Dial {
+    type Lasting = ();
+
     fn shut(&mut self, done: &mut Completed) {
         self.stage = Stage::Starting;
         self.answer(err("WebSocketError", "connect cancelled: every socket was closed"), done);
@@ -465,8 +485,8 @@ impl Dial {
                     .collect();
                 let headers = headers.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
                 let conn = WsConn::new(self.id, &self.url, &self.host, ws, response.status().as_u16(), headers);
-                let info = conn.snapshot();
-                self.settle(net, Some(share(conn)));
+                let info = hold(&conn).snapshot(&conn);
+                self.settle(net, Some(conn));
                 self.answer(Reply::WsConn(info), done);
             }
         }
@@ -495,7 +515,8 @@ impl Dial {
 }
 
 impl WsConn {
-    /// A WebSocket whose handshake is done, as connection `id`.
+    /// The record of a WebSocket whose handshake is done, as connection
+    /// `id`, its identity beside its lock.
     fn new(
         id: u64,
         url: &str,
@@ -503,23 +524,21 @@ impl WsConn {
         ws: WebSocket<Stream>,
         response_status: u16,
         response_headers: Box<[(ArcStr, ArcStr)]>,
-    ) -> WsConn {
+    ) -> Shared<WsConn> {
         ws.get_ref().socket().edge(key(id, KIND_WS_CONN));
+        let identity = WsIdentity {
+            url: url.into(),
+            host: host.into(),
+            started_at_ms: now_ms(),
+            response_status,
+            response_headers,
+        };
         let conn = WsConn {
-            info: WsConnInfo {
-                id,
-                identity: Arc::new(WsIdentity {
-                    url: url.into(),
-                    host: host.into(),
-                    started_at_ms: now_ms(),
-                    response_status,
-                    response_headers,
-                }),
-                status: Status::Connected,
-                error: None,
-                messages_sent: 0,
-                messages_received: 0,
-            },
+            id,
+            status: Status::Connected,
+            error: None,
+            messages_sent: 0,
+            messages_received: 0,
             socket: Some(ws),
             readers: Waiters::default(),
             senders: Waiters::default(),
@@ -527,7 +546,7 @@ impl WsConn {
             flush_blocked: false,
         };
         conn.rearm();
-        conn
+        share_lasting(conn, identity)
     }
 }
 
@@ -552,12 +571,12 @@ impl Net {
             self.ws_listener_event(id, readable, done);
         } else if crate::backlog::is_handshake(id) {
             self.ws_handshake_event(id, None, done);
-        } else if let Some(c) = self.ws_conn_of(id) {
-            let mut c = hold(&c);
+        } else if let Some(record) = self.ws_conn_of(id) {
+            let mut c = hold(&record);
             if let Some(ws) = &c.socket {
                 ws.get_ref().socket().fired_by(ev);
             }
-            c.pump(readable, writable, done);
+            c.pump(&record, readable, writable, done);
         } else {
             let dial = self.lock().ws.dials.get(&id).cloned();
             if let Some(d) = dial {
@@ -585,7 +604,7 @@ impl Net {
     /// The alarm of connection `id` rang.
     pub(crate) fn ws_alarm(&self, id: u64, done: &mut Completed) {
         if let Some(c) = self.ws_conn_of(id) {
-            hold(&c).alarm_rang(self, Instant::now(), done);
+            hold(&c).alarm_rang(&c, self, Instant::now(), done);
         }
     }
 
@@ -647,21 +666,21 @@ impl Net {
     /// `ws_connections`.
     pub fn ws_connections(&self) -> Reply {
         let conns = self.lock().ws.conns.all();
-        Reply::WsConns(conns.iter().map(|c| hold(c).snapshot()).collect())
+        Reply::WsConns(conns.iter().map(|c| hold(c).snapshot(c)).collect())
     }
 
     /// `ws_connection`.
     pub fn ws_connection(&self, id: u64) -> Reply {
-        self.ws_conn_of(id).map_or_else(|| unknown_conn(id), |c| Reply::WsConn(hold(&c).snapshot()))
+        self.ws_conn_of(id).map_or_else(|| unknown_conn(id), |c| Reply::WsConn(hold(&c).snapshot(&c)))
     }
 
     /// `ws_send`: one text message; answered with the connection's snapshot
     /// if `snapshot`, else `Reply::Written`.
     pub fn ws_send<R: Replier>(&self, id: u64, message: ArcStr, snapshot: bool, reply: R) -> Option<(R, Reply)> {
-        let Some(c) = self.ws_conn_of(id) else { return Some((reply, unknown_conn(id))) };
+        let Some(record) = self.ws_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
         self.request(token, reply, |done, reply| {
-            let mut c = hold(&c);
+            let mut c = hold(&record);
             let Some(ws) = c.socket.as_mut() else { return Some(closed_send()) };
             match ws.write(Message::Text(message.as_str().into())) {
                 Ok(()) => {}
@@ -672,9 +691,9 @@ impl Net {
                     return Some(err("WebSocketError", message));
                 }
             }
-            c.info.messages_sent += 1;
+            c.messages_sent += 1;
             c.senders.push_back(Sender { token, snapshot, deadline: None, reply: None });
-            c.flush_sends(done);
+            c.flush_sends(&record, done);
             c.rearm();
             let conn = &mut *c;
             if let Some(s) = conn.senders.last_mut().filter(|s| s.token == token) {
@@ -689,15 +708,15 @@ impl Net {
 
     /// `ws_read`: one message, waiting up to `timeout_ms`.
     pub fn ws_read<R: Replier>(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: R) -> Option<(R, Reply)> {
-        let Some(c) = self.ws_conn_of(id) else { return Some((reply, unknown_conn(id))) };
+        let Some(record) = self.ws_conn_of(id) else { return Some((reply, unknown_conn(id))) };
         let token = self.token();
         self.request(token, reply, |done, reply| {
-            let mut c = hold(&c);
+            let mut c = hold(&record);
             if c.socket.is_none() {
                 return Some(closed_read());
             }
             c.readers.push_back(Reader { token, max_bytes, deadline: None, reply: None });
-            c.pump(true, false, done);
+            c.pump(&record, true, false, done);
             let conn = &mut *c;
             if let Some(r) = conn.readers.last_mut().filter(|r| r.token == token) {
                 r.reply = reply.take().map(Replier::reply_fn);
@@ -711,11 +730,11 @@ impl Net {
 
     /// `ws_close`.
     pub fn ws_close(&self, id: u64) -> Reply {
-        let Some(c) = self.ws_conn_of(id) else { return unknown_conn(id) };
+        let Some(record) = self.ws_conn_of(id) else { return unknown_conn(id) };
         self.with_done(|done| {
-            let mut c = hold(&c);
+            let mut c = hold(&record);
             c.end(Status::Closed, None, done);
-            Reply::WsConn(c.snapshot())
+            Reply::WsConn(c.snapshot(&record))
         })
     }
 
@@ -723,7 +742,7 @@ impl Net {
     pub fn ws_release(&self, id: u64) -> Reply {
         let Some(c) = self.ws_conn_of(id) else { return unknown_conn(id) };
         let c = hold(&c);
-        if c.info.status == Status::Connected {
+        if c.status == Status::Connected {
             return err("WebSocketOpen", format!("WebSocket {id} is still connected; close it before ws_release"));
         }
         self.lock().ws.conns.remove(id);

@@ -753,6 +753,8 @@ proptest! {
 /// 200 connections (both ends retained by the reactor) opened, used and
 /// closed: descriptors come back to what they were, first while the reactor
 /// still runs, then once it is gone.
+/// Their snapshots, kept past their release and the reactor's end, keep
+/// their identities (shared with the connections' records) and no socket.
 #[test]
 fn two_hundred_connections_leave_no_descriptor_behind() {
     let _serial = serial();
@@ -762,6 +764,7 @@ fn two_hundred_connections_leave_no_descriptor_behind() {
     let with_reactor = open_fds();
     let Reply::Listener(l) = call(|r| net.tcp_listen("127.0.0.1", 0, true, None, r)) else { panic!("listen failed") };
     let mut pairs = Vec::new();
+    let mut kept = Vec::new();
     for n in 0..200u32 {
         let Reply::Conn(client) = call(|r| net.tcp_connect("127.0.0.1", l.port, 2000, true, false, r)) else {
             panic!("connect {n} failed")
@@ -770,9 +773,10 @@ fn two_hundred_connections_leave_no_descriptor_behind() {
         let Reply::Conn(_) = call(|r| net.tcp_write(client.id, ArcStr::from(format!("hello {n}")), true, r)) else {
             panic!("write {n} failed")
         };
-        let Reply::Read(_, data) = call(|r| net.tcp_read(server.id, 64, 2000, r)) else { panic!("read {n} failed") };
+        let Reply::Read(read, data) = call(|r| net.tcp_read(server.id, 64, 2000, r)) else { panic!("read {n} failed") };
         assert_eq!(data.text, format!("hello {n}"));
         pairs.push((client.id, server.id));
+        kept.extend([client, server, read]);
     }
     assert_eq!(net.tcp_counts(), (400, 1));
     assert!(open_fds() >= with_reactor + 401, "400 connections and a listener are open");
@@ -796,6 +800,12 @@ fn two_hundred_connections_leave_no_descriptor_behind() {
     drop(net);
     drop(reactor);
     assert_eq!(settle_fds(baseline), baseline, "descriptors once the reactor is gone");
+    for info in &kept {
+        assert_eq!((&*info.identity.host, info.status), ("127.0.0.1", Status::Connected), "{info:?}");
+        assert!(info.identity.port > 0 && info.identity.peer_addr.is_some(), "{info:?}");
+    }
+    drop(kept);
+    assert_eq!(settle_fds(baseline), baseline, "descriptors once the snapshots are gone");
 }
 
 /// A request that can be answered while it is made returns its answer by

@@ -99,12 +99,14 @@ fn take(
     };
     info.accepted_connections += 1;
     let conn = WsConn::new(id, url, &peer.ip().to_string(), ws, 101, Box::new([]));
-    let snapshot = conn.snapshot();
-    net.lock().ws.conns.settle(id, Some(share(conn)));
+    let snapshot = hold(&conn).snapshot(&conn);
+    net.lock().ws.conns.settle(id, Some(conn));
     Reply::WsConn(snapshot)
 }
 
 impl Socket for WsListener {
+    type Lasting = ();
+
     fn shut(&mut self, done: &mut Completed) {
         self.close(done);
     }
