@@ -2,10 +2,11 @@
 //!
 //! Most actors hold at most one message at a time (a task waits for one
 //! answer, then parks again), so one message is kept inline, with no
-//! allocation; a second one moves both into a `VecDeque`, which goes when a
-//! pop empties it (a parked actor keeps no queue, and parking takes no look
-//! at the mailbox). An empty mailbox owns no buffer and drops with a single
-//! test of its tag.
+//! allocation; a second one moves both into a boxed `VecDeque` (boxed: the
+//! mailbox stays as small as one message, in the header's first cache
+//! line), which goes when a pop empties it (a parked actor keeps no queue,
+//! and parking takes no look at the mailbox). An empty mailbox owns no
+//! buffer and drops with a single test of its tag.
 //!
 //! Invariant: the messages come out in the order they went in, whatever
 //! form the mailbox has.
@@ -18,7 +19,7 @@ pub(crate) enum Mailbox<M> {
     #[default]
     Empty,
     One(M),
-    Many(VecDeque<M>),
+    Many(Box<VecDeque<M>>),
 }
 
 impl<M> Mailbox<M> {
@@ -28,7 +29,7 @@ impl<M> Mailbox<M> {
             return;
         }
         *self = match mem::take(self) {
-            Mailbox::One(first) => Mailbox::Many(VecDeque::from([first, msg])),
+            Mailbox::One(first) => Mailbox::Many(Box::new(VecDeque::from([first, msg]))),
             _ => Mailbox::One(msg),
         };
     }
