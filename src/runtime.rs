@@ -196,9 +196,9 @@ impl Runtime {
 enum Msg {
     Slept,
     TaskDone(u64),
-    /// Boxed: a reply is large, and a mailbox's buffer is sized by its
-    /// biggest message kind for as long as the task lives.
-    Socket(Box<rco_reactor::Reply>),
+    /// Boxed: a reply is large. With the record of its connection, if it
+    /// carries one, to ask for a run ahead (`warm_message`).
+    Socket(Box<rco_reactor::Reply>, Option<rco_reactor::RecordHint>),
     Line(Option<String>),
 }
 
@@ -215,7 +215,8 @@ impl rco_reactor::Replier for ToTask<'_, '_> {
     fn reply_fn(self) -> rco_reactor::ReplyFn {
         let sender = self.0.self_ref();
         Box::new(move |r| {
-            let _ = sender.send(Msg::Socket(Box::new(r)));
+            let record = r.record();
+            let _ = sender.send(Msg::Socket(Box::new(r), record));
         })
     }
 }
@@ -272,7 +273,7 @@ impl TaskActor {
     /// The answer the actor waits for, if it is in the mailbox.
     fn answer(&self, cx: &Cx<'_>) -> Option<Resume> {
         match cx.recv()? {
-            Msg::Socket(reply) => Some(socket_answer(*reply, self.vm.0.answer_unused())),
+            Msg::Socket(reply, _) => Some(socket_answer(*reply, self.vm.0.answer_unused())),
             Msg::Slept => Some(Resume::Done),
             Msg::TaskDone(id) => self.rt.await_task(cx, id),
             Msg::Line(line) => Some(line_value(line)),
@@ -421,6 +422,18 @@ impl Actor for TaskActor {
     fn warm(&self) {
         for buffer in self.vm.0.hot_buffers() {
             rco_reactor::prefetch(buffer, 1);
+        }
+    }
+
+    /// Asks for a socket reply's box and its connection's record, which
+    /// the run reads next: the reply first, then the record, when the
+    /// task drops its last snapshot of the connection and makes its next
+    /// request on it (the record was last touched by the event that woke
+    /// the task, before the rest of that poll's events evicted it).
+    fn warm_message(first: &Msg) {
+        if let Msg::Socket(reply, record) = first {
+            rco_reactor::prefetch(std::ptr::from_ref(&**reply).cast(), std::mem::size_of::<rco_reactor::Reply>());
+            record.map(rco_reactor::RecordHint::prefetch);
         }
     }
 

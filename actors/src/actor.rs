@@ -53,6 +53,12 @@ pub trait Actor: Send + Sized + 'static {
     /// run will read first. Nothing may depend on it; by default nothing
     /// is done.
     fn warm(&self) {}
+
+    /// Called with the first message in the mailbox of the actor `warm` is
+    /// called on, if it has one (the message its run will take first): a
+    /// hint to ask for the memory the message leads to. Nothing may depend
+    /// on it; by default nothing is done.
+    fn warm_message(_first: &Self::Msg) {}
 }
 
 /// A closure as an actor, for tests and small helpers: a scheduler of

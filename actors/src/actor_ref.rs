@@ -119,11 +119,16 @@ impl<A: Actor> ActorRef<A> {
         (Arc::as_ptr(&self.0).cast(), std::mem::size_of::<Header<A>>())
     }
 
-    /// `Actor::warm` on the actor, if it is not done. Called only by the
-    /// worker that holds it out of every queue, so its lock is free.
+    /// `Actor::warm` on the actor, if it is not done, and
+    /// `Actor::warm_message` on its first message. Called only by the
+    /// worker that holds it out of every queue, so its lock is free (and
+    /// the locks are taken one after the other, not nested).
     pub(crate) fn warm(&self) {
         if let Some(actor) = lock(&self.0.actor).as_ref() {
             actor.warm();
+        }
+        if let Some(first) = lock(&self.0.mail).front() {
+            A::warm_message(first);
         }
     }
 

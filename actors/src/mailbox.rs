@@ -19,6 +19,8 @@ pub(crate) enum Mailbox<M> {
     #[default]
     Empty,
     One(M),
+    // Boxed on purpose (see the module's notes): a mailbox one message wide.
+    #[allow(clippy::box_collection)]
     Many(Box<VecDeque<M>>),
 }
 
@@ -48,6 +50,15 @@ impl<M> Mailbox<M> {
         }
     }
 
+    /// The message `pop` would take.
+    pub(crate) fn front(&self) -> Option<&M> {
+        match self {
+            Mailbox::Empty => None,
+            Mailbox::One(msg) => Some(msg),
+            Mailbox::Many(queue) => queue.front(),
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         match self {
             Mailbox::Empty => true,
@@ -70,14 +81,16 @@ mod tests {
     #[test]
     fn first_in_first_out_in_every_form() {
         let mut mail = Mailbox::default();
-        assert!(mail.is_empty() && mail.pop().is_none());
+        assert!(mail.is_empty() && mail.pop().is_none() && mail.front().is_none());
         mail.push(1);
+        assert_eq!(mail.front(), Some(&1));
         assert!(!mail.is_empty() && !mail.holds_buffer(), "one message is kept inline");
         assert_eq!(mail.pop(), Some(1));
         assert!(mail.is_empty());
         for n in 2..6 {
             mail.push(n);
         }
+        assert_eq!(mail.front(), Some(&2));
         assert_eq!(mail.pop(), Some(2));
         mail.push(6);
         let rest: Vec<i32> = std::iter::from_fn(|| mail.pop()).collect();

@@ -55,8 +55,8 @@ pub use policy::Policy;
 pub(crate) use registry::{hold, share, share_lasting, Alarm, Record, Registry, Shared};
 pub use timer::{Callback, Timers};
 pub use types::{
-    Chunk, ConnIdentity, ConnIdentityRef, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, SocketError, Status,
-    WsConnInfo, WsIdentity, WsIdentityRef, WsMessage,
+    Chunk, ConnIdentity, ConnIdentityRef, ConnInfo, ListenerInfo, RecordHint, Replier, Reply, ReplyFn, SocketError,
+    Status, WsConnInfo, WsIdentity, WsIdentityRef, WsMessage,
 };
 
 /// How many ready sockets one waiting `poll` handles. The replies of a batch wake

@@ -4,8 +4,11 @@
 
 use crate::tcp::Conn;
 use crate::ws::WsConn;
-use crate::Shared;
+use crate::{Record, Shared};
 use arcstr::ArcStr;
+use std::mem::offset_of;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 /// Lifecycle of a listener or connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,6 +200,42 @@ pub enum Reply {
     /// A release succeeded.
     Released,
     Error(SocketError),
+}
+
+impl Reply {
+    /// Where the record of the connection this reply is about lies, if it
+    /// carries one: the memory the task taking it touches next (dropping
+    /// the snapshot, making its next request on the connection), for a
+    /// hint to the cache ahead of that task's run.
+    pub fn record(&self) -> Option<RecordHint> {
+        let (record, ws) = match self {
+            Reply::Conn(c) | Reply::Read(c, _) => (Arc::as_ptr(&c.identity.0) as usize, false),
+            Reply::WsConn(c) | Reply::WsRead(c, _) => (Arc::as_ptr(&c.identity.0) as usize, true),
+            _ => return None,
+        };
+        // A record is aligned to 8 bytes: its lowest bit tells the kinds.
+        NonZeroUsize::new(record | usize::from(ws)).map(RecordHint)
+    }
+}
+
+/// Where a connection's record lies (`Reply::record`): an address to ask
+/// the memory system for, never to read through (the record may be gone by
+/// then: a hint cannot fault).
+#[derive(Clone, Copy, Debug)]
+pub struct RecordHint(NonZeroUsize);
+
+impl RecordHint {
+    /// Asks for the record's reference counts and state: the lines a
+    /// request or a dropped snapshot touch, not the identity after them
+    /// (read only when a snapshot is shown).
+    pub fn prefetch(self) {
+        let hint = self.0.get();
+        let state = match hint & 1 {
+            0 => offset_of!(Record<Conn>, lasting),
+            _ => offset_of!(Record<WsConn>, lasting),
+        };
+        crate::prefetch_counted((hint & !1) as *const u8, state);
+    }
 }
 
 /// Where a reply goes: run once, on whichever thread completes the request.
