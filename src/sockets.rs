@@ -209,7 +209,7 @@ fn headers(headers: &[(ArcStr, ArcStr)]) -> Value {
 pub fn to_value(reply: Reply) -> Value {
     let k = &*SHAPES;
     match reply {
-        Reply::Listener(l) => Value::ok(k.listener(l)),
+        Reply::Listener(l) => Value::ok(k.listener(*l)),
         Reply::Listeners(ls) => Value::array(ls.into_iter().map(|l| k.listener(l)).collect()),
         Reply::Conn(c) => Value::ok(k.conn(c)),
         Reply::Conns(cs) => Value::array(cs.into_iter().map(|c| k.conn(c)).collect()),

@@ -946,7 +946,7 @@ impl Net {
                     backlog,
                 };
                 let info = listener.info();
-                (Some(share(listener)), Reply::Listener(info))
+                (Some(share(listener)), Reply::Listener(Box::new(info)))
             }
         };
         self.lock().tcp.listeners.settle(id, listener);
@@ -961,7 +961,7 @@ impl Net {
 
     /// `tcp_listener`.
     pub fn tcp_listener(&self, id: u64) -> Reply {
-        self.tcp_listener_of(id).map_or_else(|| unknown_listener(id), |l| Reply::Listener(hold(&l).info()))
+        self.tcp_listener_of(id).map_or_else(|| unknown_listener(id), |l| Reply::Listener(Box::new(hold(&l).info())))
     }
 
     /// `tcp_accept`: the reply now, or `None` when `reply` will get it.
@@ -993,7 +993,7 @@ impl Net {
             for hid in handshakes {
                 state.handshakes.listener_of.remove(&hid);
             }
-            Reply::Listener(l.info())
+            Reply::Listener(Box::new(l.info()))
         })
     }
 

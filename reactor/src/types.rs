@@ -183,7 +183,9 @@ impl SocketError {
 /// The answer to a socket request.
 #[derive(Clone, Debug)]
 pub enum Reply {
-    Listener(ListenerInfo),
+    /// Boxed: a listener's snapshot is the largest, and rare; every reply
+    /// is moved a few times on its way to the task, and boxed once.
+    Listener(Box<ListenerInfo>),
     Listeners(Vec<ListenerInfo>),
     Conn(ConnInfo),
     Conns(Vec<ConnInfo>),

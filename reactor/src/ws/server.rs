@@ -222,7 +222,7 @@ impl Net {
                     s.interest(true, false);
                 }
                 let info = listener.snapshot();
-                (Some(share(listener)), Reply::Listener(info))
+                (Some(share(listener)), Reply::Listener(Box::new(info)))
             }
         };
         self.lock().ws.listeners.settle(id, listener);
@@ -237,7 +237,7 @@ impl Net {
 
     /// `ws_listener`.
     pub fn ws_listener(&self, id: u64) -> Reply {
-        self.ws_listener_of(id).map_or_else(|| unknown_listener(id), |l| Reply::Listener(hold(&l).snapshot()))
+        self.ws_listener_of(id).map_or_else(|| unknown_listener(id), |l| Reply::Listener(Box::new(hold(&l).snapshot())))
     }
 
     /// `ws_accept`: the oldest finished handshake, or a wait of at most
@@ -271,7 +271,7 @@ impl Net {
             for hid in handshakes {
                 state.handshakes.listener_of.remove(&hid);
             }
-            Reply::Listener(l.snapshot())
+            Reply::Listener(Box::new(l.snapshot()))
         })
     }
 

@@ -137,7 +137,7 @@ pub fn expect_error(reply: &Reply, kind: &str, message: &str) -> Result<(), Test
 
 pub fn expect_listener(reply: Reply) -> Result<ListenerInfo, TestCaseError> {
     match reply {
-        Reply::Listener(l) => Ok(l),
+        Reply::Listener(l) => Ok(*l),
         other => Err(TestCaseError::fail(format!("expected a listener snapshot, got {other:?}"))),
     }
 }
