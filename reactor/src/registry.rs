@@ -1,5 +1,7 @@
 //! The socket layer shared by TCP and WebSockets: a `Registry` of sockets
-//! of one kind by id, each socket `Shared` behind a lock of its own, the
+//! of one kind by id, each socket `Shared` in a `Record`: behind a lock of
+//! its own, beside what it keeps unchanged for its life (a connection's
+//! identity, which its snapshots share by counting the record), the
 //! `Alarm` a connection keeps for its waiters' deadlines, and the `Socket`
 //! trait by which closing everything reaches each of them.
 //! (The other shared parts: a socket's wait queues are `Waiters`, its
@@ -10,7 +12,9 @@
 //! an id is reserved (counted against the cap with the retained sockets)
 //! before the socket exists, and settled once: retained, or given up. The
 //! registry lives under the state lock, which is never held while a
-//! socket's lock is taken.
+//! socket's lock is taken. A record's lasting part never changes once the
+//! record is made; a record kept by a snapshot after its socket's release
+//! holds no descriptor (its socket ended before it could be released).
 
 use crate::timer::TimerId;
 use crate::{Action, Completed, Net, TokenHash};
