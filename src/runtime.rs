@@ -433,7 +433,9 @@ impl Actor for TaskActor {
     fn warm_message(first: &Msg) {
         if let Msg::Socket(reply, record) = first {
             rco_reactor::prefetch(std::ptr::from_ref(&**reply).cast(), std::mem::size_of::<rco_reactor::Reply>());
-            record.map(rco_reactor::RecordHint::prefetch);
+            if let Some(record) = record {
+                record.prefetch();
+            }
         }
     }
 

@@ -19,8 +19,9 @@
 //! * At most two actors are out of every queue between runs besides the
 //!   one that yielded: the next to run and the one after it (`next`,
 //!   `after`: named to `Actor::upcoming` two runs ahead, `Actor::warm`ed
-//!   one run ahead, with `Actor::warm_message` on its first message). They run, in that order, before anything else in the
-//!   local queue, and the worker registers them if it exits first.
+//!   one run ahead, with `Actor::warm_message` on its first message).
+//!   They run, in that order, before anything else in the local queue,
+//!   and the worker registers them if it exits first.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
