@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/tcp/syscalls.sh: system calls per round trip of an echo server under
 # the benchmark's load: `perf stat` counts recvfrom, sendto, epoll_ctl,
-# epoll_pwait and read (polling's eventfd) for SECONDS_ s, divided by the
+# epoll_pwait, read (polling's eventfd), madvise (an allocator giving
+# memory back) and page faults for SECONDS_ s, divided by the
 # round trips loadgen counted over the same server's window. For the
 # native server, pass bench/tcp/target/release/echo_native as SERVER.
 #
@@ -29,7 +30,7 @@ taskset -c 1 "$HERE/target/release/loadgen" pingpong --addr "127.0.0.1:$PORT" --
   --warmup 2 --duration $((SECS + 2)) --pid "$P" >"$GEN" &
 L=$!
 sleep 3
-perf stat -x, -e 'syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_read' \
+perf stat -x, -e 'syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_read,syscalls:sys_enter_madvise,page-faults' \
   -p "$P" -- sleep "$SECS" 2>"$STAT"
 wait "$L"
 python3 - "$GEN" "$STAT" "$SECS" <<'PY'
@@ -40,7 +41,7 @@ secs = float(sys.argv[3])
 print(f"round trips/s {per_second}")
 for line in open(sys.argv[2]):
     parts = line.strip().split(",")
-    if len(parts) > 2 and parts[2].startswith("syscalls:sys_enter_"):
+    if len(parts) > 2 and (parts[2].startswith("syscalls:sys_enter_") or parts[2] == "page-faults"):
         count = float(parts[0])
         print(f"{parts[2].removeprefix('syscalls:sys_enter_'):12} {count / (per_second * secs):.3f} per round trip")
 PY

@@ -19,10 +19,11 @@
 //!
 //! A map a host builds per operation whose scripts mostly look at a few of
 //! its keys (a read result: its data, and the connection's snapshot) can
-//! defer the rest: `Lazy` holds the entries given now and a [`Deferred`]
-//! that makes the others the first time a script looks past the first ones
-//! (a lookup of one of their keys, an iteration, a copy); a change turns it
-//! into an ordinary map first. Nothing a script can do tells it from the
+//! defer the rest: `Lazy` holds the entries given now (at most
+//! [`LAZY_GIVEN`], inline in its one box) and a [`Deferred`] that makes the
+//! others the first time a script looks past the first ones (a lookup of
+//! one of their keys, an iteration, a copy); a change turns it into an
+//! ordinary map first. Nothing a script can do tells it from the
 //! same entries in a `Small` map.
 //!
 //! Invariants: `Small` is sorted by key, without duplicate keys, and holds

@@ -5,7 +5,9 @@
 //! * Ids come from one counter per registry, are taken after the
 //!   allow-list and cap checks and before resolving or connecting, and are
 //!   never reused; the cap counts retained entries plus starts in flight.
-//! * Sockets are non-blocking, each behind its own lock (`Shared`). An
+//! * Sockets are non-blocking, each behind its own lock (`Shared`); a
+//!   connection's identity sits beside the lock in its record, shared by
+//!   its snapshots (`ConnIdentityRef`), and never changes. An
 //!   operation that cannot complete at once queues a waiter on its socket,
 //!   its deadline on the connection's `Alarm` (an accepter: a timer of its
 //!   own, and the listener's one-shot interest); waiters are served in

@@ -1,6 +1,9 @@
-//! What the reactor answers: snapshots of listeners and connections, the
-//! data reads deliver (bytes become the script's text here, once: `Chunk`),
-//! and socket errors with their stable kinds (REFERENCE-SOCKETS §4, §11).
+//! What the reactor answers: snapshots of listeners and connections (a
+//! connection's identity shared with its record: `ConnIdentityRef`,
+//! `WsIdentityRef`), the data reads deliver (bytes become the script's text
+//! here, once: `Chunk`), socket errors with their stable kinds
+//! (REFERENCE-SOCKETS §4, §11), and where a reply's connection record lies
+//! (`RecordHint`: an address for the cache, never read through).
 
 use crate::tcp::Conn;
 use crate::ws::WsConn;

@@ -600,6 +600,9 @@ fn run_case(setup: Setup, ops: &[Op]) -> Result<(), TestCaseError> {
         h.step(op).map_err(|e| TestCaseError::fail(format!("step {n} {op:?}: {e}\nmodel: {:#?}", h.model)))?;
         h.check_all().map_err(|e| TestCaseError::fail(format!("after step {n} {op:?}: {e}\nmodel: {:#?}", h.model)))?;
     }
+    // Snapshots kept past the end share their connections' records: they
+    // must hold no descriptor once the reactor is gone.
+    let kept = h.net.ws_connections();
     let retained = h.net.close_all();
     prop_assert_eq!(&retained.ws_listeners, &h.model.listeners.keys().copied().collect::<Vec<_>>());
     prop_assert_eq!(&retained.ws_connections, &h.model.conns.keys().copied().collect::<Vec<_>>());
@@ -612,6 +615,11 @@ fn run_case(setup: Setup, ops: &[Op]) -> Result<(), TestCaseError> {
     // a descriptor of another thread of the test process (seen once in CI
     // conditions: 6 against a baseline of 7) closing meanwhile.
     prop_assert!(after <= baseline, "open descriptors after the reactor is gone: {after}, before: {baseline}");
+    let Reply::WsConns(kept) = kept else { return Err(TestCaseError::fail(format!("listing: {kept:?}"))) };
+    for info in &kept {
+        prop_assert!(info.identity.url.starts_with("ws") && !info.identity.host.is_empty(), "{info:?}");
+    }
+    drop(kept);
     Ok(())
 }
 
