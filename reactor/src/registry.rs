@@ -142,6 +142,15 @@ impl<S: Socket> Registry<S> {
         self.entries.get(&id).cloned()
     }
 
+    /// Asks for the record of `id` (its counts and all its lines, see
+    /// `prefetch_counted`) without touching it: a `get` that follows finds
+    /// it in the cache.
+    pub(crate) fn ask(&self, id: u64) {
+        if let Some(record) = self.entries.get(&id) {
+            crate::prefetch_counted(Arc::as_ptr(record).cast(), std::mem::size_of::<Record<S>>());
+        }
+    }
+
     /// Every retained socket, in id order.
     pub(crate) fn all(&self) -> Vec<Shared<S>> {
         let mut all: Vec<_> = self.entries.iter().collect();

@@ -53,8 +53,8 @@ use crate::resolve::LISTEN_LOOKUP;
 use crate::types::{now_ms, Chunk, ConnIdentity, ConnInfo, ListenerInfo, Replier, Reply, ReplyFn, Status};
 use crate::waiters::Waiters;
 use crate::{
-    err, hold, key, share, share_lasting, Action, Alarm, Completed, ConnIdentityRef, Net, Record, Shared,
-    KIND_TCP_CONN, KIND_TCP_LISTENER,
+    err, hold, key, share, share_lasting, Action, Alarm, Completed, ConnIdentityRef, Net, Shared, KIND_TCP_CONN,
+    KIND_TCP_LISTENER,
 };
 
 use arcstr::ArcStr;
@@ -747,15 +747,25 @@ impl Net {
         taken.shut(done)
     }
 
-    /// The record of the connection `ev` is for, if it is one, asked for
-    /// ahead of its handling (see `handle_events`).
-    pub(crate) fn tcp_conn_ahead(&self, ev: Ready) -> Option<Shared<Conn>> {
-        if ev.key & 3 != KIND_TCP_CONN || crate::backlog::is_handshake((ev.key >> 2) as u64) {
-            return None;
+    /// The records of the TCP connections `events` are for, into `found`
+    /// (by position), under one lock: every record is asked for
+    /// (`Registry::ask`) before the first is counted, so that their cache
+    /// misses overlap instead of each count waiting for its own (a
+    /// record's count and lock are cold when its event comes, at 1,000
+    /// connections). Also marks the reactor no longer waiting.
+    pub(crate) fn tcp_conns_ahead(&self, events: &[Ready], found: &mut [Option<Shared<Conn>>]) {
+        let conn = |ev: &Ready| {
+            let id = (ev.key >> 2) as u64;
+            (ev.key & 3 == KIND_TCP_CONN && !crate::backlog::is_handshake(id)).then_some(id)
+        };
+        let mut state = self.lock();
+        state.waiting = None;
+        for id in events.iter().filter_map(conn) {
+            state.tcp.conns.ask(id);
         }
-        let conn = self.tcp_conn_of((ev.key >> 2) as u64)?;
-        crate::prefetch_counted(Arc::as_ptr(&conn).cast(), std::mem::size_of::<Record<Conn>>());
-        Some(conn)
+        for (ev, slot) in events.iter().zip(found) {
+            *slot = conn(ev).and_then(|id| state.tcp.conns.get(id));
+        }
     }
 
     /// Readiness reported by the poller for socket `id` of registry `kind`;
