@@ -64,6 +64,12 @@ impl Link {
         self.socket.get()
     }
 
+    /// A read would block: the socket is drained (`Registered::drained`)
+    /// and no TLS session holds plaintext or records.
+    pub(crate) fn drained(&self) -> bool {
+        self.tls.is_none() && self.socket.drained()
+    }
+
     pub(crate) fn is_tls(&self) -> bool {
         self.tls.is_some()
     }

@@ -143,6 +143,12 @@ impl<S: AsFd> Registered<S> {
         let _ = self.poller.modify_with_mode(self.socket.as_fd(), Event::all(key), polling::PollMode::Edge);
     }
 
+    /// In edge mode: a read would block (it did since the last event), so
+    /// a reader need not try one.
+    pub fn drained(&self) -> bool {
+        self.edge.get() && !self.ready.get().0
+    }
+
     /// Sets (or clears) what the socket sends if dropped before it writes
     /// anything else.
     pub fn farewell(&self, bytes: Option<&'static [u8]>) {

@@ -392,6 +392,11 @@ impl Conn {
             Some(End::Error(message)) => return self.read_failed(message, done),
             None => {}
         }
+        // A read that parks (the usual one, asked for before its data came)
+        // tries nothing.
+        if self.kept.is_empty() && self.stream.as_ref().is_some_and(Link::drained) {
+            return false;
+        }
         let mut chunk = std::mem::take(&mut self.kept);
         loop {
             // Whole characters first: read bytes that completed, or that a
