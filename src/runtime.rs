@@ -89,6 +89,10 @@ const AHEAD: u64 = 256;
 /// before it writes its notes and exits anyway.
 const EXIT_GRACE: Duration = Duration::from_millis(250);
 
+/// Descriptors reserved beyond `--max-sockets` (`reserve_descriptors`): the
+/// standard streams, the poller's, a listener or two.
+const DESCRIPTOR_HEADROOM: u64 = 64;
+
 /// How the main program ended, rendered on the worker that ran it.
 enum MainEnd {
     /// Leftover values in notation, bottom first.
@@ -592,6 +596,33 @@ fn raise_fd_limit() {
     }
 }
 
+/// Sizes the descriptor table for `sockets` descriptors (at most the
+/// open-file limit) while the process has one thread. The kernel doubles
+/// the table as descriptors are opened, and in a process with several
+/// threads each doubling waits for an RCU grace period (milliseconds) in
+/// the system call that needed it: an `accept` then stalled at the 256th,
+/// 512th, ... connection, the listen backlog overflowed, and a burst's
+/// clients waited a second for SYN retransmits (1,000 connections opened
+/// one after the other: 2 s instead of 0.03). One descriptor opened at the
+/// size wanted grows the table once, now; it never shrinks.
+fn reserve_descriptors(sockets: usize) {
+    use rustix::process::{getrlimit, Resource};
+    let limit = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    let top = u64::try_from(sockets).unwrap_or(u64::MAX).saturating_add(DESCRIPTOR_HEADROOM).min(limit);
+    let Ok(top) = rustix::fd::RawFd::try_from(top) else { return };
+    if top <= 0 {
+        return;
+    }
+    // Any open descriptor does to copy (a standard stream may be closed);
+    // the copy is closed at once. Failing only leaves the table to grow.
+    use std::os::fd::AsFd;
+    for stream in [std::io::stdin().as_fd(), std::io::stdout().as_fd(), std::io::stderr().as_fd()] {
+        if rustix::io::fcntl_dupfd_cloexec(stream, top - 1).is_ok() {
+            return;
+        }
+    }
+}
+
 /// A started program. Its scheduler and reactor are never dropped: the
 /// process exits with them running (dropping the scheduler would join
 /// workers that tasks may keep busy).
@@ -603,6 +634,9 @@ struct Running {
 
 fn start(program: Arc<Program>, config: Config) -> std::io::Result<Running> {
     raise_fd_limit();
+    if config.capabilities.sockets {
+        reserve_descriptors(config.max_sockets);
+    }
     let policy = rco_reactor::Policy::new(config.capabilities.allowed_hosts.clone());
     // By default the idle worker polls the reactor (see ARCHITECTURE.md);
     // RCO_REACTOR=thread gives it a thread of its own instead, and

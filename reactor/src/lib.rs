@@ -72,6 +72,12 @@ pub use types::{
 /// sockets waiting behind a long backlog.
 const BATCH: usize = 8;
 
+/// The listen backlog: connections the kernel completes before they are
+/// accepted. `std` listens with 128, which a burst of connections
+/// overflows; their clients then wait for SYN retransmits (a second, then
+/// three). The kernel caps it at `net.core.somaxconn` (PERFORMANCE.md 4.9).
+const LISTEN_BACKLOG: i32 = 4096;
+
 /// Poller keys carry the registry in their low two bits and the id above.
 pub(crate) const KIND_TCP_LISTENER: usize = 0;
 pub(crate) const KIND_TCP_CONN: usize = 1;
@@ -378,6 +384,8 @@ impl Net {
             match std::net::TcpListener::bind(addr) {
                 Ok(listener) => {
                     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+                    // Listening again sets the backlog (see `LISTEN_BACKLOG`).
+                    rustix::net::listen(&listener, LISTEN_BACKLOG).map_err(|e| e.to_string())?;
                     return registered::Registered::new(listener, self.poller.registry.clone(), key)
                         .map_err(|e| e.to_string());
                 }
