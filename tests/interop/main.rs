@@ -30,6 +30,11 @@ fn ipv6_loopback_available() -> bool {
     TcpListener::bind("[::1]:0").is_ok()
 }
 
+/// Whether the command `name` runs (`name --version` succeeds).
+fn tool_available(name: &str) -> bool {
+    std::process::Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
 /// The value of `key` on the line of `text` that starts with `prefix`.
 fn line_with<'a>(text: &'a str, prefix: &str) -> &'a str {
     text.lines()
@@ -273,23 +278,16 @@ fn scale_two_thousand_concurrent_connections() {
 fn a_burst_of_connections_is_accepted_without_retransmits() {
     const CONNECTIONS: &str = "600";
     let two_cpus = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
-    let taskset = std::process::Command::new("taskset").arg("--version").output().is_ok_and(|o| o.status.success());
+    let taskset = tool_available("taskset");
     let Some(_) = python() else { return };
     if !two_cpus || !taskset {
         eprintln!("note: needs two CPUs and taskset; skipping");
         return;
     }
-    let mut server = std::process::Command::new("taskset");
-    server.current_dir(support::dir()).args([
-        "-c",
-        "0",
-        env!("CARGO_BIN_EXE_rco"),
-        "run",
-        "--allow-sockets",
-        "burst_server.rco",
-        CONNECTIONS,
-    ]);
-    let mut server = Running::start(&mut server, "rco burst_server.rco");
+    let mut server = Running::start(
+        support::rco_under(&["taskset", "-c", "0"]).args(["run", "--allow-sockets", "burst_server.rco", CONNECTIONS]),
+        "rco burst_server.rco",
+    );
     let port = server.port(SERVER_START).to_string();
     let mut client = std::process::Command::new("taskset");
     client.current_dir(support::dir()).args(["-c", "1", "python3", "burst_client.py", &port, CONNECTIONS]);
@@ -326,28 +324,26 @@ fn slow_but_steady_reader_does_not_time_out_a_long_write() {
 // each get their Result. Needs root, prlimit and setpriv; skipped otherwise.
 #[test]
 fn connect_without_a_thread_to_spare_answers() {
-    let tools = ["prlimit", "setpriv"]
-        .iter()
-        .all(|t| std::process::Command::new(t).arg("--version").output().is_ok_and(|o| o.status.success()));
+    let tools = ["prlimit", "setpriv"].into_iter().all(tool_available);
     let root = std::fs::read_to_string("/proc/self/status")
         .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")));
     if !tools || !root {
         eprintln!("note: needs root, prlimit and setpriv; skipping");
         return;
     }
-    let mut cmd = std::process::Command::new("prlimit");
-    cmd.current_dir(support::dir()).args([
+    let mut cmd = support::rco_under(&[
+        "prlimit",
         "--nproc=40:40",
         "setpriv",
         "--reuid=65534",
         "--regid=65534",
         "--clear-groups",
-        env!("CARGO_BIN_EXE_rco"),
-        "run",
-        "--allow-sockets",
-        "slow_connects.rco",
     ]);
-    let ran = run(&mut cmd, "rco slow_connects.rco as nobody", Duration::from_secs(30));
+    let ran = run(
+        cmd.args(["run", "--allow-sockets", "slow_connects.rco"]),
+        "rco slow_connects.rco as nobody",
+        Duration::from_secs(30),
+    );
     ran.assert_success("slow_connects.rco with few threads to spare");
     assert!(ran.stdout.contains("failed "), "{}", ran.stdout);
 }

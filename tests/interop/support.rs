@@ -20,6 +20,14 @@ pub fn rco() -> Command {
     process::rco_in(dir())
 }
 
+/// The rco binary under test run by `wrapper` (a command and its
+/// arguments, such as `taskset -c 0`), in `dir()`; its own arguments follow.
+pub fn rco_under(wrapper: &[&str]) -> Command {
+    let mut cmd = Command::new(wrapper[0]);
+    cmd.current_dir(dir()).args(&wrapper[1..]).arg(env!("CARGO_BIN_EXE_rco"));
+    cmd
+}
+
 /// `python3`, or `None` (with a note on stderr) when it is missing: the
 /// tests that need a foreign peer are then skipped, not failed.
 pub fn python() -> Option<Command> {
