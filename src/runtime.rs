@@ -607,6 +607,7 @@ fn raise_fd_limit() {
 /// size wanted grows the table once, now; it never shrinks.
 fn reserve_descriptors(sockets: usize) {
     use rustix::process::{getrlimit, Resource};
+    use std::os::fd::AsFd;
     let limit = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
     let top = u64::try_from(sockets).unwrap_or(u64::MAX).saturating_add(DESCRIPTOR_HEADROOM).min(limit);
     let Ok(top) = rustix::fd::RawFd::try_from(top) else { return };
@@ -615,7 +616,6 @@ fn reserve_descriptors(sockets: usize) {
     }
     // Any open descriptor does to copy (a standard stream may be closed);
     // the copy is closed at once. Failing only leaves the table to grow.
-    use std::os::fd::AsFd;
     for stream in [std::io::stdin().as_fd(), std::io::stdout().as_fd(), std::io::stderr().as_fd()] {
         if rustix::io::fcntl_dupfd_cloexec(stream, top - 1).is_ok() {
             return;
