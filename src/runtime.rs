@@ -43,6 +43,9 @@
 //!   can open or release one); then the process exits. Nothing the tasks
 //!   do (a blocked read, a write stuck on a full pipe) can delay the exit
 //!   beyond `EXIT_GRACE`.
+//! * A run allowed sockets starts with its descriptor table sized for
+//!   `--max-sockets` (`reserve_descriptors`, before any thread: holding no
+//!   descriptor), so no `accept` waits for the table to grow under threads.
 
 use crate::capabilities::{Capabilities, SocketCounts, TaskCounts};
 use crate::output::Output;

@@ -3,8 +3,9 @@
 //! connections, a socket's record and a task's state are out of the cache
 //! between two of their events (the kernel's socket work in between
 //! evicts them); asked for while the event or task before them is
-//! handled, they are there when needed. The reactor asks for the next
-//! ready socket's record; the runtime for the next task's state.
+//! handled, they are there when needed. The reactor asks for a batch's
+//! ready connections' records together; the runtime for the next task's
+//! state.
 //!
 //! Invariant: a hint reads nothing into the program and cannot fault,
 //! whatever the address; nothing may depend on it.

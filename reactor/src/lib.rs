@@ -24,9 +24,10 @@
 //! them during a wait), so no deadline is missed while it sleeps; a poll
 //! with ready sockets left from its last wait does not wait; replies and
 //! timer callbacks run outside every lock, each socket's delivered before
-//! the next socket is handled. A TCP connection's record is looked up one
-//! event ahead and asked for (`hint.rs`) while the event before it is
-//! handled: a hint, nothing depends on it.
+//! the next socket is handled. The TCP connections' records of a batch are
+//! looked up together under one lock, each asked for (`hint.rs`) before
+//! the first is counted: a hint, nothing depends on it. Listeners listen
+//! with a backlog of `LISTEN_BACKLOG`.
 
 mod backlog;
 mod connect;

@@ -19,7 +19,9 @@
 //!   a read delivers at most `max_bytes`, cut between whole characters (an
 //!   invalid sequence is one), or one whole character past it
 //!   (`within_max`); what it does not deliver is kept, and whole kept
-//!   bytes go out at the next read without another OS read. Otherwise a
+//!   bytes go out at the next read without another OS read. A read that
+//!   finds nothing kept on a plain connection known drained (edge mode,
+//!   `Link::drained`) waits without trying one. Otherwise a
 //!   read performs one OS read (into a per-thread scratch buffer, from
 //!   which the delivered bytes become the script's text once: `Chunk`),
 //!   more only while everything it read is kept. A peer's end while bytes
