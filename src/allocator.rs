@@ -56,6 +56,36 @@ unsafe fn new_block(
     }
 }
 
+/// Asks the cache for the block the next allocation of `block`'s size
+/// will return. mimalloc hands out a page's free blocks in list order,
+/// and a block freed long ago is out of the cache: the next allocation
+/// would wait for its line when it reads the link to the one after (a
+/// socket round trip at 1,000 connections spent ~4% of its user time
+/// there). A block just taken from the list still holds that link in its
+/// first word (mimalloc encodes links only in its secure and debug
+/// builds, which this is not; a wrong guess is a wasted hint).
+#[inline(always)]
+fn ask_for_next(block: *mut u8) {
+    #[cfg(target_arch = "x86_64")]
+    if !block.is_null() {
+        // SAFETY: reads the first word of a block this allocator just
+        // returned (mimalloc's blocks are at least 8 bytes), whatever its
+        // contents, in assembly, where it is only bits; a prefetch never
+        // faults, whatever the address. Touches no stack or flags.
+        unsafe {
+            std::arch::asm!(
+                "mov {next}, qword ptr [{block}]",
+                "prefetcht0 byte ptr [{next}]",
+                block = in(reg) block,
+                next = out(reg) _,
+                options(nostack, readonly, preserves_flags),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = block;
+}
+
 // SAFETY: every method forwards to mimalloc, which returns blocks of at
 // least the size asked for (or null), aligned as `plain` states for the
 // plain calls and as asked for the aligned ones; `mi_free` frees either.
@@ -63,7 +93,9 @@ unsafe impl GlobalAlloc for MiMalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: GlobalAlloc's contract gives a non-zero size.
-        unsafe { new_block(layout, mi::mi_malloc, mi::mi_malloc_aligned) }
+        let block = unsafe { new_block(layout, mi::mi_malloc, mi::mi_malloc_aligned) };
+        ask_for_next(block);
+        block
     }
 
     #[inline]

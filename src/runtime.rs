@@ -280,7 +280,14 @@ impl TaskActor {
     /// The answer the actor waits for, if it is in the mailbox.
     fn answer(&self, cx: &Cx<'_>) -> Option<Resume> {
         match cx.recv()? {
-            Msg::Socket(reply, _) => Some(socket_answer(*reply, self.vm.0.answer_unused())),
+            Msg::Socket(reply, _) => {
+                // The data read, made when its event was handled: the
+                // kernel's work for the tasks run since has evicted it.
+                if let rco_reactor::Reply::Read(_, chunk) = &*reply {
+                    rco_reactor::prefetch_counted(chunk.text.as_ptr(), 1);
+                }
+                Some(socket_answer(*reply, self.vm.0.answer_unused()))
+            }
             Msg::Slept => Some(Resume::Done),
             Msg::TaskDone(id) => self.rt.await_task(cx, id),
             Msg::Line(line) => Some(line_value(line)),
@@ -411,8 +418,14 @@ impl Actor for TaskActor {
 
     fn run(&mut self, cx: &mut Cx<'_>) -> Poll {
         // Its answer is made meanwhile (a no-op for a task warmed a run
-        // before: the lines are there).
+        // before: the lines are there). Its variables have arrived then:
+        // the strings and collections they hold are asked for too (a read
+        // loop's options map, a copy of its own in each task), read a few
+        // instructions into the run.
         self.warm();
+        for block in self.vm.0.held_blocks() {
+            rco_reactor::prefetch_counted(block, 1);
+        }
         let mut budget = SLICE;
         let poll = match panic::catch_unwind(AssertUnwindSafe(|| self.run_slice(cx, &mut budget))) {
             Ok(poll) => poll,
@@ -427,8 +440,8 @@ impl Actor for TaskActor {
     /// the cache with the kernel's socket work in between). Called a run
     /// before its own, and again as its run starts.
     fn warm(&self) {
-        for buffer in self.vm.0.hot_buffers() {
-            rco_reactor::prefetch(buffer, 1);
+        for (start, len) in self.vm.0.hot_buffers() {
+            rco_reactor::prefetch(start, len);
         }
     }
 

@@ -164,6 +164,19 @@ impl Value {
         }
     }
 
+    /// Where the heap block of a string, a collection or a Result starts
+    /// (its counts, then its data; for a hint to the cache, never to be
+    /// read through).
+    pub fn block(&self) -> Option<*const u8> {
+        match self {
+            Value::Str(s) => Some(s.as_ptr()),
+            Value::Array(s) | Value::List(s) | Value::Set(s) => Some(Rc::as_ptr(s).cast()),
+            Value::Map(m) => Some(Rc::as_ptr(m).cast()),
+            Value::Result(r) => Some(Rc::as_ptr(r).cast()),
+            _ => None,
+        }
+    }
+
     pub fn str(s: &str) -> Value {
         Value::Str(ArcStr::from(s))
     }

@@ -61,6 +61,11 @@ pub const MAX_CALL_DEPTH: usize = 100_000;
 /// How many values the operand stack may hold.
 pub const MAX_STACK: usize = 50_000_000;
 
+/// How many of the innermost variables `Vm::hot_buffers` and
+/// `Vm::held_blocks` name: those of a loop in a task or a function (a
+/// deep recursion's outer calls' are not read soon).
+const HOT_VARS: usize = 8;
+
 /// `Vm::scope` outside every function call.
 const NO_SCOPE: u32 = u32::MAX;
 
@@ -475,11 +480,26 @@ impl Vm {
         Ok(())
     }
 
-    /// Where the buffers a resumed run reads first are (its variables and
-    /// frames): a host that asks the memory system for them before it
-    /// resumes the VM overlaps their cache misses with its own work.
-    pub fn hot_buffers(&self) -> [*const u8; 2] {
-        [self.vars.as_ptr().cast(), self.frames.as_ptr().cast()]
+    /// Where the memory a resumed run reads first is, as (start, bytes):
+    /// its innermost variables (a lookup scans them from the innermost
+    /// out) and its innermost frame. A host that asks the memory
+    /// system for them before it resumes the VM overlaps their cache
+    /// misses with its own work.
+    pub fn hot_buffers(&self) -> [(*const u8, usize); 2] {
+        let frame = self.frames.len().saturating_sub(1);
+        let hot = &self.vars[self.vars.len().saturating_sub(HOT_VARS)..];
+        [
+            (hot.as_ptr().cast(), std::mem::size_of_val(hot)),
+            (self.frames.as_ptr().wrapping_add(frame).cast(), std::mem::size_of::<Frame>()),
+        ]
+    }
+
+    /// The heap blocks the innermost variables' values live in
+    /// (`Value::block`): what a resumed run reads next, once it has looked
+    /// its variables up. Reads the variables: ask for them first
+    /// (`hot_buffers`).
+    pub fn held_blocks(&self) -> impl Iterator<Item = *const u8> + '_ {
+        self.vars.iter().rev().take(HOT_VARS).filter_map(|(_, v)| v.block())
     }
 
     /// Frees spare memory while the VM waits: an empty operand stack gives

@@ -26,7 +26,8 @@ pub fn prefetch(start: *const u8, len: usize) {
 
 /// Asks for the allocation of an `Arc` whose `len` bytes of data are at
 /// `data`: the data and the two reference counts `Arc` keeps in front of
-/// it (a clone or a drop of the `Arc` touches them first).
+/// it (a clone or a drop of the `Arc` touches them first). An `Rc` and an
+/// `ArcStr` keep two words in front of their data too.
 #[inline]
 pub fn prefetch_counted(data: *const u8, len: usize) {
     let counts = 2 * std::mem::size_of::<usize>();
