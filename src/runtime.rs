@@ -284,7 +284,7 @@ impl TaskActor {
                 // The data read, made when its event was handled: the
                 // kernel's work for the tasks run since has evicted it.
                 if let rco_reactor::Reply::Read(_, chunk) = &*reply {
-                    rco_reactor::prefetch_counted(chunk.text.as_ptr(), 1);
+                    rco_reactor::prefetch_counted(chunk.text.as_ptr(), 0);
                 }
                 Some(socket_answer(*reply, self.vm.0.answer_unused()))
             }
@@ -424,7 +424,7 @@ impl Actor for TaskActor {
         // instructions into the run.
         self.warm();
         for block in self.vm.0.held_blocks() {
-            rco_reactor::prefetch_counted(block, 1);
+            rco_reactor::prefetch_counted(block, 0);
         }
         let mut budget = SLICE;
         let poll = match panic::catch_unwind(AssertUnwindSafe(|| self.run_slice(cx, &mut budget))) {

@@ -487,11 +487,16 @@ impl Vm {
     /// misses with its own work.
     pub fn hot_buffers(&self) -> [(*const u8, usize); 2] {
         let frame = self.frames.len().saturating_sub(1);
-        let hot = &self.vars[self.vars.len().saturating_sub(HOT_VARS)..];
+        let hot = self.hot_vars();
         [
             (hot.as_ptr().cast(), std::mem::size_of_val(hot)),
             (self.frames.as_ptr().wrapping_add(frame).cast(), std::mem::size_of::<Frame>()),
         ]
+    }
+
+    /// The innermost `HOT_VARS` variables.
+    fn hot_vars(&self) -> &[(Symbol, Value)] {
+        &self.vars[self.vars.len().saturating_sub(HOT_VARS)..]
     }
 
     /// The heap blocks the innermost variables' values live in
@@ -499,7 +504,7 @@ impl Vm {
     /// its variables up. Reads the variables: ask for them first
     /// (`hot_buffers`).
     pub fn held_blocks(&self) -> impl Iterator<Item = *const u8> + '_ {
-        self.vars.iter().rev().take(HOT_VARS).filter_map(|(_, v)| v.block())
+        self.hot_vars().iter().filter_map(|(_, v)| v.block())
     }
 
     /// Frees spare memory while the VM waits: an empty operand stack gives
