@@ -12,7 +12,8 @@
 //! bytes are multiples of 16 and every block of 16 bytes or more is
 //! 16-aligned, `MI_MAX_ALIGN_SIZE`; an 8-byte block is 8-aligned) takes the
 //! plain calls, as Rust's system allocator does with `malloc`; anything
-//! else keeps the aligned ones.
+//! else keeps the aligned ones. Each allocation then asks the cache for
+//! the block the next one of its size will get (`ask_for_next`).
 //!
 //! Invariant: a block is freed, resized and zeroed by the same family of
 //! calls that fits its layout, and every pointer returned satisfies the

@@ -27,12 +27,14 @@
 //!   task queries all happen in its own runs, after the spawn returned, so
 //!   the spawner can only see that it may already have ended (as it may
 //!   have on another worker).
-//! * A run starts by asking the memory system for the VM's variables and
-//!   frames, unless a run before it did (`Actor::warm`); and before a run,
-//!   its worker asks for the header and VM of the task to run after the
-//!   next (`Actor::upcoming`) (`rco_reactor::prefetch`: a hint that reads
-//!   nothing and cannot fault), so a woken task's cold state arrives while
-//!   other work is done; nothing depends on it.
+//! * A run starts by asking the memory system for the VM's innermost
+//!   variables and frame, unless a run before it did (`Actor::warm`), then
+//!   for the blocks those variables hold and, as it takes a socket read's
+//!   reply, for the data read; and before a run, its worker asks for the
+//!   header and VM of the task to run after the next (`Actor::upcoming`)
+//!   (`rco_reactor::prefetch`: a hint that reads nothing into the program
+//!   and cannot fault), so a woken task's cold state arrives while other
+//!   work is done; nothing depends on it.
 //! * A panic in a run ends that task as failed (`host operation failed in
 //!   spawn: task worker thread panicked`, re-raised by `await`), or ends the
 //!   program with an internal error if it was the main program; the worker
