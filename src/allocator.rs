@@ -60,9 +60,9 @@ unsafe fn new_block(
 /// Asks the cache for the block the next allocation of `block`'s size
 /// will return. mimalloc hands out a page's free blocks in list order,
 /// and a block freed long ago is out of the cache: the next allocation
-/// would wait for its line when it reads the link to the one after (a
-/// socket round trip at 1,000 connections spent ~4% of its user time
-/// there). A block just taken from the list still holds that link in its
+/// would wait for its line when it reads the link to the one after (at
+/// 1,000 echo connections 4-7.5% of the user time waited there, 3.4%
+/// with the hint: `bench/tcp/profile.sh`). A block just taken from the list still holds that link in its
 /// first word (mimalloc encodes links only in its secure and debug
 /// builds, which this is not; a wrong guess is a wasted hint).
 #[inline(always)]
