@@ -341,11 +341,14 @@ fn id_and_options(vm: &mut Vm, name: &str) -> Result<(u64, Value), VmError> {
 }
 
 /// `id text`: a write's id and its text (checked first), popped. The text
-/// is shared with the script's value, not copied: the reactor writes from it.
+/// is the script's value, not a copy: the reactor writes from it. Moved
+/// off the stack, not cloned and then dropped from it (two changes of its
+/// atomic count per write).
 fn id_and_text(vm: &mut Vm, name: &str, expected: &str) -> Result<(u64, ArcStr), VmError> {
-    let text = str_arg(name, vm.peek(0), expected)?.clone();
+    str_arg(name, vm.peek(0), expected)?;
     let id = id_of(name, vm.peek(1))?;
-    vm.stack.truncate(vm.stack.len() - 2);
+    let Value::Str(text) = vm.pop() else { unreachable!("the top was checked to be a string") };
+    vm.pop().discard();
     Ok((id, text))
 }
 
