@@ -137,29 +137,35 @@ impl<A: Actor> ActorRef<A> {
     /// Makes the actor runnable if it is parked; see the module docs for
     /// why a wake is never lost nor duplicated.
     pub fn wake(&self) {
+        if self.woken() {
+            worker::schedule(self.clone());
+        }
+    }
+
+    /// The wake's step of the state machine: whether the actor was parked,
+    /// so that the waker must queue it (exactly one waker is told so).
+    fn woken(&self) -> bool {
         let mut current = self.0.state.load(Ordering::Acquire);
         loop {
             let next = match current {
                 IDLE => SCHEDULED,
                 RUNNING => NOTIFIED,
-                DONE => return,
+                DONE => return false,
                 covered => covered,
             };
             match self.0.state.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => {
-                    if current == IDLE {
-                        worker::schedule(self.clone());
-                    }
-                    return;
-                }
+                Ok(_) => return current == IDLE,
                 Err(actual) => current = actual,
             }
         }
     }
 
     /// Enqueues `msg` in the actor's mailbox and wakes it. Fails, handing
-    /// the message back, only if the actor is done.
-    pub fn send(&self, msg: A::Msg) -> Result<(), SendError<A::Msg>> {
+    /// the message back, only if the actor is done. Takes the handle: a
+    /// wake that queues the actor moves it into the queue rather than
+    /// counting another (a reply's sender is used once; a caller that
+    /// keeps its handle sends through a clone).
+    pub fn send(self, msg: A::Msg) -> Result<(), SendError<A::Msg>> {
         {
             let mut mail = lock(&self.0.mail);
             if self.is_done() {
@@ -168,7 +174,9 @@ impl<A: Actor> ActorRef<A> {
             mail.push(msg);
         }
         // Wake after unlocking: the actor may already be draining.
-        self.wake();
+        if self.woken() {
+            worker::schedule(self);
+        }
         Ok(())
     }
 
@@ -383,8 +391,8 @@ mod tests {
     #[test]
     fn an_empty_mailbox_keeps_no_buffer() {
         let a = detached();
-        a.send(1).expect("alive");
-        a.send(2).expect("alive");
+        a.clone().send(1).expect("alive");
+        a.clone().send(2).expect("alive");
         assert_eq!((a.recv(), a.recv()), (Some(1), Some(2)));
         assert!(!a.0.mail.lock().map(|m| m.holds_buffer()).unwrap_or(true));
     }

@@ -76,7 +76,7 @@
 //! let done = Completion::new();
 //! let sender = sched.spawn(Counter { total: total.clone(), done: done.clone() });
 //! for n in [1, 2, 3, 0] {
-//!     sender.send(n).expect("the counter is alive until it reads 0");
+//!     sender.clone().send(n).expect("the counter is alive until it reads 0");
 //! }
 //! done.wait();
 //! assert_eq!(total.load(Ordering::Relaxed), 6);

@@ -62,7 +62,7 @@ impl Player {
 
     fn send_next(&mut self) {
         if let Some(peer) = &self.peer {
-            if peer.send(Msg::Ping(self.sent)).is_ok() {
+            if peer.clone().send(Msg::Ping(self.sent)).is_ok() {
                 self.sent += 1;
                 self.stats.sent.fetch_add(1, SeqCst);
             }
@@ -135,7 +135,7 @@ impl Drop for Player {
 fn start_pair(spawn: &mut dyn FnMut(bool) -> ActorRef<Node>) {
     let a = spawn(true);
     let b = spawn(false);
-    b.send(Msg::Peer(a.clone())).expect("b alive");
+    b.clone().send(Msg::Peer(a.clone())).expect("b alive");
     a.send(Msg::Peer(b)).expect("a alive");
 }
 
