@@ -99,20 +99,20 @@ fn held<A: Actor>(slot: &Cell<Option<ActorRef<A>>>) -> bool {
 /// otherwise on that scheduler's global queue. If the scheduler is gone, the
 /// actor was already dropped by shutdown and there is nothing to do.
 pub(crate) fn schedule<A: Actor>(actor: ActorRef<A>) {
+    // The handle itself goes into a queue (no count taken and dropped).
+    let mut pending = Some(actor);
     // `try_with` fails only while thread-local storage is being torn down,
-    // which no worker thread is doing while it runs actors.
-    let local = CURRENT.try_with(|current| {
+    // which no worker thread is doing while it runs actors; the actor then
+    // goes to the global queue.
+    let _ = CURRENT.try_with(|current| {
         let current = current.borrow();
-        let worker = current.as_ref().and_then(|w| w.downcast_ref::<WorkerLocal<A>>());
-        match worker {
-            Some(worker) if ptr::eq(Arc::as_ptr(&worker.shared), actor.scheduler().as_ptr()) => {
-                worker.push(actor.clone());
-                true
-            }
-            _ => false,
+        let Some(worker) = current.as_ref().and_then(|w| w.downcast_ref::<WorkerLocal<A>>()) else { return };
+        let ours = |a: &mut ActorRef<A>| ptr::eq(Arc::as_ptr(&worker.shared), a.scheduler().as_ptr());
+        if let Some(actor) = pending.take_if(ours) {
+            worker.push(actor);
         }
     });
-    if local != Ok(true) {
+    if let Some(actor) = pending {
         if let Some(shared) = actor.scheduler().upgrade() {
             shared.inject(actor);
         }
