@@ -283,10 +283,10 @@ impl TaskActor {
     fn answer(&self, cx: &Cx<'_>) -> Option<Resume> {
         match cx.recv()? {
             Msg::Socket(reply, _) => {
-                // The data read, made when its event was handled: the
+                // The text read, made when its event was handled: the
                 // kernel's work for the tasks run since has evicted it.
-                if let rco_reactor::Reply::Read(_, chunk) = &*reply {
-                    rco_reactor::prefetch_counted(chunk.text.as_ptr(), 0);
+                if let Some(text) = reply.text() {
+                    rco_reactor::prefetch_counted(text.as_ptr(), 0);
                 }
                 Some(socket_answer(*reply, self.vm.0.answer_unused()))
             }

@@ -45,7 +45,9 @@
 //! when the actor is already DONE: never lost silently, never duplicated.
 //! `send` reads DONE under the mailbox lock and `finish` stores DONE before
 //! it empties the mailbox under that lock, so no message is accepted after
-//! the mailbox was emptied for good.
+//! the mailbox was emptied for good. `send` takes the handle: the wake that
+//! must queue the actor queues that handle itself (no reference count is
+//! taken and dropped per message).
 
 use std::error::Error;
 use std::fmt;

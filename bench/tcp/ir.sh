@@ -9,7 +9,9 @@
 #
 # Usage: bench/tcp/ir.sh [BIN ...]   (default target/release/rco; env:
 #        PROTO [tcp] or ws, CONNS [50], ROUNDS [200]). Needs valgrind (and
-#        for ws the Python `websockets` package).
+#        for ws the Python `websockets` package). SPLIT=1 also prints where
+#        they go (bench/tcp/ir_split.py: the round trip's entry points,
+#        inclusive, and each crate's own instructions).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE/../.."
@@ -33,6 +35,7 @@ total() {
   sleep 0.5
   kill -KILL "$vg"
   wait "$vg" 2>/dev/null || true
+  cp "$out.1" "$TMP/last.$rounds"
   callgrind_annotate "$out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
 }
 
@@ -40,4 +43,7 @@ for bin in "${@:-target/release/rco}"; do
   base=$(total "$bin" 0)
   full=$(total "$bin" "$ROUNDS")
   echo "$bin: $(( (full - base) / (ROUNDS * CONNS) )) instructions per $PROTO round trip ($CONNS connections x $ROUNDS rounds)"
+  if [ "${SPLIT:-0}" = 1 ]; then
+    python3 "$HERE/ir_split.py" "$TMP/last.0" "$TMP/last.$ROUNDS" $((ROUNDS * CONNS))
+  fi
 done

@@ -441,6 +441,9 @@ impl Net {
         };
         // An error (EINTR) only shortens the wait.
         let _ = self.poller.wait(events, wait);
+        // Not waiting any more, whatever woke it (events, a timeout, an
+        // interrupt): a timer added from now on needs no notification.
+        self.lock().waiting = None;
         true
     }
 
@@ -687,6 +690,17 @@ mod tests {
         assert!(data.is_empty());
         let waited = started.elapsed();
         assert!(waited >= Duration::from_millis(50) && waited < Duration::from_secs(1), "{waited:?}");
+    }
+
+    /// `waiting` is set only while a thread blocks in the wait: a wait
+    /// that returns with nothing ready leaves it clear, so a timer added
+    /// afterwards does not interrupt the next wait for nothing.
+    #[test]
+    fn a_wait_that_ends_without_events_is_no_longer_waiting() {
+        let reactor = Reactor::without_thread(Policy::default(), 4).expect("reactor");
+        let net = reactor.handle();
+        net.poll(Some(Duration::from_millis(5)));
+        assert!(net.lock().waiting.is_none(), "still marked waiting after the wait returned");
     }
 
     #[test]

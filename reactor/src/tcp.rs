@@ -759,14 +759,13 @@ impl Net {
     /// (`Registry::ask`) before the first is counted, so that their cache
     /// misses overlap instead of each count waiting for its own (a
     /// record's count and lock are cold when its event comes, at 1,000
-    /// connections). Also marks the reactor no longer waiting.
+    /// connections).
     pub(crate) fn tcp_conns_ahead(&self, events: &[Ready], found: &mut [Option<Shared<Conn>>]) {
         let conn = |ev: &Ready| {
             let id = (ev.key >> 2) as u64;
             (ev.key & 3 == KIND_TCP_CONN && !crate::backlog::is_handshake(id)).then_some(id)
         };
-        let mut state = self.lock();
-        state.waiting = None;
+        let state = self.lock();
         for id in events.iter().filter_map(conn) {
             state.tcp.conns.ask(id);
         }

@@ -221,6 +221,17 @@ impl Reply {
         // A record is aligned to 8 bytes: its lowest bit tells the kinds.
         NonZeroUsize::new(record | usize::from(ws)).map(RecordHint)
     }
+
+    /// The text a read delivers (a TCP chunk or a WebSocket message), if
+    /// this reply is one: made when the socket's event was handled, and the
+    /// first thing after the reply itself that the task taking it reads.
+    pub fn text(&self) -> Option<&ArcStr> {
+        match self {
+            Reply::Read(_, chunk) => Some(&chunk.text),
+            Reply::WsRead(_, message) => Some(&message.text),
+            _ => None,
+        }
+    }
 }
 
 /// Where a connection's record lies (`Reply::record`): an address to ask
