@@ -1381,12 +1381,21 @@ impl Vm {
     }
 
     /// `Op::Unwrap` on an ok Result, in place; false (`step` runs the
-    /// word) on anything else.
+    /// word) on anything else. The value moves out of a Result nothing
+    /// else holds (a socket answer taken from its variable), not copied
+    /// and then dropped with it.
     fn unwrap_in_place(&mut self) -> bool {
         let Some(top) = self.stack.last_mut() else { return false };
         let Value::Result(r) = top else { return false };
-        let ResultValue::Ok(v) = &**r else { return false };
-        *top = v.clone();
+        let v = match std::rc::Rc::get_mut(r) {
+            Some(ResultValue::Ok(v)) => std::mem::take(v),
+            Some(ResultValue::Err { .. }) => return false,
+            None => match &**r {
+                ResultValue::Ok(v) => v.clone(),
+                ResultValue::Err { .. } => return false,
+            },
+        };
+        *top = v;
         true
     }
 

@@ -402,8 +402,9 @@ impl Conn {
         let mut chunk = std::mem::take(&mut self.kept);
         loop {
             // Whole characters first: read bytes that completed, or that a
-            // cut at `max_bytes` left kept, go out without another read.
-            if let Some((out, kept)) = take_whole(&chunk, max) {
+            // cut at `max_bytes` left kept, go out without another read
+            // (nothing to look at in the usual read, with nothing kept).
+            if let Some((out, kept)) = (!chunk.is_empty()).then(|| take_whole(&chunk, max)).flatten() {
                 self.kept = kept;
                 self.deliver(record, out, done);
                 return true;
