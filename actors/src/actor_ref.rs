@@ -200,9 +200,14 @@ impl<A: Actor> ActorRef<A> {
 
     /// Marks the actor registered; whether it was not yet. Called only by
     /// the worker that runs it (or holds it out of every queue), so no two
-    /// threads race on it.
+    /// threads race on it: a load and, the first time, a store, not a
+    /// locked swap at every park.
     pub(crate) fn mark_registered(&self) -> bool {
-        !self.0.registered.swap(true, Ordering::Relaxed)
+        let first = !self.0.registered.load(Ordering::Relaxed);
+        if first {
+            self.0.registered.store(true, Ordering::Relaxed);
+        }
+        first
     }
 
     pub(crate) fn start_run(&self) {

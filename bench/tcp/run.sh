@@ -18,6 +18,10 @@
 # Environment (defaults in brackets):
 #   RUNS [3]  DURATION [10]  WARMUP [3]  CONNS [1000]  SIZE [64]
 #   IDLE_CONNS [10000]  SERVERS ["native rco node python"]; also known:
+#     native-again (the native server once more in each repetition: the
+#     spread of the ratio of two runs of one binary, the noise floor of
+#     every per-repetition ratio; `SERVER=native-again PEER=native
+#     METRIC=rate bench/tcp/ratios.py FILE`),
 #     rco-thread (echo.rco with RCO_REACTOR=thread: the reactor on a
 #     thread of its own instead of polled by the idle worker),
 #     rco-64k (echo.rco reading with max_bytes 65536, tcp_read's default),
@@ -104,7 +108,7 @@ start_server() { # NAME -> sets SERVER_PID; waits for "listening"
     PORT=$((PORT + 1))
     : >"$SRVLOG"
     case "$name" in
-        native) "${SRV_PIN[@]}" "$NATIVE" "$PORT" >"$SRVLOG" 2>&1 & ;;
+        native | native-again) "${SRV_PIN[@]}" "$NATIVE" "$PORT" >"$SRVLOG" 2>&1 & ;;
         rco) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo.rco" "$PORT" >"$SRVLOG" 2>&1 & ;;
         rco-thread) RCO_REACTOR=thread "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo.rco" "$PORT" >"$SRVLOG" 2>&1 & ;;
         rco-64k) "${SRV_PIN[@]}" "$RCO" run --allow-sockets --max-sockets 20000 "$HERE/echo.rco" "$PORT" 65536 >"$SRVLOG" 2>&1 & ;;

@@ -210,7 +210,7 @@ impl Backlog {
                 // The peer gave up before the accept: nothing to report.
                 Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted) => {}
                 Err(e) => {
-                    let token = net.token();
+                    let token = crate::token();
                     self.backoff = Some(token);
                     let action = Action::Expire { kind: self.how.kinds.0, id: self.how.listener, token };
                     net.arm(Instant::now() + ACCEPT_BACKOFF, action);
@@ -249,7 +249,7 @@ impl Backlog {
                 return;
             }
         };
-        let token = net.token();
+        let token = crate::token();
         net.lock().handshakes.listener_of.insert(hid, self.how.listener);
         let deadline = Action::Expire { kind: self.how.kinds.1, id: hid, token };
         net.arm(Instant::now() + HANDSHAKE_DEADLINE, deadline);

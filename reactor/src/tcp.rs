@@ -986,7 +986,7 @@ impl Net {
     /// `tcp_accept`: the reply now, or `None` when `reply` will get it.
     pub fn tcp_accept<R: Replier>(self: &Arc<Self>, id: u64, timeout_ms: u64, reply: R) -> Option<(R, Reply)> {
         let Some(l) = self.tcp_listener_of(id) else { return Some((reply, unknown_listener(id))) };
-        let token = self.token();
+        let token = crate::token();
         self.request(token, reply, |done, reply| {
             let mut l = hold(&l);
             if l.status != Status::Listening {
@@ -1066,7 +1066,7 @@ impl Net {
             }
         };
         let DialStart { id, host, port, deadline, timeout, nodelay, tls, reply } = start;
-        let token = self.token();
+        let token = crate::token();
         let (connecting, securing) = (None, None);
         let dial =
             share(Dial { id, token, host, port, nodelay, tls, timeout, reply: Some(reply), connecting, securing });
@@ -1097,7 +1097,7 @@ impl Net {
     /// `Reply::Written` (a script that drops the answer unseen makes none).
     pub fn tcp_write<R: Replier>(&self, id: u64, data: ArcStr, snapshot: bool, reply: R) -> Option<(R, Reply)> {
         let Some(record) = self.tcp_conn_of(id) else { return Some((reply, unknown_conn(id))) };
-        let token = self.token();
+        let token = crate::token();
         self.request(token, reply, |done, reply| {
             let mut c = hold(&record);
             if c.stream.is_none() {
@@ -1120,7 +1120,7 @@ impl Net {
     /// the module's invariants), waiting up to `timeout_ms` for data.
     pub fn tcp_read<R: Replier>(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: R) -> Option<(R, Reply)> {
         let Some(record) = self.tcp_conn_of(id) else { return Some((reply, unknown_conn(id))) };
-        let token = self.token();
+        let token = crate::token();
         self.request(token, reply, |done, reply| {
             let mut c = hold(&record);
             if c.stream.is_none() {

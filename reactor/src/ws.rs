@@ -649,7 +649,7 @@ impl Net {
             }
         };
         let DialStart { id, url, target, host, tls, timeout, deadline, reply } = start;
-        let token = self.token();
+        let token = crate::token();
         let dial =
             share(Dial { id, token, url, target, host, tls, timeout, reply: Some(reply), stage: Stage::Starting });
         self.with_done(|done| {
@@ -678,7 +678,7 @@ impl Net {
     /// if `snapshot`, else `Reply::Written`.
     pub fn ws_send<R: Replier>(&self, id: u64, message: ArcStr, snapshot: bool, reply: R) -> Option<(R, Reply)> {
         let Some(record) = self.ws_conn_of(id) else { return Some((reply, unknown_conn(id))) };
-        let token = self.token();
+        let token = crate::token();
         self.request(token, reply, |done, reply| {
             let mut c = hold(&record);
             let Some(ws) = c.socket.as_mut() else { return Some(closed_send()) };
@@ -709,7 +709,7 @@ impl Net {
     /// `ws_read`: one message, waiting up to `timeout_ms`.
     pub fn ws_read<R: Replier>(&self, id: u64, max_bytes: usize, timeout_ms: u64, reply: R) -> Option<(R, Reply)> {
         let Some(record) = self.ws_conn_of(id) else { return Some((reply, unknown_conn(id))) };
-        let token = self.token();
+        let token = crate::token();
         self.request(token, reply, |done, reply| {
             let mut c = hold(&record);
             if c.socket.is_none() {

@@ -244,7 +244,7 @@ impl Net {
     /// `timeout_ms` for the next one.
     pub fn ws_accept<R: Replier>(&self, id: u64, timeout_ms: u64, reply: R) -> Option<(R, Reply)> {
         let Some(l) = self.ws_listener_of(id) else { return Some((reply, unknown_listener(id))) };
-        let token = self.token();
+        let token = crate::token();
         self.request(token, reply, |done, reply| {
             let mut l = hold(&l);
             if l.info.status != Status::Listening {
