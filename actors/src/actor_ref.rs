@@ -210,9 +210,14 @@ impl<A: Actor> ActorRef<A> {
         first
     }
 
+    /// SCHEDULED to RUNNING, by the worker that popped the actor. A store,
+    /// not a locked swap: a wake meanwhile leaves SCHEDULED as it is (its
+    /// compare-exchange either precedes the store, or sees RUNNING and
+    /// makes it NOTIFIED), and the actor's memory came with its handle
+    /// through the queue, not through this state.
     pub(crate) fn start_run(&self) {
-        let previous = self.0.state.swap(RUNNING, Ordering::AcqRel);
-        debug_assert_eq!(previous, SCHEDULED, "popped an actor that was not scheduled");
+        debug_assert_eq!(self.0.state.load(Ordering::Relaxed), SCHEDULED, "popped an actor that was not scheduled");
+        self.0.state.store(RUNNING, Ordering::Release);
     }
 
     pub(crate) fn yielded(&self) {

@@ -11,7 +11,9 @@
 #        PROTO [tcp] or ws, CONNS [50], ROUNDS [200]). Needs valgrind (and
 #        for ws the Python `websockets` package). SPLIT=1 also prints where
 #        they go (bench/tcp/ir_split.py: the round trip's entry points,
-#        inclusive, and each crate's own instructions).
+#        inclusive, and each crate's own instructions); ATOMICS=1 the
+#        locked instructions per round trip, by site (bench/tcp/atomics.py;
+#        needs objdump and addr2line).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE/../.."
@@ -26,7 +28,9 @@ trap 'rm -rf "$TMP"' EXIT
 # Total instructions of one server run serving $2 rounds.
 total() {
   local bin=$1 rounds=$2 port=$((31000 + RANDOM % 1000)) out="$TMP/cg.$RANDOM"
-  RCO_WORKERS=1 valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" run --allow-sockets \
+  local instr=()
+  [ "${ATOMICS:-0}" = 1 ] && instr=(--dump-instr=yes)
+  RCO_WORKERS=1 valgrind --tool=callgrind "${instr[@]}" --callgrind-out-file="$out" "$bin" run --allow-sockets \
     --max-sockets 20000 "$BENCH/echo.rco" "$port" >/dev/null 2>&1 &
   local vg=$!
   python3 "$BENCH/ir_client.py" "$port" "$CONNS" "$rounds"
@@ -45,5 +49,8 @@ for bin in "${@:-target/release/rco}"; do
   echo "$bin: $(( (full - base) / (ROUNDS * CONNS) )) instructions per $PROTO round trip ($CONNS connections x $ROUNDS rounds)"
   if [ "${SPLIT:-0}" = 1 ]; then
     python3 "$HERE/ir_split.py" "$TMP/last.0" "$TMP/last.$ROUNDS" $((ROUNDS * CONNS))
+  fi
+  if [ "${ATOMICS:-0}" = 1 ]; then
+    python3 "$HERE/atomics.py" "$bin" "$TMP/last.0" "$TMP/last.$ROUNDS" $((ROUNDS * CONNS))
   fi
 done

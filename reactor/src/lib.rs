@@ -317,7 +317,6 @@ pub(crate) fn token() -> u64 {
 }
 
 impl Net {
-
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // Every critical section leaves the registries consistent (entries
         // are inserted or removed whole); recover from a poisoned lock.
