@@ -27,7 +27,8 @@
 //! the next socket is handled. The TCP connections' records of a batch are
 //! looked up together under one lock, each asked for (`hint.rs`) before
 //! the first is counted: a hint, nothing depends on it. Listeners listen
-//! with a backlog of `LISTEN_BACKLOG`.
+//! with a backlog of `LISTEN_BACKLOG`. A request's token is unique in the
+//! process (`token`: each thread hands out a block of its own).
 
 mod backlog;
 mod connect;
