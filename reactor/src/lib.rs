@@ -724,6 +724,22 @@ mod tests {
         assert!(net.lock().waiting.is_none(), "still marked waiting after the wait returned");
     }
 
+    /// Tokens handed out by several threads, each from blocks of its own
+    /// and across more than one block, are never 0 and never repeat.
+    #[test]
+    fn tokens_are_unique_across_threads_and_blocks() {
+        let per_thread = 3 * TOKEN_BLOCK as usize + 7;
+        let threads: Vec<_> =
+            (0..4).map(|_| std::thread::spawn(move || (0..per_thread).map(|_| token()).collect::<Vec<_>>())).collect();
+        let mut all: Vec<u64> = threads.into_iter().flat_map(|t| t.join().expect("thread")).collect();
+        all.extend((0..per_thread).map(|_| token()));
+        assert!(!all.contains(&0), "token 0 is the request-less token");
+        let count = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), count, "a token given twice");
+    }
+
     #[test]
     fn timers_fire_in_order_and_wake_a_sleeping_loop() {
         let reactor = Reactor::start(Policy::default(), 10).expect("reactor");
