@@ -64,7 +64,9 @@ unsafe fn new_block(
 /// 1,000 echo connections 4-7.5% of the user time waited there, 3.4%
 /// with the hint: `bench/tcp/profile.sh`). A block just taken from the list still holds that link in its
 /// first word (mimalloc encodes links only in its secure and debug
-/// builds, which this is not; a wrong guess is a wasted hint).
+/// builds, which this is not; a wrong guess is a wasted hint). A large
+/// block fresh from the system has its first page committed by the read,
+/// as its first write would.
 #[inline(always)]
 fn ask_for_next(block: *mut u8) {
     #[cfg(target_arch = "x86_64")]

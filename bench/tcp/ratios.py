@@ -39,7 +39,7 @@ def main():
         ratios.append(mine / theirs)
         print(f"file {n + 1}, {conns} connections, rep {rep}: {server} {mine:.3f}{unit}, {peer} {theirs:.3f}{unit}, ratio {mine / theirs:.3f}")
     if ratios:
-        print(f"median of {len(ratios)}: {statistics.median(ratios):.3f}")
+        print(f"median of {len(ratios)}: {statistics.median(ratios):.3f} (range {min(ratios):.3f}-{max(ratios):.3f})")
         if at_least is not None:
             print(f"at least {at_least}: {sum(r >= at_least for r in ratios)} of {len(ratios)}")
 

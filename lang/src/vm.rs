@@ -33,6 +33,10 @@
 //! `Unwrap`, `StrEq`: in `execute`'s match they cost the loop and fib 1-2%
 //! by its layout). Each op's semantics is written in one of the two. A function
 //! call creates its variable frame only when it first declares a variable.
+//! `Unwrap` moves the value out of a Result nothing else holds. A parked
+//! VM tells its host where what its next run reads first lies
+//! (`hot_buffers`, `held_blocks`): addresses for a cache hint, which the VM
+//! never reads through and nothing depends on.
 //!
 //! Invariants: a `CodeFrame`'s `base` never exceeds the stack length at the
 //! time it was pushed; the result of every function or block call follows
